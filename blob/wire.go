@@ -1,0 +1,366 @@
+package blob
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// WireVersion is the version byte that starts every binary encoding in this
+// package. A decoder refuses any other version.
+const WireVersion = 1
+
+// Type tags, the second byte of every encoding, so that one kind of value
+// is never mistaken for another.
+const (
+	tagPairCommitment     = 'C'
+	tagSliver             = 'S'
+	tagRecoverySymbol     = 'R'
+	tagInconsistencyProof = 'I'
+)
+
+// Limits on decoded values. They bound what a decoder will accept from the
+// wire before any allocation.
+const (
+	// MaxPathLen is the longest Merkle path: trees have at most 65 536 leaves.
+	MaxPathLen = 16
+	// MaxSymbols is the most symbols an inconsistency proof may carry.
+	MaxSymbols = 65536
+)
+
+// ErrWire is wrapped by every decoding error.
+var ErrWire = errors.New("blob: malformed wire data")
+
+func wireErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrWire, fmt.Sprintf(format, args...))
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = wireErr(format, args...)
+	}
+}
+
+func (r *reader) take(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.fail("truncated %s: need %d bytes, have %d", what, n, len(r.b))
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u8(what string) uint8 {
+	b := r.take(1, what)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+func (r *reader) u32(what string) uint32 {
+	b := r.take(4, what)
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint32(b)
+}
+
+func (r *reader) hash(what string) (h Hash) {
+	copy(h[:], r.take(HashSize, what))
+	return h
+}
+
+func (r *reader) header(tag byte, what string) {
+	v := r.u8("version")
+	t := r.u8("type")
+	if r.err != nil {
+		return
+	}
+	if v != WireVersion {
+		r.fail("%s: unsupported version %d", what, v)
+	}
+	if t != tag {
+		r.fail("%s: wrong type tag %q", what, t)
+	}
+}
+
+func (r *reader) kind(what string) SliverKind {
+	k := SliverKind(r.u8(what))
+	if r.err == nil && k != Primary && k != Secondary {
+		r.fail("bad %s %d", what, k)
+	}
+	return k
+}
+
+func (r *reader) bytes32(what string, max int) []byte {
+	n := r.u32(what + " length")
+	if r.err != nil {
+		return nil
+	}
+	if int64(n) > int64(max) {
+		r.fail("%s length %d exceeds %d", what, n, max)
+		return nil
+	}
+	return r.take(int(n), what)
+}
+
+func (r *reader) end(what string) error {
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%s: %d trailing bytes", what, len(r.b))
+	}
+	return r.err
+}
+
+func appendHeader(b []byte, tag byte) []byte { return append(b, WireVersion, tag) }
+
+func appendPair(b []byte, c *PairCommitment) []byte {
+	b = binary.BigEndian.AppendUint32(b, c.Pair)
+	b = append(b, c.Primary[:]...)
+	b = append(b, c.Secondary[:]...)
+	b = append(b, byte(len(c.Path)))
+	for i := range c.Path {
+		b = append(b, c.Path[i][:]...)
+	}
+	return b
+}
+
+func (r *reader) pair() PairCommitment {
+	var c PairCommitment
+	c.Pair = r.u32("pair index")
+	c.Primary = r.hash("primary root")
+	c.Secondary = r.hash("secondary root")
+	c.Path = r.path()
+	return c
+}
+
+func (r *reader) path() []Hash {
+	n := int(r.u8("path length"))
+	if r.err != nil {
+		return nil
+	}
+	if n > MaxPathLen {
+		r.fail("path length %d exceeds %d", n, MaxPathLen)
+		return nil
+	}
+	raw := r.take(n*HashSize, "path")
+	if raw == nil {
+		return nil
+	}
+	p := make([]Hash, n)
+	for i := range p {
+		copy(p[i][:], raw[i*HashSize:])
+	}
+	return p
+}
+
+func appendPath(b []byte, p []Hash) []byte {
+	b = append(b, byte(len(p)))
+	for i := range p {
+		b = append(b, p[i][:]...)
+	}
+	return b
+}
+
+func checkPathLen(p []Hash) error {
+	if len(p) > MaxPathLen {
+		return fmt.Errorf("blob: path of %d hashes exceeds %d", len(p), MaxPathLen)
+	}
+	return nil
+}
+
+// MarshalBinary encodes the commitment:
+// version, 'C', pair u32, primary root, secondary root, path length u8, path.
+func (c *PairCommitment) MarshalBinary() ([]byte, error) {
+	if err := checkPathLen(c.Path); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 2+4+2*HashSize+1+len(c.Path)*HashSize)
+	return appendPair(appendHeader(b, tagPairCommitment), c), nil
+}
+
+// UnmarshalBinary decodes the form written by MarshalBinary.
+func (c *PairCommitment) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	r.header(tagPairCommitment, "pair commitment")
+	v := r.pair()
+	if err := r.end("pair commitment"); err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// MarshalBinary encodes the sliver:
+// version, 'S', kind u8, index u32, symbol size u32, data length u32, data.
+func (s *Sliver) MarshalBinary() ([]byte, error) {
+	if uint64(len(s.Data)) > 1<<32-1 {
+		return nil, errors.New("blob: sliver too large")
+	}
+	b := make([]byte, 0, 2+1+4+4+4+len(s.Data))
+	b = appendHeader(b, tagSliver)
+	b = append(b, byte(s.Kind))
+	b = binary.BigEndian.AppendUint32(b, s.Index)
+	b = binary.BigEndian.AppendUint32(b, s.SymbolSize)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Data)))
+	return append(b, s.Data...), nil
+}
+
+// UnmarshalBinary decodes the form written by MarshalBinary. The sliver's
+// data aliases data. The data length must be a whole number of symbols.
+func (s *Sliver) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	r.header(tagSliver, "sliver")
+	var v Sliver
+	v.Kind = r.kind("sliver kind")
+	v.Index = r.u32("sliver index")
+	v.SymbolSize = r.u32("symbol size")
+	v.Data = r.bytes32("sliver data", len(data))
+	if err := r.end("sliver"); err != nil {
+		return err
+	}
+	if v.SymbolSize == 0 || v.SymbolSize%2 != 0 {
+		return wireErr("sliver: bad symbol size %d", v.SymbolSize)
+	}
+	if len(v.Data)%int(v.SymbolSize) != 0 {
+		return wireErr("sliver: %d bytes is not a whole number of %d-byte symbols", len(v.Data), v.SymbolSize)
+	}
+	*s = v
+	return nil
+}
+
+func appendSymbol(b []byte, s *RecoverySymbol) []byte {
+	b = append(b, byte(s.Source))
+	b = binary.BigEndian.AppendUint32(b, s.Row)
+	b = binary.BigEndian.AppendUint32(b, s.Col)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Data)))
+	b = append(b, s.Data...)
+	if s.Proof == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = appendPath(b, s.Proof.Path)
+	return appendPair(b, &s.Proof.Pair)
+}
+
+func (r *reader) symbol() RecoverySymbol {
+	var s RecoverySymbol
+	s.Source = r.kind("symbol source")
+	s.Row = r.u32("symbol row")
+	s.Col = r.u32("symbol column")
+	s.Data = r.bytes32("symbol data", len(r.b))
+	switch r.u8("proof flag") {
+	case 0:
+	case 1:
+		p := &SymbolProof{}
+		p.Path = r.path()
+		p.Pair = r.pair()
+		s.Proof = p
+	default:
+		r.fail("bad proof flag")
+	}
+	if r.err == nil && (len(s.Data) == 0 || len(s.Data)%2 != 0) {
+		r.fail("symbol of %d bytes", len(s.Data))
+	}
+	return s
+}
+
+func checkSymbol(s *RecoverySymbol) error {
+	if uint64(len(s.Data)) > 1<<32-1 {
+		return errors.New("blob: symbol too large")
+	}
+	if s.Proof != nil {
+		if err := checkPathLen(s.Proof.Path); err != nil {
+			return err
+		}
+		return checkPathLen(s.Proof.Pair.Path)
+	}
+	return nil
+}
+
+// MarshalBinary encodes the symbol: version, 'R', source kind u8, row u32,
+// column u32, data length u32, data, proof flag u8, and when the flag is 1
+// the symbol's path (length u8, hashes) and its source pair commitment.
+func (s *RecoverySymbol) MarshalBinary() ([]byte, error) {
+	if err := checkSymbol(s); err != nil {
+		return nil, err
+	}
+	return appendSymbol(appendHeader(nil, tagRecoverySymbol), s), nil
+}
+
+// UnmarshalBinary decodes the form written by MarshalBinary. The symbol's
+// data aliases data.
+func (s *RecoverySymbol) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	r.header(tagRecoverySymbol, "recovery symbol")
+	v := r.symbol()
+	if err := r.end("recovery symbol"); err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// MarshalBinary encodes the proof: version, 'I', target kind u8, target
+// index u32, target pair commitment, symbol count u32, then each symbol as
+// in RecoverySymbol without its header.
+func (p *InconsistencyProof) MarshalBinary() ([]byte, error) {
+	if len(p.Symbols) > MaxSymbols {
+		return nil, fmt.Errorf("blob: %d symbols exceed %d", len(p.Symbols), MaxSymbols)
+	}
+	if err := checkPathLen(p.TargetPair.Path); err != nil {
+		return nil, err
+	}
+	b := appendHeader(nil, tagInconsistencyProof)
+	b = append(b, byte(p.Target))
+	b = binary.BigEndian.AppendUint32(b, p.Index)
+	b = appendPair(b, &p.TargetPair)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Symbols)))
+	for i := range p.Symbols {
+		if err := checkSymbol(&p.Symbols[i]); err != nil {
+			return nil, err
+		}
+		b = appendSymbol(b, &p.Symbols[i])
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes the form written by MarshalBinary. Symbol data
+// aliases data.
+func (p *InconsistencyProof) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	r.header(tagInconsistencyProof, "inconsistency proof")
+	var v InconsistencyProof
+	v.Target = r.kind("target kind")
+	v.Index = r.u32("target index")
+	v.TargetPair = r.pair()
+	n := r.u32("symbol count")
+	if r.err == nil && n > MaxSymbols {
+		r.fail("%d symbols exceed %d", n, MaxSymbols)
+	}
+	// Each symbol takes at least 16 bytes; refuse counts the input cannot hold
+	// before allocating for them.
+	if r.err == nil && int64(n)*16 > int64(len(r.b)) {
+		r.fail("truncated symbols: %d declared in %d bytes", n, len(r.b))
+	}
+	if r.err == nil {
+		v.Symbols = make([]RecoverySymbol, 0, n)
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			v.Symbols = append(v.Symbols, r.symbol())
+		}
+	}
+	if err := r.end("inconsistency proof"); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}

@@ -1,0 +1,441 @@
+package redstuff
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/merkle"
+)
+
+// Encoded is a blob encoded into n sliver pairs with their commitments.
+type Encoded struct {
+	Params     Params
+	ID         blob.ID
+	Length     uint64
+	SymbolSize int
+	Root       merkle.Hash // blob root: Merkle root over the n pair leaves
+	// Primary[r] is row r of the expanded grid, its first ks symbols.
+	// Rows below kp are the blob itself and may share its memory.
+	Primary [][]byte
+	// Secondary[c] is column c of the expanded grid, its first kp symbols.
+	Secondary [][]byte
+	// Pairs[p] commits pair p = (primary p, secondary n−1−p).
+	Pairs []blob.PairCommitment
+}
+
+// Sliver returns sliver index of kind k.
+func (e *Encoded) Sliver(k blob.SliverKind, index int) blob.Sliver {
+	data := e.Primary
+	if k == blob.Secondary {
+		data = e.Secondary
+	}
+	return blob.Sliver{Kind: k, Index: uint32(index), SymbolSize: uint32(e.SymbolSize), Data: data[index]}
+}
+
+// EncodedSize is the total size of the 2n slivers in bytes.
+func (e *Encoded) EncodedSize() int64 { return e.Params.EncodedSize(e.Length) }
+
+// Encode encodes data into n sliver pairs with their commitments and the
+// blob ID. To save memory it does not copy data: the systematic primary
+// slivers share data's memory, so data must not change while the result
+// is in use.
+func (c *Codec) Encode(data []byte) (*Encoded, error) {
+	g, err := c.newGrid(uint64(len(data)), true)
+	if err != nil {
+		return nil, err
+	}
+	g.src = &bytesSource{data: data, rowLen: g.p.Ks * g.s}
+	// Systematic rows: slices of data where it holds a whole row, a
+	// zero-padded copy for the rest.
+	rowLen := g.p.Ks * g.s
+	whole := min(len(data)/rowLen, g.p.Kp)
+	pad := make([]byte, (g.p.Kp-whole)*rowLen)
+	for r := 0; r < g.p.Kp; r++ {
+		if r < whole {
+			g.primary[r] = data[r*rowLen : (r+1)*rowLen : (r+1)*rowLen]
+			continue
+		}
+		row := pad[(r-whole)*rowLen : (r-whole+1)*rowLen : (r-whole+1)*rowLen]
+		if off := r * rowLen; off < len(data) {
+			copy(row, data[off:])
+		}
+		g.primary[r] = row
+	}
+	if err := g.run(); err != nil {
+		return nil, err
+	}
+	e := &Encoded{
+		Params:     g.p,
+		ID:         g.id,
+		Length:     g.length,
+		SymbolSize: g.s,
+		Root:       g.root,
+		Primary:    g.primary,
+		Secondary:  g.secondary,
+		Pairs:      make([]blob.PairCommitment, g.p.N),
+	}
+	for p := range e.Pairs {
+		path, _ := g.pairTree.Path(p)
+		e.Pairs[p] = blob.PairCommitment{
+			Pair:      uint32(p),
+			Primary:   g.rowRoots[p],
+			Secondary: g.colRoots[g.p.N-1-p],
+			Path:      path,
+		}
+	}
+	return e, nil
+}
+
+// BlobID computes the blob ID of data without keeping the slivers.
+func (c *Codec) BlobID(data []byte) (blob.ID, error) {
+	return c.blobID(&bytesSource{data: data}, uint64(len(data)))
+}
+
+// BlobIDReader computes the blob ID of the length bytes readable from r,
+// streaming: besides a third of the encoded parity it holds only
+// O(n² · 32) bytes of leaf hashes and small per-worker buffers, never the
+// blob or its slivers.
+func (c *Codec) BlobIDReader(r io.ReaderAt, length uint64) (blob.ID, error) {
+	return c.blobID(&readerSource{r: r, length: length}, length)
+}
+
+func (c *Codec) blobID(src source, length uint64) (blob.ID, error) {
+	g, err := c.newGrid(length, false)
+	if err != nil {
+		return blob.ID{}, err
+	}
+	src.init(g.p.Ks * g.s)
+	g.src = src
+	if err := g.run(); err != nil {
+		return blob.ID{}, err
+	}
+	return g.id, nil
+}
+
+// source yields row segments of the blob matrix, zero-padded past the end
+// of the blob.
+type source interface {
+	init(rowLen int)
+	// segment returns the bytes of symbols [c0, c1) of source row r,
+	// either as a slice of the blob or written into buf.
+	segment(buf []byte, r, c0, c1, s int) ([]byte, error)
+}
+
+type bytesSource struct {
+	data   []byte
+	rowLen int
+}
+
+func (b *bytesSource) init(rowLen int) { b.rowLen = rowLen }
+
+func (b *bytesSource) segment(buf []byte, r, c0, c1, s int) ([]byte, error) {
+	off, end := r*b.rowLen+c0*s, r*b.rowLen+c1*s
+	if end <= len(b.data) {
+		return b.data[off:end:end], nil
+	}
+	out := buf[:end-off]
+	n := 0
+	if off < len(b.data) {
+		n = copy(out, b.data[off:])
+	}
+	clear(out[n:])
+	return out, nil
+}
+
+type readerSource struct {
+	r      io.ReaderAt
+	length uint64
+	rowLen int
+}
+
+func (rs *readerSource) init(rowLen int) { rs.rowLen = rowLen }
+
+func (rs *readerSource) segment(buf []byte, r, c0, c1, s int) ([]byte, error) {
+	off := int64(r)*int64(rs.rowLen) + int64(c0*s)
+	out := buf[:(c1-c0)*s]
+	n := 0
+	if uint64(off) < rs.length {
+		want := min(uint64(len(out)), rs.length-uint64(off))
+		got, err := rs.r.ReadAt(out[:want], off)
+		if uint64(got) < want {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("redstuff: reading blob at %d: %w", off, err)
+		}
+		n = got
+	}
+	clear(out[n:])
+	return out, nil
+}
+
+// grid runs the two-dimensional expansion of one blob. The expansion is
+// done in two passes so that the large parity blocks never need to exist
+// whole unless they are kept:
+//
+//  1. Rows 0..kp−1 (the blob) are extended in batches of rows: the column
+//     parity block B (kp × f) is kept, as secondary slivers ks..n−1.
+//  2. Columns 0..n−1 are extended in batches of columns: rows kp..n−1 of
+//     columns below ks are the primary parity slivers (kept only by
+//     Encode); the corner block is hashed and dropped.
+//
+// Every symbol's leaf hash is computed exactly once, as it is produced, and
+// serves both its row tree and its column tree.
+type grid struct {
+	c      *Codec
+	p      Params
+	s      int
+	length uint64
+	src    source
+	keep   bool
+
+	primary   [][]byte // keep: all n; else nil
+	secondary [][]byte // columns ≥ ks always; < ks only with keep
+	leaves    []merkle.Hash
+
+	rowRoots, colRoots []merkle.Hash
+	pairTree           *merkle.Tree
+	root               merkle.Hash
+	id                 blob.ID
+
+	errOnce sync.Once
+	err     error
+}
+
+func (c *Codec) newGrid(length uint64, keep bool) (*grid, error) {
+	p := c.p
+	if length > p.MaxLength() {
+		return nil, fmt.Errorf("%w: blob of %d bytes exceeds %d for %d shards", ErrSize, length, p.MaxLength(), p.N)
+	}
+	g := &grid{c: c, p: p, s: p.SymbolSize(length), length: length, keep: keep}
+	n, s := p.N, g.s
+	g.secondary = make([][]byte, n)
+	first := p.Ks
+	if keep {
+		first = 0
+		g.primary = make([][]byte, n)
+		buf := make([]byte, (n-p.Kp)*p.Ks*s)
+		for r := p.Kp; r < n; r++ {
+			i := r - p.Kp
+			g.primary[r] = buf[i*p.Ks*s : (i+1)*p.Ks*s : (i+1)*p.Ks*s]
+		}
+	}
+	colLen := p.Kp * s
+	buf := make([]byte, (n-first)*colLen)
+	for c := first; c < n; c++ {
+		i := c - first
+		g.secondary[c] = buf[i*colLen : (i+1)*colLen : (i+1)*colLen]
+	}
+	g.leaves = make([]merkle.Hash, n*n)
+	return g, nil
+}
+
+func (g *grid) fail(err error) { g.errOnce.Do(func() { g.err = err }) }
+
+// worker holds one goroutine's scratch space, reused across batches.
+type worker struct {
+	leo    [][]byte // n Leopard-layout shards
+	nat    [][]byte // natural column segments (pass 1, when not kept)
+	rowBuf []byte
+	natBuf []byte
+	outBuf []byte
+	h      merkle.Hasher
+}
+
+func (g *grid) run() error {
+	p, s := g.p, g.s
+	n := p.N
+	// Batch so that one Reed–Solomon call works on shards of about
+	// c.batch bytes: big enough to amortise the call, small enough to stay
+	// in cache.
+	rowsPer := min(max(g.c.batch/s, 1), p.Kp)
+	colsPer := max(g.c.batch/s, 1)
+	shard := leoLen(max(rowsPer, colsPer) * s)
+
+	workers := make([]*worker, g.c.workers)
+	get := func(w int) *worker {
+		if workers[w] == nil {
+			wk := &worker{
+				leo:    leoShards(n, shard),
+				rowBuf: make([]byte, p.Ks*s),
+				natBuf: make([]byte, colsPer*s),
+				outBuf: make([]byte, colsPer*s),
+			}
+			if !g.keep {
+				wk.nat = leoShards(p.Ks, rowsPer*s)
+			}
+			workers[w] = wk
+		}
+		return workers[w]
+	}
+
+	// Pass 1: extend the source rows.
+	nb1 := (p.Kp + rowsPer - 1) / rowsPer
+	parallel(g.c.workers, nb1, func(w, i int) {
+		if g.err != nil {
+			return
+		}
+		r0 := i * rowsPer
+		g.rowPass(get(w), r0, min(r0+rowsPer, p.Kp))
+	})
+	if g.err != nil {
+		return g.err
+	}
+
+	// Pass 2: extend every column, in batches that do not straddle ks.
+	nbA := (p.Ks + colsPer - 1) / colsPer
+	nbB := (n - p.Ks + colsPer - 1) / colsPer
+	parallel(g.c.workers, nbA+nbB, func(w, i int) {
+		if g.err != nil {
+			return
+		}
+		var c0, c1 int
+		if i < nbA {
+			c0 = i * colsPer
+			c1 = min(c0+colsPer, p.Ks)
+		} else {
+			c0 = p.Ks + (i-nbA)*colsPer
+			c1 = min(c0+colsPer, n)
+		}
+		g.colPass(get(w), c0, c1)
+	})
+	if g.err != nil {
+		return g.err
+	}
+	g.commit()
+	return nil
+}
+
+// colNat returns the natural-layout segment of column j for rows r0..r1.
+func (g *grid) colNat(wk *worker, j, r0, r1 int) []byte {
+	s := g.s
+	if j >= g.p.Ks || g.keep {
+		return g.secondary[j][r0*s : r1*s]
+	}
+	return wk.nat[j][:(r1-r0)*s]
+}
+
+func (g *grid) rowPass(wk *worker, r0, r1 int) {
+	p, s := g.p, g.s
+	m := (r1 - r0) * s
+	shards := wk.leo
+	size := leoLen(m)
+	for j := range shards {
+		shards[j] = shards[j][:size]
+	}
+	for r := r0; r < r1; r++ {
+		seg, err := g.src.segment(wk.rowBuf, r, 0, p.Ks, s)
+		if err != nil {
+			g.fail(err)
+			return
+		}
+		o := (r - r0) * s
+		for j := 0; j < p.Ks; j++ {
+			copy(g.colNat(wk, j, r0, r1)[o:o+s], seg[j*s:(j+1)*s])
+		}
+	}
+	for j := 0; j < p.Ks; j++ {
+		toLeo(shards[j], g.colNat(wk, j, r0, r1))
+	}
+	if err := g.c.row.Encode(shards); err != nil {
+		g.fail(fmt.Errorf("redstuff: row extension: %w", err))
+		return
+	}
+	for j := p.Ks; j < p.N; j++ {
+		fromLeo(g.colNat(wk, j, r0, r1), shards[j])
+	}
+	for j := 0; j < p.N; j++ {
+		nat := g.colNat(wk, j, r0, r1)
+		for r := r0; r < r1; r++ {
+			o := (r - r0) * s
+			g.leaves[r*p.N+j] = wk.h.Leaf(nat[o : o+s])
+		}
+	}
+}
+
+func (g *grid) colPass(wk *worker, c0, c1 int) {
+	p, s := g.p, g.s
+	m := (c1 - c0) * s
+	shards := wk.leo
+	size := leoLen(m)
+	for j := range shards {
+		shards[j] = shards[j][:size]
+	}
+	for r := 0; r < p.Kp; r++ {
+		var seg []byte
+		if c0 < p.Ks {
+			var err error
+			if seg, err = g.src.segment(wk.natBuf, r, c0, c1, s); err != nil {
+				g.fail(err)
+				return
+			}
+		} else {
+			seg = wk.natBuf[:m]
+			for c := c0; c < c1; c++ {
+				copy(seg[(c-c0)*s:], g.secondary[c][r*s:(r+1)*s])
+			}
+		}
+		toLeo(shards[r], seg)
+	}
+	if err := g.c.col.Encode(shards); err != nil {
+		g.fail(fmt.Errorf("redstuff: column extension: %w", err))
+		return
+	}
+	for r := p.Kp; r < p.N; r++ {
+		out := wk.outBuf[:m]
+		if g.keep && c0 < p.Ks {
+			out = g.primary[r][c0*s : c1*s]
+		}
+		fromLeo(out, shards[r])
+		for c := c0; c < c1; c++ {
+			o := (c - c0) * s
+			g.leaves[r*p.N+c] = wk.h.Leaf(out[o : o+s])
+		}
+	}
+}
+
+// commit builds the 2n sliver trees, the pair leaves and the blob root.
+func (g *grid) commit() {
+	n := g.p.N
+	g.rowRoots = make([]merkle.Hash, n)
+	g.colRoots = make([]merkle.Hash, n)
+	type scratch struct{ col, tree []merkle.Hash }
+	scr := make([]*scratch, g.c.workers)
+	const treesPer = 16
+	parallel(g.c.workers, (2*n+treesPer-1)/treesPer, func(w, i int) {
+		if scr[w] == nil {
+			scr[w] = &scratch{col: make([]merkle.Hash, n), tree: make([]merkle.Hash, (n+1)/2)}
+		}
+		sc := scr[w]
+		for t := i * treesPer; t < min((i+1)*treesPer, 2*n); t++ {
+			if t < n {
+				g.rowRoots[t] = merkle.RootScratch(g.leaves[t*n:(t+1)*n], sc.tree)
+				continue
+			}
+			c := t - n
+			for r := 0; r < n; r++ {
+				sc.col[r] = g.leaves[r*n+c]
+			}
+			g.colRoots[c] = merkle.RootScratch(sc.col, sc.tree)
+		}
+	})
+	pairLeaves := make([]merkle.Hash, n)
+	for p := range pairLeaves {
+		pairLeaves[p] = pairLeaf(g.rowRoots[p], g.colRoots[n-1-p])
+	}
+	g.pairTree = merkle.NewTree(pairLeaves)
+	g.root = g.pairTree.Root()
+	g.id = blob.ComputeID(Encoding, g.length, g.root)
+	g.leaves = nil
+}
+
+// pairLeaf is the Merkle leaf of a pair: H(0x00 ‖ primaryRoot ‖ secondaryRoot).
+func pairLeaf(primary, secondary merkle.Hash) merkle.Hash {
+	var buf [2 * merkle.HashSize]byte
+	copy(buf[:], primary[:])
+	copy(buf[merkle.HashSize:], secondary[:])
+	return merkle.Leaf(buf[:])
+}

@@ -1,0 +1,212 @@
+package redstuff
+
+import (
+	"fmt"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/merkle"
+)
+
+// SymbolSource cuts recovery symbols from one stored sliver. The holder of
+// secondary sliver c serves symbols (r, c), with which a peer rebuilds
+// primary sliver r; the holder of primary sliver r serves symbols (r, c)
+// for secondary sliver c.
+type SymbolSource struct {
+	n        int
+	s        int
+	sliver   blob.Sliver
+	pair     blob.PairCommitment
+	expanded []byte
+	tree     *merkle.Tree
+}
+
+// NewSymbolSource expands a stored sliver once so that any number of
+// symbols can be cut from it. pair is the commitment of the sliver's pair,
+// attached to proven symbols; it is not checked here.
+func (c *Codec) NewSymbolSource(length uint64, sl *blob.Sliver, pair *blob.PairCommitment) (*SymbolSource, error) {
+	if err := c.checkSliver(length, sl); err != nil {
+		return nil, err
+	}
+	exp, err := c.expand(sl.Kind, sl.Data, int(sl.SymbolSize))
+	if err != nil {
+		return nil, err
+	}
+	return &SymbolSource{n: c.p.N, s: int(sl.SymbolSize), sliver: *sl, pair: *pair, expanded: exp}, nil
+}
+
+// Root returns the root of the source sliver's expanded row or column.
+func (ss *SymbolSource) Root() merkle.Hash {
+	return ss.merkleTree().Root()
+}
+
+func (ss *SymbolSource) merkleTree() *merkle.Tree {
+	if ss.tree == nil {
+		ss.tree = merkle.NewTree(symbolLeaves(ss.expanded, ss.n, ss.s))
+	}
+	return ss.tree
+}
+
+// Symbol returns symbol pos of the source's expanded sliver (a row index
+// when the source is secondary, a column index when it is primary). The
+// data aliases the source. With withProof the symbol carries its Merkle
+// path and the source pair's commitment.
+func (ss *SymbolSource) Symbol(pos int, withProof bool) (blob.RecoverySymbol, error) {
+	if pos < 0 || pos >= ss.n {
+		return blob.RecoverySymbol{}, fmt.Errorf("%w: symbol %d of %d", ErrIndex, pos, ss.n)
+	}
+	sym := blob.RecoverySymbol{
+		Source: ss.sliver.Kind,
+		Data:   ss.expanded[pos*ss.s : (pos+1)*ss.s : (pos+1)*ss.s],
+	}
+	if ss.sliver.Kind == blob.Secondary {
+		sym.Row, sym.Col = uint32(pos), ss.sliver.Index
+	} else {
+		sym.Row, sym.Col = ss.sliver.Index, uint32(pos)
+	}
+	if withProof {
+		path, err := ss.merkleTree().Path(pos)
+		if err != nil {
+			return blob.RecoverySymbol{}, err
+		}
+		sym.Proof = &blob.SymbolProof{Path: path, Pair: ss.pair}
+	}
+	return sym, nil
+}
+
+// BadSymbolError reports a recovery symbol whose proof failed: its sender
+// lied or its data was damaged. Index is its position in the input slice.
+type BadSymbolError struct {
+	Index int
+	Err   error
+}
+
+func (e *BadSymbolError) Error() string {
+	return fmt.Sprintf("redstuff: recovery symbol %d: %v", e.Index, e.Err)
+}
+
+func (e *BadSymbolError) Unwrap() error { return e.Err }
+
+// InconsistencyError is returned when proven symbols rebuild a sliver
+// whose root differs from its commitment. Proof lets anyone check this
+// against the blob ID alone (VerifyInconsistencyProof).
+type InconsistencyError struct {
+	Proof blob.InconsistencyProof
+}
+
+func (e *InconsistencyError) Error() string {
+	return fmt.Sprintf("%v: %s sliver %d rebuilt from proven symbols does not match its commitment",
+		ErrInconsistent, e.Proof.Target, e.Proof.Index)
+}
+
+func (e *InconsistencyError) Unwrap() error { return ErrInconsistent }
+
+// Rebuild reconstructs sliver index of kind target from recovery symbols
+// cut from the other axis: any ks distinct symbols (r, ·) rebuild primary
+// sliver r, any kp distinct symbols (·, c) rebuild secondary sliver c. pair
+// is the commitment of the target's pair.
+//
+// Symbols that carry proofs are verified first (a failure is a
+// *BadSymbolError). The rebuilt sliver is checked against its committed
+// root; on a mismatch the result is an *InconsistencyError with a
+// transferable proof if every symbol used was proven, and ErrRootMismatch
+// otherwise.
+func (c *Codec) Rebuild(id blob.ID, length uint64, target blob.SliverKind, index int, pair *blob.PairCommitment, symbols []blob.RecoverySymbol) ([]byte, error) {
+	exp, used, s, err := c.rebuild(id, length, target, index, pair, symbols)
+	if err != nil {
+		return nil, err
+	}
+	if merkle.Root(symbolLeaves(exp, c.p.N, s)) == pair.Root(target) {
+		k := c.p.SliverLen(target)
+		return exp[: k*s : k*s], nil
+	}
+	for _, i := range used {
+		if symbols[i].Proof == nil {
+			return nil, fmt.Errorf("%w: %s sliver %d", ErrRootMismatch, target, index)
+		}
+	}
+	proof := blob.InconsistencyProof{Target: target, Index: uint32(index), TargetPair: *pair}
+	for _, i := range used {
+		proof.Symbols = append(proof.Symbols, symbols[i])
+	}
+	return nil, &InconsistencyError{Proof: proof}
+}
+
+// rebuild decodes the target's expanded sliver from the first k distinct
+// symbols and reports which ones it used.
+func (c *Codec) rebuild(id blob.ID, length uint64, target blob.SliverKind, index int, pair *blob.PairCommitment, symbols []blob.RecoverySymbol) (exp []byte, used []int, s int, err error) {
+	n := c.p.N
+	if target != blob.Primary && target != blob.Secondary {
+		return nil, nil, 0, fmt.Errorf("%w: sliver kind %d", ErrIndex, target)
+	}
+	if index < 0 || index >= n {
+		return nil, nil, 0, fmt.Errorf("%w: %s sliver %d of %d", ErrIndex, target, index, n)
+	}
+	if want := c.p.PairOf(target, index); int(pair.Pair) != want {
+		return nil, nil, 0, fmt.Errorf("%w: %s sliver %d belongs to pair %d, commitment is for pair %d", ErrIndex, target, index, want, pair.Pair)
+	}
+	if err := c.VerifyCommitment(id, length, pair); err != nil {
+		return nil, nil, 0, err
+	}
+	s = c.p.SymbolSize(length)
+	enc, k := c.code(target)
+	seen := make([]bool, n)
+	shards := leoShards(n, leoLen(s))
+	for i := range symbols {
+		sym := &symbols[i]
+		if err := c.checkSymbol(length, sym); err != nil {
+			return nil, nil, 0, &BadSymbolError{Index: i, Err: err}
+		}
+		tk, ti := sym.Target()
+		if tk != target || int(ti) != index {
+			return nil, nil, 0, &BadSymbolError{Index: i, Err: fmt.Errorf("%w: symbol (%d, %d) does not belong to %s sliver %d", ErrIndex, sym.Row, sym.Col, target, index)}
+		}
+		if sym.Proof != nil {
+			if err := c.VerifySymbol(id, length, sym); err != nil {
+				return nil, nil, 0, &BadSymbolError{Index: i, Err: err}
+			}
+		}
+		// The symbol's place in the target is its source sliver's index.
+		pos, _ := symbolPos(sym)
+		if seen[pos] || len(used) == k {
+			continue
+		}
+		seen[pos] = true
+		used = append(used, i)
+		toLeo(shards[pos], sym.Data)
+	}
+	if len(used) < k {
+		return nil, nil, 0, fmt.Errorf("%w: %d distinct symbols for %s sliver %d, need %d", ErrTooFew, len(used), target, index, k)
+	}
+	for pos := range shards {
+		if !seen[pos] {
+			shards[pos] = shards[pos][:0]
+		}
+	}
+	if err := enc.Reconstruct(shards); err != nil {
+		return nil, nil, 0, fmt.Errorf("redstuff: decoding %s sliver %d: %w", target, index, err)
+	}
+	exp = make([]byte, n*s)
+	for pos := range shards {
+		fromLeo(exp[pos*s:(pos+1)*s], shards[pos])
+	}
+	return exp, used, s, nil
+}
+
+// VerifyInconsistencyProof checks, against the blob ID alone, that proof
+// shows the blob to be inconsistently encoded. It returns nil only for a
+// valid proof.
+func (c *Codec) VerifyInconsistencyProof(id blob.ID, length uint64, proof *blob.InconsistencyProof) error {
+	for i := range proof.Symbols {
+		if proof.Symbols[i].Proof == nil {
+			return &BadSymbolError{Index: i, Err: fmt.Errorf("%w: symbol carries no proof", ErrVerify)}
+		}
+	}
+	exp, _, s, err := c.rebuild(id, length, proof.Target, int(proof.Index), &proof.TargetPair, proof.Symbols)
+	if err != nil {
+		return err
+	}
+	if merkle.Root(symbolLeaves(exp, c.p.N, s)) == proof.TargetPair.Root(proof.Target) {
+		return fmt.Errorf("%w: the symbols rebuild the committed %s sliver %d; no inconsistency shown", ErrVerify, proof.Target, proof.Index)
+	}
+	return nil
+}
