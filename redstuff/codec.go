@@ -22,6 +22,13 @@ type Codec struct {
 	col     reedsolomon.Encoder // extends a column: kp source symbols → n
 	workers int
 	batch   int
+
+	// Big buffers recycled between encodes so that back-to-back encodes
+	// do not fault in fresh memory each time: one pool for the slivers,
+	// one for worker scratch space, each holding *[]byte.
+	outSlabs  sync.Pool
+	workSlabs sync.Pool
+	leaves sync.Pool // *[]merkle.Hash of n*n leaf hashes
 }
 
 // Option configures a Codec.
@@ -98,9 +105,29 @@ func parallel(workers, n int, fn func(w, i int)) {
 	wg.Wait()
 }
 
+// getSlab returns a buffer of n bytes from pool, recycled when one big
+// enough is available. Its contents are undefined.
+func getSlab(pool *sync.Pool, n int) []byte {
+	if v, ok := pool.Get().(*[]byte); ok && cap(*v) >= n {
+		return (*v)[:n]
+	}
+	return make([]byte, n)
+}
+
+// putSlab hands a buffer back for reuse; the caller must not touch it again.
+func putSlab(pool *sync.Pool, b []byte) {
+	if cap(b) > 0 {
+		pool.Put(&b)
+	}
+}
+
 // leoShards returns count shards of size bytes each in one allocation.
 func leoShards(count, size int) [][]byte {
-	buf := make([]byte, count*size)
+	return splitShards(make([]byte, count*size), count, size)
+}
+
+// splitShards cuts buf into count shards of size bytes.
+func splitShards(buf []byte, count, size int) [][]byte {
 	s := make([][]byte, count)
 	for i := range s {
 		s[i] = buf[i*size : (i+1)*size : (i+1)*size]

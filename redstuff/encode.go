@@ -24,6 +24,21 @@ type Encoded struct {
 	Secondary [][]byte
 	// Pairs[p] commits pair p = (primary p, secondary n−1−p).
 	Pairs []blob.PairCommitment
+
+	codec *Codec
+	slab  []byte // the buffer behind the non-systematic slivers, for Release
+}
+
+// Release hands the slivers' memory back to the codec for the next
+// Encode, sparing it the cost of fresh memory. The Encoded and every
+// sliver taken from it must not be used afterwards. Calling Release is
+// optional.
+func (e *Encoded) Release() {
+	if e.codec == nil {
+		return
+	}
+	putSlab(&e.codec.outSlabs, e.slab)
+	e.slab, e.Primary, e.Secondary, e.codec = nil, nil, nil, nil
 }
 
 // Sliver returns sliver index of kind k.
@@ -52,19 +67,22 @@ func (c *Codec) Encode(data []byte) (*Encoded, error) {
 	// zero-padded copy for the rest.
 	rowLen := g.p.Ks * g.s
 	whole := min(len(data)/rowLen, g.p.Kp)
-	pad := make([]byte, (g.p.Kp-whole)*rowLen)
+	pad := g.pad
 	for r := 0; r < g.p.Kp; r++ {
 		if r < whole {
 			g.primary[r] = data[r*rowLen : (r+1)*rowLen : (r+1)*rowLen]
 			continue
 		}
 		row := pad[(r-whole)*rowLen : (r-whole+1)*rowLen : (r-whole+1)*rowLen]
+		n := 0
 		if off := r * rowLen; off < len(data) {
-			copy(row, data[off:])
+			n = copy(row, data[off:])
 		}
+		clear(row[n:])
 		g.primary[r] = row
 	}
 	if err := g.run(); err != nil {
+		putSlab(&c.outSlabs, g.out)
 		return nil, err
 	}
 	e := &Encoded{
@@ -76,6 +94,8 @@ func (c *Codec) Encode(data []byte) (*Encoded, error) {
 		Primary:    g.primary,
 		Secondary:  g.secondary,
 		Pairs:      make([]blob.PairCommitment, g.p.N),
+		codec:      c,
+		slab:       g.out,
 	}
 	for p := range e.Pairs {
 		path, _ := g.pairTree.Path(p)
@@ -109,6 +129,7 @@ func (c *Codec) blobID(src source, length uint64) (blob.ID, error) {
 	}
 	src.init(g.p.Ks * g.s)
 	g.src = src
+	defer putSlab(&c.outSlabs, g.out)
 	if err := g.run(); err != nil {
 		return blob.ID{}, err
 	}
@@ -201,8 +222,24 @@ type grid struct {
 	root               merkle.Hash
 	id                 blob.ID
 
+	out []byte // recycled buffer behind every kept sliver
+	pad []byte // zero-padded systematic rows (Encode), inside out
+
+	mu      sync.Mutex
+	scratch [][]byte // recycled worker buffers, released by run
+
 	errOnce sync.Once
 	err     error
+}
+
+// workSlab returns worker scratch space; safe for concurrent use, handed
+// back when run ends.
+func (g *grid) workSlab(n int) []byte {
+	b := getSlab(&g.c.workSlabs, n)
+	g.mu.Lock()
+	g.scratch = append(g.scratch, b)
+	g.mu.Unlock()
+	return b
 }
 
 func (c *Codec) newGrid(length uint64, keep bool) (*grid, error) {
@@ -214,23 +251,41 @@ func (c *Codec) newGrid(length uint64, keep bool) (*grid, error) {
 	n, s := p.N, g.s
 	g.secondary = make([][]byte, n)
 	first := p.Ks
+	rowLen, colLen := p.Ks*s, p.Kp*s
+	padRows := 0
 	if keep {
 		first = 0
+		padRows = p.Kp - min(int(length/uint64(rowLen)), p.Kp)
+	}
+	g.out = getSlab(&c.outSlabs, padRows*rowLen+(n-p.Kp)*rowLen*btoi(keep)+(n-first)*colLen)
+	rest := g.out
+	g.pad, rest = rest[:padRows*rowLen], rest[padRows*rowLen:]
+	if keep {
 		g.primary = make([][]byte, n)
-		buf := make([]byte, (n-p.Kp)*p.Ks*s)
+		buf := rest[:(n-p.Kp)*rowLen]
+		rest = rest[len(buf):]
 		for r := p.Kp; r < n; r++ {
 			i := r - p.Kp
 			g.primary[r] = buf[i*p.Ks*s : (i+1)*p.Ks*s : (i+1)*p.Ks*s]
 		}
 	}
-	colLen := p.Kp * s
-	buf := make([]byte, (n-first)*colLen)
 	for c := first; c < n; c++ {
 		i := c - first
-		g.secondary[c] = buf[i*colLen : (i+1)*colLen : (i+1)*colLen]
+		g.secondary[c] = rest[i*colLen : (i+1)*colLen : (i+1)*colLen]
 	}
-	g.leaves = make([]merkle.Hash, n*n)
+	if v, ok := c.leaves.Get().(*[]merkle.Hash); ok {
+		g.leaves = *v
+	} else {
+		g.leaves = make([]merkle.Hash, n*n)
+	}
 	return g, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (g *grid) fail(err error) { g.errOnce.Do(func() { g.err = err }) }
@@ -256,17 +311,27 @@ func (g *grid) run() error {
 	shard := leoLen(max(rowsPer, colsPer) * s)
 
 	workers := make([]*worker, g.c.workers)
+	defer func() {
+		for _, b := range g.scratch {
+			putSlab(&g.c.workSlabs, b)
+		}
+		g.scratch = nil
+	}()
 	get := func(w int) *worker {
 		if workers[w] == nil {
-			wk := &worker{
-				leo:    leoShards(n, shard),
-				rowBuf: make([]byte, p.Ks*s),
-				natBuf: make([]byte, colsPer*s),
-				outBuf: make([]byte, colsPer*s),
-			}
+			natLen := 0
 			if !g.keep {
-				wk.nat = leoShards(p.Ks, rowsPer*s)
+				natLen = p.Ks * rowsPer * s
 			}
+			buf := g.workSlab(n*shard + natLen + p.Ks*s + 2*colsPer*s)
+			wk := &worker{leo: splitShards(buf[:n*shard], n, shard)}
+			buf = buf[n*shard:]
+			if !g.keep {
+				wk.nat = splitShards(buf[:natLen], p.Ks, rowsPer*s)
+				buf = buf[natLen:]
+			}
+			wk.rowBuf, buf = buf[:p.Ks*s], buf[p.Ks*s:]
+			wk.natBuf, wk.outBuf = buf[:colsPer*s], buf[colsPer*s:]
 			workers[w] = wk
 		}
 		return workers[w]
@@ -429,6 +494,8 @@ func (g *grid) commit() {
 	g.pairTree = merkle.NewTree(pairLeaves)
 	g.root = g.pairTree.Root()
 	g.id = blob.ComputeID(Encoding, g.length, g.root)
+	leaves := g.leaves
+	g.c.leaves.Put(&leaves)
 	g.leaves = nil
 }
 

@@ -54,9 +54,7 @@ func joinBlock(d, s *[64]byte) {
 // anything after it up to len(dst) is zeroed.
 func toLeo(dst, src []byte) {
 	full := len(src) &^ 63
-	for i := 0; i < full; i += 64 {
-		splitBlock((*[64]byte)(dst[i:i+64]), (*[64]byte)(src[i:i+64]))
-	}
+	splitBlocks(dst[:full], src[:full])
 	rest := dst[full:]
 	if full < len(src) {
 		var tmp [64]byte
@@ -71,12 +69,25 @@ func toLeo(dst, src []byte) {
 // in Leopard layout and at least leoLen(len(dst)) long.
 func fromLeo(dst, src []byte) {
 	full := len(dst) &^ 63
-	for i := 0; i < full; i += 64 {
-		joinBlock((*[64]byte)(dst[i:i+64]), (*[64]byte)(src[i:i+64]))
-	}
+	joinBlocks(dst[:full], src[:full])
 	if full < len(dst) {
 		var tmp [64]byte
 		joinBlock(&tmp, (*[64]byte)(src[full:full+64]))
 		copy(dst[full:], tmp[:])
+	}
+}
+
+// splitBlocksGeneric converts whole 64-byte blocks; len(src) is a multiple
+// of 64 and dst is at least as long.
+func splitBlocksGeneric(dst, src []byte) {
+	for i := 0; i+64 <= len(src); i += 64 {
+		splitBlock((*[64]byte)(dst[i:i+64]), (*[64]byte)(src[i:i+64]))
+	}
+}
+
+// joinBlocksGeneric is the inverse of splitBlocksGeneric.
+func joinBlocksGeneric(dst, src []byte) {
+	for i := 0; i+64 <= len(dst); i += 64 {
+		joinBlock((*[64]byte)(dst[i:i+64]), (*[64]byte)(src[i:i+64]))
 	}
 }
