@@ -28,7 +28,7 @@ type Codec struct {
 	// one for worker scratch space, each holding *[]byte.
 	outSlabs  sync.Pool
 	workSlabs sync.Pool
-	leaves sync.Pool // *[]merkle.Hash of n*n leaf hashes
+	leaves    sync.Pool // *[]merkle.Hash of n*n leaf hashes
 }
 
 // Option configures a Codec.
