@@ -200,11 +200,18 @@ func (c *PairCommitment) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// MarshalBinary encodes the sliver:
+// MarshalBinary encodes the sliver. It refuses what UnmarshalBinary would:
+// a bad kind, or data that is not whole symbols of an even size. Layout:
 // version, 'S', kind u8, index u32, symbol size u32, data length u32, data.
 func (s *Sliver) MarshalBinary() ([]byte, error) {
 	if uint64(len(s.Data)) > 1<<32-1 {
 		return nil, errors.New("blob: sliver too large")
+	}
+	if err := checkKind(s.Kind); err != nil {
+		return nil, err
+	}
+	if s.SymbolSize == 0 || s.SymbolSize%2 != 0 || len(s.Data)%int(s.SymbolSize) != 0 {
+		return nil, fmt.Errorf("blob: sliver of %d bytes with symbol size %d", len(s.Data), s.SymbolSize)
 	}
 	b := make([]byte, 0, 2+1+4+4+4+len(s.Data))
 	b = appendHeader(b, tagSliver)
@@ -274,9 +281,22 @@ func (r *reader) symbol() RecoverySymbol {
 	return s
 }
 
+func checkKind(k SliverKind) error {
+	if k != Primary && k != Secondary {
+		return fmt.Errorf("blob: bad sliver kind %d", k)
+	}
+	return nil
+}
+
 func checkSymbol(s *RecoverySymbol) error {
 	if uint64(len(s.Data)) > 1<<32-1 {
 		return errors.New("blob: symbol too large")
+	}
+	if err := checkKind(s.Source); err != nil {
+		return err
+	}
+	if len(s.Data) == 0 || len(s.Data)%2 != 0 {
+		return fmt.Errorf("blob: symbol of %d bytes", len(s.Data))
 	}
 	if s.Proof != nil {
 		if err := checkPathLen(s.Proof.Path); err != nil {
@@ -318,6 +338,9 @@ func (p *InconsistencyProof) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("blob: %d symbols exceed %d", len(p.Symbols), MaxSymbols)
 	}
 	if err := checkPathLen(p.TargetPair.Path); err != nil {
+		return nil, err
+	}
+	if err := checkKind(p.Target); err != nil {
 		return nil, err
 	}
 	b := appendHeader(nil, tagInconsistencyProof)

@@ -152,12 +152,13 @@ func Verify(root, leaf Hash, i, n int, path []Hash) bool {
 
 // Tree is a fully materialised tree, for producing many proofs.
 type Tree struct {
-	levels [][]Hash // levels[0] = leaves, last = root level
+	n      int      // leaves
+	levels [][]Hash // levels[0] = leaves (Pad(0) alone when empty), last = root level
 }
 
 // NewTree builds the tree over leaves (copied).
 func NewTree(leaves []Hash) *Tree {
-	t := &Tree{}
+	t := &Tree{n: len(leaves)}
 	level := append([]Hash(nil), leaves...)
 	if len(level) == 0 {
 		level = []Hash{pads[0]}
@@ -183,11 +184,11 @@ func NewTree(leaves []Hash) *Tree {
 func (t *Tree) Root() Hash { return t.levels[len(t.levels)-1][0] }
 
 // Len returns the number of leaves.
-func (t *Tree) Len() int { return len(t.levels[0]) }
+func (t *Tree) Len() int { return t.n }
 
 // Path returns the proof of leaf i.
 func (t *Tree) Path(i int) ([]Hash, error) {
-	if i < 0 || i >= len(t.levels[0]) {
+	if i < 0 || i >= t.n {
 		return nil, ErrIndex
 	}
 	path := make([]Hash, 0, len(t.levels)-1)
