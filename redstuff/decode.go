@@ -74,33 +74,52 @@ func (c *Codec) decodeColumns(rows [][]byte, out []byte, s int) error {
 			k++
 		}
 	}
-	colsPer := max(c.batch/s, 1)
-	batches := (p.Ks + colsPer - 1) / colsPer
+	// Each Reed–Solomon decode call has a fixed cost (Leopard transforms
+	// the whole field to locate erasures), so decode fewer, larger batches
+	// than Encode: a few per worker, at most 1 MiB per shard. A batch is a
+	// run of columns, or one chunk of one column when symbols are larger.
+	target := min(max(c.batch, p.Ks*s/(4*c.workers), 64), 1<<20) &^ 63
+	type batch struct{ c0, c1, b0, b1 int }
+	var batches []batch
+	if s <= target {
+		colsPer := target / s
+		for c0 := 0; c0 < p.Ks; c0 += colsPer {
+			batches = append(batches, batch{c0, min(c0+colsPer, p.Ks), 0, s})
+		}
+	} else {
+		for c0 := 0; c0 < p.Ks; c0++ {
+			for b0 := 0; b0 < s; b0 += target {
+				batches = append(batches, batch{c0, c0 + 1, b0, min(b0+target, s)})
+			}
+		}
+	}
+	shard := target
 	bufs := make([][][]byte, c.workers)
-	errs := make([]error, batches)
-	parallel(c.workers, batches, func(w, i int) {
-		c0 := i * colsPer
-		c1 := min(c0+colsPer, p.Ks)
-		m := (c1 - c0) * s
+	errs := make([]error, len(batches))
+	parallel(c.workers, len(batches), func(w, i int) {
+		bt := batches[i]
 		if bufs[w] == nil {
-			bufs[w] = leoShards(p.N, leoLen(colsPer*s))
+			bufs[w] = leoShards(p.N, shard)
 		}
 		shards := bufs[w]
+		// Natural bytes [lo, hi) of each row form this batch.
+		lo, hi := bt.c0*s+bt.b0, (bt.c1-1)*s+bt.b1
+		m := hi - lo
 		for r := range shards {
 			shards[r] = shards[r][:0:cap(shards[r])]
 			if chosen[r] {
 				shards[r] = shards[r][:leoLen(m)]
-				toLeo(shards[r], rows[r][c0*s:c1*s])
+				toLeo(shards[r], rows[r][lo:hi])
 			}
 		}
 		if err := c.col.ReconstructData(shards); err != nil {
-			errs[i] = fmt.Errorf("redstuff: decoding columns %d..%d: %w", c0, c1-1, err)
+			errs[i] = fmt.Errorf("redstuff: decoding columns %d..%d: %w", bt.c0, bt.c1-1, err)
 			return
 		}
 		for r := 0; r < p.Kp; r++ {
-			dst := out[r*rowLen+c0*s : r*rowLen+c1*s]
+			dst := out[r*rowLen+lo : r*rowLen+hi]
 			if chosen[r] {
-				copy(dst, rows[r][c0*s:c1*s])
+				copy(dst, rows[r][lo:hi])
 			} else {
 				fromLeo(dst, shards[r])
 			}

@@ -1,8 +1,10 @@
 package redstuff
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 
@@ -62,7 +64,7 @@ func (c *Codec) Encode(data []byte) (*Encoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.src = &bytesSource{data: data, rowLen: g.p.Ks * g.s}
+	g.src = &bytesSource{data: data}
 	// Systematic rows: slices of data where it holds a whole row, a
 	// zero-padded copy for the rest.
 	rowLen := g.p.Ks * g.s
@@ -127,7 +129,6 @@ func (c *Codec) blobID(src source, length uint64) (blob.ID, error) {
 	if err != nil {
 		return blob.ID{}, err
 	}
-	src.init(g.p.Ks * g.s)
 	g.src = src
 	defer putSlab(&c.outSlabs, g.out)
 	if err := g.run(); err != nil {
@@ -136,60 +137,50 @@ func (c *Codec) blobID(src source, length uint64) (blob.ID, error) {
 	return g.id, nil
 }
 
-// source yields row segments of the blob matrix, zero-padded past the end
-// of the blob.
+// source yields the bytes of the blob matrix (row-major, zero-padded past
+// the end of the blob).
 type source interface {
-	init(rowLen int)
-	// segment returns the bytes of symbols [c0, c1) of source row r,
-	// either as a slice of the blob or written into buf.
-	segment(buf []byte, r, c0, c1, s int) ([]byte, error)
+	// read returns the n bytes at off, either as a slice of the blob or
+	// written into buf (len(buf) >= n).
+	read(buf []byte, off, n int) ([]byte, error)
 }
 
-type bytesSource struct {
-	data   []byte
-	rowLen int
-}
+type bytesSource struct{ data []byte }
 
-func (b *bytesSource) init(rowLen int) { b.rowLen = rowLen }
-
-func (b *bytesSource) segment(buf []byte, r, c0, c1, s int) ([]byte, error) {
-	off, end := r*b.rowLen+c0*s, r*b.rowLen+c1*s
+func (b *bytesSource) read(buf []byte, off, n int) ([]byte, error) {
+	end := off + n
 	if end <= len(b.data) {
 		return b.data[off:end:end], nil
 	}
-	out := buf[:end-off]
-	n := 0
+	out := buf[:n]
+	k := 0
 	if off < len(b.data) {
-		n = copy(out, b.data[off:])
+		k = copy(out, b.data[off:])
 	}
-	clear(out[n:])
+	clear(out[k:])
 	return out, nil
 }
 
 type readerSource struct {
 	r      io.ReaderAt
 	length uint64
-	rowLen int
 }
 
-func (rs *readerSource) init(rowLen int) { rs.rowLen = rowLen }
-
-func (rs *readerSource) segment(buf []byte, r, c0, c1, s int) ([]byte, error) {
-	off := int64(r)*int64(rs.rowLen) + int64(c0*s)
-	out := buf[:(c1-c0)*s]
-	n := 0
+func (rs *readerSource) read(buf []byte, off, n int) ([]byte, error) {
+	out := buf[:n]
+	k := 0
 	if uint64(off) < rs.length {
-		want := min(uint64(len(out)), rs.length-uint64(off))
-		got, err := rs.r.ReadAt(out[:want], off)
+		want := min(uint64(n), rs.length-uint64(off))
+		got, err := rs.r.ReadAt(out[:want], int64(off))
 		if uint64(got) < want {
 			if err == nil || errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, fmt.Errorf("redstuff: reading blob at %d: %w", off, err)
 		}
-		n = got
+		k = got
 	}
-	clear(out[n:])
+	clear(out[k:])
 	return out, nil
 }
 
@@ -298,7 +289,14 @@ type worker struct {
 	natBuf []byte
 	outBuf []byte
 	h      merkle.Hasher
+	dig    []hash.Hash // streaming leaf hashes, for symbols split in chunks
 }
+
+// maxChunk bounds the bytes of one symbol handled by one Reed–Solomon
+// call. Larger symbols (big blobs on few shards) are split into chunks
+// of this size, each chunk being a run of whole GF(2^16) elements, so the
+// scratch space stays small whatever the blob size.
+const maxChunk = 64 << 10
 
 func (g *grid) run() error {
 	p, s := g.p, g.s
@@ -309,6 +307,10 @@ func (g *grid) run() error {
 	rowsPer := min(max(g.c.batch/s, 1), p.Kp)
 	colsPer := max(g.c.batch/s, 1)
 	shard := leoLen(max(rowsPer, colsPer) * s)
+	chunked := s > maxChunk
+	if chunked {
+		rowsPer, colsPer, shard = 1, 1, maxChunk
+	}
 
 	workers := make([]*worker, g.c.workers)
 	defer func() {
@@ -318,6 +320,15 @@ func (g *grid) run() error {
 		g.scratch = nil
 	}()
 	get := func(w int) *worker {
+		if workers[w] == nil && chunked {
+			buf := g.workSlab(n*shard + 2*maxChunk)
+			wk := &worker{leo: splitShards(buf[:n*shard], n, shard), dig: make([]hash.Hash, n)}
+			wk.natBuf, wk.outBuf = buf[n*shard:n*shard+maxChunk], buf[n*shard+maxChunk:]
+			for i := range wk.dig {
+				wk.dig[i] = sha256.New()
+			}
+			workers[w] = wk
+		}
 		if workers[w] == nil {
 			natLen := 0
 			if !g.keep {
@@ -344,6 +355,10 @@ func (g *grid) run() error {
 			return
 		}
 		r0 := i * rowsPer
+		if chunked {
+			g.rowPassChunked(get(w), r0)
+			return
+		}
 		g.rowPass(get(w), r0, min(r0+rowsPer, p.Kp))
 	})
 	if g.err != nil {
@@ -364,6 +379,10 @@ func (g *grid) run() error {
 		} else {
 			c0 = p.Ks + (i-nbA)*colsPer
 			c1 = min(c0+colsPer, n)
+		}
+		if chunked {
+			g.colPassChunked(get(w), c0)
+			return
 		}
 		g.colPass(get(w), c0, c1)
 	})
@@ -392,7 +411,7 @@ func (g *grid) rowPass(wk *worker, r0, r1 int) {
 		shards[j] = shards[j][:size]
 	}
 	for r := r0; r < r1; r++ {
-		seg, err := g.src.segment(wk.rowBuf, r, 0, p.Ks, s)
+		seg, err := g.src.read(wk.rowBuf, r*p.Ks*s, p.Ks*s)
 		if err != nil {
 			g.fail(err)
 			return
@@ -433,7 +452,7 @@ func (g *grid) colPass(wk *worker, c0, c1 int) {
 		var seg []byte
 		if c0 < p.Ks {
 			var err error
-			if seg, err = g.src.segment(wk.natBuf, r, c0, c1, s); err != nil {
+			if seg, err = g.src.read(wk.natBuf, (r*p.Ks+c0)*s, m); err != nil {
 				g.fail(err)
 				return
 			}
@@ -459,6 +478,93 @@ func (g *grid) colPass(wk *worker, c0, c1 int) {
 			o := (c - c0) * s
 			g.leaves[r*p.N+c] = wk.h.Leaf(out[o : o+s])
 		}
+	}
+}
+
+// startLeaves starts the streaming leaf hashes of the given symbols.
+func startLeaves(dig []hash.Hash) {
+	for _, d := range dig {
+		d.Reset()
+		d.Write([]byte{0x00})
+	}
+}
+
+func (wk *worker) sum(i int) (h merkle.Hash) {
+	wk.dig[i].Sum(h[:0])
+	return h
+}
+
+// rowPassChunked is rowPass for one row whose symbols are larger than
+// maxChunk: the row is extended a chunk of every symbol at a time.
+func (g *grid) rowPassChunked(wk *worker, r int) {
+	p, s, n := g.p, g.s, g.p.N
+	startLeaves(wk.dig)
+	for b0 := 0; b0 < s; b0 += maxChunk {
+		m := min(maxChunk, s-b0)
+		shards := trim(wk.leo, leoLen(m))
+		for j := 0; j < p.Ks; j++ {
+			d, err := g.src.read(wk.natBuf, (r*p.Ks+j)*s+b0, m)
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			toLeo(shards[j], d)
+			wk.dig[j].Write(d)
+			if g.keep {
+				copy(g.secondary[j][r*s+b0:], d)
+			}
+		}
+		if err := g.c.row.Encode(shards); err != nil {
+			g.fail(fmt.Errorf("redstuff: row extension: %w", err))
+			return
+		}
+		for j := p.Ks; j < n; j++ {
+			out := g.secondary[j][r*s+b0 : r*s+b0+m]
+			fromLeo(out, shards[j])
+			wk.dig[j].Write(out)
+		}
+	}
+	for j := 0; j < n; j++ {
+		g.leaves[r*n+j] = wk.sum(j)
+	}
+}
+
+// colPassChunked is colPass for one column whose symbols are larger than
+// maxChunk.
+func (g *grid) colPassChunked(wk *worker, c int) {
+	p, s, n := g.p, g.s, g.p.N
+	startLeaves(wk.dig[p.Kp:])
+	for b0 := 0; b0 < s; b0 += maxChunk {
+		m := min(maxChunk, s-b0)
+		shards := trim(wk.leo, leoLen(m))
+		for r := 0; r < p.Kp; r++ {
+			var d []byte
+			if c < p.Ks {
+				var err error
+				if d, err = g.src.read(wk.natBuf, (r*p.Ks+c)*s+b0, m); err != nil {
+					g.fail(err)
+					return
+				}
+			} else {
+				d = g.secondary[c][r*s+b0 : r*s+b0+m]
+			}
+			toLeo(shards[r], d)
+		}
+		if err := g.c.col.Encode(shards); err != nil {
+			g.fail(fmt.Errorf("redstuff: column extension: %w", err))
+			return
+		}
+		for r := p.Kp; r < n; r++ {
+			out := wk.outBuf[:m]
+			if g.keep && c < p.Ks {
+				out = g.primary[r][c*s+b0 : c*s+b0+m]
+			}
+			fromLeo(out, shards[r])
+			wk.dig[r].Write(out)
+		}
+	}
+	for r := p.Kp; r < n; r++ {
+		g.leaves[r*n+c] = wk.sum(r)
 	}
 }
 

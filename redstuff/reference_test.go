@@ -53,9 +53,15 @@ func referenceGrid(t *testing.T, c *Codec, data []byte) [][][]byte {
 func TestEncodeMatchesReference(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 4))
-	for round := 0; round < 8; round++ {
+	for round := 0; round < 10; round++ {
 		n := 4 + rng.IntN(30)
 		length := randLength(rng, Params{Kp: n - 2*((n-1)/3), Ks: n - (n-1)/3}, 40_000)
+		if round >= 8 {
+			// Symbols above maxChunk are extended a chunk at a time.
+			n = 4 + rng.IntN(4)
+			p, _ := NewParams(n)
+			length = p.Kp*p.Ks*(maxChunk+2*rng.IntN(maxChunk)) + rng.IntN(1000)
+		}
 		data := randBytes(rng, length)
 		ref := referenceGrid(t, codecFor(t, n), data)
 		name := fmt.Sprintf("seed=%d/n=%d/len=%d", seed, n, length)
@@ -108,6 +114,15 @@ func TestEncodeMatchesReference(t *testing.T) {
 			id, err := codecFor(t, n, opts...).BlobIDReader(bytes.NewReader(data), uint64(length))
 			if err != nil || id != e.ID {
 				t.Fatalf("%s: streaming blob ID %v differs from %v (%v)", name, id, e.ID, err)
+			}
+			// Decoding from parity rows only, batched or chunked.
+			var sl []blob.Sliver
+			for r := n - p.Kp; r < n; r++ {
+				sl = append(sl, e.Sliver(blob.Primary, r))
+			}
+			got, err := codecFor(t, n, opts...).Decode(e.ID, e.Length, sl)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%s: decode from parity rows: %v", name, err)
 			}
 		}
 	}
