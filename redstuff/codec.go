@@ -23,11 +23,10 @@ type Codec struct {
 	workers int
 	batch   int
 
-	// Big buffers recycled between encodes so that back-to-back encodes
-	// do not fault in fresh memory each time: one pool for the slivers,
-	// one for worker scratch space, each holding *[]byte.
-	outSlabs  sync.Pool
-	workSlabs sync.Pool
+	// Big buffers recycled between encodes: one pool for the slivers,
+	// one for worker scratch space, one for the n² leaf hashes.
+	outSlabs  slabPool
+	workSlabs slabPool
 	leaves    sync.Pool // *[]merkle.Hash of n*n leaf hashes
 }
 
@@ -103,22 +102,6 @@ func parallel(workers, n int, fn func(w, i int)) {
 		}()
 	}
 	wg.Wait()
-}
-
-// getSlab returns a buffer of n bytes from pool, recycled when one big
-// enough is available. Its contents are undefined.
-func getSlab(pool *sync.Pool, n int) []byte {
-	if v, ok := pool.Get().(*[]byte); ok && cap(*v) >= n {
-		return (*v)[:n]
-	}
-	return make([]byte, n)
-}
-
-// putSlab hands a buffer back for reuse; the caller must not touch it again.
-func putSlab(pool *sync.Pool, b []byte) {
-	if cap(b) > 0 {
-		pool.Put(&b)
-	}
 }
 
 // leoShards returns count shards of size bytes each in one allocation.

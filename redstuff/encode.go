@@ -39,7 +39,7 @@ func (e *Encoded) Release() {
 	if e.codec == nil {
 		return
 	}
-	putSlab(&e.codec.outSlabs, e.slab)
+	e.codec.outSlabs.put(e.slab)
 	e.slab, e.Primary, e.Secondary, e.codec = nil, nil, nil, nil
 }
 
@@ -84,7 +84,7 @@ func (c *Codec) Encode(data []byte) (*Encoded, error) {
 		g.primary[r] = row
 	}
 	if err := g.run(); err != nil {
-		putSlab(&c.outSlabs, g.out)
+		c.outSlabs.put(g.out)
 		return nil, err
 	}
 	e := &Encoded{
@@ -130,7 +130,7 @@ func (c *Codec) blobID(src source, length uint64) (blob.ID, error) {
 		return blob.ID{}, err
 	}
 	g.src = src
-	defer putSlab(&c.outSlabs, g.out)
+	defer c.outSlabs.put(g.out)
 	if err := g.run(); err != nil {
 		return blob.ID{}, err
 	}
@@ -226,7 +226,7 @@ type grid struct {
 // workSlab returns worker scratch space; safe for concurrent use, handed
 // back when run ends.
 func (g *grid) workSlab(n int) []byte {
-	b := getSlab(&g.c.workSlabs, n)
+	b := g.c.workSlabs.get(n)
 	g.mu.Lock()
 	g.scratch = append(g.scratch, b)
 	g.mu.Unlock()
@@ -248,7 +248,7 @@ func (c *Codec) newGrid(length uint64, keep bool) (*grid, error) {
 		first = 0
 		padRows = p.Kp - min(int(length/uint64(rowLen)), p.Kp)
 	}
-	g.out = getSlab(&c.outSlabs, padRows*rowLen+(n-p.Kp)*rowLen*btoi(keep)+(n-first)*colLen)
+	g.out = c.outSlabs.get(padRows*rowLen+(n-p.Kp)*rowLen*btoi(keep)+(n-first)*colLen)
 	rest := g.out
 	g.pad, rest = rest[:padRows*rowLen], rest[padRows*rowLen:]
 	if keep {
@@ -315,7 +315,7 @@ func (g *grid) run() error {
 	workers := make([]*worker, g.c.workers)
 	defer func() {
 		for _, b := range g.scratch {
-			putSlab(&g.c.workSlabs, b)
+			g.c.workSlabs.put(b)
 		}
 		g.scratch = nil
 	}()
