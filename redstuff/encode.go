@@ -248,7 +248,7 @@ func (c *Codec) newGrid(length uint64, keep bool) (*grid, error) {
 		first = 0
 		padRows = p.Kp - min(int(length/uint64(rowLen)), p.Kp)
 	}
-	g.out = c.outSlabs.get(padRows*rowLen+(n-p.Kp)*rowLen*btoi(keep)+(n-first)*colLen)
+	g.out = c.outSlabs.get(padRows*rowLen + (n-p.Kp)*rowLen*btoi(keep) + (n-first)*colLen)
 	rest := g.out
 	g.pad, rest = rest[:padRows*rowLen], rest[padRows*rowLen:]
 	if keep {
