@@ -3,6 +3,7 @@ package redstuff
 import (
 	"crypto/sha256"
 	"fmt"
+	"hash"
 )
 
 // Floor does the irreducible work of encoding a blob of the given length,
@@ -20,6 +21,10 @@ func (c *Codec) Floor(length uint64) error {
 	rowsPer := min(max(c.batch/s, 1), p.Kp)
 	colsPer := max(c.batch/s, 1)
 	shard := leoLen(max(rowsPer, colsPer) * s)
+	if s > maxChunk {
+		// Like Encode, split big symbols into chunks, hashing as a stream.
+		return c.floorChunked(s)
+	}
 	bufs := make([][][]byte, c.workers)
 	get := func(w int) [][]byte {
 		if bufs[w] == nil {
@@ -76,4 +81,53 @@ func trim(shards [][]byte, size int) [][]byte {
 		shards[i] = shards[i][:size]
 	}
 	return shards
+}
+
+// floorChunked is Floor for symbols above maxChunk: one row or column per
+// batch, a chunk of each symbol per Reed–Solomon call, leaves hashed as
+// streams.
+func (c *Codec) floorChunked(s int) error {
+	p := c.p
+	type scratch struct {
+		shards [][]byte
+		dig    []hash.Hash
+	}
+	scr := make([]*scratch, c.workers)
+	get := func(w int) *scratch {
+		if scr[w] == nil {
+			sc := &scratch{shards: leoShards(p.N, maxChunk), dig: make([]hash.Hash, p.N)}
+			for i, sh := range sc.shards {
+				for j := range sh {
+					sh[j] = byte(i*31 + j)
+				}
+				sc.dig[i] = sha256.New()
+			}
+			scr[w] = sc
+		}
+		return scr[w]
+	}
+	var err error
+	pass := func(enc interface{ Encode([][]byte) error }, hashFrom, batches int) {
+		parallel(c.workers, batches, func(w, i int) {
+			sc := get(w)
+			startLeaves(sc.dig[hashFrom:])
+			for b0 := 0; b0 < s; b0 += maxChunk {
+				m := min(maxChunk, s-b0)
+				shards := trim(sc.shards, leoLen(m))
+				if e := enc.Encode(shards); e != nil {
+					err = e
+				}
+				for j := hashFrom; j < p.N; j++ {
+					sc.dig[j].Write(shards[j][:m])
+				}
+			}
+			var sum [sha256.Size]byte
+			for j := hashFrom; j < p.N; j++ {
+				sc.dig[j].Sum(sum[:0])
+			}
+		})
+	}
+	pass(c.row, 0, p.Kp)
+	pass(c.col, p.Kp, p.N)
+	return err
 }
