@@ -1,0 +1,211 @@
+package control
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/weftnet/weft/blob"
+)
+
+// TxVersion is the first byte of every transaction.
+const TxVersion = 1
+
+// MaxTxSize bounds an encoded transaction.
+const MaxTxSize = 1 << 20
+
+// Tx is a signed transaction: version ‖ sender key (32) ‖ Ed25519
+// signature (64) ‖ payload (JSON). The signature covers the domain
+// "weft/tx/v1", the network ID and the payload bytes exactly as sent, so
+// no re-encoding is ever needed to check it.
+type Tx struct {
+	Sender  PublicKey
+	Sig     [ed25519.SignatureSize]byte
+	Payload Payload
+	raw     []byte // payload bytes as signed
+}
+
+// Payload is what a transaction asks for. Exactly one body is set.
+// Nonce must exceed the sender's last committed nonce (replay protection).
+type Payload struct {
+	Nonce          uint64        `json:"nonce"`
+	RegisterNode   *RegisterNode `json:"registerNode,omitempty"`
+	RegisterBlob   *RegisterBlob `json:"registerBlob,omitempty"`
+	CertifyBlob    *Certificate  `json:"certifyBlob,omitempty"`
+	InvalidateBlob *Certificate  `json:"invalidateBlob,omitempty"`
+	DeleteBlob     *BlobRef      `json:"deleteBlob,omitempty"`
+	ExtendBlob     *ExtendBlob   `json:"extendBlob,omitempty"`
+	AdvanceEpoch   *AdvanceEpoch `json:"advanceEpoch,omitempty"`
+}
+
+// RegisterNode registers the sender as a storage node; it joins the
+// committee at the next epoch change.
+type RegisterNode struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// RegisterBlob registers a blob, owned by the sender.
+type RegisterBlob struct {
+	ID        blob.ID           `json:"blobId"`
+	Length    uint64            `json:"length"`
+	Encoding  blob.EncodingType `json:"encoding"`
+	EndEpoch  uint64            `json:"endEpoch"`
+	Deletable bool              `json:"deletable"`
+}
+
+// Certificate is a set of committee signatures over one message about a
+// blob in one epoch: storage confirmations (CertifyBlob) or invalid-blob
+// attestations (InvalidateBlob).
+type Certificate struct {
+	ID         blob.ID     `json:"blobId"`
+	Epoch      uint64      `json:"epoch"`
+	Signatures []Signature `json:"signatures"`
+}
+
+// Signature is one node's Ed25519 signature.
+type Signature struct {
+	Node PublicKey `json:"node"`
+	Sig  []byte    `json:"sig"`
+}
+
+// BlobRef names a blob.
+type BlobRef struct {
+	ID blob.ID `json:"blobId"`
+}
+
+// ExtendBlob moves a blob's end epoch later.
+type ExtendBlob struct {
+	ID       blob.ID `json:"blobId"`
+	EndEpoch uint64  `json:"endEpoch"`
+}
+
+// AdvanceEpoch starts the next epoch now (admin only).
+type AdvanceEpoch struct {
+	Epoch uint64 `json:"epoch"` // the epoch to start: current + 1
+}
+
+// Errors of transaction decoding.
+var (
+	ErrMalformedTx = errors.New("control: malformed transaction")
+	ErrBadSig      = errors.New("control: bad signature")
+)
+
+func txMessage(networkID string, payload []byte) []byte {
+	m := make([]byte, 0, 16+len(networkID)+len(payload))
+	m = append(m, "weft/tx/v1\x00"...)
+	m = append(m, networkID...)
+	m = append(m, 0)
+	return append(m, payload...)
+}
+
+// SignTx builds and signs a transaction.
+func SignTx(networkID string, priv ed25519.PrivateKey, p Payload) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	sig := ed25519.Sign(priv, txMessage(networkID, payload))
+	b := make([]byte, 0, 1+32+64+len(payload))
+	b = append(b, TxVersion)
+	b = append(b, priv.Public().(ed25519.PublicKey)...)
+	b = append(b, sig...)
+	b = append(b, payload...)
+	if len(b) > MaxTxSize {
+		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrMalformedTx, len(b), MaxTxSize)
+	}
+	return b, nil
+}
+
+// DecodeTx parses a transaction and checks its signature.
+func DecodeTx(networkID string, b []byte) (*Tx, error) {
+	if len(b) > MaxTxSize {
+		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrMalformedTx, len(b), MaxTxSize)
+	}
+	if len(b) < 1+32+64 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrMalformedTx, len(b))
+	}
+	if b[0] != TxVersion {
+		return nil, fmt.Errorf("%w: version %d", ErrMalformedTx, b[0])
+	}
+	tx := &Tx{raw: b[97:]}
+	copy(tx.Sender[:], b[1:33])
+	copy(tx.Sig[:], b[33:97])
+	dec := json.NewDecoder(bytes.NewReader(tx.raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&tx.Payload); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedTx, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrMalformedTx)
+	}
+	if err := tx.Payload.check(); err != nil {
+		return nil, err
+	}
+	if !ed25519.Verify(tx.Sender[:], txMessage(networkID, tx.raw), tx.Sig[:]) {
+		return nil, fmt.Errorf("%w: transaction", ErrBadSig)
+	}
+	return tx, nil
+}
+
+func (p *Payload) check() error {
+	n := 0
+	for _, set := range []bool{p.RegisterNode != nil, p.RegisterBlob != nil, p.CertifyBlob != nil,
+		p.InvalidateBlob != nil, p.DeleteBlob != nil, p.ExtendBlob != nil, p.AdvanceEpoch != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: %d bodies, want exactly 1", ErrMalformedTx, n)
+	}
+	return nil
+}
+
+// Kind names the payload's body, for logs and metrics.
+func (p *Payload) Kind() string {
+	switch {
+	case p.RegisterNode != nil:
+		return "registerNode"
+	case p.RegisterBlob != nil:
+		return "registerBlob"
+	case p.CertifyBlob != nil:
+		return "certifyBlob"
+	case p.InvalidateBlob != nil:
+		return "invalidateBlob"
+	case p.DeleteBlob != nil:
+		return "deleteBlob"
+	case p.ExtendBlob != nil:
+		return "extendBlob"
+	case p.AdvanceEpoch != nil:
+		return "advanceEpoch"
+	}
+	return "empty"
+}
+
+func attestation(domain, networkID string, epoch uint64, id blob.ID) []byte {
+	m := make([]byte, 0, len(domain)+len(networkID)+1+8+len(id))
+	m = append(m, domain...)
+	m = append(m, networkID...)
+	m = append(m, 0)
+	m = binary.BigEndian.AppendUint64(m, epoch)
+	return append(m, id[:]...)
+}
+
+// ConfirmationMessage is what a storage node signs to confirm that it
+// stores every pair of its shards for a blob in an epoch.
+func ConfirmationMessage(networkID string, epoch uint64, id blob.ID) []byte {
+	return attestation("weft/confirm/v1\x00", networkID, epoch, id)
+}
+
+// InvalidMessage is what a storage node signs to attest that a blob is
+// inconsistently encoded (after checking an inconsistency proof).
+func InvalidMessage(networkID string, epoch uint64, id blob.ID) []byte {
+	return attestation("weft/invalid/v1\x00", networkID, epoch, id)
+}

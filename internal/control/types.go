@@ -1,0 +1,201 @@
+package control
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+)
+
+// PublicKey is an Ed25519 public key: the identity of an account or a
+// storage node.
+type PublicKey [ed25519.PublicKeySize]byte
+
+// String returns the key as URL-safe base64 without padding.
+func (k PublicKey) String() string { return base64.RawURLEncoding.EncodeToString(k[:]) }
+
+// Short is a short printable form for logs.
+func (k PublicKey) Short() string { return hex.EncodeToString(k[:6]) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (k PublicKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (k *PublicKey) UnmarshalText(b []byte) error {
+	v, err := base64.RawURLEncoding.Strict().DecodeString(string(b))
+	if err != nil || len(v) != len(k) {
+		return fmt.Errorf("control: malformed public key %q", b)
+	}
+	copy(k[:], v)
+	return nil
+}
+
+// KeyOf returns the public key of an Ed25519 private key.
+func KeyOf(priv ed25519.PrivateKey) PublicKey {
+	var k PublicKey
+	copy(k[:], priv.Public().(ed25519.PublicKey))
+	return k
+}
+
+// Params are fixed at genesis.
+type Params struct {
+	NetworkID string `json:"networkId"`
+	Shards    int    `json:"shards"`
+	// EpochDuration advances the epoch by block time; zero means epochs
+	// advance only by the admin's AdvanceEpoch transaction.
+	EpochDuration time.Duration `json:"epochDuration"`
+	// Admin may advance epochs (devnets). Zero means no admin.
+	Admin PublicKey `json:"admin"`
+	// MaxEpochsAhead bounds how far a blob's end epoch may be.
+	MaxEpochsAhead uint64 `json:"maxEpochsAhead"`
+}
+
+// Validate checks the parameters.
+func (p *Params) Validate() error {
+	switch {
+	case p.NetworkID == "" || len(p.NetworkID) > 64:
+		return errors.New("control: network ID must be 1 to 64 bytes")
+	case p.Shards < 4 || p.Shards > 65536:
+		return fmt.Errorf("control: %d shards, want 4..65536", p.Shards)
+	case p.EpochDuration < 0:
+		return errors.New("control: negative epoch duration")
+	case p.MaxEpochsAhead == 0:
+		return errors.New("control: maxEpochsAhead must be positive")
+	}
+	return nil
+}
+
+// F is the number of faulty shards tolerated.
+func (p *Params) F() int { return (p.Shards - 1) / 3 }
+
+// Quorum is the weight, in shards, of a certificate: n − f.
+func (p *Params) Quorum() int { return p.Shards - p.F() }
+
+// Validity is the weight that proves a fact to at least one honest
+// shard: f + 1.
+func (p *Params) Validity() int { return p.F() + 1 }
+
+// Node is a registered storage node.
+type Node struct {
+	Key        PublicKey `json:"key"`
+	Name       string    `json:"name"`
+	Address    string    `json:"address"` // base URL of its API
+	Registered uint64    `json:"registeredEpoch"`
+}
+
+// Member is a node in an epoch's committee, with the shards it holds.
+type Member struct {
+	Node
+	Shards []int `json:"shards"`
+}
+
+// Committee is the set of storage nodes of one epoch.
+type Committee struct {
+	Epoch   uint64   `json:"epoch"`
+	Start   int64    `json:"start"` // block time the epoch began, Unix ns
+	Members []Member `json:"members"`
+}
+
+// ShardMap returns, for each shard, the index of its member.
+func (c *Committee) ShardMap(n int) []int {
+	m := make([]int, n)
+	for i := range m {
+		m[i] = -1
+	}
+	for i, mem := range c.Members {
+		for _, s := range mem.Shards {
+			if s >= 0 && s < n {
+				m[s] = i
+			}
+		}
+	}
+	return m
+}
+
+// Weight returns the number of shards key holds in the committee.
+func (c *Committee) Weight(key PublicKey) int {
+	for _, m := range c.Members {
+		if m.Key == key {
+			return len(m.Shards)
+		}
+	}
+	return 0
+}
+
+// BlobStatus is where a blob is in its lifecycle.
+type BlobStatus string
+
+// Blob statuses.
+const (
+	StatusUnknown    BlobStatus = "unknown"
+	StatusRegistered BlobStatus = "registered"
+	StatusCertified  BlobStatus = "certified"
+	StatusInvalid    BlobStatus = "invalid"
+	StatusDeleted    BlobStatus = "deleted"
+	StatusExpired    BlobStatus = "expired"
+)
+
+// Blob is the control plane's record of a blob.
+type Blob struct {
+	ID              blob.ID           `json:"blobId"`
+	Length          uint64            `json:"length"`
+	Encoding        blob.EncodingType `json:"encoding"`
+	Owner           PublicKey         `json:"owner"`
+	RegisteredEpoch uint64            `json:"registeredEpoch"`
+	EndEpoch        uint64            `json:"endEpoch"` // expires when the epoch reaches it
+	Deletable       bool              `json:"deletable"`
+	Certified       bool              `json:"certified"`
+	CertifiedEpoch  uint64            `json:"certifiedEpoch,omitempty"`
+	Invalid         bool              `json:"invalid,omitempty"`
+	Deleted         bool              `json:"deleted,omitempty"`
+}
+
+// Status returns the blob's status in the given current epoch.
+func (b *Blob) Status(epoch uint64) BlobStatus {
+	switch {
+	case b == nil:
+		return StatusUnknown
+	case b.Invalid:
+		return StatusInvalid
+	case b.Deleted:
+		return StatusDeleted
+	case epoch >= b.EndEpoch:
+		return StatusExpired
+	case b.Certified:
+		return StatusCertified
+	}
+	return StatusRegistered
+}
+
+// EventType names what happened.
+type EventType string
+
+// Event types.
+const (
+	EventNodeRegistered EventType = "NodeRegistered"
+	EventEpochChanged   EventType = "EpochChanged"
+	EventBlobRegistered EventType = "BlobRegistered"
+	EventBlobCertified  EventType = "BlobCertified"
+	EventBlobInvalid    EventType = "BlobInvalid"
+	EventBlobDeleted    EventType = "BlobDeleted"
+	EventBlobExtended   EventType = "BlobExtended"
+	EventBlobExpired    EventType = "BlobExpired"
+)
+
+// Event is one ordered state change. Seq numbers are global, dense and
+// start at 1.
+type Event struct {
+	Seq    uint64    `json:"seq"`
+	Height int64     `json:"height"`
+	Epoch  uint64    `json:"epoch"`
+	Type   EventType `json:"type"`
+	// Blob events.
+	BlobID   *blob.ID `json:"blobId,omitempty"`
+	EndEpoch uint64   `json:"endEpoch,omitempty"`
+	// NodeRegistered.
+	Node *PublicKey `json:"node,omitempty"`
+}
