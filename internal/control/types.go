@@ -57,8 +57,8 @@ type Params struct {
 // Validate checks the parameters.
 func (p *Params) Validate() error {
 	switch {
-	case p.NetworkID == "" || len(p.NetworkID) > 64:
-		return errors.New("control: network ID must be 1 to 64 bytes")
+	case p.NetworkID == "" || len(p.NetworkID) > 50:
+		return errors.New("control: network ID must be 1 to 50 bytes (it is also the chain ID)")
 	case p.Shards < 4 || p.Shards > 65536:
 		return fmt.Errorf("control: %d shards, want 4..65536", p.Shards)
 	case p.EpochDuration < 0:

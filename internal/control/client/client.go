@@ -1,0 +1,370 @@
+// Package client is how storage nodes and the SDK talk to the control
+// plane: submit a signed transaction and wait until it is committed,
+// query state, and follow events from a cursor across reconnects and
+// validator restarts.
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/engine"
+)
+
+// ErrTimeout is returned when a transaction was accepted but not seen
+// committed before the context ended.
+var ErrTimeout = errors.New("client: transaction not committed in time")
+
+// Client is a connection to one validator's RPC. It is safe for
+// concurrent use.
+type Client struct {
+	url       string
+	rpc       *rpchttp.HTTP
+	networkID string
+
+	mu      sync.Mutex
+	waiters map[[32]byte]chan *Result
+	started bool
+	stop    context.CancelFunc
+}
+
+// Result is a committed transaction's outcome.
+type Result struct {
+	Height int64
+	Events []control.Event // seq and type only, as indexed
+	Err    error           // the state machine's rejection, if any
+}
+
+// Dial connects to the control plane at url (a validator's CometBFT RPC,
+// such as http://127.0.0.1:26657) and learns the network ID.
+func Dial(ctx context.Context, url string) (*Client, error) {
+	rpc, err := rpchttp.New(url, "/websocket")
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	c := &Client{url: url, rpc: rpc, waiters: map[[32]byte]chan *Result{}}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.networkID = st.Params.NetworkID
+	return c, nil
+}
+
+// URL returns the endpoint the client talks to.
+func (c *Client) URL() string { return c.url }
+
+// NetworkID returns the network's ID.
+func (c *Client) NetworkID() string { return c.networkID }
+
+// Close stops the client's event subscription.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stop != nil {
+		c.stop()
+	}
+	if c.started {
+		c.started = false
+		return c.rpc.Stop()
+	}
+	return nil
+}
+
+func (c *Client) query(ctx context.Context, path string, data []byte, v any) error {
+	res, err := c.rpc.ABCIQuery(ctx, path, data)
+	if err != nil {
+		return fmt.Errorf("client: query %s: %w", path, err)
+	}
+	if res.Response.Code != 0 {
+		return control.CodeError(res.Response.Code, res.Response.Log)
+	}
+	if err := json.Unmarshal(res.Response.Value, v); err != nil {
+		return fmt.Errorf("client: query %s: %w", path, err)
+	}
+	return nil
+}
+
+// Status returns the control plane's height, epoch and parameters.
+func (c *Client) Status(ctx context.Context) (*engine.Status, error) {
+	var st engine.Status
+	if err := c.query(ctx, engine.QueryStatus, nil, &st); err != nil {
+		return nil, err
+	}
+	if st.Params == nil {
+		return nil, control.ErrNotInitialized
+	}
+	return &st, nil
+}
+
+// Blob returns what the control plane knows of a blob (status "unknown"
+// if nothing).
+func (c *Client) Blob(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {
+	var b control.BlobInfo
+	return &b, c.query(ctx, engine.QueryBlob, id[:], &b)
+}
+
+// Committee returns the committee of an epoch (0 = current).
+func (c *Client) Committee(ctx context.Context, epoch uint64) (*control.Committee, error) {
+	var data []byte
+	if epoch != 0 {
+		data = binary.BigEndian.AppendUint64(nil, epoch)
+	}
+	var com control.Committee
+	return &com, c.query(ctx, engine.QueryCommittee, data, &com)
+}
+
+// Events returns up to limit events after the cursor.
+func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]control.Event, error) {
+	data := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, after), uint32(limit))
+	var evs []control.Event
+	return evs, c.query(ctx, engine.QueryEvents, data, &evs)
+}
+
+// LiveBlobs returns a page of the blobs nodes must store now, after the
+// given ID (nil for the first page).
+func (c *Client) LiveBlobs(ctx context.Context, after *blob.ID, limit int) ([]control.BlobInfo, error) {
+	var data []byte
+	if after != nil {
+		data = append(data, after[:]...)
+	}
+	data = binary.BigEndian.AppendUint32(data, uint32(limit))
+	var out []control.BlobInfo
+	return out, c.query(ctx, engine.QueryLive, data, &out)
+}
+
+// Nonce returns an account's last used nonce.
+func (c *Client) Nonce(ctx context.Context, key control.PublicKey) (uint64, error) {
+	var n uint64
+	return n, c.query(ctx, engine.QueryNonce, key[:], &n)
+}
+
+// Signer signs transactions for one account and hands out its nonces.
+type Signer struct {
+	key   ed25519.PrivateKey
+	mu    sync.Mutex
+	next  uint64 // 0: fetch from the chain
+	known bool
+}
+
+// NewSigner returns a signer for the key.
+func NewSigner(key ed25519.PrivateKey) *Signer { return &Signer{key: key} }
+
+// Key returns the signer's public key.
+func (s *Signer) Key() control.PublicKey { return control.KeyOf(s.key) }
+
+func (s *Signer) nonce(ctx context.Context, c *Client) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.known {
+		n, err := c.Nonce(ctx, s.Key())
+		if err != nil {
+			return 0, err
+		}
+		s.next, s.known = n+1, true
+	}
+	n := s.next
+	s.next++
+	return n, nil
+}
+
+// resync forgets the local nonce after a nonce rejection.
+func (s *Signer) resync() {
+	s.mu.Lock()
+	s.known = false
+	s.mu.Unlock()
+}
+
+// Submit signs the payload with the next nonce, broadcasts it and waits
+// until it is committed. A transaction the mempool refuses returns its
+// error directly; one committed but rejected by the state machine returns
+// a Result whose Err is set, and that error.
+func (c *Client) Submit(ctx context.Context, s *Signer, p control.Payload) (*Result, error) {
+	for attempt := 0; ; attempt++ {
+		nonce, err := s.nonce(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		p.Nonce = nonce
+		raw, err := control.SignTx(c.networkID, s.key, p)
+		if err != nil {
+			return nil, err
+		}
+		res, err := c.SubmitRaw(ctx, raw)
+		if errors.Is(err, control.ErrNonce) && attempt < 3 && res == nil {
+			s.resync()
+			continue
+		}
+		return res, err
+	}
+}
+
+// SubmitRaw broadcasts an already signed transaction and waits until it
+// is committed.
+func (c *Client) SubmitRaw(ctx context.Context, raw []byte) (*Result, error) {
+	if err := c.ensureSubscribed(); err != nil {
+		return nil, err
+	}
+	hash := sha256.Sum256(raw)
+	ch := make(chan *Result, 1)
+	c.mu.Lock()
+	c.waiters[hash] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiters, hash)
+		c.mu.Unlock()
+	}()
+	bres, err := c.rpc.BroadcastTxSync(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("client: broadcast: %w", err)
+	}
+	if bres.Code != 0 {
+		return nil, control.CodeError(bres.Code, bres.Log)
+	}
+	// Wait for the committed event; poll the index now and then in case
+	// the event stream dropped it.
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	for {
+		select {
+		case r := <-ch:
+			return r, r.Err
+		case <-poll.C:
+			if tr, err := c.rpc.Tx(ctx, hash[:], false); err == nil {
+				r := result(tr.Height, tr.TxResult.Code, tr.TxResult.Log, tr.TxResult.Events)
+				return r, r.Err
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %s: %v", ErrTimeout, hex.EncodeToString(hash[:8]), ctx.Err())
+		}
+	}
+}
+
+func result(height int64, code uint32, log string, events []abci.Event) *Result {
+	r := &Result{Height: height, Err: control.CodeError(code, log)}
+	for _, e := range events {
+		var ev control.Event
+		for _, a := range e.Attributes {
+			switch a.Key {
+			case "type":
+				ev.Type = control.EventType(a.Value)
+			case "seq":
+				fmt.Sscan(a.Value, &ev.Seq)
+			case "blob":
+				if id, err := blob.ParseID(a.Value); err == nil {
+					ev.BlobID = &id
+				}
+			}
+		}
+		ev.Height = height
+		r.Events = append(r.Events, ev)
+	}
+	return r
+}
+
+// ensureSubscribed starts the event subscription that wakes waiters.
+func (c *Client) ensureSubscribed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		return nil
+	}
+	if err := c.rpc.Start(); err != nil {
+		return fmt.Errorf("client: websocket: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events, err := c.rpc.Subscribe(ctx, "weft-client", types.EventQueryTx.String(), 10000)
+	if err != nil {
+		cancel()
+		c.rpc.Stop()
+		return fmt.Errorf("client: subscribe: %w", err)
+	}
+	c.started, c.stop = true, cancel
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-events:
+				if !ok {
+					// The stream ended; waiters fall back to polling.
+					c.mu.Lock()
+					c.started = false
+					c.mu.Unlock()
+					return
+				}
+				data, ok := ev.Data.(types.EventDataTx)
+				if !ok {
+					continue
+				}
+				hash := sha256.Sum256(data.Tx)
+				c.mu.Lock()
+				ch := c.waiters[hash]
+				c.mu.Unlock()
+				if ch != nil {
+					r := result(data.Height, data.Result.Code, data.Result.Log, data.Result.Events)
+					select {
+					case ch <- r:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Follow calls fn for every event after the cursor, in order, forever:
+// it waits for new events, and retries through connection failures and
+// validator restarts. fn returns an error to stop; the caller persists
+// the cursor (the last seq it handled) to resume after a restart.
+func (c *Client) Follow(ctx context.Context, after uint64, fn func(control.Event) error) error {
+	const page = 1000
+	wait := 50 * time.Millisecond
+	backoff := 100 * time.Millisecond
+	for {
+		evs, err := c.Events(ctx, after, page)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for _, ev := range evs {
+			if err := fn(ev); err != nil {
+				return err
+			}
+			after = ev.Seq
+		}
+		if len(evs) == page {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package client_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/engine"
+)
+
+func key(name string) ed25519.PrivateKey {
+	s := sha256.Sum256([]byte(name))
+	return ed25519.NewKeyFromSeed(s[:])
+}
+
+// testNetwork starts one embedded validator with a committee of nodes
+// storage nodes holding shards shards.
+func testNetwork(t *testing.T, nodes, shards int) (*engine.Node, []ed25519.PrivateKey, ed25519.PrivateKey) {
+	t.Helper()
+	admin := key("admin")
+	g := control.Genesis{Params: control.Params{NetworkID: "weft-test", Shards: shards, Admin: control.KeyOf(admin), MaxEpochsAhead: 100}}
+	var keys []ed25519.PrivateKey
+	for i := 0; i < nodes; i++ {
+		k := key(fmt.Sprint("node", i))
+		keys = append(keys, k)
+		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9000+i)})
+	}
+	dir := t.TempDir()
+	if _, err := engine.Init(engine.InitConfig{Dir: dir, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := engine.Start(dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	return n, keys, admin
+}
+
+func TestEmbeddedValidatorCertifies(t *testing.T) {
+	n, nodes, admin := testNetwork(t, 4, 8)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, n.RPC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil || st.Epoch != 1 || st.Params.Shards != 8 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	user := client.NewSigner(key("user"))
+	id := blob.ID(sha256.Sum256([]byte("blob")))
+	res, err := c.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: 10, Encoding: blob.RS2D16, EndEpoch: 5}})
+	if err != nil || len(res.Events) != 1 || res.Events[0].Type != control.EventBlobRegistered {
+		t.Fatalf("register: %+v %v", res, err)
+	}
+	// A certificate short of quorum is rejected with a typed error.
+	cert := &control.Certificate{ID: id, Epoch: st.Epoch}
+	for _, k := range nodes[:2] {
+		cert.Signatures = append(cert.Signatures, control.Signature{Node: control.KeyOf(k), Sig: ed25519.Sign(k, control.ConfirmationMessage("weft-test", st.Epoch, id))})
+	}
+	if _, err := c.Submit(ctx, user, control.Payload{CertifyBlob: cert}); !errors.Is(err, control.ErrCertificate) {
+		t.Fatalf("short certificate: got %v, want ErrCertificate", err)
+	}
+	for _, k := range nodes[2:] {
+		cert.Signatures = append(cert.Signatures, control.Signature{Node: control.KeyOf(k), Sig: ed25519.Sign(k, control.ConfirmationMessage("weft-test", st.Epoch, id))})
+	}
+	if _, err := c.Submit(ctx, user, control.Payload{CertifyBlob: cert}); err != nil {
+		t.Fatalf("certify: %v", err)
+	}
+	info, err := c.Blob(ctx, id)
+	if err != nil || info.Status != control.StatusCertified {
+		t.Fatalf("blob after certify: %+v %v", info, err)
+	}
+	if _, err := c.Submit(ctx, client.NewSigner(admin), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	// Following from the start sees every event in order.
+	var seen []control.Event
+	fctx, fcancel := context.WithCancel(ctx)
+	err = c.Follow(fctx, 0, func(ev control.Event) error {
+		seen = append(seen, ev)
+		if ev.Type == control.EventEpochChanged && ev.Epoch == 2 {
+			fcancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	for i, ev := range seen {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+	t.Logf("%d events, last %+v", len(seen), seen[len(seen)-1])
+	live, err := c.LiveBlobs(ctx, nil, 10)
+	if err != nil || len(live) != 1 {
+		t.Fatalf("live blobs %v %v", live, err)
+	}
+	if _, err := c.Blob(ctx, blob.ID{}); err != nil {
+		t.Fatalf("unknown blob query: %v", err)
+	}
+}

@@ -1,0 +1,263 @@
+// Package engine runs Weft's control plane state machine as a CometBFT
+// ABCI application: one validator embedded in-process by default, or
+// several validators as separate processes. The application keeps its
+// state in Pebble, synced at every Commit; on restart CometBFT replays
+// any block the application had not committed and checks the app hash.
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log"
+	"strconv"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+)
+
+// AppVersion is reported to CometBFT.
+const AppVersion = 1
+
+// App is the ABCI application.
+type App struct {
+	abci.BaseApplication
+
+	mu    sync.Mutex // CometBFT's local client serialises calls; this guards direct use
+	db    *pebble.DB
+	store *pebbleStore
+	m     *control.Machine
+}
+
+// OpenApp opens (or creates) the application state in dir.
+func OpenApp(dir string) (*App, error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("engine: opening state in %s: %w", dir, err)
+	}
+	st := &pebbleStore{db: db}
+	m, err := control.NewMachine(st)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &App{db: db, store: st, m: m}, nil
+}
+
+// Close closes the state database.
+func (a *App) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.db.Close()
+}
+
+var _ abci.Application = (*App)(nil)
+
+// Info reports the last committed block so CometBFT can replay the rest.
+func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h, hash, err := a.m.LastBlock()
+	if err != nil {
+		return nil, err
+	}
+	return &abci.ResponseInfo{Data: "weft", Version: "1", AppVersion: AppVersion, LastBlockHeight: h, LastBlockAppHash: hash}, nil
+}
+
+// InitChain applies the Weft genesis carried as the chain's app state.
+func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m.Params() != nil { // crashed before block 1: genesis is already applied
+		_, hash, err := a.m.LastBlock()
+		return &abci.ResponseInitChain{AppHash: hash}, err
+	}
+	var g control.Genesis
+	if err := json.Unmarshal(req.AppStateBytes, &g); err != nil {
+		return nil, fmt.Errorf("engine: genesis app state: %w", err)
+	}
+	a.store.begin()
+	if _, err := a.m.InitGenesis(g, req.Time); err != nil {
+		a.store.batch = nil
+		return nil, err
+	}
+	hash, err := a.m.Commit()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.commit(); err != nil {
+		return nil, err
+	}
+	return &abci.ResponseInitChain{AppHash: hash}, nil
+}
+
+// CheckTx admits well-formed, signed transactions with fresh nonces.
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, err := a.m.Check(req.Tx); err != nil {
+		return &abci.ResponseCheckTx{Code: control.Code(err), Log: err.Error()}, nil
+	}
+	return &abci.ResponseCheckTx{Code: 0}, nil
+}
+
+// FinalizeBlock applies a decided block and returns the app hash.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.store.begin()
+	a.m.Begin(req.Height, req.Time)
+	resp := &abci.ResponseFinalizeBlock{TxResults: make([]*abci.ExecTxResult, len(req.Txs))}
+	for i, tx := range req.Txs {
+		evs, err := a.m.Deliver(tx)
+		r := &abci.ExecTxResult{Code: control.Code(err), Events: abciEvents(evs)}
+		if err != nil {
+			r.Log = err.Error()
+		}
+		resp.TxResults[i] = r
+	}
+	evs, err := a.m.End()
+	if err != nil {
+		return nil, err
+	}
+	resp.Events = abciEvents(evs)
+	if resp.AppHash, err = a.m.Commit(); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Commit makes the block durable.
+func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return &abci.ResponseCommit{}, a.store.commit()
+}
+
+func abciEvents(evs []control.Event) []abci.Event {
+	out := make([]abci.Event, 0, len(evs))
+	for _, ev := range evs {
+		attrs := []abci.EventAttribute{
+			{Key: "type", Value: string(ev.Type), Index: true},
+			{Key: "seq", Value: strconv.FormatUint(ev.Seq, 10), Index: true},
+		}
+		if ev.BlobID != nil {
+			attrs = append(attrs, abci.EventAttribute{Key: "blob", Value: ev.BlobID.String(), Index: true})
+		}
+		out = append(out, abci.Event{Type: "weft", Attributes: attrs})
+	}
+	return out
+}
+
+// Query paths served by the application. Answers are JSON.
+const (
+	QueryStatus    = "/status"    // data: none
+	QueryBlob      = "/blob"      // data: 32-byte blob ID
+	QueryCommittee = "/committee" // data: uint64 epoch (empty = current)
+	QueryEvents    = "/events"    // data: uint64 after ‖ uint32 limit
+	QueryLive      = "/live"      // data: [32-byte after] ‖ uint32 limit
+	QueryNonce     = "/nonce"     // data: 32-byte public key
+)
+
+// Status is the answer to QueryStatus.
+type Status struct {
+	Height     int64           `json:"height"`
+	Epoch      uint64          `json:"epoch"`
+	EpochStart int64           `json:"epochStart"`
+	NextSeq    uint64          `json:"nextSeq"`
+	Params     *control.Params `json:"params"`
+}
+
+// MaxQueryLimit bounds pages of events and blobs.
+const MaxQueryLimit = 10000
+
+// Query answers read-only questions about committed state.
+func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v, err := a.query(req.Path, req.Data)
+	if err != nil {
+		return &abci.ResponseQuery{Code: control.Code(err), Log: err.Error()}, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	h, _, _ := a.m.LastBlock()
+	return &abci.ResponseQuery{Value: raw, Height: h}, nil
+}
+
+func limitOf(b []byte) int {
+	if len(b) < 4 {
+		return 1000
+	}
+	return min(max(int(binary.BigEndian.Uint32(b)), 1), MaxQueryLimit)
+}
+
+func (a *App) query(path string, data []byte) (any, error) {
+	if a.m.Params() == nil {
+		return nil, control.ErrNotInitialized
+	}
+	bad := fmt.Errorf("%w: malformed query data for %s", control.ErrBadRequest, path)
+	switch path {
+	case QueryStatus:
+		h, _, err := a.m.LastBlock()
+		e, start := a.m.Epoch()
+		return Status{Height: h, Epoch: e, EpochStart: start.UnixNano(), NextSeq: a.m.NextSeq(), Params: a.m.Params()}, err
+	case QueryBlob:
+		if len(data) != len(blob.ID{}) {
+			return nil, bad
+		}
+		return a.m.Blob(blob.ID(data))
+	case QueryCommittee:
+		var e uint64
+		if len(data) == 8 {
+			e = binary.BigEndian.Uint64(data)
+		} else if len(data) != 0 {
+			return nil, bad
+		}
+		return a.m.Committee(e)
+	case QueryEvents:
+		if len(data) != 12 {
+			return nil, bad
+		}
+		evs, err := a.m.Events(binary.BigEndian.Uint64(data), limitOf(data[8:]))
+		if evs == nil {
+			evs = []control.Event{}
+		}
+		return evs, err
+	case QueryLive:
+		var after *blob.ID
+		switch len(data) {
+		case 4:
+		case 36:
+			id := blob.ID(data[:32])
+			after, data = &id, data[32:]
+		default:
+			return nil, bad
+		}
+		live, err := a.m.LiveBlobs(after, limitOf(data))
+		if live == nil {
+			live = []control.BlobInfo{}
+		}
+		return live, err
+	case QueryNonce:
+		if len(data) != len(control.PublicKey{}) {
+			return nil, bad
+		}
+		return a.m.Nonce(control.PublicKey(data)), nil
+	}
+	return nil, fmt.Errorf("%w: unknown query path %q", control.ErrBadRequest, path)
+}
+
+// quietLogger keeps Pebble's informational chatter out of the logs.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)              {}
+func (quietLogger) Errorf(format string, args ...any) { log.Printf("pebble: "+format, args...) }
+func (quietLogger) Fatalf(format string, args ...any) { log.Fatalf("pebble: "+format, args...) }
