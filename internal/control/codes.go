@@ -8,15 +8,15 @@ import (
 // Result codes of rejected transactions and failed queries, so that a
 // client far from the state machine can still test errors with errors.Is.
 var codes = []error{
-	1: ErrMalformedTx,
-	2: ErrBadSig,
-	3: ErrNonce,
-	4: ErrUnknownBlob,
-	5: ErrBlobExists,
-	6: ErrBlobState,
-	7: ErrEpoch,
-	8: ErrCertificate,
-	9: ErrNotAllowed,
+	1:  ErrMalformedTx,
+	2:  ErrBadSig,
+	3:  ErrNonce,
+	4:  ErrUnknownBlob,
+	5:  ErrBlobExists,
+	6:  ErrBlobState,
+	7:  ErrEpoch,
+	8:  ErrCertificate,
+	9:  ErrNotAllowed,
 	10: ErrBadRequest,
 	11: ErrNotInitialized,
 }
