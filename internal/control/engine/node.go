@@ -195,6 +195,14 @@ func cometConfig(home string, vc ValidatorConfig) *cfg.Config {
 	c.P2P.AllowDuplicateIP = true
 	c.P2P.PexReactor = false
 	c.Consensus.TimeoutCommit = time.Duration(vc.BlockInterval)
+	// Loopback networks: give up on a silent proposer quickly, so that a
+	// dead validator costs a fraction of a second per round it proposes.
+	c.Consensus.TimeoutPropose = 500 * time.Millisecond
+	c.Consensus.TimeoutProposeDelta = 100 * time.Millisecond
+	c.Consensus.TimeoutPrevote = 200 * time.Millisecond
+	c.Consensus.TimeoutPrevoteDelta = 100 * time.Millisecond
+	c.Consensus.TimeoutPrecommit = 200 * time.Millisecond
+	c.Consensus.TimeoutPrecommitDelta = 100 * time.Millisecond
 	c.Consensus.CreateEmptyBlocks = true
 	c.Consensus.CreateEmptyBlocksInterval = time.Duration(vc.EmptyBlockInterval)
 	c.Consensus.PeerGossipSleepDuration = 10 * time.Millisecond
