@@ -47,6 +47,24 @@ plus one SHA-256 hash per leaf.`,
 	enc.Flags().IntVar(&shards, "shards", 0, "only this shard count (default 10, 100 and 1000)")
 	enc.Flags().StringVar(&size, "size", "", "only this blob size, e.g. 64MiB (default 1KiB, 1MiB, 64MiB, 256MiB)")
 	enc.Flags().DurationVar(&minTime, "min-time", time.Second, "minimum time spent on each measurement")
-	cmd.AddCommand(enc)
+	var cc bench.ControlConfig
+	ctl := &cobra.Command{
+		Use:   "control [--blobs N] [--concurrency C]",
+		Short: "Certified blobs per second and commit latency of the embedded control plane",
+		Long: `Start the embedded control plane (one CometBFT validator in this process) with a
+committee of storage nodes, register and certify blobs from concurrent
+clients over its RPC, and report certified blobs per second and commit
+latency (broadcast to committed) per transaction.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := bench.Control(s.Out, cc)
+			return err
+		},
+	}
+	ctl.Flags().IntVar(&cc.Blobs, "blobs", 2000, "blobs to register and certify")
+	ctl.Flags().IntVar(&cc.Concurrency, "concurrency", 64, "concurrent clients")
+	ctl.Flags().IntVar(&cc.Committee, "committee", 10, "storage nodes in the committee")
+	ctl.Flags().IntVar(&cc.Shards, "shards", 100, "shards")
+	cmd.AddCommand(enc, ctl)
 	return cmd
 }
