@@ -224,7 +224,9 @@ type Node struct {
 }
 
 // Start runs the validator in home until Stop. CometBFT logs go to logw.
-func Start(home string, logw io.Writer) (*Node, error) {
+// If the application's state does not match the chain (CometBFT checks
+// the app hash while replaying), Start fails rather than serve it.
+func Start(home string, logw io.Writer) (n *Node, err error) {
 	vc, err := LoadValidatorConfig(home)
 	if err != nil {
 		return nil, err
@@ -250,18 +252,29 @@ func Start(home string, logw io.Writer) (*Node, error) {
 		return nil, fmt.Errorf("engine: log level: %w", err)
 	}
 	logger = cmtlog.NewFilter(logger, opt)
-	n, err := node.NewNode(c, pv, nk, proxy.NewLocalClientCreator(app),
+	defer func() {
+		// CometBFT panics when replay finds a diverged application.
+		if r := recover(); r != nil {
+			app.Close()
+			msg := fmt.Sprint(r)
+			if i := strings.Index(msg, "\n"); i > 0 {
+				msg = msg[:i]
+			}
+			n, err = nil, fmt.Errorf("engine: CometBFT refused the application state: %s", msg)
+		}
+	}()
+	cn, err := node.NewNode(c, pv, nk, proxy.NewLocalClientCreator(app),
 		node.DefaultGenesisDocProviderFunc(c), cfg.DefaultDBProvider,
 		node.DefaultMetricsProvider(c.Instrumentation), logger)
 	if err != nil {
 		app.Close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	if err := n.Start(); err != nil {
+	if err := cn.Start(); err != nil {
 		app.Close()
 		return nil, fmt.Errorf("engine: starting CometBFT: %w", err)
 	}
-	return &Node{cmt: n, app: app, rpc: "http://" + vc.RPC}, nil
+	return &Node{cmt: cn, app: app, rpc: "http://" + vc.RPC}, nil
 }
 
 // RPC returns the URL of the validator's CometBFT RPC.

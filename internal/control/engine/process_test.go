@@ -163,6 +163,23 @@ func TestValidatorSurvivesKill9(t *testing.T) {
 	c := dial(t, ctx, v.rpc)
 	user := client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
 
+	// A follower with its own connection keeps reading events through the
+	// crash and the restart, from its cursor.
+	follower := dial(t, ctx, v.rpc)
+	defer follower.Close()
+	var followed []control.Event
+	var fmu sync.Mutex
+	fctx, stopFollower := context.WithCancel(ctx)
+	followDone := make(chan error, 1)
+	go func() {
+		followDone <- follower.Follow(fctx, 0, func(ev control.Event) error {
+			fmu.Lock()
+			followed = append(followed, ev)
+			fmu.Unlock()
+			return nil
+		})
+	}()
+
 	// Store blobs from several goroutines and kill -9 the validator while
 	// they are at it. Every event a client saw committed must survive.
 	var mu sync.Mutex
@@ -237,6 +254,77 @@ func TestValidatorSurvivesKill9(t *testing.T) {
 	if _, err := storeBlob(ctx, c, user, keys, 99999); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
+	final, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The follower, which never restarted, caught up through the crash
+	// with every event exactly once and in order.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		fmu.Lock()
+		n := len(followed)
+		fmu.Unlock()
+		if uint64(n) >= final.NextSeq-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("follower saw %d events, want %d", n, final.NextSeq-1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopFollower()
+	<-followDone
+	for i, ev := range followed {
+		if ev.Seq != uint64(i+1) || ev.Type != bySeqAfter(t, ctx, c, ev.Seq).Type {
+			t.Fatalf("follower event %d: %+v", i, ev)
+		}
+	}
+}
+
+func bySeqAfter(t *testing.T, ctx context.Context, c *client.Client, seq uint64) control.Event {
+	evs, err := c.Events(ctx, seq-1, 1)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("event %d: %v", seq, err)
+	}
+	return evs[0]
+}
+
+// TestReplayChecksAppHash: a validator whose application state no longer
+// matches the chain refuses to start instead of serving wrong state.
+func TestReplayChecksAppHash(t *testing.T) {
+	dir := t.TempDir()
+	weft(t, "validator", "init", "--dir", dir, "--gen-nodes", "4", "--shards", "8", "--block-interval", "20ms")
+	keys := storageKeys(t, dir, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	v := startValidator(t, dir)
+	c := dial(t, ctx, v.rpc)
+	if _, err := storeBlob(ctx, c, client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32))), keys, 1); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	v.stop()
+
+	// Corrupt the application's record of its last app hash.
+	app, err := engine.OpenApp(filepath.Join(dir, "data", "weft-app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.CorruptLastAppHashForTest(); err != nil {
+		t.Fatal(err)
+	}
+	app.Close()
+
+	cmd := exec.Command(weftBin, "validator", "start", "--home", dir)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("validator started over a corrupted state:\n%s", out)
+	}
+	t.Logf("start refused: %s", lastLine(out))
+	if !strings.Contains(string(out), "AppHash does not match") {
+		t.Fatalf("start failed, but not for the app hash: %v\n%s", err, out)
+	}
 }
 
 func TestFourValidatorsTolerateOneKilled(t *testing.T) {
@@ -291,4 +379,9 @@ func TestFourValidatorsTolerateOneKilled(t *testing.T) {
 		c2.Close()
 	}
 	t.Logf("heights %d → %d with validator-3 killed", before.Height, after.Height)
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
 }
