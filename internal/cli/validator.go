@@ -13,6 +13,7 @@ import (
 
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/keyfile"
 )
 
 func newValidatorCmd(s Streams) *cobra.Command {
@@ -48,7 +49,7 @@ or are generated with --gen-nodes (keys in DIR/storage-keys/).`,
 			}
 			g := control.Genesis{Params: control.Params{NetworkID: networkID, Shards: shards, EpochDuration: epoch, MaxEpochsAhead: maxAhead}}
 			if adminKey != "" {
-				k, err := control.LoadOrCreateKey(adminKey)
+				k, err := keyfile.LoadOrCreate(adminKey)
 				if err != nil {
 					return err
 				}
@@ -67,7 +68,7 @@ or are generated with --gen-nodes (keys in DIR/storage-keys/).`,
 				}
 			case genNodes > 0:
 				for i := 0; i < genNodes; i++ {
-					k, err := control.LoadOrCreateKey(filepath.Join(dir, "storage-keys", fmt.Sprintf("node-%d.key", i)))
+					k, err := keyfile.LoadOrCreate(filepath.Join(dir, "storage-keys", fmt.Sprintf("node-%d.key", i)))
 					if err != nil {
 						return err
 					}

@@ -19,6 +19,7 @@ import (
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/keyfile"
 )
 
 var weftBin string
@@ -116,7 +117,7 @@ func dial(t *testing.T, ctx context.Context, url string) *client.Client {
 func storageKeys(t *testing.T, dir string, n int) []ed25519.PrivateKey {
 	var keys []ed25519.PrivateKey
 	for i := 0; i < n; i++ {
-		k, err := control.LoadKey(filepath.Join(dir, "storage-keys", fmt.Sprintf("node-%d.key", i)))
+		k, err := keyfile.Load(filepath.Join(dir, "storage-keys", fmt.Sprintf("node-%d.key", i)))
 		if err != nil {
 			t.Fatal(err)
 		}

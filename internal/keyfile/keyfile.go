@@ -1,4 +1,5 @@
-package control
+// Package keyfile stores Ed25519 identity keys as PEM (PKCS #8) files.
+package keyfile
 
 import (
 	"crypto/ed25519"
@@ -13,30 +14,30 @@ import (
 )
 
 // LoadKey reads an Ed25519 private key from a PEM (PKCS #8) file.
-func LoadKey(path string) (ed25519.PrivateKey, error) {
+func Load(path string) (ed25519.PrivateKey, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	block, _ := pem.Decode(raw)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("control: %s is not a PEM private key", path)
+		return nil, fmt.Errorf("keyfile: %s is not a PEM private key", path)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("control: %s: %w", path, err)
+		return nil, fmt.Errorf("keyfile: %s: %w", path, err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("control: %s is not an Ed25519 key", path)
+		return nil, fmt.Errorf("keyfile: %s is not an Ed25519 key", path)
 	}
 	return priv, nil
 }
 
 // LoadOrCreateKey reads the key at path, creating a new one (mode 0600)
 // if the file does not exist.
-func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
-	k, err := LoadKey(path)
+func LoadOrCreate(path string) (ed25519.PrivateKey, error) {
+	k, err := Load(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return k, err
 	}
