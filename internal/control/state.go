@@ -335,6 +335,7 @@ func (m *Machine) registerNode(sender PublicKey, r *RegisterNode) error {
 		// A registered node may update its name and address.
 		n.Name, n.Address = r.Name, r.Address
 		m.setJSON(keyNode(sender), n)
+		m.emit(Event{Type: EventNodeUpdated, Node: &sender})
 		return nil
 	}
 	epoch, _ := m.epoch()

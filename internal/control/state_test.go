@@ -434,6 +434,13 @@ func TestNodeJoinsAtNextEpoch(t *testing.T) {
 	if r.err != nil || r.events[0].Type != EventNodeRegistered {
 		t.Fatalf("register node: %+v", r)
 	}
+	r = n.one(n.tx(joiner, Payload{RegisterNode: &RegisterNode{Name: "joiner", Address: "http://127.0.0.1:9998"}}))
+	if r.err != nil || len(r.events) != 1 || r.events[0].Type != EventNodeUpdated {
+		t.Fatalf("re-register node: %+v", r)
+	}
+	if r := n.one(n.tx(joiner, Payload{RegisterNode: &RegisterNode{Name: "joiner"}})); !errors.Is(r.err, ErrBadRequest) {
+		t.Fatalf("node without address: %v", r.err)
+	}
 	before, _ := n.m.Committee(0)
 	if before.Weight(KeyOf(joiner)) != 0 {
 		t.Fatalf("joiner in the committee before the epoch change")

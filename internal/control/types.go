@@ -177,6 +177,7 @@ type EventType string
 // Event types.
 const (
 	EventNodeRegistered EventType = "NodeRegistered"
+	EventNodeUpdated    EventType = "NodeUpdated"
 	EventEpochChanged   EventType = "EpochChanged"
 	EventBlobRegistered EventType = "BlobRegistered"
 	EventBlobCertified  EventType = "BlobCertified"
