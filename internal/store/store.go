@@ -1,0 +1,325 @@
+// Package store is a storage node's durable state on Pebble: slivers and
+// their pair commitments, what the node knows of each blob, and its
+// control plane event cursor. Every write that a node may later vouch for
+// (a sliver it confirms) is synced before the call returns.
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/weftnet/weft/blob"
+)
+
+// FormatVersion is the on-disk format this code writes and reads.
+const FormatVersion = 1
+
+// Errors.
+var (
+	// ErrNotFound is returned for a sliver or blob the store does not hold.
+	ErrNotFound = errors.New("store: not found")
+	// ErrDiskFull is returned, before anything is written, when a write
+	// would leave less free space than Options.Reserve.
+	ErrDiskFull = errors.New("store: disk full")
+	// ErrFailed is returned after the database hit an unrecoverable I/O
+	// error (such as a failed sync): nothing more is written, and the
+	// node must be restarted once the disk is fixed.
+	ErrFailed = errors.New("store: database failed")
+)
+
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	// FS is the filesystem; nil means the operating system's. Tests inject
+	// faults through it.
+	FS vfs.FS
+	// Reserve is the free space, in bytes, below which sliver writes are
+	// refused with ErrDiskFull. Default 64 MiB.
+	Reserve uint64
+}
+
+// Store is a node's Pebble database.
+type Store struct {
+	db      *pebble.DB
+	fs      vfs.FS
+	dir     string
+	reserve uint64
+	failed  atomic.Pointer[error]
+}
+
+// Key layout (blob IDs are 32 bytes, pairs big-endian uint32):
+//
+//	v                    format version
+//	m/cursor             control plane event cursor (uint64)
+//	b/<id>               blob record (JSON)
+//	s/<id><pair><kind>   sliver (blob.Sliver wire form)
+//	c/<id><pair>         pair commitment (wire form)
+var (
+	keyVersion = []byte("v")
+	keyCursor  = []byte("m/cursor")
+)
+
+func keyBlob(id blob.ID) []byte { return append([]byte("b/"), id[:]...) }
+
+func keyPairPrefix(prefix string, id blob.ID) []byte { return append([]byte(prefix), id[:]...) }
+
+func keySliver(id blob.ID, pair uint32, k blob.SliverKind) []byte {
+	return append(binary.BigEndian.AppendUint32(keyPairPrefix("s/", id), pair), byte(k))
+}
+
+func keyCommitment(id blob.ID, pair uint32) []byte {
+	return binary.BigEndian.AppendUint32(keyPairPrefix("c/", id), pair)
+}
+
+// Open opens or creates the store in dir.
+func Open(dir string, o *Options) (*Store, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	s := &Store{fs: o.FS, dir: dir, reserve: o.Reserve}
+	if s.fs == nil {
+		s.fs = vfs.Default
+	}
+	if s.reserve == 0 {
+		s.reserve = 64 << 20
+	}
+	opts := &pebble.Options{Logger: quietLogger{}, FS: s.fs}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
+	}
+	s.db = db
+	v, err := s.get(keyVersion)
+	switch {
+	case err == nil && len(v) == 8 && binary.BigEndian.Uint64(v) == FormatVersion:
+	case errors.Is(err, ErrNotFound):
+		if err := db.Set(keyVersion, binary.BigEndian.AppendUint64(nil, FormatVersion), pebble.Sync); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: writing format version: %w", err)
+		}
+	case err != nil:
+		db.Close()
+		return nil, err
+	default:
+		db.Close()
+		return nil, fmt.Errorf("store: %s holds format %x, this node reads format %d", dir, v, FormatVersion)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) get(key []byte) ([]byte, error) {
+	v, c, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	out := bytes.Clone(v)
+	return out, c.Close()
+}
+
+// fatal is what quietLogger panics with on an unrecoverable Pebble error.
+type fatal struct{ msg string }
+
+// guard turns Pebble's fatal errors in this goroutine into ErrFailed and
+// refuses further writes once one happened.
+func (s *Store) guard(err *error) {
+	if r := recover(); r != nil {
+		f, ok := r.(fatal)
+		if !ok {
+			panic(r)
+		}
+		e := fmt.Errorf("%w: %s", ErrFailed, f.msg)
+		s.failed.Store(&e)
+		*err = e
+	}
+}
+
+func (s *Store) check() error {
+	if e := s.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// Failed returns the unrecoverable error the store hit, if any.
+func (s *Store) Failed() error { return s.check() }
+
+// ensureSpace refuses a write of n bytes that would eat into the reserve.
+func (s *Store) ensureSpace(n int) error {
+	free, err := s.fs.GetDiskUsage(s.dir)
+	if err != nil {
+		return nil // cannot tell (e.g. an in-memory filesystem)
+	}
+	if free.AvailBytes < s.reserve+uint64(n) {
+		return fmt.Errorf("%w: %d bytes free, %d reserved", ErrDiskFull, free.AvailBytes, s.reserve)
+	}
+	return nil
+}
+
+// PutSliver stores a sliver with the commitment of its pair and syncs it
+// to disk before returning.
+func (s *Store) PutSliver(id blob.ID, pair uint32, sl *blob.Sliver, pc *blob.PairCommitment) (err error) {
+	defer s.guard(&err)
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.ensureSpace(len(sl.Data)); err != nil {
+		return err
+	}
+	raw, err := sl.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	craw, err := pc.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	b.Set(keySliver(id, pair, sl.Kind), raw, nil)
+	b.Set(keyCommitment(id, pair), craw, nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: writing sliver: %w", err)
+	}
+	return nil
+}
+
+// Sliver returns a stored sliver and its pair's commitment.
+func (s *Store) Sliver(id blob.ID, pair uint32, k blob.SliverKind) (*blob.Sliver, *blob.PairCommitment, error) {
+	raw, err := s.get(keySliver(id, pair, k))
+	if err != nil {
+		return nil, nil, err
+	}
+	var sl blob.Sliver
+	if err := sl.UnmarshalBinary(raw); err != nil {
+		return nil, nil, fmt.Errorf("store: stored sliver is corrupt: %w", err)
+	}
+	pc, err := s.Commitment(id, pair)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &sl, pc, nil
+}
+
+// Commitment returns a stored pair commitment.
+func (s *Store) Commitment(id blob.ID, pair uint32) (*blob.PairCommitment, error) {
+	raw, err := s.get(keyCommitment(id, pair))
+	if err != nil {
+		return nil, err
+	}
+	var pc blob.PairCommitment
+	if err := pc.UnmarshalBinary(raw); err != nil {
+		return nil, fmt.Errorf("store: stored commitment is corrupt: %w", err)
+	}
+	return &pc, nil
+}
+
+// HasSliver reports whether a sliver is stored.
+func (s *Store) HasSliver(id blob.ID, pair uint32, k blob.SliverKind) (bool, error) {
+	_, c, err := s.db.Get(keySliver(id, pair, k))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: %w", err)
+	}
+	return true, c.Close()
+}
+
+// Blob is what a node records of a blob from the control plane.
+type Blob struct {
+	ID        blob.ID `json:"blobId"`
+	Length    uint64  `json:"length"`
+	EndEpoch  uint64  `json:"endEpoch"`
+	Certified bool    `json:"certified"`
+}
+
+// PutBlob records a blob.
+func (s *Store) PutBlob(b *Blob) error {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Set(keyBlob(b.ID), raw, pebble.NoSync); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Blob returns a blob record.
+func (s *Store) Blob(id blob.ID) (*Blob, error) {
+	raw, err := s.get(keyBlob(id))
+	if err != nil {
+		return nil, err
+	}
+	var b Blob
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("store: corrupt blob record: %w", err)
+	}
+	return &b, nil
+}
+
+// DeleteBlob removes a blob's record, slivers and commitments.
+func (s *Store) DeleteBlob(id blob.ID) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	b.Delete(keyBlob(id), nil)
+	for _, p := range []string{"s/", "c/"} {
+		lo := keyPairPrefix(p, id)
+		hi := keyPairPrefix(p, id)
+		hi = append(hi, 0xff, 0xff, 0xff, 0xff, 0xff)
+		b.DeleteRange(lo, hi, nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: deleting blob: %w", err)
+	}
+	return nil
+}
+
+// Cursor returns the last control plane event the node handled.
+func (s *Store) Cursor() (uint64, error) {
+	v, err := s.get(keyCursor)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil || len(v) != 8 {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// SetCursor records the last event handled.
+func (s *Store) SetCursor(seq uint64) error {
+	if err := s.db.Set(keyCursor, binary.BigEndian.AppendUint64(nil, seq), pebble.Sync); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Usage returns the approximate bytes the database takes on disk.
+func (s *Store) Usage() int64 {
+	return int64(s.db.Metrics().DiskSpaceUsage())
+}
+
+// quietLogger drops Pebble's informational messages and keeps errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, args ...any) {
+	log.Printf("store: pebble: "+format, args...)
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fatal{msg: fmt.Sprintf(format, args...)})
+}

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+
+	"github.com/weftnet/weft/blob"
+)
+
+func testSliver(k blob.SliverKind, fill byte) (*blob.Sliver, *blob.PairCommitment) {
+	sl := &blob.Sliver{Kind: k, Index: 3, SymbolSize: 4, Data: bytes.Repeat([]byte{fill}, 40)}
+	pc := &blob.PairCommitment{Pair: 3, Primary: blob.Hash{1}, Secondary: blob.Hash{2}, Path: []blob.Hash{{3}, {4}}}
+	return sl, pc
+}
+
+func TestRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := blob.ID{7}
+	sl, pc := testSliver(blob.Primary, 9)
+	if err := s.PutSliver(id, 3, sl, pc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlob(&Blob{ID: id, Length: 100, EndEpoch: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCursor(42); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, gpc, err := s.Sliver(id, 3, blob.Primary)
+	if err != nil || !bytes.Equal(got.Data, sl.Data) || gpc.Primary != pc.Primary || len(gpc.Path) != 2 {
+		t.Fatalf("sliver after reopen: %+v %+v %v", got, gpc, err)
+	}
+	if ok, _ := s.HasSliver(id, 3, blob.Secondary); ok {
+		t.Fatal("secondary sliver reported present")
+	}
+	if _, _, err := s.Sliver(id, 4, blob.Primary); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing sliver: %v", err)
+	}
+	if c, _ := s.Cursor(); c != 42 {
+		t.Fatalf("cursor %d", c)
+	}
+	if b, err := s.Blob(id); err != nil || b.Length != 100 {
+		t.Fatalf("blob record %+v %v", b, err)
+	}
+	if err := s.DeleteBlob(id); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.HasSliver(id, 3, blob.Primary); ok {
+		t.Fatal("sliver survived DeleteBlob")
+	}
+	if _, err := s.Blob(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("blob record survived DeleteBlob: %v", err)
+	}
+}
+
+// TestInjectedWriteFailures: a full disk or a failed sync surfaces as an
+// error from PutSliver, and a sliver whose write failed is never reported
+// as stored.
+func TestInjectedWriteFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		op   errorfs.OpKind
+	}{
+		{"full disk (write fails)", errorfs.OpFileWrite},
+		{"failed sync", errorfs.OpFileSync},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fail atomic.Bool
+			mem := vfs.NewCrashableMem()
+			fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if fail.Load() && (op.Kind == tc.op || op.Kind == errorfs.OpFileSyncData || op.Kind == errorfs.OpFileWriteAt) && strings.HasSuffix(op.Path, ".log") {
+					return errorfs.ErrInjected
+				}
+				return nil
+			}))
+			s, err := Open("db", &Options{FS: fs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := blob.ID{1}
+			good, pc := testSliver(blob.Primary, 1)
+			if err := s.PutSliver(id, 3, good, pc); err != nil {
+				t.Fatal(err)
+			}
+			fail.Store(true)
+			bad, _ := testSliver(blob.Secondary, 2)
+			err = s.PutSliver(id, 3, bad, pc)
+			if err == nil {
+				t.Fatal("PutSliver succeeded while the disk failed")
+			}
+			t.Logf("PutSliver: %v", err)
+			if !errors.Is(err, ErrFailed) {
+				t.Fatalf("got %v, want ErrFailed", err)
+			}
+			if err := s.PutSliver(id, 4, good, pc); !errors.Is(err, ErrFailed) {
+				t.Fatalf("write after a failure: got %v, want ErrFailed", err)
+			}
+			fail.Store(false)
+			// After a restart what was stored before is intact, and the
+			// failed sliver is intact or absent, never corrupt.
+			// The process dies: only what was synced survives.
+			s2, err := Open("db", &Options{FS: mem.CrashClone(vfs.CrashCloneCfg{})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			got, _, err := s2.Sliver(id, 3, blob.Primary)
+			if err != nil || !bytes.Equal(got.Data, good.Data) {
+				t.Fatalf("earlier sliver damaged: %v", err)
+			}
+			if got, _, err := s2.Sliver(id, 3, blob.Secondary); err == nil && !bytes.Equal(got.Data, bad.Data) {
+				t.Fatal("failed sliver came back corrupt")
+			} else if err != nil && !errors.Is(err, ErrNotFound) {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestDiskFullRefusesBeforeWriting(t *testing.T) {
+	mem := vfs.NewMem()
+	s, err := Open("db", &Options{FS: fullFS{mem, 100 << 20}, Reserve: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := blob.ID{2}
+	sl, pc := testSliver(blob.Primary, 5)
+	if err := s.PutSliver(id, 3, sl, pc); err != nil {
+		t.Fatalf("small write with room: %v", err)
+	}
+	big := &blob.Sliver{Kind: blob.Secondary, Index: 3, SymbolSize: 2, Data: make([]byte, 40<<20)}
+	if err := s.PutSliver(id, 3, big, pc); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("write into the reserve: got %v, want ErrDiskFull", err)
+	}
+	if ok, _ := s.HasSliver(id, 3, blob.Secondary); ok {
+		t.Fatal("refused sliver was stored")
+	}
+	if s.Failed() != nil {
+		t.Fatal("a full disk is not a failed database")
+	}
+}
+
+// fullFS reports a fixed amount of free space.
+type fullFS struct {
+	vfs.FS
+	avail uint64
+}
+
+func (f fullFS) GetDiskUsage(string) (vfs.DiskUsage, error) {
+	return vfs.DiskUsage{AvailBytes: f.avail, TotalBytes: 1 << 30}, nil
+}
