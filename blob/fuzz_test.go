@@ -290,3 +290,28 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSliverMessage(f *testing.F) {
+	m := &blob.SliverMessage{
+		Commitment: blob.PairCommitment{Pair: 2, Primary: blob.Hash{1}, Secondary: blob.Hash{2}, Path: []blob.Hash{{3}}},
+		Sliver:     blob.Sliver{Kind: blob.Secondary, Index: 7, SymbolSize: 2, Data: []byte{1, 2, 3, 4}},
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got blob.SliverMessage
+		if err := got.UnmarshalBinary(data); err != nil {
+			if !errors.Is(err, blob.ErrWire) {
+				t.Fatalf("error does not wrap ErrWire: %v", err)
+			}
+			return
+		}
+		again, err := got.MarshalBinary()
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("decoded message does not re-encode to its input (%v)", err)
+		}
+	})
+}

@@ -17,6 +17,7 @@ const (
 	tagSliver             = 'S'
 	tagRecoverySymbol     = 'R'
 	tagInconsistencyProof = 'I'
+	tagSliverMessage      = 'M'
 )
 
 // Limits on decoded values. They bound what a decoder will accept from the
@@ -385,5 +386,51 @@ func (p *InconsistencyProof) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	*p = v
+	return nil
+}
+
+// SliverMessage is how a sliver travels between clients and nodes: the
+// sliver with the commitment of its pair, which is all a receiver needs
+// (with the blob's length) to check it against the blob ID.
+type SliverMessage struct {
+	Commitment PairCommitment
+	Sliver     Sliver
+}
+
+// MarshalBinary encodes the message: version, 'M', commitment length u32,
+// the commitment's encoding, then the sliver's encoding.
+func (m *SliverMessage) MarshalBinary() ([]byte, error) {
+	c, err := m.Commitment.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.Sliver.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 6+len(c)+len(s))
+	b = appendHeader(b, tagSliverMessage)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(c)))
+	b = append(b, c...)
+	return append(b, s...), nil
+}
+
+// UnmarshalBinary decodes the form written by MarshalBinary. The sliver's
+// data aliases data.
+func (m *SliverMessage) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	r.header(tagSliverMessage, "sliver message")
+	c := r.bytes32("commitment", 2+4+2*HashSize+1+MaxPathLen*HashSize)
+	if r.err != nil {
+		return r.err
+	}
+	var v SliverMessage
+	if err := v.Commitment.UnmarshalBinary(c); err != nil {
+		return err
+	}
+	if err := v.Sliver.UnmarshalBinary(r.b); err != nil {
+		return err
+	}
+	*m = v
 	return nil
 }

@@ -49,7 +49,7 @@ func newRoot(s Streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newBlobIDCmd(s), newBenchCmd(s), newValidatorCmd(s))
+	root.AddCommand(newBlobIDCmd(s), newBenchCmd(s), newValidatorCmd(s), newNodeCmd(s))
 	return root
 }
 

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weftnet/weft/internal/node"
+)
+
+func newNodeCmd(s Streams) *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "node --config FILE",
+		Short: "Run a storage node until SIGINT or SIGTERM",
+		Long: `Run a storage node: follow the control plane, store and verify the slivers
+of the shards this node holds, sign storage confirmations and serve slivers
+and recovery symbols. The config file is JSON:
+
+  {"name": "node-0", "listen": "127.0.0.1:9100", "dataDir": "data/node-0",
+   "keyFile": "keys/node-0.key", "controlPlane": "http://127.0.0.1:26657"}
+
+optionally with "maxBodyBytes", "maxSymbolsPerRequest" and "diskReserveBytes".
+The key file (created if missing) must be outside dataDir.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if configPath == "" {
+				return usagef("node needs --config FILE")
+			}
+			cfg, err := node.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer cancel()
+			startCtx, startCancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer startCancel()
+			n, err := node.Start(startCtx, cfg, log.New(s.Err, "", log.LstdFlags))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "node %s listening on http://%s (id %s)\n", cfg.Name, n.Addr(), n.ID())
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer scancel()
+			return n.Shutdown(sctx)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", os.Getenv("WEFT_NODE_CONFIG"), "node config file (or WEFT_NODE_CONFIG)")
+	return cmd
+}

@@ -1,0 +1,478 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/store"
+)
+
+// Handler returns the node's HTTP API:
+//
+//	GET  /v1/health
+//	PUT  /v1/blobs/{id}/slivers/{pair}/{primary|secondary}   body: blob.SliverMessage
+//	GET  /v1/blobs/{id}/slivers/{pair}/{primary|secondary}   → blob.SliverMessage
+//	GET  /v1/blobs/{id}/confirmation                         → Confirmation (JSON)
+//	GET  /v1/blobs/{id}/status                               → BlobStatus (JSON)
+//	POST /v1/symbols                                         body: SymbolsRequest (JSON) → symbol batch
+//	GET  /metrics                                            Prometheus
+//
+// Every refusal is a 4xx (or 5xx for the node's own trouble) with a JSON
+// body {"error": "..."}.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h func(http.ResponseWriter, *http.Request) error) {
+		mux.HandleFunc(pattern, n.instrument(name, h))
+	}
+	route("GET /v1/health", "health", n.health)
+	route("PUT /v1/blobs/{id}/slivers/{pair}/{kind}", "put_sliver", n.putSliver)
+	route("GET /v1/blobs/{id}/slivers/{pair}/{kind}", "get_sliver", n.getSliver)
+	route("GET /v1/blobs/{id}/confirmation", "confirmation", n.confirmation)
+	route("GET /v1/blobs/{id}/status", "status", n.status)
+	route("POST /v1/symbols", "symbols", n.symbols)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+// apiError is an error with its HTTP status.
+type apiError struct {
+	code int
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) error {
+	return &apiError{code, fmt.Sprintf(format, args...)}
+}
+
+func writeError(w http.ResponseWriter, err error) int {
+	code := http.StatusInternalServerError
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		code = ae.code
+	case errors.Is(err, store.ErrDiskFull):
+		code = http.StatusInsufficientStorage
+	case errors.Is(err, store.ErrFailed):
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	return code
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// countingWriter counts bytes and keeps the status for metrics.
+type countingWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	k, err := c.ResponseWriter.Write(b)
+	c.bytes += int64(k)
+	return k, err
+}
+
+func (n *Node) instrument(name string, h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		cw := &countingWriter{ResponseWriter: w, code: http.StatusOK}
+		if err := h(cw, r); err != nil {
+			cw.code = writeError(cw, err)
+		}
+		n.m.requests.WithLabelValues(name, strconv.Itoa(cw.code)).Inc()
+		n.m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		n.m.bytesOut.Add(float64(cw.bytes))
+		if r.ContentLength > 0 {
+			n.m.bytesIn.Add(float64(r.ContentLength))
+		}
+	}
+}
+
+// Health is the answer of GET /v1/health.
+type Health struct {
+	Node   control.PublicKey `json:"node"`
+	Name   string            `json:"name"`
+	Epoch  uint64            `json:"epoch"`
+	Shards []int             `json:"shards"`
+	Cursor uint64            `json:"eventCursor"`
+	Status string            `json:"status"` // ok | failed
+	Error  string            `json:"error,omitempty"`
+}
+
+func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
+	epoch, shards, cursor := n.state()
+	h := Health{Node: n.id, Name: n.cfg.Name, Epoch: epoch, Shards: shards, Cursor: cursor, Status: "ok"}
+	if h.Shards == nil {
+		h.Shards = []int{}
+	}
+	if err := n.store.Failed(); err != nil {
+		h.Status, h.Error = "failed", err.Error()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(h)
+		return nil
+	}
+	writeJSON(w, h)
+	return nil
+}
+
+func parseID(r *http.Request) (blob.ID, error) {
+	id, err := blob.ParseID(r.PathValue("id"))
+	if err != nil {
+		return id, errorf(http.StatusBadRequest, "%v", err)
+	}
+	return id, nil
+}
+
+// sliverPath parses {id}/slivers/{pair}/{kind} and the sliver index the
+// pair holds of that kind.
+func (n *Node) sliverPath(r *http.Request) (blob.ID, int, blob.SliverKind, int, error) {
+	id, err := parseID(r)
+	if err != nil {
+		return id, 0, 0, 0, err
+	}
+	p := n.codec.Params()
+	pair, err := strconv.Atoi(r.PathValue("pair"))
+	if err != nil || pair < 0 || pair >= p.N {
+		return id, 0, 0, 0, errorf(http.StatusBadRequest, "pair %q is not in 0..%d", r.PathValue("pair"), p.N-1)
+	}
+	kind, err := blob.ParseSliverKind(r.PathValue("kind"))
+	if err != nil {
+		return id, 0, 0, 0, errorf(http.StatusBadRequest, "%v", err)
+	}
+	index := p.PrimaryOf(pair)
+	if kind == blob.Secondary {
+		index = p.SecondaryOf(pair)
+	}
+	return id, pair, kind, index, nil
+}
+
+// liveBlob returns the record of a blob the node should store, or the
+// error a client should see.
+func (n *Node) liveBlob(r *http.Request, id blob.ID) (*store.Blob, error) {
+	b, status, err := n.blobInfo(r.Context(), id)
+	if err != nil {
+		return nil, errorf(http.StatusServiceUnavailable, "cannot reach the control plane: %v", err)
+	}
+	switch status {
+	case control.StatusRegistered, control.StatusCertified:
+		return b, nil
+	case control.StatusUnknown:
+		return nil, errorf(http.StatusNotFound, "blob %v is not registered", id)
+	case control.StatusInvalid:
+		return nil, errorf(http.StatusUnprocessableEntity, "blob %v is invalid (inconsistently encoded)", id)
+	}
+	return nil, errorf(http.StatusGone, "blob %v is %s", id, status)
+}
+
+func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
+	id, pair, kind, index, err := n.sliverPath(r)
+	if err != nil {
+		return err
+	}
+	if shard, ok := n.owns(id, pair); !ok {
+		return errorf(http.StatusMisdirectedRequest, "pair %d of blob %v is on shard %d, which this node does not hold", pair, id, shard)
+	}
+	b, err := n.liveBlob(r, id)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", n.cfg.MaxBodyBytes)
+		}
+		return errorf(http.StatusBadRequest, "reading body: %v", err)
+	}
+	var msg blob.SliverMessage
+	if err := msg.UnmarshalBinary(body); err != nil {
+		return errorf(http.StatusBadRequest, "%v", err)
+	}
+	if msg.Sliver.Kind != kind || int(msg.Sliver.Index) != index || int(msg.Commitment.Pair) != pair {
+		return errorf(http.StatusBadRequest, "body holds %s sliver %d of pair %d, the path names %s sliver %d of pair %d",
+			msg.Sliver.Kind, msg.Sliver.Index, msg.Commitment.Pair, kind, index, pair)
+	}
+	if err := n.codec.VerifySliver(id, b.Length, &msg.Sliver, &msg.Commitment); err != nil {
+		n.m.rejected.Inc()
+		return errorf(http.StatusUnprocessableEntity, "%v", err)
+	}
+	if err := n.store.PutSliver(id, uint32(pair), &msg.Sliver, &msg.Commitment); err != nil {
+		return err
+	}
+	n.m.stored.Inc()
+	n.m.storedBytes.Add(float64(len(msg.Sliver.Data)))
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
+	id, pair, kind, _, err := n.sliverPath(r)
+	if err != nil {
+		return err
+	}
+	sl, pc, err := n.store.Sliver(id, uint32(pair), kind)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "%s sliver of pair %d of blob %v is not stored here", kind, pair, id)
+	}
+	if err != nil {
+		return err
+	}
+	raw, err := (&blob.SliverMessage{Commitment: *pc, Sliver: *sl}).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	_, err = w.Write(raw)
+	return err
+}
+
+// Confirmation is a node's signed statement that it stores every pair of
+// every shard it holds for a blob.
+type Confirmation struct {
+	BlobID    blob.ID           `json:"blobId"`
+	Epoch     uint64            `json:"epoch"`
+	Node      control.PublicKey `json:"node"`
+	Shards    []int             `json:"shards"`
+	Signature []byte            `json:"signature"`
+}
+
+// PairState says which slivers of a pair a node holds.
+type PairState struct {
+	Shard     int  `json:"shard"`
+	Pair      int  `json:"pair"`
+	Primary   bool `json:"primary"`
+	Secondary bool `json:"secondary"`
+}
+
+// BlobStatus is the answer of GET /v1/blobs/{id}/status.
+type BlobStatus struct {
+	BlobID    blob.ID     `json:"blobId"`
+	Certified bool        `json:"certified"`
+	Pairs     []PairState `json:"pairs"`
+}
+
+func (n *Node) pairStates(id blob.ID) ([]PairState, bool, error) {
+	_, shards, _ := n.state()
+	p := n.codec.Params()
+	all := true
+	out := []PairState{}
+	for _, shard := range shards {
+		pair := p.PairAt(id, shard)
+		ps := PairState{Shard: shard, Pair: pair}
+		var err error
+		if ps.Primary, err = n.store.HasSliver(id, uint32(pair), blob.Primary); err != nil {
+			return nil, false, err
+		}
+		if ps.Secondary, err = n.store.HasSliver(id, uint32(pair), blob.Secondary); err != nil {
+			return nil, false, err
+		}
+		all = all && ps.Primary && ps.Secondary
+		out = append(out, ps)
+	}
+	return out, all && len(shards) > 0, nil
+}
+
+func (n *Node) confirmation(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := n.liveBlob(r, id); err != nil {
+		return err
+	}
+	epoch, shards, _ := n.state()
+	pairs, complete, err := n.pairStates(id)
+	if err != nil {
+		return err
+	}
+	if !complete {
+		missing := 0
+		for _, ps := range pairs {
+			if !ps.Primary {
+				missing++
+			}
+			if !ps.Secondary {
+				missing++
+			}
+		}
+		return errorf(http.StatusConflict, "%d slivers of this node's %d shards are not stored yet", missing, len(shards))
+	}
+	sig := ed25519.Sign(n.key, control.ConfirmationMessage(n.params.NetworkID, epoch, id))
+	writeJSON(w, Confirmation{BlobID: id, Epoch: epoch, Node: n.id, Shards: shards, Signature: sig})
+	return nil
+}
+
+func (n *Node) status(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r)
+	if err != nil {
+		return err
+	}
+	b, err := n.store.Blob(id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	pairs, _, err := n.pairStates(id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, BlobStatus{BlobID: id, Certified: b != nil && b.Certified, Pairs: pairs})
+	return nil
+}
+
+// SymbolsRequest asks for recovery symbols of many blobs at once. Each
+// item names a sliver this node stores (its source) and the positions to
+// cut from it.
+type SymbolsRequest struct {
+	Items []SymbolsItem `json:"items"`
+}
+
+// SymbolsItem is one source sliver and the positions wanted from it.
+type SymbolsItem struct {
+	BlobID    blob.ID         `json:"blobId"`
+	Source    string          `json:"source"` // primary | secondary
+	Index     int             `json:"index"`  // sliver index of the source
+	Positions []int           `json:"positions"`
+	Proofs    bool            `json:"proofs"`
+	kind      blob.SliverKind // parsed Source
+}
+
+// SymbolsResponse format: version byte 1, uint32 count, then count times
+// (uint32 length ‖ blob ID (32) ‖ blob.RecoverySymbol encoding).
+const symbolsVersion = 1
+
+func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
+	var req SymbolsRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return errorf(http.StatusBadRequest, "malformed symbols request: %v", err)
+	}
+	total := 0
+	p := n.codec.Params()
+	for i := range req.Items {
+		it := &req.Items[i]
+		k, err := blob.ParseSliverKind(it.Source)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "item %d: %v", i, err)
+		}
+		it.kind = k
+		if it.Index < 0 || it.Index >= p.N {
+			return errorf(http.StatusBadRequest, "item %d: sliver index %d not in 0..%d", i, it.Index, p.N-1)
+		}
+		for _, pos := range it.Positions {
+			if pos < 0 || pos >= p.N {
+				return errorf(http.StatusBadRequest, "item %d: position %d not in 0..%d", i, pos, p.N-1)
+			}
+		}
+		total += len(it.Positions)
+	}
+	if total > n.cfg.MaxSymbolsPerRequest {
+		return errorf(http.StatusRequestEntityTooLarge, "%d symbols asked, at most %d per request", total, n.cfg.MaxSymbolsPerRequest)
+	}
+	out := []byte{symbolsVersion}
+	out = binary.BigEndian.AppendUint32(out, uint32(total))
+	for i, it := range req.Items {
+		pair := p.PairOf(it.kind, it.Index)
+		if _, ok := n.owns(it.BlobID, pair); !ok {
+			return errorf(http.StatusMisdirectedRequest, "item %d: this node does not hold pair %d of blob %v", i, pair, it.BlobID)
+		}
+		b, err := n.liveBlob(r, it.BlobID)
+		if err != nil {
+			return err
+		}
+		sl, pc, err := n.store.Sliver(it.BlobID, uint32(pair), it.kind)
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, "item %d: %s sliver %d of blob %v is not stored here", i, it.kind, it.Index, it.BlobID)
+		}
+		if err != nil {
+			return err
+		}
+		src, err := n.codec.NewSymbolSource(b.Length, sl, pc)
+		if err != nil {
+			return err
+		}
+		for _, pos := range it.Positions {
+			sym, err := src.Symbol(pos, it.Proofs)
+			if err != nil {
+				return err
+			}
+			raw, err := sym.MarshalBinary()
+			if err != nil {
+				return err
+			}
+			out = binary.BigEndian.AppendUint32(out, uint32(len(raw)+len(it.BlobID)))
+			out = append(out, it.BlobID[:]...)
+			out = append(out, raw...)
+		}
+	}
+	n.m.symbols.Add(float64(total))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, err := w.Write(out)
+	return err
+}
+
+// DecodeSymbols parses a symbols response: the blob ID of each symbol and
+// the symbol.
+func DecodeSymbols(b []byte) ([]blob.ID, []blob.RecoverySymbol, error) {
+	if len(b) < 5 || b[0] != symbolsVersion {
+		return nil, nil, fmt.Errorf("%w: symbols response header", blob.ErrWire)
+	}
+	count := binary.BigEndian.Uint32(b[1:5])
+	b = b[5:]
+	if uint64(count)*(4+32) > uint64(len(b)) {
+		return nil, nil, fmt.Errorf("%w: %d symbols declared in %d bytes", blob.ErrWire, count, len(b))
+	}
+	ids := make([]blob.ID, 0, count)
+	syms := make([]blob.RecoverySymbol, 0, count)
+	for i := uint32(0); i < count; i++ {
+		if len(b) < 4 {
+			return nil, nil, fmt.Errorf("%w: truncated symbols response", blob.ErrWire)
+		}
+		l := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if uint64(l) > uint64(len(b)) || l < 32 {
+			return nil, nil, fmt.Errorf("%w: truncated symbol %d", blob.ErrWire, i)
+		}
+		var sym blob.RecoverySymbol
+		if err := sym.UnmarshalBinary(b[32:l]); err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, blob.ID(b[:32]))
+		syms = append(syms, sym)
+		b = b[l:]
+	}
+	if len(b) != 0 {
+		return nil, nil, fmt.Errorf("%w: %d trailing bytes in symbols response", blob.ErrWire, len(b))
+	}
+	return ids, syms, nil
+}

@@ -1,0 +1,263 @@
+// Package node is a Weft storage node: it follows the control plane,
+// stores the sliver pairs of the shards it owns in Pebble, verifies
+// everything it accepts, signs storage confirmations, and serves slivers
+// and recovery symbols over HTTP.
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/store"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// Node is a running storage node.
+type Node struct {
+	cfg    *Config
+	key    ed25519.PrivateKey
+	id     control.PublicKey
+	store  *store.Store
+	ctl    *client.Client
+	codec  *redstuff.Codec
+	params control.Params
+	m      *metrics
+	logger *log.Logger
+
+	mu     sync.RWMutex
+	epoch  uint64
+	shards []int // owned in the current epoch, sorted
+	cursor uint64
+
+	srv      *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	done     chan struct{}
+	followed chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start opens the node's store, connects to the control plane (waiting
+// for it up to ctx), catches up on events and starts serving.
+func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = log.Default()
+	}
+	key, err := keyfile.LoadOrCreate(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("node: identity key: %w", err)
+	}
+	st, err := store.Open(cfg.DataDir, &store.Options{Reserve: cfg.DiskReserveBytes})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{})}
+	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
+	}, func() float64 { return float64(st.Usage()) }))
+	if err := n.connect(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if n.cursor, err = st.Cursor(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := n.refreshCommittee(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.listener = l
+	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	rctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() {
+		defer close(n.followed)
+		n.follow(rctx)
+	}()
+	go func() {
+		defer close(n.done)
+		if err := n.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Printf("node: serve: %v", err)
+		}
+	}()
+	return n, nil
+}
+
+// connect dials the control plane, retrying until ctx ends.
+func (n *Node) connect(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		c, err := client.Dial(ctx, n.cfg.ControlPlane)
+		if err == nil {
+			st, err := c.Status(ctx)
+			if err == nil {
+				n.ctl, n.params = c, *st.Params
+				n.codec, err = redstuff.New(st.Params.Shards)
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: control plane at %s: %w", n.cfg.ControlPlane, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// Addr returns the address the API listens on.
+func (n *Node) Addr() string { return n.listener.Addr().String() }
+
+// ID returns the node's public key.
+func (n *Node) ID() control.PublicKey { return n.id }
+
+// Shutdown stops serving, waits for requests in flight and closes the
+// store.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopOnce.Do(func() {
+		n.cancel()
+		err := n.srv.Shutdown(ctx)
+		<-n.done
+		<-n.followed
+		n.ctl.Close()
+		n.stopErr = errors.Join(err, n.store.Close())
+	})
+	return n.stopErr
+}
+
+func (n *Node) refreshCommittee(ctx context.Context) error {
+	com, err := n.ctl.Committee(ctx, 0)
+	if err != nil {
+		return err
+	}
+	var mine []int
+	for _, m := range com.Members {
+		if m.Key == n.id {
+			mine = slices.Sorted(slices.Values(m.Shards))
+		}
+	}
+	n.mu.Lock()
+	n.epoch, n.shards = com.Epoch, mine
+	n.mu.Unlock()
+	n.m.shards.Set(float64(len(mine)))
+	return nil
+}
+
+func (n *Node) state() (epoch uint64, shards []int, cursor uint64) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.epoch, n.shards, n.cursor
+}
+
+// follow applies control plane events from the persisted cursor.
+func (n *Node) follow(ctx context.Context) {
+	err := n.ctl.Follow(ctx, n.cursor, func(ev control.Event) error {
+		if err := n.apply(ctx, ev); err != nil {
+			return err
+		}
+		if err := n.store.SetCursor(ev.Seq); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.cursor = ev.Seq
+		n.mu.Unlock()
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		n.logger.Printf("node: following the control plane stopped: %v", err)
+	}
+}
+
+func (n *Node) apply(ctx context.Context, ev control.Event) error {
+	switch ev.Type {
+	case control.EventEpochChanged:
+		return n.refreshCommittee(ctx)
+	case control.EventBlobRegistered, control.EventBlobCertified, control.EventBlobExtended:
+		_, err := n.learnBlob(ctx, *ev.BlobID)
+		if errors.Is(err, errGone) {
+			return nil
+		}
+		return err
+	case control.EventBlobExpired, control.EventBlobDeleted, control.EventBlobInvalid:
+		n.m.gc.Inc()
+		return n.store.DeleteBlob(*ev.BlobID)
+	}
+	return nil
+}
+
+var errGone = errors.New("node: blob is gone")
+
+// blobInfo returns what the node knows of a live blob, asking the control
+// plane when it has not seen the blob yet (an upload may beat the event).
+func (n *Node) blobInfo(ctx context.Context, id blob.ID) (*store.Blob, control.BlobStatus, error) {
+	b, err := n.store.Blob(id)
+	if err == nil {
+		epoch, _, _ := n.state()
+		if epoch >= b.EndEpoch {
+			return b, control.StatusExpired, nil
+		}
+		if b.Certified {
+			return b, control.StatusCertified, nil
+		}
+		return b, control.StatusRegistered, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, "", err
+	}
+	info, err := n.ctl.Blob(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if info.Status != control.StatusRegistered && info.Status != control.StatusCertified {
+		return nil, info.Status, nil
+	}
+	b, err = n.learnBlob(ctx, id)
+	return b, info.Status, err
+}
+
+// learnBlob records a live blob from the control plane's view of it.
+func (n *Node) learnBlob(ctx context.Context, id blob.ID) (*store.Blob, error) {
+	info, err := n.ctl.Blob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch info.Status {
+	case control.StatusRegistered, control.StatusCertified:
+	default:
+		return nil, errGone
+	}
+	b := &store.Blob{ID: id, Length: info.Length, EndEpoch: info.EndEpoch, Certified: info.Certified}
+	return b, n.store.PutBlob(b)
+}
+
+// owns reports whether the node holds the shard of a blob's pair.
+func (n *Node) owns(id blob.ID, pair int) (int, bool) {
+	_, shards, _ := n.state()
+	shard := n.codec.Params().ShardOf(id, pair)
+	_, ok := slices.BinarySearch(shards, shard)
+	return shard, ok
+}
