@@ -27,7 +27,7 @@ import (
 const shards = 10
 
 type testbed struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	ctl   *client.Client
 	user  *client.Signer
@@ -39,7 +39,7 @@ type testbed struct {
 
 // newTestbed starts an embedded control plane and storage nodes holding
 // shards between them.
-func newTestbed(t *testing.T, nodes int) *testbed {
+func newTestbed(t testing.TB, nodes int) *testbed {
 	t.Helper()
 	tb := &testbed{t: t, dir: t.TempDir()}
 	g := control.Genesis{Params: control.Params{NetworkID: "weft-node-test", Shards: shards, MaxEpochsAhead: 100}}
@@ -114,7 +114,7 @@ func sliverURL(n *node.Node, id blob.ID, pair int, k blob.SliverKind) string {
 	return url(n, "/v1/blobs/%s/slivers/%d/%s", id, pair, k)
 }
 
-func do(t *testing.T, method, u string, body []byte) (int, []byte) {
+func do(t testing.TB, method, u string, body []byte) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
