@@ -205,7 +205,7 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes))
+	body, err := readBody(w, r, n.cfg.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -475,4 +475,25 @@ func DecodeSymbols(b []byte) ([]blob.ID, []blob.RecoverySymbol, error) {
 		return nil, nil, fmt.Errorf("%w: %d trailing bytes in symbols response", blob.ErrWire, len(b))
 	}
 	return ids, syms, nil
+}
+
+// readBody reads a bounded request body into one buffer sized from
+// Content-Length when the client sent it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength < 0 {
+		return io.ReadAll(rd)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		return nil, err
+	}
+	// The declared length must be the whole body.
+	if k, _ := rd.Read(make([]byte, 1)); k != 0 {
+		return nil, errors.New("body longer than its Content-Length")
+	}
+	return buf, nil
 }

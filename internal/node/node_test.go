@@ -52,7 +52,7 @@ func newTestbed(t testing.TB, nodes int) *testbed {
 		tb.keys = append(tb.keys, k)
 		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://127.0.0.1"})
 		tb.cfgs = append(tb.cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: "127.0.0.1:0",
-			DataDir: filepath.Join(tb.dir, "data", fmt.Sprint(i)), KeyFile: kf, MaxBodyBytes: 4 << 20})
+			DataDir: filepath.Join(tb.dir, "data", fmt.Sprint(i)), KeyFile: kf, MaxBodyBytes: 64 << 20})
 	}
 	cp := filepath.Join(tb.dir, "control")
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
@@ -188,7 +188,7 @@ func TestStoreConfirmServe(t *testing.T) {
 		{"sliver fails verification", "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), bad, http.StatusUnprocessableEntity},
 		{"malformed body", "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), []byte("hello"), http.StatusBadRequest},
 		{"body for another sliver", "PUT", sliverURL(n, e.ID, mine[0], blob.Secondary), message(e, mine[0], blob.Primary), http.StatusBadRequest},
-		{"oversized body", "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), make([]byte, 5<<20), http.StatusRequestEntityTooLarge},
+		{"oversized body", "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), make([]byte, 65<<20), http.StatusRequestEntityTooLarge},
 		{"bad blob ID", "PUT", url(n, "/v1/blobs/xyz/slivers/0/primary"), nil, http.StatusBadRequest},
 		{"pair out of range", "PUT", url(n, "/v1/blobs/%s/slivers/10/primary", e.ID), nil, http.StatusBadRequest},
 		{"bad kind", "PUT", url(n, "/v1/blobs/%s/slivers/1/tertiary", e.ID), nil, http.StatusBadRequest},

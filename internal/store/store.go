@@ -12,15 +12,17 @@ import (
 	"fmt"
 	"log"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/weftnet/weft/blob"
 )
 
 // FormatVersion is the on-disk format this code writes and reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Errors.
 var (
@@ -61,6 +63,7 @@ type Store struct {
 //	b/<id>               blob record (JSON)
 //	s/<id><pair><kind>   sliver (blob.Sliver wire form)
 //	c/<id><pair>         pair commitment (wire form)
+//	h/<id><pair><kind>   present (1 byte): sliver existence without reading it
 var (
 	keyVersion = []byte("v")
 	keyCursor  = []byte("m/cursor")
@@ -72,6 +75,10 @@ func keyPairPrefix(prefix string, id blob.ID) []byte { return append([]byte(pref
 
 func keySliver(id blob.ID, pair uint32, k blob.SliverKind) []byte {
 	return append(binary.BigEndian.AppendUint32(keyPairPrefix("s/", id), pair), byte(k))
+}
+
+func keyHave(id blob.ID, pair uint32, k blob.SliverKind) []byte {
+	return append(binary.BigEndian.AppendUint32(keyPairPrefix("h/", id), pair), byte(k))
 }
 
 func keyCommitment(id blob.ID, pair uint32) []byte {
@@ -90,8 +97,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	if s.reserve == 0 {
 		s.reserve = 64 << 20
 	}
-	opts := &pebble.Options{Logger: quietLogger{}, FS: s.fs}
-	db, err := pebble.Open(dir, opts)
+	db, err := pebble.Open(dir, pebbleOptions(s.fs))
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
 	}
@@ -112,6 +118,26 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %s holds format %x, this node reads format %d", dir, v, FormatVersion)
 	}
 	return s, nil
+}
+
+// pebbleOptions tunes Pebble for slivers: large, incompressible values
+// written once. They are kept out of the LSM in blob files (so compactions
+// do not rewrite them) and not compressed.
+func pebbleOptions(fs vfs.FS) *pebble.Options {
+	o := &pebble.Options{
+		Logger:             quietLogger{},
+		FS:                 fs,
+		FormatMajorVersion: pebble.FormatValueSeparation,
+		MemTableSize:       64 << 20,
+	}
+	o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 1024, MaxBlobReferenceDepth: 10,
+			RewriteMinimumAge: 10 * time.Minute, TargetGarbageRatio: 0.3}
+	}
+	for i := range o.Levels {
+		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	return o
 }
 
 // Close closes the database.
@@ -190,6 +216,7 @@ func (s *Store) PutSliver(id blob.ID, pair uint32, sl *blob.Sliver, pc *blob.Pai
 	defer b.Close()
 	b.Set(keySliver(id, pair, sl.Kind), raw, nil)
 	b.Set(keyCommitment(id, pair), craw, nil)
+	b.Set(keyHave(id, pair, sl.Kind), []byte{1}, nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: writing sliver: %w", err)
 	}
@@ -228,7 +255,7 @@ func (s *Store) Commitment(id blob.ID, pair uint32) (*blob.PairCommitment, error
 
 // HasSliver reports whether a sliver is stored.
 func (s *Store) HasSliver(id blob.ID, pair uint32, k blob.SliverKind) (bool, error) {
-	_, c, err := s.db.Get(keySliver(id, pair, k))
+	_, c, err := s.db.Get(keyHave(id, pair, k))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -276,7 +303,7 @@ func (s *Store) DeleteBlob(id blob.ID) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Delete(keyBlob(id), nil)
-	for _, p := range []string{"s/", "c/"} {
+	for _, p := range []string{"s/", "c/", "h/"} {
 		lo := keyPairPrefix(p, id)
 		hi := keyPairPrefix(p, id)
 		hi = append(hi, 0xff, 0xff, 0xff, 0xff, 0xff)
