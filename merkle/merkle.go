@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"math/bits"
 )
 
@@ -67,10 +68,28 @@ func Node(left, right Hash) Hash {
 // value is ready to use; a Hasher must not be used concurrently.
 type Hasher struct {
 	buf []byte
+	d   hash.Hash
 }
 
+var leafPrefixBytes = []byte{leafPrefix}
+
+// streamAbove is the data size from which a leaf is hashed as a stream
+// rather than copied behind its prefix.
+const streamAbove = 4096
+
 // Leaf returns H(0x00 ‖ data).
-func (h *Hasher) Leaf(data []byte) Hash {
+func (h *Hasher) Leaf(data []byte) (out Hash) {
+	if len(data) > streamAbove {
+		if h.d == nil {
+			h.d = sha256.New()
+		}
+		h.d.Reset()
+		h.d.Write(leafPrefixBytes)
+		h.d.Write(data)
+		h.buf = h.d.Sum(h.buf[:0])
+		copy(out[:], h.buf)
+		return out
+	}
 	h.buf = append(h.buf[:0], leafPrefix)
 	h.buf = append(h.buf, data...)
 	return sha256.Sum256(h.buf)

@@ -115,6 +115,22 @@ func TestEncodeMatchesReference(t *testing.T) {
 			if err != nil || id != e.ID {
 				t.Fatalf("%s: streaming blob ID %v differs from %v (%v)", name, id, e.ID, err)
 			}
+			// Every sliver verifies (big symbols take the chunked path),
+			// and a flipped bit does not.
+			for pair := 0; pair < n; pair++ {
+				for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+					sl := e.Sliver(k, p.PairOf(k, pair))
+					if err := c.VerifySliver(e.ID, e.Length, &sl, &e.Pairs[pair]); err != nil {
+						t.Fatalf("%s: verify %s sliver of pair %d: %v", name, k, pair, err)
+					}
+				}
+			}
+			bad := e.Sliver(blob.Secondary, 0)
+			bad.Data = append([]byte(nil), bad.Data...)
+			bad.Data[len(bad.Data)/2] ^= 4
+			if err := c.VerifySliver(e.ID, e.Length, &bad, &e.Pairs[n-1]); err == nil {
+				t.Fatalf("%s: corrupted secondary sliver verified", name)
+			}
 			// Decoding from parity rows only, batched or chunked.
 			var sl []blob.Sliver
 			for r := n - p.Kp; r < n; r++ {

@@ -1,7 +1,9 @@
 package redstuff
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"hash"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/merkle"
@@ -98,11 +100,11 @@ func (c *Codec) VerifySliver(id blob.ID, length uint64, sl *blob.Sliver, pc *blo
 	if err := c.VerifyCommitment(id, length, pc); err != nil {
 		return err
 	}
-	exp, err := c.expand(sl.Kind, sl.Data, int(sl.SymbolSize))
+	root, err := c.sliverRoot(sl.Kind, sl.Data, int(sl.SymbolSize))
 	if err != nil {
 		return err
 	}
-	if merkle.Root(symbolLeaves(exp, c.p.N, int(sl.SymbolSize))) != pc.Root(sl.Kind) {
+	if root != pc.Root(sl.Kind) {
 		return fmt.Errorf("%w: %s sliver %d does not match its root", ErrVerify, sl.Kind, sl.Index)
 	}
 	return nil
@@ -145,4 +147,50 @@ func (c *Codec) VerifySymbol(id blob.ID, length uint64, sym *blob.RecoverySymbol
 		return fmt.Errorf("%w: symbol (%d, %d) does not match its %s sliver root", ErrVerify, sym.Row, sym.Col, sym.Source)
 	}
 	return c.VerifyCommitment(id, length, pc)
+}
+
+// sliverRoot returns the root of a stored sliver's expanded row or column.
+// Big symbols are extended a chunk at a time and hashed as streams, so
+// verifying a sliver needs a few chunks of memory, not its expansion.
+func (c *Codec) sliverRoot(k blob.SliverKind, data []byte, s int) (merkle.Hash, error) {
+	n := c.p.N
+	if s <= maxChunk {
+		exp, err := c.expand(k, data, s)
+		if err != nil {
+			return merkle.Hash{}, err
+		}
+		return merkle.Root(symbolLeaves(exp, n, s)), nil
+	}
+	enc, kk := c.code(k)
+	if len(data) != kk*s {
+		return merkle.Hash{}, fmt.Errorf("%w: %s sliver of %d bytes, want %d", ErrSize, k, len(data), kk*s)
+	}
+	shards := leoShards(n, maxChunk)
+	tmp := make([]byte, maxChunk)
+	digs := make([]hash.Hash, n)
+	for i := range digs {
+		digs[i] = sha256.New()
+	}
+	startLeaves(digs)
+	for b0 := 0; b0 < s; b0 += maxChunk {
+		m := min(maxChunk, s-b0)
+		sh := trim(shards, leoLen(m))
+		for i := 0; i < kk; i++ {
+			chunk := data[i*s+b0 : i*s+b0+m]
+			toLeo(sh[i], chunk)
+			digs[i].Write(chunk)
+		}
+		if err := enc.Encode(sh); err != nil {
+			return merkle.Hash{}, fmt.Errorf("redstuff: extending %s sliver: %w", k, err)
+		}
+		for i := kk; i < n; i++ {
+			fromLeo(tmp[:m], sh[i])
+			digs[i].Write(tmp[:m])
+		}
+	}
+	leaves := make([]merkle.Hash, n)
+	for i, d := range digs {
+		d.Sum(leaves[i][:0])
+	}
+	return merkle.Root(leaves), nil
 }
