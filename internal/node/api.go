@@ -123,7 +123,7 @@ type Health struct {
 	Epoch  uint64            `json:"epoch"`
 	Shards []int             `json:"shards"`
 	Cursor uint64            `json:"eventCursor"`
-	Status string            `json:"status"` // ok | failed
+	Status string            `json:"status"` // ok | degraded (behind the control plane) | failed (store)
 	Error  string            `json:"error,omitempty"`
 }
 
@@ -133,6 +133,11 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
 	if h.Shards == nil {
 		h.Shards = []int{}
 	}
+	n.mu.RLock()
+	if n.followErr != nil {
+		h.Status, h.Error = "degraded", "not following the control plane: "+n.followErr.Error()
+	}
+	n.mu.RUnlock()
 	if err := n.store.Failed(); err != nil {
 		h.Status, h.Error = "failed", err.Error()
 		w.Header().Set("Content-Type", "application/json")
@@ -224,6 +229,13 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 	if err := n.codec.VerifySliver(id, b.Length, &msg.Sliver, &msg.Commitment); err != nil {
 		n.m.rejected.Inc()
 		return errorf(http.StatusUnprocessableEntity, "%v", err)
+	}
+	// Store only if the blob is still live, atomically with respect to its
+	// deletion by the event follower.
+	n.gc.RLock()
+	defer n.gc.RUnlock()
+	if _, err := n.liveBlob(r, id); err != nil {
+		return err
 	}
 	if err := n.store.PutSliver(id, uint32(pair), &msg.Sliver, &msg.Commitment); err != nil {
 		return err

@@ -38,10 +38,16 @@ type Node struct {
 	m      *metrics
 	logger *log.Logger
 
-	mu     sync.RWMutex
-	epoch  uint64
-	shards []int // owned in the current epoch, sorted
-	cursor uint64
+	mu        sync.RWMutex
+	epoch     uint64
+	shards    []int // owned in the current epoch, sorted
+	cursor    uint64
+	followErr error // last failure to apply control plane events, nil when caught up
+
+	// gc orders sliver writes against blob deletion: uploads store under
+	// its read lock after re-checking the blob, deletions take the write
+	// lock, so no sliver outlives its blob's deletion.
+	gc sync.RWMutex
 
 	srv      *http.Server
 	listener net.Listener
@@ -173,22 +179,39 @@ func (n *Node) state() (epoch uint64, shards []int, cursor uint64) {
 	return n.epoch, n.shards, n.cursor
 }
 
-// follow applies control plane events from the persisted cursor.
+// follow applies control plane events from the persisted cursor until
+// ctx ends. An event that cannot be applied (control plane or disk
+// trouble) is retried with back-off from the cursor; meanwhile health
+// reports the node degraded.
 func (n *Node) follow(ctx context.Context) {
-	err := n.ctl.Follow(ctx, n.cursor, func(ev control.Event) error {
-		if err := n.apply(ctx, ev); err != nil {
-			return err
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		_, _, cursor := n.state()
+		err := n.ctl.Follow(ctx, cursor, func(ev control.Event) error {
+			if err := n.apply(ctx, ev); err != nil {
+				return fmt.Errorf("applying event %d (%s): %w", ev.Seq, ev.Type, err)
+			}
+			if err := n.store.SetCursor(ev.Seq); err != nil {
+				return err
+			}
+			n.mu.Lock()
+			n.cursor, n.followErr = ev.Seq, nil
+			n.mu.Unlock()
+			backoff = 100 * time.Millisecond
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
 		}
-		if err := n.store.SetCursor(ev.Seq); err != nil {
-			return err
-		}
+		n.logger.Printf("node: following the control plane: %v (retrying in %v)", err, backoff)
 		n.mu.Lock()
-		n.cursor = ev.Seq
+		n.followErr = err
 		n.mu.Unlock()
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
-		n.logger.Printf("node: following the control plane stopped: %v", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
 }
 
@@ -204,6 +227,8 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 		return err
 	case control.EventBlobExpired, control.EventBlobDeleted, control.EventBlobInvalid:
 		n.m.gc.Inc()
+		n.gc.Lock()
+		defer n.gc.Unlock()
 		return n.store.DeleteBlob(*ev.BlobID)
 	}
 	return nil
