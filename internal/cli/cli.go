@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,7 @@ type Streams struct {
 func Run(args []string, s Streams) int {
 	root := newRoot(s)
 	root.SetArgs(args)
-	if err := root.Execute(); err != nil {
+	if err := root.ExecuteContext(context.Background()); err != nil {
 		fmt.Fprintf(s.Err, "weft: %v\n", err)
 		var u usageError
 		if errors.As(err, &u) {
@@ -49,7 +50,9 @@ func newRoot(s Streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newBlobIDCmd(s), newBenchCmd(s), newValidatorCmd(s), newNodeCmd(s))
+	root.PersistentFlags().String("config", "", "client config file (or WEFT_CONFIG); weft devnet writes one")
+	root.AddCommand(newBlobIDCmd(s), newBenchCmd(s), newValidatorCmd(s), newNodeCmd(s), newDevnetCmd(s),
+		newStoreCmd(s), newReadCmd(s), newStatusCmd(s), newDeleteCmd(s), newInfoCmd(s))
 	return root
 }
 

@@ -1,0 +1,204 @@
+// Package client is Weft's Go SDK: store a blob on the network, read it
+// back, check its status and delete it. It talks to the control plane
+// (registration, certification, status) and directly to storage nodes
+// (slivers), verifying everything it receives against the blob ID.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// Config says how to reach a network. It is also the JSON client config
+// file that weft devnet writes and the CLI reads (--config).
+type Config struct {
+	// ControlPlane is a control plane validator's RPC URL.
+	ControlPlane string `json:"controlPlane"`
+	// KeyFile holds the account key that pays for and owns stored blobs
+	// (created if missing).
+	KeyFile string `json:"keyFile"`
+	// NodeTimeout bounds each request to a storage node. Default 60s.
+	NodeTimeout Duration `json:"nodeTimeout,omitempty"`
+	// Parallelism bounds concurrent requests to storage nodes. Default 16.
+	Parallelism int `json:"parallelism,omitempty"`
+}
+
+// Duration is a time.Duration written as "30s" in JSON.
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
+// Errors.
+var (
+	// ErrNotAvailable means the blob cannot be read: unknown, not yet
+	// certified and not recoverable, deleted, expired or invalid.
+	ErrNotAvailable = errors.New("client: blob not available")
+	// ErrTooFewNodes means too few storage nodes answered correctly.
+	ErrTooFewNodes = errors.New("client: not enough storage nodes answered")
+)
+
+// Client is a connection to a Weft network. It is safe for concurrent use.
+type Client struct {
+	cfg    Config
+	ctl    *ctlclient.Client
+	signer *ctlclient.Signer
+	codec  *redstuff.Codec
+	params control.Params
+	http   *http.Client
+}
+
+// New connects to the network described by cfg.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.ControlPlane == "" {
+		return nil, errors.New("client: config has no controlPlane URL")
+	}
+	if cfg.NodeTimeout == 0 {
+		cfg.NodeTimeout = Duration(60 * time.Second)
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = 16
+	}
+	var key ed25519.PrivateKey
+	var err error
+	if cfg.KeyFile != "" {
+		if key, err = keyfile.LoadOrCreate(cfg.KeyFile); err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+	}
+	ctl, err := ctlclient.Dial(ctx, cfg.ControlPlane)
+	if err != nil {
+		return nil, err
+	}
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	codec, err := redstuff.New(st.Params.Shards)
+	if err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	c := &Client{cfg: cfg, ctl: ctl, codec: codec, params: *st.Params,
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Parallelism}}}
+	if key != nil {
+		c.signer = ctlclient.NewSigner(key)
+	}
+	return c, nil
+}
+
+// LoadConfig reads a client config file.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	raw, err := readFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return c, fmt.Errorf("client: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Close releases the client's connections.
+func (c *Client) Close() error { return c.ctl.Close() }
+
+// Params returns the network's parameters.
+func (c *Client) Params() control.Params { return c.params }
+
+// Codec returns the network's codec (for computing blob IDs offline).
+func (c *Client) Codec() *redstuff.Codec { return c.codec }
+
+// Control returns the control plane client.
+func (c *Client) Control() *ctlclient.Client { return c.ctl }
+
+// Status returns what the control plane knows of a blob.
+func (c *Client) Status(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {
+	return c.ctl.Blob(ctx, id)
+}
+
+// Delete deletes a blob this client's account owns and registered as
+// deletable.
+func (c *Client) Delete(ctx context.Context, id blob.ID) error {
+	if c.signer == nil {
+		return errors.New("client: deleting needs a keyFile in the config")
+	}
+	_, err := c.ctl.Submit(ctx, c.signer, control.Payload{DeleteBlob: &control.BlobRef{ID: id}})
+	return err
+}
+
+// nodeOf returns, for each shard, the committee member holding it.
+func (c *Client) shardOwners(ctx context.Context) (*control.Committee, []int, error) {
+	com, err := c.ctl.Committee(ctx, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return com, com.ShardMap(c.params.Shards), nil
+}
+
+func (c *Client) do(ctx context.Context, method, url string, body []byte) ([]byte, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.NodeTimeout))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	if body == nil {
+		req.Body = nil
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return out, resp.StatusCode, err
+}
+
+// parallel runs fn over items with the client's parallelism.
+func (c *Client) parallel(n int, fn func(i int)) {
+	sem := make(chan struct{}, c.cfg.Parallelism)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+func sortedKeys[M ~map[K]V, K int, V any](m M) []K {
+	return slices.Sorted(func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+}

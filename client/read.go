@@ -1,0 +1,170 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+)
+
+// Read returns a blob's bytes. It fetches primary slivers, systematic ones
+// first, verifies each against the blob ID, and decodes from any kp valid
+// ones, asking more nodes as others fail or lie; the result is checked
+// against the blob ID before it is returned.
+func (c *Client) Read(ctx context.Context, id blob.ID) ([]byte, error) {
+	info, err := c.available(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	slivers, err := c.fetchPrimaries(ctx, id, info.Length, c.codec.Params().Kp, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.codec.Decode(id, info.Length, slivers)
+}
+
+// ReadRange returns length bytes of a blob from offset. It fetches only
+// the systematic slivers (rows) that hold the range, each verified against
+// the blob ID, and falls back to a full read when some cannot be had.
+func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length int64) ([]byte, error) {
+	info, err := c.available(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	size := int64(info.Length)
+	if offset < 0 || length < 0 || offset > size {
+		return nil, fmt.Errorf("client: range %d+%d outside a %d-byte blob", offset, length, size)
+	}
+	length = min(length, size-offset)
+	if length == 0 {
+		return []byte{}, nil
+	}
+	p := c.codec.Params()
+	rowLen := int64(p.Ks * p.SymbolSize(info.Length))
+	first, last := int(offset/rowLen), int((offset+length-1)/rowLen)
+	var rows []int
+	for r := first; r <= last; r++ {
+		rows = append(rows, r)
+	}
+	slivers, err := c.fetchPrimaries(ctx, id, info.Length, len(rows), rows)
+	if err == nil && len(slivers) == len(rows) {
+		byRow := map[uint32][]byte{}
+		for _, sl := range slivers {
+			byRow[sl.Index] = sl.Data
+		}
+		out := make([]byte, 0, length)
+		for r := first; r <= last && int64(len(out)) < length; r++ {
+			row := byRow[uint32(r)]
+			if row == nil {
+				break
+			}
+			lo := int64(0)
+			if r == first {
+				lo = offset - int64(r)*rowLen
+			}
+			out = append(out, row[lo:min(int64(len(row)), lo+length-int64(len(out)))]...)
+		}
+		if int64(len(out)) == length {
+			return out, nil
+		}
+	}
+	all, err := c.Read(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return all[offset : offset+length], nil
+}
+
+func (c *Client) available(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {
+	info, err := c.ctl.Blob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.Status != control.StatusCertified {
+		return info, fmt.Errorf("%w: blob %v is %s", ErrNotAvailable, id, info.Status)
+	}
+	return info, nil
+}
+
+// fetchPrimaries gets want verified primary slivers, trying the listed
+// rows (nil: systematic rows first, then the others) and, for a full
+// read, any other row when some fail.
+func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, want int, rows []int) ([]blob.Sliver, error) {
+	p := c.codec.Params()
+	com, owners, err := c.shardOwners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := rows
+	if order == nil {
+		for r := 0; r < p.N; r++ {
+			order = append(order, r) // rows 0..kp−1 are systematic
+		}
+	}
+	var (
+		mu   sync.Mutex
+		got  []blob.Sliver
+		errs []error
+		next int
+	)
+	// Fetch in waves: as many as still needed, in order, until enough
+	// verified slivers arrived or no row is left.
+	for {
+		mu.Lock()
+		need := want - len(got)
+		mu.Unlock()
+		if need <= 0 || next >= len(order) {
+			break
+		}
+		batch := order[next:min(len(order), next+need)]
+		next += len(batch)
+		c.parallel(len(batch), func(i int) {
+			row := batch[i]
+			pair := p.PairOf(blob.Primary, row)
+			m := owners[p.ShardOf(id, pair)]
+			if m < 0 {
+				return
+			}
+			member := com.Members[m]
+			sl, err := c.fetchSliver(ctx, member.Address, id, length, pair)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("row %d from %s: %w", row, member.Name, err))
+				return
+			}
+			got = append(got, *sl)
+		})
+	}
+	if len(got) < want {
+		return got, fmt.Errorf("%w: %d of %d slivers: %v", ErrTooFewNodes, len(got), want, errors.Join(errs...))
+	}
+	return got, nil
+}
+
+// fetchSliver gets a primary sliver from a node and verifies it.
+func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, length uint64, pair int) (*blob.Sliver, error) {
+	url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/primary", addr, id, pair)
+	body, code, err := c.do(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, &statusError{code, string(body)}
+	}
+	var msg blob.SliverMessage
+	if err := msg.UnmarshalBinary(body); err != nil {
+		return nil, err
+	}
+	if msg.Sliver.Kind != blob.Primary || int(msg.Commitment.Pair) != pair {
+		return nil, fmt.Errorf("node sent %s sliver %d for pair %d", msg.Sliver.Kind, msg.Sliver.Index, pair)
+	}
+	if err := c.codec.VerifySliver(id, length, &msg.Sliver, &msg.Commitment); err != nil {
+		return nil, err
+	}
+	return &msg.Sliver, nil
+}

@@ -1,0 +1,251 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// StoreOptions tune Store.
+type StoreOptions struct {
+	Epochs    uint64 // epochs to store for, counting the current one; default 5
+	Deletable bool
+}
+
+// StoreResult describes a stored blob.
+type StoreResult struct {
+	BlobID         blob.ID `json:"blobId"`
+	Size           int64   `json:"size"`
+	EncodedSize    int64   `json:"encodedSize"`
+	CertifiedEpoch uint64  `json:"certifiedEpoch"`
+	EndEpoch       uint64  `json:"endEpoch"`
+	// AlreadyCertified is set when the blob was already available and
+	// nothing was uploaded.
+	AlreadyCertified bool `json:"alreadyCertified"`
+}
+
+// confirmation mirrors a storage node's confirmation answer.
+type confirmation struct {
+	BlobID    blob.ID           `json:"blobId"`
+	Epoch     uint64            `json:"epoch"`
+	Node      control.PublicKey `json:"node"`
+	Signature []byte            `json:"signature"`
+}
+
+// grace is how long uploads may go on once a quorum has confirmed, so
+// that most nodes get their slivers from the writer rather than by
+// recovery.
+const grace = 500 * time.Millisecond
+
+// Store encodes data, registers it, uploads every node its pairs in
+// parallel, collects storage confirmations and certifies the blob once
+// they are worth a quorum of shards. Up to f shards may fail.
+func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*StoreResult, error) {
+	if c.signer == nil {
+		return nil, errors.New("client: storing needs a keyFile in the config")
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 5
+	}
+	e, err := c.codec.Encode(data)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Release()
+	res := &StoreResult{BlobID: e.ID, Size: int64(len(data)), EncodedSize: e.EncodedSize()}
+
+	st, err := c.ctl.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	end := st.Epoch + o.Epochs
+	info, err := c.ctl.Blob(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	switch info.Status {
+	case control.StatusCertified:
+		if info.EndEpoch >= end {
+			res.CertifiedEpoch, res.EndEpoch, res.AlreadyCertified = info.CertifiedEpoch, info.EndEpoch, true
+			return res, nil
+		}
+		_, err := c.ctl.Submit(ctx, c.signer, control.Payload{ExtendBlob: &control.ExtendBlob{ID: e.ID, EndEpoch: end}})
+		res.CertifiedEpoch, res.EndEpoch, res.AlreadyCertified = info.CertifiedEpoch, end, true
+		return res, err
+	case control.StatusUnknown:
+		if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{RegisterBlob: &control.RegisterBlob{
+			ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, EndEpoch: end, Deletable: o.Deletable}}); err != nil {
+			return nil, err
+		}
+	case control.StatusRegistered:
+		// Someone registered it already: upload and certify.
+	default:
+		return nil, fmt.Errorf("%w: blob %v is %s", ErrNotAvailable, e.ID, info.Status)
+	}
+
+	com, owners, err := c.shardOwners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := c.upload(ctx, e, com, owners)
+	if err != nil {
+		return nil, err
+	}
+	cert := &control.Certificate{ID: e.ID, Epoch: com.Epoch, Signatures: sigs}
+	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: cert}); err != nil && !errors.Is(err, control.ErrBlobState) {
+		return nil, err
+	}
+	info, err = c.ctl.Blob(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	if info.Status != control.StatusCertified {
+		return nil, fmt.Errorf("client: blob %v is %s after certification", e.ID, info.Status)
+	}
+	res.CertifiedEpoch, res.EndEpoch = info.CertifiedEpoch, info.EndEpoch
+	return res, nil
+}
+
+// upload sends each committee member the pairs of its shards, then asks
+// for its confirmation; it returns confirmations worth a quorum.
+func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.Committee, owners []int) ([]control.Signature, error) {
+	p := e.Params
+	byMember := map[int][]int{} // member → pairs
+	for pair := 0; pair < p.N; pair++ {
+		m := owners[p.ShardOf(e.ID, pair)]
+		if m >= 0 {
+			byMember[m] = append(byMember[m], pair)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		sigs     []control.Signature
+		weight   int
+		quorumAt time.Time
+		errs     []error
+	)
+	members := sortedKeys(byMember)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.parallel(len(members), func(i int) {
+			m := com.Members[members[i]]
+			sig, err := c.uploadMember(ctx, e, m, byMember[members[i]], com.Epoch)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("node %s (%s): %w", m.Name, m.Address, err))
+				return
+			}
+			sigs = append(sigs, control.Signature{Node: m.Key, Sig: sig})
+			weight += len(m.Shards)
+			if weight >= c.params.Quorum() && quorumAt.IsZero() {
+				quorumAt = time.Now()
+				time.AfterFunc(grace, cancel) // stop at quorum plus a short grace
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		<-done
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if weight < c.params.Quorum() {
+		return nil, fmt.Errorf("%w: confirmations worth %d shards, need %d: %v", ErrTooFewNodes, weight, c.params.Quorum(), errors.Join(errs...))
+	}
+	return sigs, nil
+}
+
+// uploadMember uploads one node's pairs and returns its signature.
+func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m control.Member, pairs []int, epoch uint64) ([]byte, error) {
+	p := e.Params
+	for _, pair := range pairs {
+		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+			idx := p.PrimaryOf(pair)
+			if k == blob.Secondary {
+				idx = p.SecondaryOf(pair)
+			}
+			body, err := (&blob.SliverMessage{Commitment: e.Pairs[pair], Sliver: e.Sliver(k, idx)}).MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/%s", m.Address, e.ID, pair, k)
+			if err := c.retry(ctx, func() error {
+				msg, code, err := c.do(ctx, http.MethodPut, url, body)
+				if err != nil {
+					return err
+				}
+				if code/100 != 2 {
+					return &statusError{code, string(msg)}
+				}
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var conf confirmation
+	url := fmt.Sprintf("%s/v1/blobs/%s/confirmation", m.Address, e.ID)
+	err := c.retry(ctx, func() error {
+		msg, code, err := c.do(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return &statusError{code, string(msg)}
+		}
+		return json.Unmarshal(msg, &conf)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if conf.Node != m.Key || conf.Epoch != epoch || conf.BlobID != e.ID ||
+		!ed25519.Verify(m.Key[:], control.ConfirmationMessage(c.params.NetworkID, epoch, e.ID), conf.Signature) {
+		return nil, errors.New("confirmation does not verify")
+	}
+	return conf.Signature, nil
+}
+
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.msg) }
+
+// retry runs fn up to 3 times with back-off; 4xx answers other than 409
+// (not ready) and 429 are final.
+func (c *Client) retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt, wait := 0, 100*time.Millisecond; attempt < 3; attempt, wait = attempt+1, wait*4 {
+		if err = fn(); err == nil {
+			return nil
+		}
+		var se *statusError
+		if errors.As(err, &se) && se.code/100 == 4 && se.code != http.StatusConflict && se.code != http.StatusTooManyRequests {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	return err
+}
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

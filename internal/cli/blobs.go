@@ -1,0 +1,252 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/devnet"
+)
+
+// connect opens the SDK client named by --config or WEFT_CONFIG.
+func connect(ctx context.Context, cmd *cobra.Command) (*client.Client, error) {
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		path = os.Getenv("WEFT_CONFIG")
+	}
+	if path == "" {
+		return nil, usagef("no client config: pass --config FILE or set WEFT_CONFIG (weft devnet writes one)")
+	}
+	cfg, err := client.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(ctx, cfg)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newStoreCmd(s Streams) *cobra.Command {
+	var (
+		epochs    uint64
+		deletable bool
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "store FILE...",
+		Short: "Store files on the network and print their blob IDs",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("store needs at least one FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := connect(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var results []*client.StoreResult
+			for _, path := range args {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				r, err := c.Store(ctx, data, client.StoreOptions{Epochs: epochs, Deletable: deletable})
+				if err != nil {
+					return fmt.Errorf("storing %s: %w", path, err)
+				}
+				results = append(results, r)
+				if !asJSON {
+					fmt.Fprintln(s.Out, r.BlobID)
+				}
+			}
+			if asJSON {
+				type row struct {
+					File string `json:"file"`
+					*client.StoreResult
+				}
+				var rows []row
+				for i, r := range results {
+					rows = append(rows, row{args[i], r})
+				}
+				if len(rows) == 1 {
+					return printJSON(s.Out, rows[0])
+				}
+				return printJSON(s.Out, rows)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Uint64Var(&epochs, "epochs", 5, "epochs to store the blob for")
+	cmd.Flags().BoolVar(&deletable, "deletable", false, "allow the owner to delete the blob")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newReadCmd(s Streams) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "read BLOB_ID [-o FILE]",
+		Short: "Read a blob (to standard output by default)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := blob.ParseID(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			c, err := connect(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			data, err := c.Read(ctx, id)
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = s.Out.Write(data)
+				return err
+			}
+			return os.WriteFile(out, data, 0o644)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
+	return cmd
+}
+
+func newStatusCmd(s Streams) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status BLOB_ID",
+		Short: "Show a blob's status on the control plane",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := blob.ParseID(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			c, err := connect(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			info, err := c.Status(ctx, id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(s.Out, info)
+			}
+			fmt.Fprintf(s.Out, "%s: %s (length %d, end epoch %d, certified epoch %d)\n", id, info.Status, info.Length, info.EndEpoch, info.CertifiedEpoch)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newDeleteCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete BLOB_ID",
+		Short: "Delete a deletable blob you own",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := blob.ParseID(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			c, err := connect(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.Delete(ctx, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "deleted %s\n", id)
+			return nil
+		},
+	}
+	return cmd
+}
+
+func newInfoCmd(s Streams) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "info",
+		Short: "Show the network's parameters, epoch and committee",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := connect(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.Control().Status(ctx)
+			if err != nil {
+				return err
+			}
+			com, err := c.Control().Committee(ctx, 0)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(s.Out, map[string]any{"status": st, "committee": com})
+			}
+			p := st.Params
+			fmt.Fprintf(s.Out, "network %s: %d shards (f = %d, quorum %d), epoch %d, height %d\n", p.NetworkID, p.Shards, p.F(), p.Quorum(), st.Epoch, st.Height)
+			for _, m := range com.Members {
+				fmt.Fprintf(s.Out, "  %-10s %s  %s  shards %v\n", m.Name, m.Key.Short(), m.Address, m.Shards)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newDevnetCmd(s Streams) *cobra.Command {
+	var cfg devnet.Config
+	cmd := &cobra.Command{
+		Use:   "devnet --dir DIR [--nodes N] [--shards S]",
+		Short: "Run a local network: control plane and storage nodes on loopback",
+		Long: `Run a local Weft network until SIGINT or SIGTERM: the embedded control plane
+(one CometBFT validator in this process) and N storage nodes as separate
+weft node processes, all on 127.0.0.1. The first run creates the network in
+DIR (keys, configs, genesis); later runs resume it. When ready, DIR/devnet.json
+describes it and DIR/client.json is a client config for weft store/read.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cfg.Dir == "" {
+				return usagef("devnet needs --dir")
+			}
+			cfg.Out = s.Out
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return devnet.Run(ctx, cfg)
+		},
+	}
+	cmd.Flags().StringVar(&cfg.Dir, "dir", "", "directory of the devnet (created on first run)")
+	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 0, "storage nodes (default 7)")
+	cmd.Flags().IntVar(&cfg.Shards, "shards", 0, "shards (default 28)")
+	return cmd
+}
