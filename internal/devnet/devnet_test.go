@@ -1,0 +1,241 @@
+package devnet_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/devnet"
+)
+
+var weftBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "weft-devnet-bin")
+	if err != nil {
+		panic(err)
+	}
+	weftBin = filepath.Join(dir, "weft")
+	if out, err := exec.Command("go", "build", "-o", weftBin, "github.com/weftnet/weft/cmd/weft").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building weft: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type net_ struct {
+	t      *testing.T
+	dir    string
+	cmd    *exec.Cmd
+	layout devnet.Layout
+	nodes  map[int]*exec.Cmd // nodes restarted by hand
+}
+
+func startDevnet(t *testing.T) *net_ {
+	t.Helper()
+	n := &net_{t: t, dir: t.TempDir(), nodes: map[int]*exec.Cmd{}}
+	n.cmd = exec.Command(weftBin, "devnet", "--dir", n.dir)
+	var out bytes.Buffer
+	n.cmd.Stdout, n.cmd.Stderr = &out, &out
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, c := range n.nodes {
+			c.Process.Signal(syscall.SIGTERM)
+			c.Wait()
+		}
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { n.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			n.cmd.Process.Kill()
+			t.Errorf("devnet did not stop on SIGTERM")
+		}
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		raw, err := os.ReadFile(filepath.Join(n.dir, "devnet.json"))
+		if err == nil && json.Unmarshal(raw, &n.layout) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("devnet not ready:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n
+}
+
+// weft runs the CLI against the devnet.
+func (n *net_) weft(args ...string) (string, error) {
+	cmd := exec.Command(weftBin, args...)
+	cmd.Env = append(os.Environ(), "WEFT_CONFIG="+n.layout.ClientConfig)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("weft %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func (n *net_) pid(i int) int {
+	if c := n.nodes[i]; c != nil {
+		return c.Process.Pid
+	}
+	return n.layout.Nodes[i].PID
+}
+
+func (n *net_) kill(i int) {
+	n.t.Helper()
+	syscall.Kill(n.pid(i), syscall.SIGKILL)
+	if c := n.nodes[i]; c != nil {
+		c.Wait()
+		delete(n.nodes, i)
+	}
+	// Wait until the port is free.
+	addr := strings.TrimPrefix(n.layout.Nodes[i].API, "http://")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("node %d's port stays busy", i)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// restart starts node i by hand, as an operator would.
+func (n *net_) restart(i int) {
+	n.t.Helper()
+	cmd := exec.Command(weftBin, "node", "--config", n.layout.Nodes[i].Config)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
+		n.t.Fatalf("node %d did not restart: %q %v", i, line, err)
+	}
+	n.nodes[i] = cmd
+}
+
+func TestStoreAndReadWithNodesDown(t *testing.T) {
+	n := startDevnet(t)
+	if len(n.layout.Nodes) != 7 {
+		t.Fatalf("%d nodes", len(n.layout.Nodes))
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	sizes := []int{0, 1, 1 << 20, 20 << 20}
+	files := map[int]string{}
+	for _, size := range sizes {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		files[size] = filepath.Join(t.TempDir(), fmt.Sprint(size))
+		if err := os.WriteFile(files[size], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two nodes (8 shards ≤ f = 9) are down during the write.
+	down := rng.Perm(7)
+	n.kill(down[0])
+	n.kill(down[1])
+	ids := map[int]string{}
+	for _, size := range sizes {
+		out, err := n.weft("store", "--json", files[size])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			BlobID         string `json:"blobId"`
+			Size           int64  `json:"size"`
+			EncodedSize    int64  `json:"encodedSize"`
+			CertifiedEpoch uint64 `json:"certifiedEpoch"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil || r.Size != int64(size) || r.CertifiedEpoch == 0 {
+			t.Fatalf("store %d bytes: %q %v", size, out, err)
+		}
+		ids[size] = r.BlobID
+		if st, err := n.weft("status", "--json", r.BlobID); err != nil || !strings.Contains(st, `"status": "certified"`) {
+			t.Fatalf("status: %s %v", st, err)
+		}
+	}
+	// They come back by hand; two others go down for the read.
+	n.restart(down[0])
+	n.restart(down[1])
+	n.kill(down[2])
+	n.kill(down[3])
+	for _, size := range sizes {
+		out := filepath.Join(t.TempDir(), "out")
+		if _, err := n.weft("read", ids[size], "-o", out); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(files[size])
+		got, _ := os.ReadFile(out)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("read of %d bytes differs (%d bytes back)", size, len(got))
+		}
+	}
+	// A node that lies: its port answers every sliver request with a
+	// well-formed sliver of garbage.
+	n.restart(down[2])
+	liar := down[3]
+	addr := strings.TrimPrefix(n.layout.Nodes[liar].API, "http://")
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lied atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lied.Add(1)
+		var pair int
+		fmt.Sscanf(r.URL.Path[strings.LastIndex(r.URL.Path, "/slivers/")+len("/slivers/"):], "%d", &pair)
+		msg := blob.SliverMessage{
+			Commitment: blob.PairCommitment{Pair: uint32(pair), Path: make([]blob.Hash, 5)},
+			Sliver:     blob.Sliver{Kind: blob.Primary, Index: uint32(pair), SymbolSize: 2, Data: bytes.Repeat([]byte{7}, 38)},
+		}
+		raw, _ := msg.MarshalBinary()
+		w.Write(raw)
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	for _, size := range sizes {
+		got, err := n.weft("read", ids[size])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(files[size])
+		if got != string(want) {
+			t.Fatalf("read with a lying node returned different bytes")
+		}
+	}
+	if lied.Load() == 0 {
+		t.Fatalf("the lying node was never asked (seed %d)", seed)
+	}
+	t.Logf("the lying node answered %d requests", lied.Load())
+}
