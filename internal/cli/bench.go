@@ -95,6 +95,16 @@ discards them.`,
 	ing.Flags().IntSliceVar(&ishards, "shards", []int{10, 100}, "shard counts")
 	ing.Flags().StringVar(&isize, "size", "64MiB", "blob size")
 	ing.Flags().IntVar(&ic.Concurrency, "concurrency", 4, "parallel uploads")
-	cmd.AddCommand(enc, ctl, ing)
+	var dc bench.DevnetConfig
+	dev := &cobra.Command{
+		Use:   "devnet",
+		Short: "Store and read 1 MiB and 64 MiB blobs on the default devnet",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.Devnet(s.Out, dc)
+		},
+	}
+	dev.Flags().IntVar(&dc.Runs, "runs", 3, "stores and reads per size")
+	cmd.AddCommand(enc, ctl, ing, dev)
 	return cmd
 }

@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/devnet"
+)
+
+// DevnetConfig says what the devnet benchmark measures.
+type DevnetConfig struct {
+	Sizes []int64 // default 1 MiB, 64 MiB
+	Runs  int     // stores and reads per size; default 3
+}
+
+// Devnet starts the default devnet (7 storage node processes, 28 shards,
+// embedded control plane) in a temporary directory and measures storing
+// and reading blobs through the Go SDK: MB/s and latency (medians), and
+// time to first byte of a read.
+func Devnet(w io.Writer, cfg DevnetConfig) error {
+	if len(cfg.Sizes) == 0 {
+		cfg.Sizes = []int64{1 << 20, 64 << 20}
+	}
+	if cfg.Runs <= 0 {
+		cfg.Runs = 3
+	}
+	dir, err := os.MkdirTemp("", "weft-bench-devnet")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- devnet.Run(ctx, devnet.Config{Dir: dir}) }()
+	defer func() { cancel(); <-done }()
+	var layout devnet.Layout
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))
+		if err == nil && json.Unmarshal(raw, &layout) == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			return fmt.Errorf("bench: devnet stopped: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: devnet not ready after 3 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ccfg, err := client.LoadConfig(layout.ClientConfig)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(ctx, ccfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintf(w, "weft bench devnet: %d storage node processes, %d shards, embedded control plane; medians of %d runs\n\n",
+		len(layout.Nodes), c.Params().Shards, cfg.Runs)
+	fmt.Fprintf(w, "%9s | %11s %11s | %11s %11s %11s\n", "size", "store MB/s", "store", "read MB/s", "read", "first byte")
+	for _, size := range cfg.Sizes {
+		var stores, reads, firsts []time.Duration
+		for run := 0; run < cfg.Runs; run++ {
+			data := randomBlob(size)
+			data[0], data[len(data)/2] = byte(run), byte(run>>8) // a new blob each run
+			t0 := time.Now()
+			r, err := c.Store(ctx, data, client.StoreOptions{Epochs: 2})
+			if err != nil {
+				return err
+			}
+			stores = append(stores, time.Since(t0))
+			t0 = time.Now()
+			got, err := c.Read(ctx, r.BlobID)
+			if err != nil {
+				return err
+			}
+			d := time.Since(t0)
+			if len(got) != len(data) {
+				return fmt.Errorf("bench: read %d bytes, stored %d", len(got), len(data))
+			}
+			reads = append(reads, d)
+			// Reads are checked against the blob ID before any byte is
+			// returned, so the first byte arrives with the last.
+			firsts = append(firsts, d)
+		}
+		med := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+		fmt.Fprintf(w, "%9s | %11.1f %11s | %11.1f %11s %11s\n", FormatSize(size),
+			mbps(size, med(stores)), formatDuration(med(stores)), mbps(size, med(reads)), formatDuration(med(reads)), formatDuration(med(firsts)))
+	}
+	return nil
+}
