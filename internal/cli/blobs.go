@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/devnet"
+	"github.com/weftnet/weft/internal/gateway"
 )
 
 // connect opens the SDK client named by --config or WEFT_CONFIG.
@@ -248,5 +252,38 @@ describes it and DIR/client.json is a client config for weft store/read.`,
 	cmd.Flags().StringVar(&cfg.Dir, "dir", "", "directory of the devnet (created on first run)")
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 0, "storage nodes (default 7)")
 	cmd.Flags().IntVar(&cfg.Shards, "shards", 0, "shards (default 28)")
+	return cmd
+}
+
+func newGatewayCmd(s Streams) *cobra.Command {
+	var listen string
+	var maxBlob int64
+	cmd := &cobra.Command{
+		Use:   "gateway --listen ADDR",
+		Short: "Serve the publisher (PUT /v1/blobs) and aggregator (GET /v1/blobs/{id}) API",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			c, err := connect(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			l, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: gateway.New(c, maxBlob).Handler(), ReadHeaderTimeout: 10 * time.Second}
+			go func() { <-ctx.Done(); srv.Close() }()
+			fmt.Fprintf(s.Out, "gateway listening on http://%s\n", l.Addr())
+			if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
+	cmd.Flags().Int64Var(&maxBlob, "max-blob-bytes", gateway.MaxBlobBytes, "largest blob accepted")
 	return cmd
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/gateway"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
 )
@@ -54,8 +55,9 @@ type NodeInfo struct {
 
 // settings is DIR/devnet-settings.json: what was created.
 type settings struct {
-	Nodes  int `json:"nodes"`
-	Shards int `json:"shards"`
+	Nodes   int    `json:"nodes"`
+	Shards  int    `json:"shards"`
+	Gateway string `json:"gateway"` // host:port
 }
 
 func freePort() (string, error) {
@@ -119,7 +121,11 @@ func create(cfg *Config) error {
 			return err
 		}
 	}
-	return writeJSON(filepath.Join(cfg.Dir, "devnet-settings.json"), settings{Nodes: cfg.Nodes, Shards: cfg.Shards})
+	gw, err := freePort()
+	if err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(cfg.Dir, "devnet-settings.json"), settings{Nodes: cfg.Nodes, Shards: cfg.Shards, Gateway: gw})
 }
 
 // Run creates the devnet if cfg.Dir holds none, starts it, writes
@@ -162,6 +168,13 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("devnet: %d shards cannot cover %d nodes", cfg.Shards, cfg.Nodes)
 		}
 		if err := create(&cfg); err != nil {
+			return err
+		}
+		raw, err := os.ReadFile(filepath.Join(cfg.Dir, "devnet-settings.json"))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &s); err != nil {
 			return err
 		}
 		fmt.Fprintf(cfg.Out, "created a devnet of %d nodes and %d shards in %s\n", cfg.Nodes, cfg.Shards, cfg.Dir)
@@ -224,10 +237,30 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		layout.Nodes[i].Shards = h.Shards
 	}
+	// The gateway, in this process.
+	sdkCfg, err := client.LoadConfig(clientCfg)
+	if err != nil {
+		return err
+	}
+	sdk, err := client.New(ctx, sdkCfg)
+	if err != nil {
+		return err
+	}
+	defer sdk.Close()
+	gl, err := net.Listen("tcp", s.Gateway)
+	if err != nil {
+		return fmt.Errorf("devnet: gateway: %w", err)
+	}
+	gsrv := &http.Server{Handler: gateway.New(sdk, 0).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go gsrv.Serve(gl)
+	defer gsrv.Close()
+	layout.Gateway = "http://" + s.Gateway
 	if err := writeJSON(filepath.Join(cfg.Dir, "devnet.json"), layout); err != nil {
 		return err
 	}
-	fmt.Fprintf(cfg.Out, `devnet ready: control plane %s, %d storage nodes
+	fmt.Fprintf(cfg.Out, `devnet ready: control plane %s, gateway %s, %d storage nodes
+  curl -X PUT --data-binary @FILE %s/v1/blobs      # store through the gateway
+  curl %s/v1/blobs/BLOB_ID                         # read it back
   export WEFT_CONFIG=%s
   weft store FILE          # prints the blob ID
   weft read BLOB_ID -o OUT
@@ -235,7 +268,7 @@ func Run(ctx context.Context, cfg Config) error {
   weft info
 layout: %s
 stop with Ctrl-C; run again with the same --dir to resume.
-`, cp.RPC(), cfg.Nodes, clientCfg, filepath.Join(cfg.Dir, "devnet.json"))
+`, cp.RPC(), layout.Gateway, cfg.Nodes, layout.Gateway, layout.Gateway, clientCfg, filepath.Join(cfg.Dir, "devnet.json"))
 	<-ctx.Done()
 	fmt.Fprintln(cfg.Out, "stopping the devnet")
 	return nil

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -238,4 +239,80 @@ func TestStoreAndReadWithNodesDown(t *testing.T) {
 		t.Fatalf("the lying node was never asked (seed %d)", seed)
 	}
 	t.Logf("the lying node answered %d requests", lied.Load())
+}
+
+func TestGateway(t *testing.T) {
+	n := startDevnet(t)
+	gw := n.layout.Gateway
+	if gw == "" {
+		t.Fatal("devnet.json has no gateway")
+	}
+	data := make([]byte, 3<<20+17)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	put := func(body []byte, query string) (int, map[string]any) {
+		req, _ := http.NewRequest("PUT", gw+"/v1/blobs"+query, bytes.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	code, res := put(data, "?epochs=3&deletable=true")
+	if code != http.StatusOK || res["blobId"] == nil {
+		t.Fatalf("PUT: %d %v", code, res)
+	}
+	id := res["blobId"].(string)
+	if code, res := put(nil, "?epochs=zero"); code != http.StatusBadRequest {
+		t.Fatalf("bad epochs: %d %v", code, res)
+	}
+	get := func(path string, hdr map[string]string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", gw+path, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := get("/v1/blobs/"+id, nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, data) || resp.Header.Get("Content-Length") != fmt.Sprint(len(data)) || resp.Header.Get("ETag") != `"`+id+`"` {
+		t.Fatalf("GET: %d, %d bytes, headers %v", resp.StatusCode, len(body), resp.Header)
+	}
+	resp, body = get("/v1/blobs/"+id, map[string]string{"Range": "bytes=1000-2999"})
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[1000:3000]) {
+		t.Fatalf("Range: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, _ := get("/v1/blobs/"+id, map[string]string{"If-None-Match": `"` + id + `"`}); resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %d", resp.StatusCode)
+	}
+	unknown := blob.ID{1, 2, 3}
+	if resp, _ := get("/v1/blobs/"+unknown.String(), nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown blob: %d", resp.StatusCode)
+	}
+	if resp, _ := get("/v1/blobs/not-an-id", nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad ID: %d", resp.StatusCode)
+	}
+	if _, err := n.weft("delete", id); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get("/v1/blobs/"+id, nil); resp.StatusCode != http.StatusGone {
+		t.Fatalf("deleted blob: %d", resp.StatusCode)
+	}
+	// The empty blob round-trips too.
+	code, res = put(nil, "")
+	if code != http.StatusOK {
+		t.Fatalf("PUT empty: %d %v", code, res)
+	}
+	if resp, body := get("/v1/blobs/"+res["blobId"].(string), nil); resp.StatusCode != 200 || len(body) != 0 {
+		t.Fatalf("GET empty: %d, %d bytes", resp.StatusCode, len(body))
+	}
 }
