@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,11 +17,19 @@ import (
 // ones, asking more nodes as others fail or lie; the result is checked
 // against the blob ID before it is returned.
 func (c *Client) Read(ctx context.Context, id blob.ID) ([]byte, error) {
+	return c.ReadProgress(ctx, id, nil)
+}
+
+// ReadProgress is Read reporting sliver bytes fetched so far and the
+// bytes a read needs (kp slivers) to progress, if it is not nil.
+func (c *Client) ReadProgress(ctx context.Context, id blob.ID, progress func(done, total int64)) ([]byte, error) {
 	info, err := c.available(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	slivers, err := c.fetchPrimaries(ctx, id, info.Length, c.codec.Params().Kp, nil)
+	p := c.codec.Params()
+	prog := newProgress(progress, int64(p.Kp*p.Ks*p.SymbolSize(info.Length)))
+	slivers, err := c.fetchPrimaries(ctx, id, info.Length, c.codec.Params().Kp, nil, prog)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +59,7 @@ func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length int64
 	for r := first; r <= last; r++ {
 		rows = append(rows, r)
 	}
-	slivers, err := c.fetchPrimaries(ctx, id, info.Length, len(rows), rows)
+	slivers, err := c.fetchPrimaries(ctx, id, info.Length, len(rows), rows, nil)
 	if err == nil && len(slivers) == len(rows) {
 		byRow := map[uint32][]byte{}
 		for _, sl := range slivers {
@@ -93,7 +102,7 @@ func (c *Client) available(ctx context.Context, id blob.ID) (*control.BlobInfo, 
 // fetchPrimaries gets want verified primary slivers, trying the listed
 // rows (nil: systematic rows first, then the others) and, for a full
 // read, any other row when some fail.
-func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, want int, rows []int) ([]blob.Sliver, error) {
+func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, want int, rows []int, prog *progress) ([]blob.Sliver, error) {
 	p := c.codec.Params()
 	com, owners, err := c.shardOwners(ctx)
 	if err != nil {
@@ -138,6 +147,7 @@ func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, 
 				return
 			}
 			got = append(got, *sl)
+			prog.add(int64(len(sl.Data)))
 		})
 	}
 	if len(got) < want {
@@ -167,4 +177,14 @@ func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, lengt
 		return nil, err
 	}
 	return &msg.Sliver, nil
+}
+
+// Open returns a reader over a blob's bytes (read and checked whole
+// first, so a reader never sees bytes that do not match the blob ID).
+func (c *Client) Open(ctx context.Context, id blob.ID) (*bytes.Reader, error) {
+	data, err := c.Read(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(data), nil
 }

@@ -20,6 +20,10 @@ import (
 type StoreOptions struct {
 	Epochs    uint64 // epochs to store for, counting the current one; default 5
 	Deletable bool
+	// Progress, if set, is called as slivers reach nodes with the bytes
+	// sent so far and the total to send. It must be safe for concurrent
+	// use.
+	Progress func(sent, total int64)
 }
 
 // StoreResult describes a stored blob.
@@ -45,7 +49,7 @@ type confirmation struct {
 // grace is how long uploads may go on once a quorum has confirmed, so
 // that most nodes get their slivers from the writer rather than by
 // recovery.
-const grace = 500 * time.Millisecond
+const grace = 200 * time.Millisecond
 
 // Store encodes data, registers it, uploads every node its pairs in
 // parallel, collects storage confirmations and certifies the blob once
@@ -97,7 +101,7 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 	if err != nil {
 		return nil, err
 	}
-	sigs, err := c.upload(ctx, e, com, owners)
+	sigs, err := c.upload(ctx, e, com, owners, newProgress(o.Progress, e.EncodedSize()))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +122,7 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 
 // upload sends each committee member the pairs of its shards, then asks
 // for its confirmation; it returns confirmations worth a quorum.
-func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.Committee, owners []int) ([]control.Signature, error) {
+func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.Committee, owners []int, prog *progress) ([]control.Signature, error) {
 	p := e.Params
 	byMember := map[int][]int{} // member → pairs
 	for pair := 0; pair < p.N; pair++ {
@@ -142,7 +146,7 @@ func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.C
 		defer close(done)
 		c.parallel(len(members), func(i int) {
 			m := com.Members[members[i]]
-			sig, err := c.uploadMember(ctx, e, m, byMember[members[i]], com.Epoch)
+			sig, err := c.uploadMember(ctx, e, m, byMember[members[i]], com.Epoch, prog)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -171,7 +175,7 @@ func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.C
 }
 
 // uploadMember uploads one node's pairs and returns its signature.
-func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m control.Member, pairs []int, epoch uint64) ([]byte, error) {
+func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m control.Member, pairs []int, epoch uint64, prog *progress) ([]byte, error) {
 	p := e.Params
 	for _, pair := range pairs {
 		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
@@ -196,6 +200,7 @@ func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m contro
 			}); err != nil {
 				return nil, err
 			}
+			prog.add(int64(len(e.Sliver(k, idx).Data)))
 		}
 	}
 	var conf confirmation
@@ -249,3 +254,25 @@ func (c *Client) retry(ctx context.Context, fn func() error) error {
 }
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// progress reports bytes done to a callback, if there is one.
+type progress struct {
+	mu    sync.Mutex
+	fn    func(done, total int64)
+	done  int64
+	total int64
+}
+
+func newProgress(fn func(done, total int64), total int64) *progress {
+	return &progress{fn: fn, total: total}
+}
+
+func (p *progress) add(n int64) {
+	if p == nil || p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	p.fn(p.done, p.total)
+}

@@ -70,7 +70,9 @@ func newStoreCmd(s Streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				r, err := c.Store(ctx, data, client.StoreOptions{Epochs: epochs, Deletable: deletable})
+				b := newBar(s.Err, "storing "+path, int64(len(data)))
+				r, err := c.Store(ctx, data, client.StoreOptions{Epochs: epochs, Deletable: deletable, Progress: b.callback()})
+				b.done()
 				if err != nil {
 					return fmt.Errorf("storing %s: %w", path, err)
 				}
@@ -119,7 +121,13 @@ func newReadCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			data, err := c.Read(ctx, id)
+			info, err := c.Status(ctx, id)
+			if err != nil {
+				return err
+			}
+			b := newBar(s.Err, "reading", int64(info.Length))
+			data, err := c.ReadProgress(ctx, id, b.callback())
+			b.done()
 			if err != nil {
 				return err
 			}
@@ -167,6 +175,7 @@ func newStatusCmd(s Streams) *cobra.Command {
 }
 
 func newDeleteCmd(s Streams) *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "delete BLOB_ID",
 		Short: "Delete a deletable blob you own",
@@ -185,10 +194,14 @@ func newDeleteCmd(s Streams) *cobra.Command {
 			if err := c.Delete(ctx, id); err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(s.Out, map[string]any{"blobId": id, "deleted": true})
+			}
 			fmt.Fprintf(s.Out, "deleted %s\n", id)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

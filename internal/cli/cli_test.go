@@ -69,3 +69,24 @@ func TestErrorsAreOneLineWithExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	if b := newBar(&buf, "x", 100<<20); b != nil {
+		t.Fatal("a bar was made for a non-terminal writer")
+	}
+	b := &bar{w: &buf, label: "storing"}
+	b.update(50, 100)
+	b.update(100, 100)
+	b.done()
+	out := buf.String()
+	if !strings.Contains(out, "storing [###############...............]  50%") || !strings.Contains(out, "100%") || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("bar output %q", out)
+	}
+	var nilBar *bar
+	nilBar.update(1, 2) // draws nothing, does not panic
+	nilBar.done()
+	if nilBar.callback() != nil {
+		t.Fatal("nil bar has a callback")
+	}
+}

@@ -167,6 +167,7 @@ func TestStoreAndReadWithNodesDown(t *testing.T) {
 	n.kill(down[0])
 	n.kill(down[1])
 	ids := map[int]string{}
+	gwIDs := map[int]string{}
 	for _, size := range sizes {
 		out, err := n.weft("store", "--json", files[size])
 		if err != nil {
@@ -185,6 +186,29 @@ func TestStoreAndReadWithNodesDown(t *testing.T) {
 		if st, err := n.weft("status", "--json", r.BlobID); err != nil || !strings.Contains(st, `"status": "certified"`) {
 			t.Fatalf("status: %s %v", st, err)
 		}
+		// The same bytes through the gateway, with a different end epoch
+		// (the blob exists already: it is extended, not uploaded again),
+		// and a variant that is new to the network.
+		data, _ := os.ReadFile(files[size])
+		variant := append(append([]byte(nil), data...), 'g')
+		for _, body := range [][]byte{data, variant} {
+			req, _ := http.NewRequest("PUT", n.layout.Gateway+"/v1/blobs?epochs=7", bytes.NewReader(body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gr struct {
+				BlobID string `json:"blobId"`
+			}
+			json.NewDecoder(resp.Body).Decode(&gr)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || (len(body) == len(data) && gr.BlobID != r.BlobID) {
+				t.Fatalf("gateway store of %d bytes: %d %q", len(body), resp.StatusCode, gr.BlobID)
+			}
+			if len(body) != len(data) {
+				gwIDs[size] = gr.BlobID
+			}
+		}
 	}
 	// They come back by hand; two others go down for the read.
 	n.restart(down[0])
@@ -200,6 +224,15 @@ func TestStoreAndReadWithNodesDown(t *testing.T) {
 		got, _ := os.ReadFile(out)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("read of %d bytes differs (%d bytes back)", size, len(got))
+		}
+		resp, err := http.Get(n.layout.Gateway + "/v1/blobs/" + gwIDs[size])
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotGW, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(gotGW, append(want, 'g')) {
+			t.Fatalf("gateway read of %d bytes: %d, %d bytes", size+1, resp.StatusCode, len(gotGW))
 		}
 	}
 	// A node that lies: its port answers every sliver request with a
