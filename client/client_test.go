@@ -1,0 +1,151 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/node"
+)
+
+// network starts an embedded control plane and storage nodes in-process
+// (4 nodes × 3 of 12 shards: f = 3, so one node may fail) and returns a
+// client and the nodes.
+func network(t *testing.T) (*client.Client, []*node.Node) {
+	t.Helper()
+	dir := t.TempDir()
+	g := control.Genesis{Params: control.Params{NetworkID: "weft-client-test", Shards: 12, MaxEpochsAhead: 100}}
+	var cfgs []*node.Config
+	for i := 0; i < 4; i++ {
+		kf := filepath.Join(dir, "keys", fmt.Sprintf("node-%d.key", i))
+		k, err := keyfile.LoadOrCreate(kf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := freeAddr(t)
+		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://" + addr})
+		cfgs = append(cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr, DataDir: filepath.Join(dir, fmt.Sprint("data-", i)), KeyFile: kf})
+	}
+	cp := filepath.Join(dir, "control")
+	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := engine.Start(cp, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Stop() })
+	ctx := context.Background()
+	var nodes []*node.Node
+	for _, c := range cfgs {
+		c.ControlPlane = v.RPC()
+		n, err := node.Start(ctx, c, log.New(io.Discard, "", 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Shutdown(context.Background()) })
+		nodes = append(nodes, n)
+	}
+	c, err := client.New(ctx, client.Config{ControlPlane: v.RPC(), KeyFile: filepath.Join(dir, "keys", "client.key"), NodeTimeout: client.Duration(10 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, nodes
+}
+
+func TestStoreReadOneNodeDown(t *testing.T) {
+	c, nodes := network(t)
+	ctx := context.Background()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+
+	var ids []blob.ID
+	var blobs [][]byte
+	for _, size := range []int{0, 1, 1000, 300_000} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		r, err := c.Store(ctx, data, client.StoreOptions{Epochs: 3, Deletable: true})
+		if err != nil {
+			t.Fatalf("store %d bytes: %v", size, err)
+		}
+		if r.Size != int64(size) || r.CertifiedEpoch == 0 || r.AlreadyCertified {
+			t.Fatalf("store result %+v", r)
+		}
+		got, err := c.Read(ctx, r.BlobID)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read %d bytes back: %v", size, err)
+		}
+		ids, blobs = append(ids, r.BlobID), append(blobs, data)
+	}
+	// Storing the same bytes again uploads nothing.
+	if r, err := c.Store(ctx, blobs[3], client.StoreOptions{Epochs: 3}); err != nil || !r.AlreadyCertified {
+		t.Fatalf("second store: %+v %v", r, err)
+	}
+	// Byte ranges.
+	for i := 0; i < 20; i++ {
+		off := rng.Int64N(300_000)
+		n := rng.Int64N(300_000 - off + 10)
+		got, err := c.ReadRange(ctx, ids[3], off, n)
+		want := blobs[3][off:min(off+n, 300_000)]
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("range %d+%d: %d bytes, %v", off, n, len(got), err)
+		}
+	}
+	// One node (3 shards = f) down: writes and reads go on.
+	down := rng.IntN(4)
+	nodes[down].Shutdown(context.Background())
+	data := bytes.Repeat([]byte("weft"), 50_000)
+	r, err := c.Store(ctx, data, client.StoreOptions{})
+	if err != nil {
+		t.Fatalf("store with node %d down: %v", down, err)
+	}
+	for i, id := range append(ids, r.BlobID) {
+		want := data
+		if i < len(blobs) {
+			want = blobs[i]
+		}
+		got, err := c.Read(ctx, id)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("read with node %d down: %v", down, err)
+		}
+	}
+	// Unknown and deleted blobs are not available.
+	if _, err := c.Read(ctx, blob.ID{42}); !errors.Is(err, client.ErrNotAvailable) {
+		t.Fatalf("unknown blob: %v", err)
+	}
+	if err := c.Delete(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(ctx, ids[2]); !errors.Is(err, client.ErrNotAvailable) {
+		t.Fatalf("deleted blob: %v", err)
+	}
+	if info, _ := c.Status(ctx, ids[2]); info.Status != control.StatusDeleted {
+		t.Fatalf("status after delete: %s", info.Status)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
