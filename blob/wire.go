@@ -205,6 +205,14 @@ func (c *PairCommitment) UnmarshalBinary(data []byte) error {
 // a bad kind, or data that is not whole symbols of an even size. Layout:
 // version, 'S', kind u8, index u32, symbol size u32, data length u32, data.
 func (s *Sliver) MarshalBinary() ([]byte, error) {
+	return s.AppendBinary(make([]byte, 0, s.BinarySize()))
+}
+
+// BinarySize is the length of the sliver's encoding.
+func (s *Sliver) BinarySize() int { return 2 + 1 + 4 + 4 + 4 + len(s.Data) }
+
+// AppendBinary appends the encoding MarshalBinary returns to b.
+func (s *Sliver) AppendBinary(b []byte) ([]byte, error) {
 	if uint64(len(s.Data)) > 1<<32-1 {
 		return nil, errors.New("blob: sliver too large")
 	}
@@ -214,7 +222,6 @@ func (s *Sliver) MarshalBinary() ([]byte, error) {
 	if s.SymbolSize == 0 || s.SymbolSize%2 != 0 || len(s.Data)%int(s.SymbolSize) != 0 {
 		return nil, fmt.Errorf("blob: sliver of %d bytes with symbol size %d", len(s.Data), s.SymbolSize)
 	}
-	b := make([]byte, 0, 2+1+4+4+4+len(s.Data))
 	b = appendHeader(b, tagSliver)
 	b = append(b, byte(s.Kind))
 	b = binary.BigEndian.AppendUint32(b, s.Index)

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -211,6 +213,7 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body, err := readBody(w, r, n.cfg.MaxBodyBytes)
+	defer putBuffer(body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -499,13 +502,41 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength < 0 {
 		return io.ReadAll(rd)
 	}
-	buf := make([]byte, r.ContentLength)
+	buf := getBuffer(int(r.ContentLength))
 	if _, err := io.ReadFull(rd, buf); err != nil {
+		putBuffer(buf)
 		return nil, err
 	}
 	// The declared length must be the whole body.
 	if k, _ := rd.Read(make([]byte, 1)); k != 0 {
+		putBuffer(buf)
 		return nil, errors.New("body longer than its Content-Length")
 	}
 	return buf, nil
+}
+
+// Body buffers are recycled by power-of-two size class: uploads are big
+// and come in a few sizes, and fresh memory for each costs more than the
+// copy.
+var bufferPools [40]sync.Pool
+
+func getBuffer(n int) []byte {
+	c := bits.Len(uint(n))
+	if n == 0 || c >= len(bufferPools) {
+		return make([]byte, n)
+	}
+	if v, ok := bufferPools[c].Get().(*[]byte); ok {
+		return (*v)[:n]
+	}
+	return make([]byte, n, 1<<c)
+}
+
+// putBuffer recycles a buffer from getBuffer; the caller must not use it
+// afterwards.
+func putBuffer(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1
+	if cap(b) == 0 || c >= len(bufferPools) || cap(b) != 1<<c {
+		return
+	}
+	bufferPools[c].Put(&b)
 }

@@ -204,17 +204,22 @@ func (s *Store) PutSliver(id blob.ID, pair uint32, sl *blob.Sliver, pc *blob.Pai
 	if err := s.ensureSpace(len(sl.Data)); err != nil {
 		return err
 	}
-	raw, err := sl.MarshalBinary()
-	if err != nil {
-		return err
-	}
 	craw, err := pc.MarshalBinary()
 	if err != nil {
 		return err
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	b.Set(keySliver(id, pair, sl.Kind), raw, nil)
+	// Encode the sliver straight into the batch: slivers are big.
+	key := keySliver(id, pair, sl.Kind)
+	op := b.SetDeferred(len(key), sl.BinarySize())
+	copy(op.Key, key)
+	if _, err := sl.AppendBinary(op.Value[:0]); err != nil {
+		return err
+	}
+	if err := op.Finish(); err != nil {
+		return err
+	}
 	b.Set(keyCommitment(id, pair), craw, nil)
 	b.Set(keyHave(id, pair, sl.Kind), []byte{1}, nil)
 	if err := b.Commit(pebble.Sync); err != nil {
