@@ -88,20 +88,13 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 		nodes = append(nodes, k)
 		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9100+i)})
 	}
-	if _, err := engine.Init(engine.InitConfig{Dir: dir, Validators: 1, Genesis: g}); err != nil {
-		return nil, err
-	}
-	node, err := engine.Start(dir, io.Discard)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	node, c, err := embedded(ctx, dir, g)
 	if err != nil {
 		return nil, err
 	}
 	defer node.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
-	defer cancel()
-	c, err := client.Dial(ctx, node.RPC())
-	if err != nil {
-		return nil, err
-	}
 	defer c.Close()
 	st, err := c.Status(ctx)
 	if err != nil {
@@ -194,4 +187,22 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 	fmt.Fprintf(w, "%8d %10s %14.1f %12s %12s %14s %14s %8d\n", r.Blobs, formatDuration(r.Elapsed), r.PerSecond,
 		formatDuration(r.P50), formatDuration(r.P99), formatDuration(r.RegP50), formatDuration(r.CertP50), r.Blocks)
 	return r, nil
+}
+
+// embedded starts a one-validator control plane in dir, the way weft
+// devnet runs it, and connects a client to it.
+func embedded(ctx context.Context, dir string, g control.Genesis) (*engine.Node, *client.Client, error) {
+	if _, err := engine.Init(engine.InitConfig{Dir: dir, Validators: 1, Genesis: g}); err != nil {
+		return nil, nil, err
+	}
+	node, err := engine.Start(dir, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.Dial(ctx, node.RPC())
+	if err != nil {
+		node.Stop()
+		return nil, nil, err
+	}
+	return node, c, nil
 }

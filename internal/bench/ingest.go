@@ -21,7 +21,6 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/client"
-	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
@@ -182,21 +181,13 @@ func ingestOne(n int, cfg IngestConfig) (IngestResult, error) {
 	}
 	g := control.Genesis{Params: control.Params{NetworkID: "weft-bench", Shards: n, MaxEpochsAhead: 100},
 		Nodes: []control.Node{{Key: control.KeyOf(key), Name: "node-0", Address: "http://127.0.0.1"}}}
-	cp := filepath.Join(dir, "control")
-	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g}); err != nil {
-		return r, err
-	}
-	v, err := engine.Start(cp, io.Discard)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	v, ctl, err := embedded(ctx, filepath.Join(dir, "control"), g)
 	if err != nil {
 		return r, err
 	}
 	defer v.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ctl, err := client.Dial(ctx, v.RPC())
-	if err != nil {
-		return r, err
-	}
 	defer ctl.Close()
 
 	codec, err := redstuff.New(n)

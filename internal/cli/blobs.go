@@ -36,6 +36,16 @@ func connect(ctx context.Context, cmd *cobra.Command) (*client.Client, error) {
 	return client.New(ctx, cfg)
 }
 
+// blobCommand parses a command's blob ID argument and connects.
+func blobCommand(ctx context.Context, cmd *cobra.Command, arg string) (blob.ID, *client.Client, error) {
+	id, err := blob.ParseID(arg)
+	if err != nil {
+		return id, nil, usageError{err}
+	}
+	c, err := connect(ctx, cmd)
+	return id, c, err
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -111,12 +121,8 @@ func newReadCmd(s Streams) *cobra.Command {
 		Short: "Read a blob (to standard output by default)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := blob.ParseID(args[0])
-			if err != nil {
-				return usageError{err}
-			}
 			ctx := cmd.Context()
-			c, err := connect(ctx, cmd)
+			id, c, err := blobCommand(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -149,12 +155,8 @@ func newStatusCmd(s Streams) *cobra.Command {
 		Short: "Show a blob's status on the control plane",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := blob.ParseID(args[0])
-			if err != nil {
-				return usageError{err}
-			}
 			ctx := cmd.Context()
-			c, err := connect(ctx, cmd)
+			id, c, err := blobCommand(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -181,12 +183,8 @@ func newDeleteCmd(s Streams) *cobra.Command {
 		Short: "Delete a deletable blob you own",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := blob.ParseID(args[0])
-			if err != nil {
-				return usageError{err}
-			}
 			ctx := cmd.Context()
-			c, err := connect(ctx, cmd)
+			id, c, err := blobCommand(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
