@@ -51,6 +51,9 @@ type confirmation struct {
 // recovery.
 const grace = 200 * time.Millisecond
 
+// perNode bounds the uploads in flight to one node.
+const perNode = 3
+
 // Store encodes data, registers it, uploads every node its pairs in
 // parallel, collects storage confirmations and certifies the blob once
 // they are worth a quorum of shards. Up to f shards may fail.
@@ -177,18 +180,36 @@ func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.C
 // uploadMember uploads one node's pairs and returns its signature.
 func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m control.Member, pairs []int, epoch uint64, prog *progress) ([]byte, error) {
 	p := e.Params
+	// A few slivers in flight per node, so that the node verifies one
+	// while it syncs another (and syncs several at once).
+	type job struct {
+		pair int
+		kind blob.SliverKind
+	}
+	var jobs []job
 	for _, pair := range pairs {
-		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
-			idx := p.PrimaryOf(pair)
-			if k == blob.Secondary {
-				idx = p.SecondaryOf(pair)
+		jobs = append(jobs, job{pair, blob.Primary}, job{pair, blob.Secondary})
+	}
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, perNode)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			idx := p.PrimaryOf(j.pair)
+			if j.kind == blob.Secondary {
+				idx = p.SecondaryOf(j.pair)
 			}
-			body, err := (&blob.SliverMessage{Commitment: e.Pairs[pair], Sliver: e.Sliver(k, idx)}).MarshalBinary()
+			sl := e.Sliver(j.kind, idx)
+			body, err := (&blob.SliverMessage{Commitment: e.Pairs[j.pair], Sliver: sl}).MarshalBinary()
 			if err != nil {
-				return nil, err
+				errs[i] = err
+				return
 			}
-			url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/%s", m.Address, e.ID, pair, k)
-			if err := c.retry(ctx, func() error {
+			url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/%s", m.Address, e.ID, j.pair, j.kind)
+			errs[i] = c.retry(ctx, func() error {
 				msg, code, err := c.do(ctx, http.MethodPut, url, body)
 				if err != nil {
 					return err
@@ -197,11 +218,15 @@ func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m contro
 					return &statusError{code, string(msg)}
 				}
 				return nil
-			}); err != nil {
-				return nil, err
+			})
+			if errs[i] == nil {
+				prog.add(int64(len(sl.Data)))
 			}
-			prog.add(int64(len(e.Sliver(k, idx).Data)))
-		}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	var conf confirmation
 	url := fmt.Sprintf("%s/v1/blobs/%s/confirmation", m.Address, e.ID)

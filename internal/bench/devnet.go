@@ -17,7 +17,7 @@ import (
 // DevnetConfig says what the devnet benchmark measures.
 type DevnetConfig struct {
 	Sizes []int64 // default 1 MiB, 64 MiB
-	Runs  int     // stores and reads per size; default 3
+	Runs  int     // stores and reads per size; default 5
 }
 
 // Devnet starts the default devnet (7 storage node processes, 28 shards,
@@ -29,7 +29,7 @@ func Devnet(w io.Writer, cfg DevnetConfig) error {
 		cfg.Sizes = []int64{1 << 20, 64 << 20}
 	}
 	if cfg.Runs <= 0 {
-		cfg.Runs = 3
+		cfg.Runs = 5
 	}
 	dir, err := os.MkdirTemp("", "weft-bench-devnet")
 	if err != nil {

@@ -104,7 +104,7 @@ discards them.`,
 			return bench.Devnet(s.Out, dc)
 		},
 	}
-	dev.Flags().IntVar(&dc.Runs, "runs", 3, "stores and reads per size")
+	dev.Flags().IntVar(&dc.Runs, "runs", 5, "stores and reads per size")
 	cmd.AddCommand(enc, ctl, ing, dev)
 	return cmd
 }
