@@ -116,6 +116,7 @@ func newStoreCmd(s Streams) *cobra.Command {
 
 func newReadCmd(s Streams) *cobra.Command {
 	var out string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "read BLOB_ID [-o FILE]",
 		Short: "Read a blob (to standard output by default)",
@@ -138,13 +139,23 @@ func newReadCmd(s Streams) *cobra.Command {
 				return err
 			}
 			if out == "" || out == "-" {
+				if asJSON {
+					return usagef("read --json needs -o FILE (the blob itself goes to standard output otherwise)")
+				}
 				_, err = s.Out.Write(data)
 				return err
 			}
-			return os.WriteFile(out, data, 0o644)
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(s.Out, map[string]any{"blobId": id, "size": len(data), "output": out})
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "with -o: print JSON about what was written")
 	return cmd
 }
 

@@ -49,28 +49,22 @@ type net_ struct {
 
 func startDevnet(t *testing.T) *net_ {
 	t.Helper()
-	n := &net_{t: t, dir: t.TempDir(), nodes: map[int]*exec.Cmd{}}
+	return startDevnetIn(t, t.TempDir())
+}
+
+// startDevnetIn starts (or resumes) the devnet in dir and stops it with
+// SIGTERM when the test ends.
+func startDevnetIn(t *testing.T, dir string) *net_ {
+	t.Helper()
+	os.Remove(filepath.Join(dir, "devnet.json"))
+	n := &net_{t: t, dir: dir, nodes: map[int]*exec.Cmd{}}
 	n.cmd = exec.Command(weftBin, "devnet", "--dir", n.dir)
 	var out bytes.Buffer
 	n.cmd.Stdout, n.cmd.Stderr = &out, &out
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, c := range n.nodes {
-			c.Process.Signal(syscall.SIGTERM)
-			c.Wait()
-		}
-		n.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { n.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			n.cmd.Process.Kill()
-			t.Errorf("devnet did not stop on SIGTERM")
-		}
-	})
+	t.Cleanup(n.stop)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		raw, err := os.ReadFile(filepath.Join(n.dir, "devnet.json"))
@@ -83,6 +77,27 @@ func startDevnet(t *testing.T) *net_ {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return n
+}
+
+// stop stops the devnet with SIGTERM, as Ctrl-C would.
+func (n *net_) stop() {
+	if n.cmd.ProcessState != nil {
+		return
+	}
+	for _, c := range n.nodes {
+		c.Process.Signal(syscall.SIGTERM)
+		c.Wait()
+	}
+	n.nodes = map[int]*exec.Cmd{}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { n.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		n.cmd.Process.Kill()
+		n.t.Errorf("devnet did not stop on SIGTERM")
+	}
 }
 
 // weft runs the CLI against the devnet.
@@ -347,5 +362,39 @@ func TestGateway(t *testing.T) {
 	}
 	if resp, body := get("/v1/blobs/"+res["blobId"].(string), nil); resp.StatusCode != 200 || len(body) != 0 {
 		t.Fatalf("GET empty: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
+
+// TestDevnetResumes: stopping the devnet and starting it again on the same
+// directory brings back the same network with its data.
+func TestDevnetResumes(t *testing.T) {
+	dir := t.TempDir()
+	n := startDevnetIn(t, dir)
+	file := filepath.Join(t.TempDir(), "blob")
+	data := bytes.Repeat([]byte("resume "), 100_000)
+	os.WriteFile(file, data, 0o600)
+	id, err := n.weft("store", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := n.layout
+	n.stop()
+	for _, nd := range before.Nodes {
+		if syscall.Kill(nd.PID, 0) == nil {
+			t.Fatalf("node %s (pid %d) still runs after the devnet stopped", nd.Name, nd.PID)
+		}
+	}
+	n = startDevnetIn(t, dir)
+	if n.layout.ControlPlane != before.ControlPlane || len(n.layout.Nodes) != len(before.Nodes) || n.layout.Nodes[0].API != before.Nodes[0].API {
+		t.Fatalf("a different network came back: %+v", n.layout)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	js, err := n.weft("read", "--json", strings.TrimSpace(id), "-o", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, data) || !strings.Contains(js, `"size": 700000`) {
+		t.Fatalf("after resume: %d bytes, %s", len(got), js)
 	}
 }
