@@ -3,6 +3,7 @@ package node_test
 import (
 	"encoding/json"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"testing"
 
@@ -32,7 +33,8 @@ func FuzzHandlers(f *testing.F) {
 				return r
 			}, s)
 		}
-		id, pair, kind = clean(id), clean(pair), clean(kind)
+		// Odd bytes travel escaped, as a client would send them.
+		id, pair, kind = neturl.PathEscape(clean(id)), neturl.PathEscape(clean(pair)), neturl.PathEscape(clean(kind))
 		var method, path string
 		switch op % 5 {
 		case 0:
