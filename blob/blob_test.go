@@ -5,28 +5,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/testseed"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for the random tests (0 picks one from the clock)")
-
-// newRand returns a PCG seeded from -seed or the clock, and logs the seed so
-// that a failure can be replayed with go test -seed=N.
-func newRand(t testing.TB) *rand.Rand {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with -seed=%d)", seed, seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
+// newRand returns a PCG seeded from -seed or the clock (logged).
+func newRand(t testing.TB) *rand.Rand { return testseed.Rand(t) }
 
 func randBytes(rng *rand.Rand, n int) []byte {
 	b := make([]byte, n)

@@ -4,31 +4,19 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/weftnet/weft/internal/testseed"
 	"github.com/weftnet/weft/merkle"
 )
 
 type Hash = merkle.Hash
 
-var seedFlag = flag.Uint64("seed", 0, "seed for the random tests (0 picks one from the clock)")
-
-// newRand returns a PCG seeded from -seed or the clock, and logs the seed so
-// that a failure can be replayed with go test -seed=N.
-func newRand(t testing.TB) *rand.Rand {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with -seed=%d)", seed, seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
+// newRand returns a PCG seeded from -seed or the clock (logged).
+func newRand(t testing.TB) *rand.Rand { return testseed.Rand(t) }
 
 func randHash(rng *rand.Rand) Hash {
 	var h Hash

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -14,18 +13,10 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/testseed"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for property tests (0 = time-based)")
-
-func testSeed(t testing.TB) uint64 {
-	s := *seedFlag
-	if s == 0 {
-		s = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with -seed %d)", s, s)
-	return s
-}
+func testSeed(t testing.TB) uint64 { return testseed.Seed(t) }
 
 func testKey(name string) ed25519.PrivateKey {
 	seed := sha256.Sum256([]byte("weft test key " + name))
