@@ -149,7 +149,7 @@ type Blob struct {
 	EndEpoch        uint64            `json:"endEpoch"` // expires when the epoch reaches it
 	Deletable       bool              `json:"deletable"`
 	Certified       bool              `json:"certified"`
-	CertifiedEpoch  uint64            `json:"certifiedEpoch,omitempty"`
+	CertifiedEpoch  uint64            `json:"certifiedEpoch"`
 	Invalid         bool              `json:"invalid,omitempty"`
 	Deleted         bool              `json:"deleted,omitempty"`
 }

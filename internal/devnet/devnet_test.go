@@ -198,7 +198,13 @@ func TestStoreAndReadWithNodesDown(t *testing.T) {
 			t.Fatalf("store %d bytes: %q %v", size, out, err)
 		}
 		ids[size] = r.BlobID
-		if st, err := n.weft("status", "--json", r.BlobID); err != nil || !strings.Contains(st, `"status": "certified"`) {
+		st, err := n.weft("status", "--json", r.BlobID)
+		var info struct {
+			Status         *string `json:"status"`
+			CertifiedEpoch *uint64 `json:"certifiedEpoch"`
+			EndEpoch       *uint64 `json:"endEpoch"`
+		}
+		if err != nil || json.Unmarshal([]byte(st), &info) != nil || info.Status == nil || *info.Status != "certified" || info.CertifiedEpoch == nil || info.EndEpoch == nil {
 			t.Fatalf("status: %s %v", st, err)
 		}
 		// The same bytes through the gateway, with a different end epoch
@@ -343,6 +349,10 @@ func TestGateway(t *testing.T) {
 		t.Fatalf("If-None-Match: %d", resp.StatusCode)
 	}
 	unknown := blob.ID{1, 2, 3}
+	// status --json of an unknown blob still has every field.
+	if st, err := n.weft("status", "--json", unknown.String()); err != nil || !strings.Contains(st, `"status": "unknown"`) || !strings.Contains(st, `"certifiedEpoch": 0`) || !strings.Contains(st, `"endEpoch": 0`) {
+		t.Fatalf("status of an unknown blob: %s %v", st, err)
+	}
 	if resp, _ := get("/v1/blobs/"+unknown.String(), nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown blob: %d", resp.StatusCode)
 	}
