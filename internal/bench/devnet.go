@@ -2,11 +2,9 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -40,22 +38,20 @@ func Devnet(w io.Writer, cfg DevnetConfig) error {
 	done := make(chan error, 1)
 	go func() { done <- devnet.Run(ctx, devnet.Config{Dir: dir}) }()
 	defer func() { cancel(); <-done }()
-	var layout devnet.Layout
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))
-		if err == nil && json.Unmarshal(raw, &layout) == nil {
-			break
-		}
+	// Wait for the devnet, unless it stops first.
+	wctx, wcancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer wcancel()
+	go func() {
 		select {
 		case err := <-done:
-			return fmt.Errorf("bench: devnet stopped: %v", err)
-		default:
+			done <- err // hand it back to the deferred wait
+			wcancel()
+		case <-wctx.Done():
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("bench: devnet not ready after 3 minutes")
-		}
-		time.Sleep(50 * time.Millisecond)
+	}()
+	layout, err := devnet.WaitReady(wctx, dir)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	ccfg, err := client.LoadConfig(layout.ClientConfig)
 	if err != nil {

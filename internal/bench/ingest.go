@@ -22,6 +22,7 @@ import (
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
 )
@@ -158,15 +159,6 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 func ingestOne(n int, cfg IngestConfig) (IngestResult, error) {
 	r := IngestResult{Shards: n, Size: cfg.Size}
 	dir, err := os.MkdirTemp("", "weft-bench-ingest")
@@ -208,7 +200,7 @@ func ingestOne(n int, cfg IngestConfig) (IngestResult, error) {
 	}
 
 	// The node, as its own process.
-	listen, err := freeAddr()
+	listen, err := loopback.FreeAddr()
 	if err != nil {
 		return r, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/gateway"
 	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
 )
 
@@ -60,15 +61,6 @@ type settings struct {
 	Gateway string `json:"gateway"` // host:port
 }
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 func writeJSON(path string, v any) error {
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -96,7 +88,7 @@ func create(cfg *Config) error {
 		if err != nil {
 			return err
 		}
-		addr, err := freePort()
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			return err
 		}
@@ -121,7 +113,7 @@ func create(cfg *Config) error {
 			return err
 		}
 	}
-	gw, err := freePort()
+	gw, err := loopback.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -308,6 +300,23 @@ func waitHealthy(ctx context.Context, api string, p *exec.Cmd) (*node.Health, er
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// WaitReady polls for DIR/devnet.json, which Run writes once the devnet
+// is ready, until ctx ends.
+func WaitReady(ctx context.Context, dir string) (*Layout, error) {
+	for {
+		var l Layout
+		raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))
+		if err == nil && json.Unmarshal(raw, &l) == nil {
+			return &l, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("devnet: not ready in %s: %w", dir, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

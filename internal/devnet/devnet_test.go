@@ -3,6 +3,7 @@ package devnet_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,17 +66,13 @@ func startDevnetIn(t *testing.T, dir string) *net_ {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.stop)
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		raw, err := os.ReadFile(filepath.Join(n.dir, "devnet.json"))
-		if err == nil && json.Unmarshal(raw, &n.layout) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("devnet not ready:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	layout, err := devnet.WaitReady(ctx, n.dir)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out.String())
 	}
+	n.layout = *layout
 	return n
 }
 

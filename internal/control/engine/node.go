@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/loopback"
 )
 
 // ValidatorConfig is a validator home's validator.json: everything that
@@ -154,21 +154,11 @@ func ports(base, i int) (rpc, p2pAddr string, err error) {
 	if base != 0 {
 		return fmt.Sprintf("127.0.0.1:%d", base+2*i), fmt.Sprintf("127.0.0.1:%d", base+2*i+1), nil
 	}
-	if rpc, err = freePort(); err != nil {
+	if rpc, err = loopback.FreeAddr(); err != nil {
 		return "", "", err
 	}
-	p2pAddr, err = freePort()
+	p2pAddr, err = loopback.FreeAddr()
 	return rpc, p2pAddr, err
-}
-
-// freePort finds a free loopback port.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // LoadValidatorConfig reads a home's validator.json.
