@@ -11,8 +11,14 @@ import (
 // secondary sliver c serves symbols (r, c), with which a peer rebuilds
 // primary sliver r; the holder of primary sliver r serves symbols (r, c)
 // for secondary sliver c.
+//
+// Symbols at positions below the sliver's stored length are stored bytes;
+// the sliver is extended (and its tree built) only when a parity symbol or
+// a proof is asked for.
 type SymbolSource struct {
+	c        *Codec
 	n        int
+	k        int
 	s        int
 	sliver   blob.Sliver
 	pair     blob.PairCommitment
@@ -20,51 +26,96 @@ type SymbolSource struct {
 	tree     *merkle.Tree
 }
 
-// NewSymbolSource expands a stored sliver once so that any number of
-// symbols can be cut from it. pair is the commitment of the sliver's pair,
-// attached to proven symbols; it is not checked here.
+// NewSymbolSource prepares a stored sliver for cutting any number of
+// symbols. pair is the commitment of the sliver's pair, attached to proven
+// symbols; it is not checked here.
 func (c *Codec) NewSymbolSource(length uint64, sl *blob.Sliver, pair *blob.PairCommitment) (*SymbolSource, error) {
 	if err := c.checkSliver(length, sl); err != nil {
 		return nil, err
 	}
-	exp, err := c.expand(sl.Kind, sl.Data, int(sl.SymbolSize))
-	if err != nil {
-		return nil, err
+	return &SymbolSource{c: c, n: c.p.N, k: c.p.SliverLen(sl.Kind), s: int(sl.SymbolSize), sliver: *sl, pair: *pair}, nil
+}
+
+func (ss *SymbolSource) expand() ([]byte, error) {
+	if ss.expanded == nil {
+		exp, err := ss.c.expand(ss.sliver.Kind, ss.sliver.Data, ss.s)
+		if err != nil {
+			return nil, err
+		}
+		ss.expanded = exp
 	}
-	return &SymbolSource{n: c.p.N, s: int(sl.SymbolSize), sliver: *sl, pair: *pair, expanded: exp}, nil
+	return ss.expanded, nil
 }
 
 // Root returns the root of the source sliver's expanded row or column.
-func (ss *SymbolSource) Root() merkle.Hash {
-	return ss.merkleTree().Root()
+func (ss *SymbolSource) Root() (merkle.Hash, error) {
+	t, err := ss.merkleTree()
+	if err != nil {
+		return merkle.Hash{}, err
+	}
+	return t.Root(), nil
 }
 
-func (ss *SymbolSource) merkleTree() *merkle.Tree {
+func (ss *SymbolSource) merkleTree() (*merkle.Tree, error) {
 	if ss.tree == nil {
-		ss.tree = merkle.NewTree(symbolLeaves(ss.expanded, ss.n, ss.s))
+		exp, err := ss.expand()
+		if err != nil {
+			return nil, err
+		}
+		ss.tree = merkle.NewTree(symbolLeaves(exp, ss.n, ss.s))
 	}
-	return ss.tree
+	return ss.tree, nil
 }
 
-// Symbol returns symbol pos of the source's expanded sliver (a row index
-// when the source is secondary, a column index when it is primary). The
-// data aliases the source. With withProof the symbol carries its Merkle
-// path and the source pair's commitment.
-func (ss *SymbolSource) Symbol(pos int, withProof bool) (blob.RecoverySymbol, error) {
+// Pair returns the commitment of the source sliver's pair.
+func (ss *SymbolSource) Pair() *blob.PairCommitment { return &ss.pair }
+
+// Data returns symbol pos of the source's expanded sliver (a row index when
+// the source is secondary, a column index when it is primary), without a
+// proof. The bytes alias the source.
+func (ss *SymbolSource) Data(pos int) ([]byte, error) {
 	if pos < 0 || pos >= ss.n {
-		return blob.RecoverySymbol{}, fmt.Errorf("%w: symbol %d of %d", ErrIndex, pos, ss.n)
+		return nil, fmt.Errorf("%w: symbol %d of %d", ErrIndex, pos, ss.n)
 	}
-	sym := blob.RecoverySymbol{
-		Source: ss.sliver.Kind,
-		Data:   ss.expanded[pos*ss.s : (pos+1)*ss.s : (pos+1)*ss.s],
+	data := ss.sliver.Data
+	if pos >= ss.k {
+		exp, err := ss.expand()
+		if err != nil {
+			return nil, err
+		}
+		data = exp
 	}
+	return data[pos*ss.s : (pos+1)*ss.s : (pos+1)*ss.s], nil
+}
+
+// Path returns the Merkle path of symbol pos in the source sliver's tree.
+func (ss *SymbolSource) Path(pos int) ([]merkle.Hash, error) {
+	if pos < 0 || pos >= ss.n {
+		return nil, fmt.Errorf("%w: symbol %d of %d", ErrIndex, pos, ss.n)
+	}
+	t, err := ss.merkleTree()
+	if err != nil {
+		return nil, err
+	}
+	return t.Path(pos)
+}
+
+// Symbol returns symbol pos as a recovery symbol. The data aliases the
+// source. With withProof the symbol carries its Merkle path and the source
+// pair's commitment.
+func (ss *SymbolSource) Symbol(pos int, withProof bool) (blob.RecoverySymbol, error) {
+	data, err := ss.Data(pos)
+	if err != nil {
+		return blob.RecoverySymbol{}, err
+	}
+	sym := blob.RecoverySymbol{Source: ss.sliver.Kind, Data: data}
 	if ss.sliver.Kind == blob.Secondary {
 		sym.Row, sym.Col = uint32(pos), ss.sliver.Index
 	} else {
 		sym.Row, sym.Col = ss.sliver.Index, uint32(pos)
 	}
 	if withProof {
-		path, err := ss.merkleTree().Path(pos)
+		path, err := ss.Path(pos)
 		if err != nil {
 			return blob.RecoverySymbol{}, err
 		}
@@ -111,6 +162,9 @@ func (e *InconsistencyError) Unwrap() error { return ErrInconsistent }
 // transferable proof if every symbol used was proven, and ErrRootMismatch
 // otherwise.
 func (c *Codec) Rebuild(id blob.ID, length uint64, target blob.SliverKind, index int, pair *blob.PairCommitment, symbols []blob.RecoverySymbol) ([]byte, error) {
+	if pair == nil {
+		return nil, fmt.Errorf("%w: no commitment for %s sliver %d", ErrVerify, target, index)
+	}
 	exp, used, s, err := c.rebuild(id, length, target, index, pair, symbols)
 	if err != nil {
 		return nil, err
@@ -131,8 +185,24 @@ func (c *Codec) Rebuild(id blob.ID, length uint64, target blob.SliverKind, index
 	return nil, &InconsistencyError{Proof: proof}
 }
 
+// RebuildUnchecked reconstructs a sliver like Rebuild for a node that does
+// not know the commitment of the target's pair (it missed the upload or
+// lost its disk). Proven symbols are verified (*BadSymbolError), but the
+// result is not: it returns the rebuilt sliver and the root of its
+// expanded row or column, which the caller checks with CheckPairs. Used
+// reports which symbols went into it.
+func (c *Codec) RebuildUnchecked(id blob.ID, length uint64, target blob.SliverKind, index int, symbols []blob.RecoverySymbol) (data []byte, root merkle.Hash, used []int, err error) {
+	exp, used, s, err := c.rebuild(id, length, target, index, nil, symbols)
+	if err != nil {
+		return nil, merkle.Hash{}, nil, err
+	}
+	k := c.p.SliverLen(target)
+	return exp[: k*s : k*s], merkle.Root(symbolLeaves(exp, c.p.N, s)), used, nil
+}
+
 // rebuild decodes the target's expanded sliver from the first k distinct
-// symbols and reports which ones it used.
+// symbols and reports which ones it used. A nil pair skips the checks of
+// the target's commitment.
 func (c *Codec) rebuild(id blob.ID, length uint64, target blob.SliverKind, index int, pair *blob.PairCommitment, symbols []blob.RecoverySymbol) (exp []byte, used []int, s int, err error) {
 	n := c.p.N
 	if target != blob.Primary && target != blob.Secondary {
@@ -141,11 +211,13 @@ func (c *Codec) rebuild(id blob.ID, length uint64, target blob.SliverKind, index
 	if index < 0 || index >= n {
 		return nil, nil, 0, fmt.Errorf("%w: %s sliver %d of %d", ErrIndex, target, index, n)
 	}
-	if want := c.p.PairOf(target, index); int(pair.Pair) != want {
-		return nil, nil, 0, fmt.Errorf("%w: %s sliver %d belongs to pair %d, commitment is for pair %d", ErrIndex, target, index, want, pair.Pair)
-	}
-	if err := c.VerifyCommitment(id, length, pair); err != nil {
-		return nil, nil, 0, err
+	if pair != nil {
+		if want := c.p.PairOf(target, index); int(pair.Pair) != want {
+			return nil, nil, 0, fmt.Errorf("%w: %s sliver %d belongs to pair %d, commitment is for pair %d", ErrIndex, target, index, want, pair.Pair)
+		}
+		if err := c.VerifyCommitment(id, length, pair); err != nil {
+			return nil, nil, 0, err
+		}
 	}
 	s = c.p.SymbolSize(length)
 	enc, k := c.code(target)

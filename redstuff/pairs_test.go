@@ -1,0 +1,177 @@
+package redstuff
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/weftnet/weft/blob"
+)
+
+// TestCheckPairs: a node rebuilding a random set of pairs without their
+// commitments verifies exactly the pairs whose roots are right once it
+// holds one commitment from each pair's candidate list, gets back the
+// commitments the encoder made, and never verifies a pair checked
+// together with a wrong one.
+func TestCheckPairs(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for round := 0; round < 40; round++ {
+		n := randN(rng)
+		c := codecFor(t, n)
+		length := randLength(rng, c.Params(), 5000)
+		e, err := c.Encode(randBytes(rng, length))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("seed=%d/round=%d/n=%d", seed, round, n)
+		// A run of neighbouring pairs (as a node's consecutive shards
+		// give) plus a few scattered ones.
+		rebuilding := map[int]bool{}
+		start, run := rng.IntN(n), 1+rng.IntN(min(n-1, 6))
+		for i := 0; i < run; i++ {
+			rebuilding[(start+i)%n] = true
+		}
+		for i := rng.IntN(3); i > 0; i-- {
+			rebuilding[rng.IntN(n)] = true
+		}
+		if len(rebuilding) == n {
+			delete(rebuilding, start)
+		}
+		roots := map[int]PairRoots{}
+		for p := range rebuilding {
+			roots[p] = PairRoots{e.Pairs[p].Primary, e.Pairs[p].Secondary}
+		}
+		// Nothing known: only a tree made entirely of rebuilt pairs decides.
+		res, _ := c.CheckPairs(e.ID, e.Length, roots, nil)
+		for p, v := range res {
+			if v == PairMismatch {
+				t.Fatalf("%s: pair %d mismatches with right roots", name, p)
+			}
+		}
+		var known []blob.PairCommitment
+		for p := range rebuilding {
+			if cand := c.CommitmentCandidates(p, rebuilding); len(cand) > 0 {
+				q := cand[rng.IntN(len(cand))]
+				if rebuilding[q] {
+					t.Fatalf("%s: candidate %d is being rebuilt", name, q)
+				}
+				known = append(known, e.Pairs[q])
+			}
+		}
+		// A forged commitment is ignored.
+		forged := e.Pairs[(start+n/2)%n]
+		forged.Primary[0] ^= 1
+		known = append(known, forged)
+		res, pcs := c.CheckPairs(e.ID, e.Length, roots, known)
+		for p := range rebuilding {
+			if res[p] != PairVerified {
+				t.Fatalf("%s: pair %d is %v", name, p, res[p])
+			}
+			got, err := pcs[p].MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := e.Pairs[p].MarshalBinary()
+			if string(got) != string(want) {
+				t.Fatalf("%s: pair %d: commitment differs from the encoder's", name, p)
+			}
+		}
+		// One wrong root: that pair is never verified, nor any pair whose
+		// check depends on it.
+		bad := start
+		r := roots[bad]
+		r.Secondary[3] ^= 0x40
+		roots[bad] = r
+		res, pcs = c.CheckPairs(e.ID, e.Length, roots, known)
+		if res[bad] != PairMismatch || pcs[bad] != nil {
+			t.Fatalf("%s: wrong roots of pair %d: %v", name, bad, res[bad])
+		}
+		for p, v := range res {
+			if v == PairVerified {
+				if err := c.VerifyCommitment(e.ID, e.Length, pcs[p]); err != nil || pcs[p].Primary != e.Pairs[p].Primary {
+					t.Fatalf("%s: pair %d verified wrongly", name, p)
+				}
+			}
+		}
+	}
+}
+
+// TestRebuildUnchecked: the unchecked rebuild gives the encoder's sliver
+// and root, still refuses a proven symbol that lies, and Rebuild without a
+// commitment is refused.
+func TestRebuildUnchecked(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 8))
+	for round := 0; round < 12; round++ {
+		n := randN(rng)
+		c := codecFor(t, n)
+		p := c.Params()
+		e, err := c.Encode(randBytes(rng, randLength(rng, p, 20000)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := blob.SliverKind(rng.IntN(2))
+		index := rng.IntN(n)
+		from := rng.Perm(n)[:p.SliverLen(target)]
+		syms := symbolsFor(t, c, e, target, index, from, rng.IntN(2) == 0)
+		data, root, used, err := c.RebuildUnchecked(e.ID, e.Length, target, index, syms)
+		if err != nil {
+			t.Fatalf("seed %d round %d: %v", seed, round, err)
+		}
+		want := e.Sliver(target, index)
+		if string(data) != string(want.Data) || root != e.Pairs[p.PairOf(target, index)].Root(target) || len(used) != len(syms) {
+			t.Fatalf("seed %d round %d: rebuilt %s sliver %d differs", seed, round, target, index)
+		}
+		proven := symbolsFor(t, c, e, target, index, from, true)
+		proven[0].Data = append([]byte(nil), proven[0].Data...)
+		proven[0].Data[0] ^= 1
+		var bse *BadSymbolError
+		if _, _, _, err := c.RebuildUnchecked(e.ID, e.Length, target, index, proven); !errors.As(err, &bse) || bse.Index != 0 {
+			t.Fatalf("seed %d round %d: lying proven symbol: %v", seed, round, err)
+		}
+		if _, err := c.Rebuild(e.ID, e.Length, target, index, nil, syms); !errors.Is(err, ErrVerify) {
+			t.Fatalf("Rebuild without a commitment: %v", err)
+		}
+	}
+}
+
+// TestSymbolSourceLazy: systematic symbols come from the stored bytes,
+// parity symbols and proofs from the extension, and both agree with the
+// encoder's grid.
+func TestSymbolSourceLazy(t *testing.T) {
+	c := codecFor(t, 10)
+	p := c.Params()
+	rng := rand.New(rand.NewPCG(1, 2))
+	e, err := c.Encode(randBytes(rng, 3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+		sl := e.Sliver(kind, 3)
+		ss, err := c.NewSymbolSource(e.Length, &sl, &e.Pairs[p.PairOf(kind, 3)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for pos := 0; pos < p.N; pos++ {
+			d, err := ss.Data(pos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sym, err := ss.Symbol(pos, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(d) != string(sym.Data) {
+				t.Fatalf("%s position %d: data differs", kind, pos)
+			}
+			if err := c.VerifySymbol(e.ID, e.Length, &sym); err != nil {
+				t.Fatalf("%s position %d: %v", kind, pos, err)
+			}
+		}
+		if _, err := ss.Data(p.N); !errors.Is(err, ErrIndex) {
+			t.Fatalf("position n: %v", err)
+		}
+	}
+}
