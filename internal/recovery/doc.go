@@ -1,0 +1,32 @@
+// Package recovery is how a storage node rebuilds the slivers it lacks
+// from small pieces of its peers' slivers: the wire format of the batched
+// symbols exchange, the serving side (Serve), the rebuilding of a batch of
+// blobs as a pure state machine (Job), and the queue that schedules such
+// batches in the background (Scheduler).
+//
+// Nothing here does I/O or reads the clock: the node (internal/node) sends
+// a Job's calls over HTTP, feeds back the answers, stores what comes out,
+// and drives the Scheduler with the time.
+//
+// # Cost
+//
+// Rebuilding primary sliver r takes one symbol (r, c) from each of ks
+// holders of secondary slivers c; rebuilding secondary sliver c takes one
+// symbol (r, c) from each of kp holders of primary slivers r. So a pair
+// costs about one pair's worth of symbols, whatever the blob's size. A
+// job asks 2% more sources than it needs (spares for peers that fail),
+// no proofs, and nothing per symbol but its bytes; a node that lost its
+// pair commitments also fetches one neighbour's commitment per pair (see
+// redstuff.CheckPairs).
+//
+// # Trust
+//
+// Nothing a peer sends is believed. Unproven symbols are used only
+// through the check of the rebuilt sliver against its commitment (or of
+// the rebuilt pair against the blob ID). On a mismatch the group is asked
+// again with proofs: each proven symbol is checked against the blob ID on
+// arrival, so a lying peer is caught, banned for the job and reported; if
+// proven symbols still disagree with the commitment, the blob is
+// inconsistently encoded, and the job returns an inconsistency proof when
+// the node knew the commitment it failed against.
+package recovery

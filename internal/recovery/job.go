@@ -1,0 +1,739 @@
+package recovery
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// Errors a Result carries.
+var (
+	// ErrIncomplete: the job ended before every missing sliver of the blob
+	// was rebuilt (peers failed, lied or did not hold enough); retry later.
+	ErrIncomplete = errors.New("recovery: incomplete")
+	// ErrInconsistent: the blob is inconsistently encoded; rebuilding it
+	// again will not help.
+	ErrInconsistent = redstuff.ErrInconsistent
+)
+
+// Peer is a storage node a job may ask for symbols.
+type Peer struct {
+	Shards []int
+	// Self is the node running the job: its calls are served from its own
+	// store and cost no network bytes, so its slivers are used first.
+	Self bool
+	// Avoid marks a peer that failed lately: asked only after the others.
+	Avoid bool
+	// Banned marks a peer that lied lately: never asked.
+	Banned bool
+}
+
+// Want is a blob the node must complete: every pair it holds, with what
+// is stored of each.
+type Want struct {
+	ID     blob.ID
+	Length uint64
+	Pairs  []WantPair
+}
+
+// WantPair is one pair of the node's, with which slivers are stored
+// (index by blob.SliverKind) and its commitment, if stored.
+type WantPair struct {
+	Pair       int
+	Have       [2]bool
+	Commitment *blob.PairCommitment
+}
+
+// Options tune a job. The zero value is ready to use.
+type Options struct {
+	// Margin is how many sources beyond the k needed are asked from the
+	// start, as a fraction of k (rounded down): spare symbols for peers
+	// that fail. Default 0.02. Peers that fail anyway are replaced in the
+	// next round.
+	Margin float64
+	// MaxRounds bounds the rounds of one job. Default 8.
+	MaxRounds int
+	// MaxRequestBytes bounds the answer to one call. Default 32 MiB.
+	MaxRequestBytes int64
+	// MaxRequestSymbols bounds the symbols of one call. Default 100 000.
+	MaxRequestSymbols int
+}
+
+func (o *Options) defaults() {
+	if o.Margin == 0 {
+		o.Margin = 0.02
+	}
+	if o.MaxRounds == 0 {
+		o.MaxRounds = 8
+	}
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = 32 << 20
+	}
+	if o.MaxRequestSymbols == 0 {
+		o.MaxRequestSymbols = 100_000
+	}
+}
+
+// Recovered is a rebuilt sliver, verified against the blob ID, with the
+// commitment of its pair.
+type Recovered struct {
+	Pair       int
+	Sliver     blob.Sliver
+	Commitment *blob.PairCommitment
+}
+
+// Result is what a job did for one blob.
+type Result struct {
+	ID      blob.ID
+	Slivers []Recovered
+	// Err is nil when every missing sliver was rebuilt; it wraps
+	// ErrIncomplete or ErrInconsistent otherwise.
+	Err error
+	// Proof shows the blob inconsistent to anyone, when Err is
+	// ErrInconsistent and the node knew the commitment it failed against.
+	Proof *blob.InconsistencyProof
+}
+
+// Call is one request to one peer.
+type Call struct {
+	Peer int
+	Req  *Request
+	refs []blobRef
+}
+
+type blobRef struct {
+	b           *blobState
+	commitments []int     // pair of each requested commitment
+	items       []*source // source of each item
+}
+
+// Job rebuilds the missing slivers of a batch of blobs. It does no I/O: it
+// hands out rounds of calls, one request per peer covering every blob of
+// the batch, and takes their answers. It is not safe for concurrent use.
+//
+// A round asks, for each group of slivers to rebuild (the primary or the
+// secondary slivers a blob lacks), k source slivers plus a small margin,
+// and from each source the symbols of all the group's targets, without
+// proofs. Sources that fail are replaced the next round. A rebuilt sliver
+// is checked against its commitment (or, when the node lacks it, its pair
+// against the blob ID with a neighbour's commitment); on a mismatch the
+// group is asked again with proofs, which exposes a lying peer (banned for
+// the rest of the job and reported) or proves the blob inconsistent.
+type Job struct {
+	c      *redstuff.Codec
+	p      redstuff.Params
+	o      Options
+	peers  []Peer
+	owner  []int // shard → peer, -1 if none
+	blobs  []*blobState
+	round  int
+	failed map[int]bool // peers that failed a call this job
+	liars  map[int]string
+}
+
+type blobState struct {
+	id      blob.ID
+	length  uint64
+	s       int
+	pairs   map[int]*pairState // the node's pairs of this blob
+	groups  [2]*group          // by target kind
+	unknown map[int]bool       // pairs rebuilt without their commitment
+	known   map[int]blob.PairCommitment
+	asked   map[int]bool // commitments asked, by pair
+	refused map[int]bool // commitments that could not be had
+	done    bool
+	err     error
+	proof   *blob.InconsistencyProof
+	out     []Recovered
+}
+
+type pairState struct {
+	pair   int
+	have   [2]bool
+	pc     *blob.PairCommitment
+	data   [2][]byte
+	roots  [2]blob.Hash
+	built  [2]bool // rebuilt, checked or not
+	stored bool    // handed out as a result
+	aux    bool    // not the node's: rebuilt only to check a neighbour
+}
+
+type group struct {
+	target  blob.SliverKind
+	k       int
+	margin  int
+	targets map[int]bool // target sliver indices still to rebuild
+	proofs  bool
+	tried   map[int]bool // sources asked at this proof level
+	sources []*source
+}
+
+type source struct {
+	b       *blobState
+	g       *group
+	index   int
+	peer    int
+	proofs  bool
+	pending bool
+	ok      bool
+	syms    map[int]blob.RecoverySymbol // by target index
+}
+
+// NewJob prepares the recovery of wants from peers. A blob listed twice
+// is taken once.
+func NewJob(c *redstuff.Codec, peers []Peer, wants []Want, o Options) *Job {
+	o.defaults()
+	p := c.Params()
+	j := &Job{c: c, p: p, o: o, peers: peers, owner: make([]int, p.N), failed: map[int]bool{}, liars: map[int]string{}}
+	for i := range j.owner {
+		j.owner[i] = -1
+	}
+	for i, peer := range peers {
+		for _, s := range peer.Shards {
+			if s >= 0 && s < p.N {
+				j.owner[s] = i
+			}
+		}
+	}
+	seen := map[blob.ID]bool{}
+	for _, w := range wants {
+		if seen[w.ID] {
+			continue
+		}
+		seen[w.ID] = true
+		b := &blobState{id: w.ID, length: w.Length, s: p.SymbolSize(w.Length), pairs: map[int]*pairState{},
+			unknown: map[int]bool{}, known: map[int]blob.PairCommitment{}, asked: map[int]bool{}, refused: map[int]bool{}}
+		for kind := range b.groups {
+			k := p.SliverLen(blob.SliverKind(kind))
+			b.groups[kind] = &group{target: blob.SliverKind(kind), k: k, margin: int(float64(k) * o.Margin),
+				targets: map[int]bool{}, tried: map[int]bool{}}
+		}
+		for _, wp := range w.Pairs {
+			if wp.Pair < 0 || wp.Pair >= p.N {
+				continue
+			}
+			ps := &pairState{pair: wp.Pair, have: wp.Have, pc: wp.Commitment}
+			if ps.pc == nil {
+				ps.have = [2]bool{} // a sliver without its commitment cannot be served or checked
+			}
+			b.pairs[wp.Pair] = ps
+			if ps.pc != nil {
+				b.known[wp.Pair] = *ps.pc
+			}
+			for kind := range ps.have {
+				if !ps.have[kind] {
+					b.groups[kind].targets[j.index(blob.SliverKind(kind), wp.Pair)] = true
+				}
+			}
+			if ps.pc == nil {
+				b.unknown[wp.Pair] = true
+			}
+		}
+		b.done = len(b.groups[0].targets) == 0 && len(b.groups[1].targets) == 0
+		j.blobs = append(j.blobs, b)
+	}
+	return j
+}
+
+// index returns the sliver index of kind k in pair.
+func (j *Job) index(k blob.SliverKind, pair int) int {
+	if k == blob.Primary {
+		return j.p.PrimaryOf(pair)
+	}
+	return j.p.SecondaryOf(pair)
+}
+
+// Round checks what the last round brought, rebuilds what it can and
+// returns the calls of the next round; none when the job is over.
+func (j *Job) Round() []Call {
+	for _, b := range j.blobs {
+		if !b.done {
+			j.step(b)
+		}
+	}
+	if j.round >= j.o.MaxRounds {
+		return nil
+	}
+	j.round++
+	reqs := map[int]*Call{}
+	for _, b := range j.blobs {
+		if !b.done {
+			j.plan(b, reqs)
+		}
+	}
+	var calls []Call
+	for peer := range j.peers {
+		if c, ok := reqs[peer]; ok {
+			calls = append(calls, j.split(c)...)
+		}
+	}
+	if len(calls) == 0 {
+		// Nothing more can be asked: the rest stays incomplete.
+		for _, b := range j.blobs {
+			if !b.done && b.err == nil {
+				b.err = fmt.Errorf("%w: blob %v: not enough peers answered", ErrIncomplete, b.id)
+			}
+		}
+	}
+	return calls
+}
+
+// split cuts a call whose answer would exceed the limits into several.
+func (j *Job) split(c *Call) []Call {
+	var out []Call
+	cur := &Call{Peer: c.Peer, Req: &Request{}}
+	var bytes int64
+	var syms int
+	for i := range c.Req.Blobs {
+		br, ref := &c.Req.Blobs[i], &c.refs[i]
+		cur.Req.Blobs = append(cur.Req.Blobs, BlobRequest{ID: br.ID, SymbolSize: br.SymbolSize, Commitments: br.Commitments})
+		cur.refs = append(cur.refs, blobRef{b: ref.b, commitments: ref.commitments})
+		bytes += int64(len(br.Commitments)) * commitmentSize(j.p.N)
+		for k, it := range br.Items {
+			size := itemSize(&it, br.SymbolSize, j.p.N)
+			if (bytes+size > j.o.MaxRequestBytes || syms+len(it.Positions) > j.o.MaxRequestSymbols) && bytes > 0 {
+				out = append(out, *cur)
+				cur = &Call{Peer: c.Peer, Req: &Request{Blobs: []BlobRequest{{ID: br.ID, SymbolSize: br.SymbolSize}}}, refs: []blobRef{{b: ref.b}}}
+				bytes, syms = 0, 0
+			}
+			last := len(cur.Req.Blobs) - 1
+			cur.Req.Blobs[last].Items = append(cur.Req.Blobs[last].Items, it)
+			cur.refs[last].items = append(cur.refs[last].items, ref.items[k])
+			bytes += size
+			syms += len(it.Positions)
+		}
+	}
+	return append(out, *cur)
+}
+
+// Deliver hands the job the answer to a call, or the error that ended it.
+func (j *Job) Deliver(c Call, resp *Response, err error) {
+	if err == nil && len(resp.Blobs) != len(c.Req.Blobs) {
+		err = fmt.Errorf("recovery: answer for %d blobs, asked %d", len(resp.Blobs), len(c.Req.Blobs))
+	}
+	if err != nil {
+		j.failed[c.Peer] = true
+		for _, ref := range c.refs {
+			for _, q := range ref.commitments {
+				ref.b.refused[q] = true
+				delete(ref.b.asked, q)
+			}
+			for _, src := range ref.items {
+				src.pending = false
+			}
+		}
+		return
+	}
+	for i, ref := range c.refs {
+		b := ref.b
+		ans := &resp.Blobs[i]
+		for k, q := range ref.commitments {
+			a := &ans.Commitments[k]
+			delete(b.asked, q)
+			if a.Missing != Present {
+				b.refused[q] = true
+				continue
+			}
+			if int(a.Commitment.Pair) != q || j.c.VerifyCommitment(b.id, b.length, &a.Commitment) != nil {
+				j.ban(c.Peer, fmt.Sprintf("served a false commitment of pair %d of blob %v", q, b.id))
+				b.refused[q] = true
+				continue
+			}
+			b.known[q] = a.Commitment
+		}
+		for k, src := range ref.items {
+			src.pending = false
+			if j.liars[c.Peer] != "" {
+				continue
+			}
+			a := &ans.Items[k]
+			if a.Missing != Present {
+				continue
+			}
+			it := &c.Req.Blobs[i].Items[k]
+			syms := make(map[int]blob.RecoverySymbol, len(it.Positions))
+			lied := ""
+			for m, pos := range it.Positions {
+				sym := blob.RecoverySymbol{Source: it.Source, Data: a.Symbols[m]}
+				if it.Source == blob.Secondary {
+					sym.Row, sym.Col = pos, it.Index
+				} else {
+					sym.Row, sym.Col = it.Index, pos
+				}
+				if it.Proofs {
+					sym.Proof = &blob.SymbolProof{Path: a.Paths[m], Pair: a.Pair}
+					if err := j.c.VerifySymbol(b.id, b.length, &sym); err != nil {
+						lied = fmt.Sprintf("served a false symbol (%d, %d) of blob %v: %v", sym.Row, sym.Col, b.id, err)
+						break
+					}
+				}
+				syms[int(pos)] = sym
+			}
+			if lied != "" {
+				j.ban(c.Peer, lied)
+				continue
+			}
+			src.ok, src.syms = true, syms
+		}
+	}
+}
+
+// ban stops using a peer that lied, and drops what it sent.
+func (j *Job) ban(peer int, why string) {
+	if j.liars[peer] == "" {
+		j.liars[peer] = why
+	}
+	for _, b := range j.blobs {
+		for _, g := range b.groups {
+			g.sources = slices.DeleteFunc(g.sources, func(s *source) bool { return s.peer == peer })
+		}
+	}
+}
+
+// Liars returns the peers caught lying in this job, with what they did.
+func (j *Job) Liars() map[int]string { return j.liars }
+
+// Failed returns the peers whose calls failed in this job.
+func (j *Job) Failed() []int {
+	var out []int
+	for p := range j.failed {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// step rebuilds what the symbols at hand allow.
+func (j *Job) step(b *blobState) {
+	for _, g := range b.groups {
+		if len(g.targets) == 0 {
+			continue
+		}
+		var ok []*source
+		for _, s := range g.sources {
+			if s.ok && s.proofs == g.proofs {
+				ok = append(ok, s)
+			}
+		}
+		if len(ok) < g.k {
+			continue
+		}
+		for _, t := range slices.Sorted(maps.Keys(g.targets)) {
+			syms := make([]blob.RecoverySymbol, 0, len(ok))
+			for _, s := range ok {
+				if sym, found := s.syms[t]; found {
+					syms = append(syms, sym)
+				}
+			}
+			if len(syms) < g.k {
+				continue
+			}
+			ps := b.pairs[j.p.PairOf(g.target, t)]
+			if !j.rebuild(b, g, ps, t, syms) {
+				break
+			}
+		}
+		if b.done {
+			return
+		}
+	}
+	if len(b.unknown) > 0 {
+		j.checkPairs(b)
+	}
+	j.collect(b)
+}
+
+// rebuild rebuilds target t of group g; it reports false when the group
+// changed course (proofs needed) or the blob is finished.
+func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol) bool {
+	var (
+		data []byte
+		root blob.Hash
+		err  error
+	)
+	if ps.pc != nil {
+		data, err = j.c.Rebuild(b.id, b.length, g.target, t, ps.pc, syms)
+	} else {
+		data, root, _, err = j.c.RebuildUnchecked(b.id, b.length, g.target, t, syms)
+	}
+	var bad *redstuff.BadSymbolError
+	var inc *redstuff.InconsistencyError
+	switch {
+	case err == nil:
+		ps.data[g.target], ps.roots[g.target], ps.built[g.target] = data, root, true
+		delete(g.targets, t)
+		return true
+	case errors.Is(err, redstuff.ErrRootMismatch):
+		g.restart(true)
+		return false
+	case errors.As(err, &inc):
+		b.done, b.err, b.proof = true, fmt.Errorf("%w: blob %v", ErrInconsistent, b.id), &inc.Proof
+		return false
+	case errors.As(err, &bad):
+		// Proven symbols are checked on arrival; this one was not.
+		sym := syms[bad.Index]
+		for _, s := range g.sources {
+			if s.syms[t].Row == sym.Row && s.syms[t].Col == sym.Col {
+				j.ban(s.peer, bad.Error())
+				break
+			}
+		}
+		return false
+	default:
+		b.done, b.err = true, fmt.Errorf("%w: blob %v: %v", ErrIncomplete, b.id, err)
+		return false
+	}
+}
+
+// restart drops the group's sources; with proofs, the next round asks
+// for proven symbols.
+func (g *group) restart(proofs bool) {
+	g.proofs = g.proofs || proofs
+	g.sources = nil
+	g.tried = map[int]bool{}
+}
+
+// checkPairs checks the pairs rebuilt without commitments against the
+// blob ID, with the commitments fetched from peers.
+func (j *Job) checkPairs(b *blobState) {
+	roots := map[int]redstuff.PairRoots{}
+	for p := range b.unknown {
+		ps := b.pairs[p]
+		if ps.built[blob.Primary] && ps.built[blob.Secondary] {
+			roots[p] = redstuff.PairRoots{Primary: ps.roots[blob.Primary], Secondary: ps.roots[blob.Secondary]}
+		}
+	}
+	if len(roots) == 0 {
+		return
+	}
+	known := make([]blob.PairCommitment, 0, len(b.known))
+	for _, q := range slices.Sorted(maps.Keys(b.known)) {
+		known = append(known, b.known[q])
+	}
+	res, pcs := j.c.CheckPairs(b.id, b.length, roots, known)
+	mismatch := false
+	for p, v := range res {
+		switch v {
+		case redstuff.PairVerified:
+			ps := b.pairs[p]
+			ps.pc = pcs[p]
+			b.known[p] = *pcs[p]
+			delete(b.unknown, p)
+		case redstuff.PairMismatch:
+			mismatch = true
+		}
+	}
+	if !mismatch {
+		return
+	}
+	proven := b.groups[0].proofs && b.groups[1].proofs
+	if proven {
+		b.done = true
+		b.err = fmt.Errorf("%w: blob %v: proven symbols rebuild pairs that do not lead to the blob ID", ErrInconsistent, b.id)
+		return
+	}
+	// Unproven symbols: some peer may have lied. Rebuild every pair still
+	// unchecked from proven symbols.
+	for p := range b.unknown {
+		ps := b.pairs[p]
+		ps.built = [2]bool{}
+		ps.data = [2][]byte{}
+		for kind := range b.groups {
+			b.groups[kind].targets[j.index(blob.SliverKind(kind), p)] = true
+		}
+	}
+	for _, g := range b.groups {
+		g.restart(true)
+	}
+}
+
+// collect moves verified slivers to the blob's results and ends it when
+// nothing is left.
+func (j *Job) collect(b *blobState) {
+	for _, p := range slices.Sorted(maps.Keys(b.pairs)) {
+		ps := b.pairs[p]
+		if ps.stored || ps.pc == nil || b.unknown[p] {
+			continue
+		}
+		if ps.aux {
+			ps.stored, ps.data = true, [2][]byte{}
+			continue
+		}
+		for kind := range ps.built {
+			if ps.built[kind] {
+				k := blob.SliverKind(kind)
+				b.out = append(b.out, Recovered{Pair: p, Commitment: ps.pc,
+					Sliver: blob.Sliver{Kind: k, Index: uint32(j.index(k, p)), SymbolSize: uint32(b.s), Data: ps.data[kind]}})
+				ps.built[kind], ps.have[kind], ps.data[kind] = false, true, nil
+			}
+		}
+		if ps.have[0] && ps.have[1] {
+			ps.stored = true
+		}
+	}
+	if len(b.groups[0].targets) == 0 && len(b.groups[1].targets) == 0 && len(b.unknown) == 0 {
+		b.done = true
+	}
+}
+
+// plan adds the blob's asks of this round to reqs.
+func (j *Job) plan(b *blobState, reqs map[int]*Call) {
+	add := func(peer int) (*BlobRequest, *blobRef) {
+		c := reqs[peer]
+		if c == nil {
+			c = &Call{Peer: peer, Req: &Request{}}
+			reqs[peer] = c
+		}
+		if n := len(c.Req.Blobs); n > 0 && c.Req.Blobs[n-1].ID == b.id {
+			return &c.Req.Blobs[n-1], &c.refs[n-1]
+		}
+		c.Req.Blobs = append(c.Req.Blobs, BlobRequest{ID: b.id, SymbolSize: b.s})
+		c.refs = append(c.refs, blobRef{b: b})
+		return &c.Req.Blobs[len(c.Req.Blobs)-1], &c.refs[len(c.refs)-1]
+	}
+	// Commitments that let the pairs rebuilt without theirs be checked.
+	for _, p := range slices.Sorted(maps.Keys(b.unknown)) {
+		cands := j.c.CommitmentCandidates(p, b.unknown)
+		if len(cands) == 0 || slices.ContainsFunc(cands, func(q int) bool { _, ok := b.known[q]; return ok || b.asked[q] }) {
+			continue
+		}
+		asked := false
+		for _, q := range cands {
+			if b.refused[q] {
+				continue
+			}
+			peer := j.owner[j.p.ShardOf(b.id, q)]
+			if peer < 0 || j.peers[peer].Banned || j.liars[peer] != "" || j.failed[peer] || j.peers[peer].Self {
+				continue
+			}
+			b.asked[q] = true
+			br, ref := add(peer)
+			br.Commitments = append(br.Commitments, uint32(q))
+			ref.commitments = append(ref.commitments, q)
+			asked = true
+			break
+		}
+		if !asked {
+			// No commitment to be had next to p: rebuild the nearest
+			// neighbour too (not to keep, only to check p with), and
+			// look one subtree further.
+			q := cands[0]
+			b.pairs[q] = &pairState{pair: q, aux: true}
+			b.unknown[q] = true
+			for kind, g := range b.groups {
+				g.targets[j.index(blob.SliverKind(kind), q)] = true
+				g.restart(false)
+			}
+		}
+	}
+	for _, g := range b.groups {
+		if len(g.targets) == 0 {
+			continue
+		}
+		active := 0
+		for _, s := range g.sources {
+			if s.pending || s.ok {
+				active++
+			}
+		}
+		want := g.k + g.margin
+		if active >= want {
+			continue
+		}
+		positions := make([]uint32, 0, len(g.targets))
+		for _, t := range slices.Sorted(maps.Keys(g.targets)) {
+			positions = append(positions, uint32(t))
+		}
+		cands := j.candidates(b, g, want-active)
+		if active+len(cands) < g.k {
+			if b.err == nil {
+				b.err = fmt.Errorf("%w: blob %v: %d %s sources to be had, %d needed", ErrIncomplete, b.id, active+len(cands), g.target.Other(), g.k)
+			}
+			continue
+		}
+		for _, idx := range cands {
+			peer := j.owner[j.p.ShardOf(b.id, j.p.PairOf(g.target.Other(), idx))]
+			g.tried[idx] = true
+			s := &source{b: b, g: g, index: idx, peer: peer, proofs: g.proofs, pending: true}
+			g.sources = append(g.sources, s)
+			br, ref := add(peer)
+			br.Items = append(br.Items, Item{Source: g.target.Other(), Index: uint32(idx), Proofs: g.proofs, Positions: positions})
+			ref.items = append(ref.items, s)
+		}
+	}
+}
+
+// candidates picks up to want untried sources for a group: the node's own
+// slivers first, then peers in good standing, then those that failed
+// lately, spread over peers per blob.
+func (j *Job) candidates(b *blobState, g *group, want int) []int {
+	src := g.target.Other()
+	type cand struct{ idx, class, rank int }
+	var cs []cand
+	seed := binary.BigEndian.Uint64(b.id[8:16]) ^ uint64(g.target)
+	for idx := 0; idx < j.p.N; idx++ {
+		if g.tried[idx] {
+			continue
+		}
+		pair := j.p.PairOf(src, idx)
+		peer := j.owner[j.p.ShardOf(b.id, pair)]
+		if peer < 0 || j.liars[peer] != "" || j.failed[peer] || j.peers[peer].Banned {
+			continue
+		}
+		class := 1
+		switch {
+		case j.peers[peer].Self:
+			ps := b.pairs[pair]
+			if ps == nil || !ps.have[src] {
+				continue
+			}
+			class = 0
+		case j.peers[peer].Avoid:
+			class = 2
+		}
+		cs = append(cs, cand{idx, class, int(mix(seed ^ uint64(idx)))})
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.class != b.class {
+			return a.class - b.class
+		}
+		return a.rank - b.rank
+	})
+	out := make([]int, 0, want)
+	for i := 0; i < len(cs) && len(out) < want; i++ {
+		out = append(out, cs[i].idx)
+	}
+	return out
+}
+
+// mix is a 64-bit finaliser (SplitMix64), for a per-blob spread of sources.
+func mix(x uint64) uint32 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return uint32(x ^ (x >> 31))
+}
+
+// Results returns what the job did for each blob, in the order given
+// (duplicates dropped). Call
+// it once Round returned no calls.
+func (j *Job) Results() []Result {
+	out := make([]Result, 0, len(j.blobs))
+	for _, b := range j.blobs {
+		if !b.done {
+			j.step(b)
+		}
+		r := Result{ID: b.id, Slivers: b.out, Err: b.err, Proof: b.proof}
+		if !b.done && r.Err == nil {
+			r.Err = fmt.Errorf("%w: blob %v: %d rounds were not enough", ErrIncomplete, b.id, j.o.MaxRounds)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+

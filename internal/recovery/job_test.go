@@ -1,0 +1,524 @@
+package recovery
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/testseed"
+	"github.com/weftnet/weft/merkle"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// memHolder serves the encoded blobs of the shards a simulated node holds.
+type memHolder struct {
+	c       *redstuff.Codec
+	shards  map[int]bool
+	blobs   map[blob.ID]*redstuff.Encoded
+	lost    map[blob.ID]map[int]bool // pairs lost entirely
+	corrupt bool                     // serves slivers with flipped bytes
+}
+
+func (h *memHolder) Length(id blob.ID) (uint64, bool, error) {
+	e, ok := h.blobs[id]
+	if !ok {
+		return 0, false, nil
+	}
+	return e.Length, true, nil
+}
+
+func (h *memHolder) Holds(id blob.ID, pair int) bool {
+	return h.shards[h.c.Params().ShardOf(id, pair)]
+}
+
+func (h *memHolder) Sliver(id blob.ID, pair int, k blob.SliverKind) (*blob.Sliver, *blob.PairCommitment, error) {
+	e := h.blobs[id]
+	if h.lost[id][pair] {
+		return nil, nil, ErrNotStored
+	}
+	p := h.c.Params()
+	idx := p.PrimaryOf(pair)
+	if k == blob.Secondary {
+		idx = p.SecondaryOf(pair)
+	}
+	sl := e.Sliver(k, idx)
+	if h.corrupt {
+		sl.Data = bytes.Clone(sl.Data)
+		for i := 0; i < len(sl.Data); i += int(sl.SymbolSize) {
+			sl.Data[i] ^= 0x5a
+		}
+	}
+	return &sl, &e.Pairs[pair], nil
+}
+
+func (h *memHolder) Commitment(id blob.ID, pair int) (*blob.PairCommitment, error) {
+	if h.lost[id][pair] {
+		return nil, ErrNotStored
+	}
+	return &h.blobs[id].Pairs[pair], nil
+}
+
+// network is a simulated committee: node 0 is the one recovering.
+type network struct {
+	c       *redstuff.Codec
+	peers   []Peer
+	holders []*memHolder
+	down    map[int]bool
+	blobs   []*redstuff.Encoded
+	// bytes received from other nodes, and the number of calls per round
+	bytes int64
+	calls []int
+}
+
+func newNetwork(t testing.TB, rng *rand.Rand, n, nodes int) *network {
+	t.Helper()
+	c, err := redstuff.New(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := &network{c: c, down: map[int]bool{}}
+	perm := rng.Perm(n)
+	for i := 0; i < nodes; i++ {
+		h := &memHolder{c: c, shards: map[int]bool{}, blobs: map[blob.ID]*redstuff.Encoded{}, lost: map[blob.ID]map[int]bool{}}
+		var shards []int
+		for k := i; k < n; k += nodes {
+			shards = append(shards, perm[k])
+			h.shards[perm[k]] = true
+		}
+		net.peers = append(net.peers, Peer{Shards: shards, Self: i == 0})
+		net.holders = append(net.holders, h)
+	}
+	return net
+}
+
+func (net *network) add(t testing.TB, e *redstuff.Encoded) {
+	if _, dup := net.holders[0].blobs[e.ID]; dup {
+		return
+	}
+	net.blobs = append(net.blobs, e)
+	for _, h := range net.holders {
+		h.blobs[e.ID] = e
+	}
+}
+
+// wipe makes node 0 lose every pair of every blob.
+func (net *network) wipe() {
+	h := net.holders[0]
+	p := net.c.Params()
+	for _, e := range net.blobs {
+		h.lost[e.ID] = map[int]bool{}
+		for pair := 0; pair < p.N; pair++ {
+			h.lost[e.ID][pair] = true
+		}
+	}
+}
+
+// wants lists node 0's pairs of every blob with what it still holds; in
+// partial, slivers listed are missing but the commitment is kept.
+func (net *network) wants(partial map[blob.ID]map[int]blob.SliverKind) []Want {
+	p := net.c.Params()
+	h := net.holders[0]
+	var out []Want
+	for _, e := range net.blobs {
+		w := Want{ID: e.ID, Length: e.Length}
+		for s := range h.shards {
+			pair := p.PairAt(e.ID, s)
+			wp := WantPair{Pair: pair, Have: [2]bool{true, true}, Commitment: &e.Pairs[pair]}
+			if h.lost[e.ID][pair] {
+				wp = WantPair{Pair: pair}
+			} else if k, ok := partial[e.ID][pair]; ok {
+				wp.Have[k] = false
+			}
+			w.Pairs = append(w.Pairs, wp)
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+var errDown = errors.New("peer down")
+
+// run drives a job over the simulated network, through the wire formats.
+func (net *network) run(t testing.TB, job *Job) []Result {
+	t.Helper()
+	for calls := job.Round(); len(calls) > 0; calls = job.Round() {
+		net.calls = append(net.calls, len(calls))
+		for _, call := range calls {
+			raw, err := call.Req.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := DecodeRequest(raw, 1<<20)
+			if err != nil {
+				t.Fatalf("request does not decode: %v", err)
+			}
+			if net.down[call.Peer] {
+				job.Deliver(call, nil, errDown)
+				continue
+			}
+			head, body, _, err := Serve(net.c, net.holders[call.Peer], req, 1<<30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !net.peers[call.Peer].Self {
+				net.bytes += int64(len(head) + len(body))
+			}
+			resp, err := DecodeResponse(call.Req, append(head, body...))
+			if err != nil {
+				t.Fatalf("response does not decode: %v", err)
+			}
+			job.Deliver(call, resp, nil)
+		}
+	}
+	return job.Results()
+}
+
+// check verifies that the results hold exactly node 0's missing slivers
+// as the encoder made them, with the encoder's commitments.
+func (net *network) check(t testing.TB, name string, wants []Want, results []Result) {
+	t.Helper()
+	if len(results) != len(wants) {
+		t.Fatalf("%s: %d results for %d blobs", name, len(results), len(wants))
+	}
+	p := net.c.Params()
+	for i, r := range results {
+		if r.Err != nil {
+			t.Fatalf("%s: blob %d: %v", name, i, r.Err)
+		}
+		e := net.blobs[i]
+		missing := 0
+		for _, wp := range wants[i].Pairs {
+			for k := range wp.Have {
+				if !wp.Have[k] {
+					missing++
+				}
+			}
+		}
+		if len(r.Slivers) != missing {
+			t.Fatalf("%s: blob %d: %d slivers rebuilt, %d missing", name, i, len(r.Slivers), missing)
+		}
+		for _, s := range r.Slivers {
+			want := e.Sliver(s.Sliver.Kind, int(s.Sliver.Index))
+			if p.PairOf(s.Sliver.Kind, int(s.Sliver.Index)) != s.Pair || !bytes.Equal(want.Data, s.Sliver.Data) || want.SymbolSize != s.Sliver.SymbolSize {
+				t.Fatalf("%s: blob %d: %s sliver %d differs", name, i, s.Sliver.Kind, s.Sliver.Index)
+			}
+			got, _ := s.Commitment.MarshalBinary()
+			exp, _ := e.Pairs[s.Pair].MarshalBinary()
+			if !bytes.Equal(got, exp) {
+				t.Fatalf("%s: blob %d pair %d: commitment differs", name, i, s.Pair)
+			}
+		}
+	}
+}
+
+// fewShards picks a node count for n shards at which node 0 holds at most
+// f of them: a node holding more could not rebuild from the others alone.
+func fewShards(rng *rand.Rand, n int) int {
+	f := (n - 1) / 3
+	least := (n + f - 1) / f
+	return least + rng.IntN(n-least+1)
+}
+
+func randBlob(t testing.TB, rng *rand.Rand, c *redstuff.Codec, max int) *redstuff.Encoded {
+	t.Helper()
+	var n int
+	switch rng.IntN(5) {
+	case 0:
+		n = rng.IntN(3)
+	default:
+		n = rng.IntN(max)
+	}
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	e, err := c.Encode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func sliverBytes(c *redstuff.Codec, wants []Want) int64 {
+	p := c.Params()
+	var total int64
+	for _, w := range wants {
+		s := int64(p.SymbolSize(w.Length))
+		for _, wp := range w.Pairs {
+			for k := range wp.Have {
+				if !wp.Have[k] {
+					total += s * int64(p.SliverLen(blob.SliverKind(k)))
+				}
+			}
+		}
+	}
+	return total
+}
+
+// TestWipedNode: a node that lost everything (slivers and commitments)
+// rebuilds every pair of every blob from one round of calls, one call per
+// peer, and downloads about what it rebuilds.
+func TestWipedNode(t *testing.T) {
+	rng := testseed.Rand(t)
+	for round := 0; round < 20; round++ {
+		n := 4 + rng.IntN(60)
+		nodes := fewShards(rng, n)
+		name := fmt.Sprintf("round %d, n=%d, %d nodes", round, n, nodes)
+		net := newNetwork(t, rng, n, nodes)
+		for i := 1 + rng.IntN(4); i > 0; i-- {
+			net.add(t, randBlob(t, rng, net.c, 40_000))
+		}
+		net.wipe()
+		wants := net.wants(nil)
+		job := NewJob(net.c, net.peers, wants, Options{})
+		res := net.run(t, job)
+		net.check(t, name, wants, res)
+		if len(net.calls) != 1 || net.calls[0] > nodes-1 {
+			t.Fatalf("%s: calls per round %v, want one round of at most one call per peer", name, net.calls)
+		}
+		// Symbols at most k + 2% per group, plus one commitment per pair
+		// and a few bytes per call.
+		limit := sliverBytes(net.c, wants)*102/100 + int64(len(wants)*len(net.peers[0].Shards))*(70+32*16) + int64(nodes)*16
+		if net.bytes > limit {
+			t.Fatalf("%s: received %d bytes, limit %d", name, net.bytes, limit)
+		}
+	}
+}
+
+// TestPartialLoss: a node that lost single slivers but kept its
+// commitments uses its own slivers first and rebuilds only what it lost.
+func TestPartialLoss(t *testing.T) {
+	rng := testseed.Rand(t)
+	for round := 0; round < 20; round++ {
+		n := 4 + rng.IntN(40)
+		nodes := fewShards(rng, n)
+		net := newNetwork(t, rng, n, nodes)
+		for i := 1 + rng.IntN(3); i > 0; i-- {
+			net.add(t, randBlob(t, rng, net.c, 20_000))
+		}
+		p := net.c.Params()
+		partial := map[blob.ID]map[int]blob.SliverKind{}
+		for _, e := range net.blobs {
+			partial[e.ID] = map[int]blob.SliverKind{}
+			for s := range net.holders[0].shards {
+				if rng.IntN(2) == 0 {
+					partial[e.ID][p.PairAt(e.ID, s)] = blob.SliverKind(rng.IntN(2))
+				}
+			}
+		}
+		wants := net.wants(partial)
+		res := net.run(t, NewJob(net.c, net.peers, wants, Options{}))
+		net.check(t, fmt.Sprintf("round %d, n=%d", round, n), wants, res)
+	}
+}
+
+// TestPeersDown: with up to f shards' worth of peers down, a wiped node
+// still recovers everything, replacing the sources it lost in later
+// rounds.
+func TestPeersDown(t *testing.T) {
+	rng := testseed.Rand(t)
+	for round := 0; round < 15; round++ {
+		n := 7 + rng.IntN(40)
+		nodes := max(3, fewShards(rng, n))
+		net := newNetwork(t, rng, n, nodes)
+		for i := 1 + rng.IntN(3); i > 0; i-- {
+			net.add(t, randBlob(t, rng, net.c, 20_000))
+		}
+		net.wipe()
+		// Down: peers worth at most f shards, counting the wiped node's own.
+		budget := net.c.Params().F - len(net.peers[0].Shards)
+		for _, i := range rng.Perm(nodes) {
+			if i != 0 && len(net.peers[i].Shards) <= budget {
+				net.down[i] = true
+				budget -= len(net.peers[i].Shards)
+			}
+		}
+		wants := net.wants(nil)
+		job := NewJob(net.c, net.peers, wants, Options{})
+		res := net.run(t, job)
+		net.check(t, fmt.Sprintf("round %d, n=%d, %d down", round, n, len(net.down)), wants, res)
+		for _, p := range job.Failed() {
+			if !net.down[p] {
+				t.Fatalf("peer %d reported failed, but it is up", p)
+			}
+		}
+	}
+}
+
+// TestLyingPeer: a peer that serves corrupted symbols is found out through
+// proofs, reported, and routed around.
+func TestLyingPeer(t *testing.T) {
+	rng := testseed.Rand(t)
+	for round := 0; round < 15; round++ {
+		n := 7 + rng.IntN(40)
+		nodes := max(3, fewShards(rng, n))
+		net := newNetwork(t, rng, n, nodes)
+		for i := 1 + rng.IntN(3); i > 0; i-- {
+			net.add(t, randBlob(t, rng, net.c, 20_000))
+		}
+		liar := 1 + rng.IntN(nodes-1)
+		if len(net.peers[liar].Shards)+len(net.peers[0].Shards) > net.c.Params().F {
+			continue
+		}
+		net.holders[liar].corrupt = true
+		wipe := rng.IntN(2) == 0
+		var partial map[blob.ID]map[int]blob.SliverKind
+		if wipe {
+			net.wipe()
+		} else {
+			partial = map[blob.ID]map[int]blob.SliverKind{}
+			for _, e := range net.blobs {
+				partial[e.ID] = map[int]blob.SliverKind{}
+				for s := range net.holders[0].shards {
+					partial[e.ID][net.c.Params().PairAt(e.ID, s)] = blob.SliverKind(rng.IntN(2))
+				}
+			}
+		}
+		wants := net.wants(partial)
+		job := NewJob(net.c, net.peers, wants, Options{Margin: 0.5})
+		res := net.run(t, job)
+		name := fmt.Sprintf("round %d, n=%d, liar %d, wiped %v", round, n, liar, wipe)
+		net.check(t, name, wants, res)
+		for p := range job.Liars() {
+			if p != liar {
+				t.Fatalf("%s: honest peer %d called a liar: %s", name, p, job.Liars()[p])
+			}
+		}
+	}
+}
+
+// recommit recomputes every commitment and the blob ID from e's slivers,
+// as a malicious encoder would after changing them.
+func recommit(t testing.TB, c *redstuff.Codec, e *redstuff.Encoded) {
+	t.Helper()
+	p := c.Params()
+	root := func(k blob.SliverKind, i int) merkle.Hash {
+		sl := e.Sliver(k, i)
+		ss, err := c.NewSymbolSource(e.Length, &sl, &e.Pairs[p.PairOf(k, i)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ss.Root()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	leaves := make([]merkle.Hash, p.N)
+	for pair := range leaves {
+		e.Pairs[pair].Primary = root(blob.Primary, pair)
+		e.Pairs[pair].Secondary = root(blob.Secondary, p.N-1-pair)
+		leaves[pair] = redstuff.PairLeaf(e.Pairs[pair].Primary, e.Pairs[pair].Secondary)
+	}
+	tree := merkle.NewTree(leaves)
+	for pair := range leaves {
+		e.Pairs[pair].Path, _ = tree.Path(pair)
+	}
+	e.Root = tree.Root()
+	e.ID = blob.ComputeID(redstuff.Encoding, e.Length, e.Root)
+}
+
+// TestInconsistentBlob: a blob whose encoder changed one symbol of one
+// column is reported inconsistent, with a proof anyone can check when the
+// node knew the commitment it failed against; nothing is handed out as
+// recovered for the slivers it touches.
+func TestInconsistentBlob(t *testing.T) {
+	rng := testseed.Rand(t)
+	for round := 0; round < 12; round++ {
+		n := 4 + rng.IntN(30)
+		net := newNetwork(t, rng, n, n)
+		c := net.c
+		p := c.Params()
+		e, err := c.Encode(bytes.Repeat([]byte{byte(round + 1)}, 1000+rng.IntN(5000)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The encoder changes one stored symbol of primary sliver r, the
+		// node's, and commits to it: the columns disagree with the row.
+		my := net.peers[0].Shards[0]
+		// The pair on the node's shard depends on the blob ID, which the
+		// change moves: retry until it is the changed row.
+		var r int
+		for tries := 0; ; tries++ {
+			e2 := *e
+			e2.Primary = append([][]byte(nil), e.Primary...)
+			e2.Pairs = append([]blob.PairCommitment(nil), e.Pairs...)
+			row, col := rng.IntN(n), rng.IntN(p.Ks)
+			s := e.SymbolSize
+			e2.Primary[row] = bytes.Clone(e.Primary[row])
+			e2.Primary[row][col*s] ^= 1
+			recommit(t, c, &e2)
+			if p.PairAt(e2.ID, my) == row {
+				e, r = &e2, row
+				break
+			}
+			if tries > 10000 {
+				t.Fatal("no suitable change found")
+			}
+		}
+		net.add(t, e)
+		known := rng.IntN(2) == 0
+		var wants []Want
+		if known {
+			wants = net.wants(map[blob.ID]map[int]blob.SliverKind{e.ID: {r: blob.Primary}})
+		} else {
+			net.wipe()
+			wants = net.wants(nil)
+		}
+		res := net.run(t, NewJob(c, net.peers, wants, Options{}))
+		name := fmt.Sprintf("round %d, n=%d, commitment known %v", round, n, known)
+		if !errors.Is(res[0].Err, ErrInconsistent) {
+			t.Fatalf("%s: %v, want ErrInconsistent", name, res[0].Err)
+		}
+		for _, s := range res[0].Slivers {
+			if s.Pair == r && s.Sliver.Kind == blob.Primary {
+				t.Fatalf("%s: the inconsistent sliver was handed out", name)
+			}
+		}
+		if known {
+			if res[0].Proof == nil {
+				t.Fatalf("%s: no proof", name)
+			}
+			if err := c.VerifyInconsistencyProof(e.ID, e.Length, res[0].Proof); err != nil {
+				t.Fatalf("%s: proof does not verify: %v", name, err)
+			}
+		}
+	}
+}
+
+// TestTooFewPeers: with too many peers down, nothing wrong is handed out
+// and the blob is reported incomplete.
+func TestTooFewPeers(t *testing.T) {
+	rng := testseed.Rand(t)
+	net := newNetwork(t, rng, 10, 10)
+	net.add(t, randBlob(t, rng, net.c, 5000))
+	net.wipe()
+	for i := 1; i < 9; i++ {
+		net.down[i] = true
+	}
+	wants := net.wants(nil)
+	res := net.run(t, NewJob(net.c, net.peers, wants, Options{}))
+	if !errors.Is(res[0].Err, ErrIncomplete) || len(res[0].Slivers) != 0 {
+		t.Fatalf("%v, %d slivers", res[0].Err, len(res[0].Slivers))
+	}
+}
+
+// TestSplit: calls whose answers would exceed the limits are cut into
+// several, and the job still completes.
+func TestSplit(t *testing.T) {
+	rng := testseed.Rand(t)
+	net := newNetwork(t, rng, 20, 5)
+	for i := 0; i < 6; i++ {
+		net.add(t, randBlob(t, rng, net.c, 30_000))
+	}
+	net.wipe()
+	wants := net.wants(nil)
+	res := net.run(t, NewJob(net.c, net.peers, wants, Options{MaxRequestBytes: 4000, MaxRequestSymbols: 7}))
+	net.check(t, "split", wants, res)
+	if net.calls[0] <= 4 {
+		t.Fatalf("%d calls in the first round: nothing was split", net.calls[0])
+	}
+}
