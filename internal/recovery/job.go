@@ -736,4 +736,3 @@ func (j *Job) Results() []Result {
 	}
 	return out
 }
-
