@@ -14,7 +14,7 @@
 // holders of secondary slivers c; rebuilding secondary sliver c takes one
 // symbol (r, c) from each of kp holders of primary slivers r. So a pair
 // costs about one pair's worth of symbols, whatever the blob's size. A
-// job asks 2% more sources than it needs (spares for peers that fail),
+// job asks 1% more sources than it needs (spares for peers that fail),
 // no proofs, and nothing per symbol but its bytes; a node that lost its
 // pair commitments also fetches one neighbour's commitment per pair (see
 // redstuff.CheckPairs).

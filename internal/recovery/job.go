@@ -53,7 +53,7 @@ type WantPair struct {
 type Options struct {
 	// Margin is how many sources beyond the k needed are asked from the
 	// start, as a fraction of k (rounded down): spare symbols for peers
-	// that fail. Default 0.02. Peers that fail anyway are replaced in the
+	// that fail. Default 0.01. Peers that fail anyway are replaced in the
 	// next round.
 	Margin float64
 	// MaxRounds bounds the rounds of one job. Default 8.
@@ -66,7 +66,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Margin == 0 {
-		o.Margin = 0.02
+		o.Margin = 0.01
 	}
 	if o.MaxRounds == 0 {
 		o.MaxRounds = 8
