@@ -2,7 +2,6 @@ package node
 
 import (
 	"crypto/ed25519"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
 )
 
@@ -27,7 +27,9 @@ import (
 //	GET  /v1/blobs/{id}/slivers/{pair}/{primary|secondary}   → blob.SliverMessage
 //	GET  /v1/blobs/{id}/confirmation                         → Confirmation (JSON)
 //	GET  /v1/blobs/{id}/status                               → BlobStatus (JSON)
-//	POST /v1/symbols                                         body: SymbolsRequest (JSON) → symbol batch
+//	GET  /v1/blobs/{id}/inconsistency                        → blob.InconsistencyProof, if recovery found one
+//	POST /v1/symbols                                         body: recovery.Request → recovery answer (binary)
+//	GET  /v1/recovery                                        → RecoveryQueue (JSON)
 //	GET  /metrics                                            Prometheus
 //
 // Every refusal is a 4xx (or 5xx for the node's own trouble) with a JSON
@@ -42,7 +44,9 @@ func (n *Node) Handler() http.Handler {
 	route("GET /v1/blobs/{id}/slivers/{pair}/{kind}", "get_sliver", n.getSliver)
 	route("GET /v1/blobs/{id}/confirmation", "confirmation", n.confirmation)
 	route("GET /v1/blobs/{id}/status", "status", n.status)
+	route("GET /v1/blobs/{id}/inconsistency", "inconsistency", n.inconsistency)
 	route("POST /v1/symbols", "symbols", n.symbols)
+	route("GET /v1/recovery", "recovery", n.recoveryQueue)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
@@ -127,11 +131,20 @@ type Health struct {
 	Cursor uint64            `json:"eventCursor"`
 	Status string            `json:"status"` // ok | degraded (behind the control plane) | failed (store)
 	Error  string            `json:"error,omitempty"`
+	// Recovery counts blobs whose missing slivers the node is rebuilding.
+	Recovery RecoveryHealth `json:"recovery"`
+}
+
+// RecoveryHealth counts blobs waiting for recovery and being recovered.
+type RecoveryHealth struct {
+	Pending    int `json:"pending"`
+	InProgress int `json:"inProgress"`
 }
 
 func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
 	epoch, shards, cursor := n.state()
 	h := Health{Node: n.id, Name: n.cfg.Name, Epoch: epoch, Shards: shards, Cursor: cursor, Status: "ok"}
+	h.Recovery.Pending, h.Recovery.InProgress = n.RecoveryCounts()
 	if h.Shards == nil {
 		h.Shards = []int{}
 	}
@@ -364,132 +377,60 @@ func (n *Node) status(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// SymbolsRequest asks for recovery symbols of many blobs at once. Each
-// item names a sliver this node stores (its source) and the positions to
-// cut from it.
-type SymbolsRequest struct {
-	Items []SymbolsItem `json:"items"`
-}
-
-// SymbolsItem is one source sliver and the positions wanted from it.
-type SymbolsItem struct {
-	BlobID    blob.ID         `json:"blobId"`
-	Source    string          `json:"source"` // primary | secondary
-	Index     int             `json:"index"`  // sliver index of the source
-	Positions []int           `json:"positions"`
-	Proofs    bool            `json:"proofs"`
-	kind      blob.SliverKind // parsed Source
-}
-
-// SymbolsResponse format: version byte 1, uint32 count, then count times
-// (uint32 length ‖ blob ID (32) ‖ blob.RecoverySymbol encoding).
-const symbolsVersion = 1
-
+// symbols serves recovery symbols to a peer: a binary recovery.Request
+// for many blobs, answered in one compact binary response. At most
+// SymbolConcurrency requests are served at once; the others wait.
 func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
-	var req SymbolsRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return errorf(http.StatusBadRequest, "malformed symbols request: %v", err)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
+	if err != nil {
+		return errorf(http.StatusRequestEntityTooLarge, "symbols request: %v", err)
 	}
-	total := 0
-	p := n.codec.Params()
-	for i := range req.Items {
-		it := &req.Items[i]
-		k, err := blob.ParseSliverKind(it.Source)
-		if err != nil {
-			return errorf(http.StatusBadRequest, "item %d: %v", i, err)
-		}
-		it.kind = k
-		if it.Index < 0 || it.Index >= p.N {
-			return errorf(http.StatusBadRequest, "item %d: sliver index %d not in 0..%d", i, it.Index, p.N-1)
-		}
-		for _, pos := range it.Positions {
-			if pos < 0 || pos >= p.N {
-				return errorf(http.StatusBadRequest, "item %d: position %d not in 0..%d", i, pos, p.N-1)
-			}
-		}
-		total += len(it.Positions)
+	req, err := recovery.DecodeRequest(raw, n.cfg.MaxSymbolsPerRequest)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "%v", err)
 	}
-	if total > n.cfg.MaxSymbolsPerRequest {
-		return errorf(http.StatusRequestEntityTooLarge, "%d symbols asked, at most %d per request", total, n.cfg.MaxSymbolsPerRequest)
+	select {
+	case n.symSlots <- struct{}{}:
+		defer func() { <-n.symSlots }()
+	case <-r.Context().Done():
+		return errorf(http.StatusServiceUnavailable, "busy")
 	}
-	out := []byte{symbolsVersion}
-	out = binary.BigEndian.AppendUint32(out, uint32(total))
-	for i, it := range req.Items {
-		pair := p.PairOf(it.kind, it.Index)
-		if _, ok := n.owns(it.BlobID, pair); !ok {
-			return errorf(http.StatusMisdirectedRequest, "item %d: this node does not hold pair %d of blob %v", i, pair, it.BlobID)
-		}
-		b, err := n.liveBlob(r, it.BlobID)
-		if err != nil {
-			return err
-		}
-		sl, pc, err := n.store.Sliver(it.BlobID, uint32(pair), it.kind)
-		if errors.Is(err, store.ErrNotFound) {
-			return errorf(http.StatusNotFound, "item %d: %s sliver %d of blob %v is not stored here", i, it.kind, it.Index, it.BlobID)
-		}
-		if err != nil {
-			return err
-		}
-		src, err := n.codec.NewSymbolSource(b.Length, sl, pc)
-		if err != nil {
-			return err
-		}
-		for _, pos := range it.Positions {
-			sym, err := src.Symbol(pos, it.Proofs)
-			if err != nil {
-				return err
-			}
-			raw, err := sym.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			out = binary.BigEndian.AppendUint32(out, uint32(len(raw)+len(it.BlobID)))
-			out = append(out, it.BlobID[:]...)
-			out = append(out, raw...)
-		}
+	head, body, served, err := recovery.Serve(n.codec, holder{n}, req, maxSymbolAnswer)
+	if errors.Is(err, recovery.ErrTooLarge) {
+		return errorf(http.StatusRequestEntityTooLarge, "%v", err)
 	}
-	n.m.symbols.Add(float64(total))
+	if err != nil {
+		return err
+	}
+	n.m.symbols.Add(float64(served))
 	w.Header().Set("Content-Type", "application/octet-stream")
-	_, err := w.Write(out)
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(body)))
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	_, err = w.Write(body)
 	return err
 }
 
-// DecodeSymbols parses a symbols response: the blob ID of each symbol and
-// the symbol.
-func DecodeSymbols(b []byte) ([]blob.ID, []blob.RecoverySymbol, error) {
-	if len(b) < 5 || b[0] != symbolsVersion {
-		return nil, nil, fmt.Errorf("%w: symbols response header", blob.ErrWire)
+// maxSymbolAnswer bounds one symbols answer; askers keep theirs below
+// (recovery.Options.MaxRequestBytes).
+const maxSymbolAnswer = 64 << 20
+
+func (n *Node) inconsistency(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r)
+	if err != nil {
+		return err
 	}
-	count := binary.BigEndian.Uint32(b[1:5])
-	b = b[5:]
-	if uint64(count)*(4+32) > uint64(len(b)) {
-		return nil, nil, fmt.Errorf("%w: %d symbols declared in %d bytes", blob.ErrWire, count, len(b))
+	raw, err := n.store.Inconsistency(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "no inconsistency proof for blob %v", id)
 	}
-	ids := make([]blob.ID, 0, count)
-	syms := make([]blob.RecoverySymbol, 0, count)
-	for i := uint32(0); i < count; i++ {
-		if len(b) < 4 {
-			return nil, nil, fmt.Errorf("%w: truncated symbols response", blob.ErrWire)
-		}
-		l := binary.BigEndian.Uint32(b)
-		b = b[4:]
-		if uint64(l) > uint64(len(b)) || l < 32 {
-			return nil, nil, fmt.Errorf("%w: truncated symbol %d", blob.ErrWire, i)
-		}
-		var sym blob.RecoverySymbol
-		if err := sym.UnmarshalBinary(b[32:l]); err != nil {
-			return nil, nil, err
-		}
-		ids = append(ids, blob.ID(b[:32]))
-		syms = append(syms, sym)
-		b = b[l:]
+	if err != nil {
+		return err
 	}
-	if len(b) != 0 {
-		return nil, nil, fmt.Errorf("%w: %d trailing bytes in symbols response", blob.ErrWire, len(b))
-	}
-	return ids, syms, nil
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, err = w.Write(raw)
+	return err
 }
 
 // readBody reads a bounded request body into one buffer sized from

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is a storage node's configuration file (JSON). Example:
@@ -19,8 +20,20 @@ import (
 //	  "controlPlane": "http://127.0.0.1:26657",
 //	  "maxBodyBytes": 1073741824,
 //	  "maxSymbolsPerRequest": 100000,
-//	  "diskReserveBytes": 67108864
+//	  "diskReserveBytes": 67108864,
+//	  "recoveryConcurrency": 2,
+//	  "recoveryBatchBlobs": 64,
+//	  "recoveryBatchBytes": 67108864,
+//	  "recoveryDelay": "2s",
+//	  "recoveryTimeout": "30s",
+//	  "scrubInterval": "24h",
+//	  "scrubBytesPerSecond": 33554432,
+//	  "symbolConcurrency": 2
 //	}
+//
+// Every field after controlPlane is optional; the values above are the
+// defaults. Durations are Go duration strings; a scrubInterval of "off"
+// turns the scrub off.
 //
 // The key file holds the node's Ed25519 identity (PEM, created on first
 // start if missing). It must live outside dataDir, so that a replaced disk
@@ -42,6 +55,62 @@ type Config struct {
 	// DiskReserveBytes is the free space below which uploads are refused
 	// (507). Default 64 MiB.
 	DiskReserveBytes uint64 `json:"diskReserveBytes,omitempty"`
+
+	// RecoveryConcurrency is how many recovery batches run at once.
+	// Default 2.
+	RecoveryConcurrency int `json:"recoveryConcurrency,omitempty"`
+	// RecoveryBatchBlobs and RecoveryBatchBytes bound one recovery batch
+	// (one request per peer covers the whole batch). Defaults 64 blobs
+	// and 64 MiB of slivers to rebuild.
+	RecoveryBatchBlobs int   `json:"recoveryBatchBlobs,omitempty"`
+	RecoveryBatchBytes int64 `json:"recoveryBatchBytes,omitempty"`
+	// RecoveryDelay is how long after a blob's certification the node
+	// waits before rebuilding slivers it lacks, so that uploads still in
+	// flight can land. Default 2s.
+	RecoveryDelay Duration `json:"recoveryDelay,omitempty"`
+	// RecoveryTimeout bounds one call to a peer for symbols (plus a second
+	// per 8 MiB of answer). Default 30s.
+	RecoveryTimeout Duration `json:"recoveryTimeout,omitempty"`
+	// ScrubInterval is the time between two passes that re-verify every
+	// stored sliver against its commitment. Default 24h; "off" disables.
+	ScrubInterval Duration `json:"scrubInterval,omitempty"`
+	// ScrubBytesPerSecond paces the scrub. Default 32 MiB/s.
+	ScrubBytesPerSecond int64 `json:"scrubBytesPerSecond,omitempty"`
+	// SymbolConcurrency is how many symbol requests from peers are served
+	// at once; more wait. Default 2.
+	SymbolConcurrency int `json:"symbolConcurrency,omitempty"`
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string
+// ("2s", "24h"); "off" is a negative duration.
+type Duration time.Duration
+
+// Off is the Duration that turns a periodic task off.
+const Off = Duration(-1)
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) {
+	if d < 0 {
+		return []byte("off"), nil
+	}
+	return []byte(time.Duration(d).String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	if string(b) == "off" {
+		*d = Off
+		return nil
+	}
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("node: %q is not a duration (like \"2s\" or \"24h\")", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("node: negative duration %q", b)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // LoadConfig reads, defaults and validates a config file. Relative paths
@@ -80,6 +149,30 @@ func (c *Config) Validate() error {
 	if c.DiskReserveBytes == 0 {
 		c.DiskReserveBytes = 64 << 20
 	}
+	if c.RecoveryConcurrency == 0 {
+		c.RecoveryConcurrency = 2
+	}
+	if c.RecoveryBatchBlobs == 0 {
+		c.RecoveryBatchBlobs = 64
+	}
+	if c.RecoveryBatchBytes == 0 {
+		c.RecoveryBatchBytes = 64 << 20
+	}
+	if c.RecoveryDelay == 0 {
+		c.RecoveryDelay = Duration(2 * time.Second)
+	}
+	if c.RecoveryTimeout == 0 {
+		c.RecoveryTimeout = Duration(30 * time.Second)
+	}
+	if c.ScrubInterval == 0 {
+		c.ScrubInterval = Duration(24 * time.Hour)
+	}
+	if c.ScrubBytesPerSecond == 0 {
+		c.ScrubBytesPerSecond = 32 << 20
+	}
+	if c.SymbolConcurrency == 0 {
+		c.SymbolConcurrency = 2
+	}
 	switch {
 	case c.Listen == "":
 		return errors.New("node: config needs listen (host:port)")
@@ -91,6 +184,10 @@ func (c *Config) Validate() error {
 		return errors.New("node: config needs controlPlane (a validator's RPC URL)")
 	case c.MaxBodyBytes < 0 || c.MaxSymbolsPerRequest < 0:
 		return errors.New("node: limits must be positive")
+	case c.RecoveryConcurrency < 0 || c.RecoveryBatchBlobs < 0 || c.RecoveryBatchBytes < 0 || c.ScrubBytesPerSecond < 0 || c.SymbolConcurrency < 0:
+		return errors.New("node: recovery, scrub and symbol limits must be positive")
+	case c.RecoveryDelay < 0 || c.RecoveryTimeout < 0:
+		return errors.New("node: recoveryDelay and recoveryTimeout cannot be off")
 	}
 	dd, err1 := filepath.Abs(c.DataDir)
 	kf, err2 := filepath.Abs(c.KeyFile)

@@ -1,14 +1,13 @@
 package node_test
 
 import (
-	"encoding/json"
 	"net/http"
 	neturl "net/url"
 	"strings"
 	"testing"
 
 	"github.com/weftnet/weft/blob"
-	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/internal/recovery"
 )
 
 // FuzzHandlers sends arbitrary requests to a live node: none may crash it
@@ -21,7 +20,8 @@ func FuzzHandlers(f *testing.F) {
 	f.Add(uint8(0), e.ID.String(), "4", "secondary", message(e, 4, blob.Secondary))
 	f.Add(uint8(1), e.ID.String(), "3", "primary", []byte(nil))
 	f.Add(uint8(2), e.ID.String(), "", "", []byte(nil))
-	req, _ := json.Marshal(node.SymbolsRequest{Items: []node.SymbolsItem{{BlobID: e.ID, Source: "primary", Index: 3, Positions: []int{1, 2}, Proofs: true}}})
+	req, _ := (&recovery.Request{Blobs: []recovery.BlobRequest{{ID: e.ID, SymbolSize: e.SymbolSize, Commitments: []uint32{3},
+		Items: []recovery.Item{{Source: blob.Primary, Index: 3, Positions: []uint32{1, 2}, Proofs: true}}}}}).MarshalBinary()
 	f.Add(uint8(3), "", "", "", req)
 	f.Add(uint8(4), e.ID.String(), "", "", []byte(nil))
 	f.Fuzz(func(t *testing.T, op uint8, id, pair, kind string, body []byte) {
@@ -54,25 +54,6 @@ func FuzzHandlers(f *testing.F) {
 		}
 		if code, _ := do(t, "GET", "http://"+n.Addr()+"/v1/health", nil); code != http.StatusOK {
 			t.Fatalf("node unhealthy after %s %s", method, path)
-		}
-	})
-}
-
-// FuzzDecodeSymbols: the symbols response decoder never panics and what
-// it accepts re-encodes to its input.
-func FuzzDecodeSymbols(f *testing.F) {
-	sym := blob.RecoverySymbol{Source: blob.Primary, Row: 1, Col: 2, Data: []byte{1, 2}}
-	raw, _ := sym.MarshalBinary()
-	good := append([]byte{1, 0, 0, 0, 1, 0, 0, 0, byte(32 + len(raw))}, make([]byte, 32)...)
-	f.Add(append(good, raw...))
-	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ids, syms, err := node.DecodeSymbols(b)
-		if err != nil {
-			return
-		}
-		if len(ids) != len(syms) {
-			t.Fatalf("%d ids for %d symbols", len(ids), len(syms))
 		}
 	})
 }

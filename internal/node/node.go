@@ -40,6 +40,7 @@ type Node struct {
 
 	mu        sync.RWMutex
 	epoch     uint64
+	committee *control.Committee
 	shards    []int // owned in the current epoch, sorted
 	cursor    uint64
 	followErr error // last failure to apply control plane events, nil when caught up
@@ -48,6 +49,10 @@ type Node struct {
 	// its read lock after re-checking the blob, deletions take the write
 	// lock, so no sliver outlives its blob's deletion.
 	gc sync.RWMutex
+
+	rec      *recoveryState
+	symSlots chan struct{} // symbol requests served at once
+	bg       sync.WaitGroup
 
 	srv      *http.Server
 	listener net.Listener
@@ -75,7 +80,8 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{})}
+	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{}),
+		symSlots: make(chan struct{}, cfg.SymbolConcurrency)}
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
 	}, func() float64 { return float64(st.Usage()) }))
@@ -91,6 +97,16 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		st.Close()
 		return nil, err
 	}
+	if err := n.initRecovery(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if n.cursor == 0 {
+		if err := n.bootstrap(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("node: paging through live blobs: %w", err)
+		}
+	}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()
@@ -103,6 +119,15 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	go func() {
 		defer close(n.followed)
 		n.follow(rctx)
+	}()
+	n.bg.Add(2)
+	go func() {
+		defer n.bg.Done()
+		n.recoverLoop(rctx)
+	}()
+	go func() {
+		defer n.bg.Done()
+		n.scrubLoop(rctx)
 	}()
 	go func() {
 		defer close(n.done)
@@ -149,6 +174,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		err := n.srv.Shutdown(ctx)
 		<-n.done
 		<-n.followed
+		n.bg.Wait()
 		n.ctl.Close()
 		n.stopErr = errors.Join(err, n.store.Close())
 	})
@@ -167,7 +193,7 @@ func (n *Node) refreshCommittee(ctx context.Context) error {
 		}
 	}
 	n.mu.Lock()
-	n.epoch, n.shards = com.Epoch, mine
+	n.epoch, n.shards, n.committee = com.Epoch, mine, com
 	n.mu.Unlock()
 	n.m.shards.Set(float64(len(mine)))
 	return nil
@@ -220,12 +246,18 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 	case control.EventEpochChanged:
 		return n.refreshCommittee(ctx)
 	case control.EventBlobRegistered, control.EventBlobCertified, control.EventBlobExtended:
-		_, err := n.learnBlob(ctx, *ev.BlobID)
+		b, err := n.learnBlob(ctx, *ev.BlobID)
 		if errors.Is(err, errGone) {
 			return nil
 		}
-		return err
+		if err != nil || ev.Type != control.EventBlobCertified || !b.Certified {
+			return err
+		}
+		// Slivers the node missed are rebuilt from its peers, once uploads
+		// still in flight have had time to land.
+		return n.enqueue(b.ID, b.Length, "certified: missing slivers", time.Now().Add(time.Duration(n.cfg.RecoveryDelay)), false)
 	case control.EventBlobExpired, control.EventBlobDeleted, control.EventBlobInvalid:
+		n.dequeue(*ev.BlobID)
 		n.m.gc.Inc()
 		n.gc.Lock()
 		defer n.gc.Unlock()

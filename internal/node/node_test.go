@@ -20,7 +20,9 @@ import (
 	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -50,8 +52,12 @@ func newTestbed(t testing.TB, nodes int) *testbed {
 			t.Fatal(err)
 		}
 		tb.keys = append(tb.keys, k)
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://127.0.0.1"})
-		tb.cfgs = append(tb.cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: "127.0.0.1:0",
+		addr, err := loopback.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://" + addr})
+		tb.cfgs = append(tb.cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr,
 			DataDir: filepath.Join(tb.dir, "data", fmt.Sprint(i)), KeyFile: kf, MaxBodyBytes: 64 << 20})
 	}
 	cp := filepath.Join(tb.dir, "control")
@@ -104,6 +110,14 @@ func (tb *testbed) register(data []byte, deletable bool) *redstuff.Encoded {
 		tb.t.Fatal(err)
 	}
 	return e
+}
+
+func mustMarshal(r *recovery.Request) []byte {
+	raw, err := r.MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return raw
 }
 
 func url(n *node.Node, format string, args ...any) string {
@@ -248,34 +262,54 @@ func TestStoreConfirmServe(t *testing.T) {
 	for _, pair := range mine {
 		do(t, "PUT", sliverURL(n, e2.ID, pair, blob.Primary), message(e2, pair, blob.Primary))
 	}
-	req, _ := json.Marshal(node.SymbolsRequest{Items: []node.SymbolsItem{
-		{BlobID: e.ID, Source: "secondary", Index: e.Params.SecondaryOf(mine[0]), Positions: []int{0, 3, 9}, Proofs: true},
-		{BlobID: e2.ID, Source: "primary", Index: mine[0], Positions: []int{1, 2}},
-	}})
-	code, body = do(t, "POST", url(n, "/v1/symbols"), req)
+	req := &recovery.Request{Blobs: []recovery.BlobRequest{
+		{ID: e.ID, SymbolSize: e.SymbolSize, Commitments: []uint32{uint32(mine[1]), uint32(others[0])}, Items: []recovery.Item{
+			{Source: blob.Secondary, Index: uint32(e.Params.SecondaryOf(mine[0])), Positions: []uint32{0, 3, 9}, Proofs: true},
+			{Source: blob.Primary, Index: uint32(others[0]), Positions: []uint32{1}},
+		}},
+		{ID: e2.ID, SymbolSize: e2.SymbolSize, Items: []recovery.Item{
+			{Source: blob.Primary, Index: uint32(mine[0]), Positions: []uint32{1, 2}},
+			{Source: blob.Secondary, Index: uint32(e2.Params.SecondaryOf(mine[0])), Positions: []uint32{1}},
+		}},
+		{ID: blob.ID{1, 2, 3}, SymbolSize: 2, Items: []recovery.Item{{Source: blob.Primary, Index: 0, Positions: []uint32{1}}}},
+	}}
+	raw, _ := req.MarshalBinary()
+	code, body = do(t, "POST", url(n, "/v1/symbols"), raw)
 	if code != http.StatusOK {
 		t.Fatalf("symbols: %d %s", code, body)
 	}
-	ids, syms, err := node.DecodeSymbols(body)
-	if err != nil || len(syms) != 5 {
-		t.Fatalf("decode symbols: %d, %v", len(syms), err)
+	resp, err := recovery.DecodeResponse(req, body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := 0; i < 3; i++ {
-		if ids[i] != e.ID || tb.codec.VerifySymbol(e.ID, e.Length, &syms[i]) != nil {
-			t.Fatalf("symbol %d does not verify", i)
+	if c := resp.Blobs[0].Commitments; c[0].Missing != recovery.Present || c[0].Commitment.Primary != e.Pairs[mine[1]].Primary || c[1].Missing != recovery.NotHeld {
+		t.Fatalf("commitments: %+v", c)
+	}
+	proven := resp.Blobs[0].Items[0]
+	for i, pos := range []uint32{0, 3, 9} {
+		sym := blob.RecoverySymbol{Source: blob.Secondary, Row: pos, Col: uint32(e.Params.SecondaryOf(mine[0])), Data: proven.Symbols[i],
+			Proof: &blob.SymbolProof{Path: proven.Paths[i], Pair: proven.Pair}}
+		if err := tb.codec.VerifySymbol(e.ID, e.Length, &sym); err != nil {
+			t.Fatalf("proven symbol %d: %v", i, err)
 		}
 	}
-	if ids[3] != e2.ID || syms[3].Proof != nil || syms[3].Row != uint32(mine[0]) || syms[3].Col != 1 {
-		t.Fatalf("unproven symbol: %+v", syms[3])
+	if resp.Blobs[0].Items[1].Missing != recovery.NotHeld {
+		t.Fatalf("item on another node's shard: %v", resp.Blobs[0].Items[1].Missing)
 	}
-	for name, body := range map[string]string{
-		"malformed":      "{",
-		"unknown field":  `{"items":[], "x":1}`,
-		"bad source":     fmt.Sprintf(`{"items":[{"blobId":%q,"source":"left","index":1,"positions":[1]}]}`, e.ID),
-		"position range": fmt.Sprintf(`{"items":[{"blobId":%q,"source":"primary","index":1,"positions":[10]}]}`, e.ID),
-		"not held":       fmt.Sprintf(`{"items":[{"blobId":%q,"source":"primary","index":%d,"positions":[1]}]}`, e.ID, others[0]),
+	plain := resp.Blobs[1].Items[0]
+	want := e2.Sliver(blob.Primary, mine[0])
+	if plain.Missing != recovery.Present || string(plain.Symbols[0]) != string(want.Data[e2.SymbolSize:2*e2.SymbolSize]) || plain.Paths != nil {
+		t.Fatalf("unproven symbols: %+v", plain)
+	}
+	if resp.Blobs[1].Items[1].Missing != recovery.NotStored || resp.Blobs[2].Items[0].Missing != recovery.Unknown {
+		t.Fatalf("missing reasons: %v %v", resp.Blobs[1].Items[1].Missing, resp.Blobs[2].Items[0].Missing)
+	}
+	for name, body := range map[string][]byte{
+		"malformed":     []byte("{"),
+		"trailing byte": append(raw, 0),
+		"too many":      mustMarshal(&recovery.Request{Blobs: []recovery.BlobRequest{{ID: e.ID, SymbolSize: 2, Items: []recovery.Item{{Positions: make([]uint32, 100_001)}}}}}),
 	} {
-		if code, _ := do(t, "POST", url(n, "/v1/symbols"), []byte(body)); code < 400 || code >= 500 {
+		if code, _ := do(t, "POST", url(n, "/v1/symbols"), body); code != http.StatusBadRequest {
 			t.Errorf("symbols request %s: status %d", name, code)
 		}
 	}

@@ -64,6 +64,8 @@ type Store struct {
 //	s/<id><pair><kind>   sliver (blob.Sliver wire form)
 //	c/<id><pair>         pair commitment (wire form)
 //	h/<id><pair><kind>   present (1 byte): sliver existence without reading it
+//	q/<id>               recovery queue entry (the node's JSON)
+//	x/<id>               inconsistency proof found while recovering the blob
 var (
 	keyVersion = []byte("v")
 	keyCursor  = []byte("m/cursor")
@@ -196,34 +198,74 @@ func (s *Store) ensureSpace(n int) error {
 
 // PutSliver stores a sliver with the commitment of its pair and syncs it
 // to disk before returning.
-func (s *Store) PutSliver(id blob.ID, pair uint32, sl *blob.Sliver, pc *blob.PairCommitment) (err error) {
+func (s *Store) PutSliver(id blob.ID, pair uint32, sl *blob.Sliver, pc *blob.PairCommitment) error {
+	return s.PutSlivers(id, []StoredSliver{{Pair: pair, Sliver: sl, Commitment: pc}})
+}
+
+// StoredSliver is a sliver to store with the commitment of its pair.
+type StoredSliver struct {
+	Pair       uint32
+	Sliver     *blob.Sliver
+	Commitment *blob.PairCommitment
+}
+
+// PutSlivers stores slivers of one blob in one batch, synced to disk
+// before it returns: all of them or none.
+func (s *Store) PutSlivers(id blob.ID, slivers []StoredSliver) (err error) {
 	defer s.guard(&err)
 	if err := s.check(); err != nil {
 		return err
 	}
-	if err := s.ensureSpace(len(sl.Data)); err != nil {
-		return err
+	size := 0
+	for _, ss := range slivers {
+		size += len(ss.Sliver.Data)
 	}
-	craw, err := pc.MarshalBinary()
-	if err != nil {
+	if err := s.ensureSpace(size); err != nil {
 		return err
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	// Encode the sliver straight into the batch: slivers are big.
-	key := keySliver(id, pair, sl.Kind)
-	op := b.SetDeferred(len(key), sl.BinarySize())
-	copy(op.Key, key)
-	if _, err := sl.AppendBinary(op.Value[:0]); err != nil {
-		return err
+	for _, ss := range slivers {
+		craw, err := ss.Commitment.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		// Encode the sliver straight into the batch: slivers are big.
+		key := keySliver(id, ss.Pair, ss.Sliver.Kind)
+		op := b.SetDeferred(len(key), ss.Sliver.BinarySize())
+		copy(op.Key, key)
+		if _, err := ss.Sliver.AppendBinary(op.Value[:0]); err != nil {
+			return err
+		}
+		if err := op.Finish(); err != nil {
+			return err
+		}
+		b.Set(keyCommitment(id, ss.Pair), craw, nil)
+		b.Set(keyHave(id, ss.Pair, ss.Sliver.Kind), []byte{1}, nil)
 	}
-	if err := op.Finish(); err != nil {
-		return err
-	}
-	b.Set(keyCommitment(id, pair), craw, nil)
-	b.Set(keyHave(id, pair, sl.Kind), []byte{1}, nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: writing sliver: %w", err)
+	}
+	return nil
+}
+
+// DeleteSliver removes a sliver (found corrupt); with its commitment too
+// when withCommitment, and then the pair's other sliver, which cannot be
+// checked or served without it.
+func (s *Store) DeleteSliver(id blob.ID, pair uint32, k blob.SliverKind, withCommitment bool) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	kinds := []blob.SliverKind{k}
+	if withCommitment {
+		kinds = []blob.SliverKind{blob.Primary, blob.Secondary}
+		b.Delete(keyCommitment(id, pair), nil)
+	}
+	for _, k := range kinds {
+		b.Delete(keySliver(id, pair, k), nil)
+		b.Delete(keyHave(id, pair, k), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: deleting sliver: %w", err)
 	}
 	return nil
 }
@@ -303,11 +345,91 @@ func (s *Store) Blob(id blob.ID) (*Blob, error) {
 	return &b, nil
 }
 
-// DeleteBlob removes a blob's record, slivers and commitments.
+// Blobs calls fn with every blob record, in blob ID order, until fn
+// returns false or an error.
+func (s *Store) Blobs(fn func(*Blob) (bool, error)) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("b/"), UpperBound: []byte("b0")})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		var b Blob
+		if err := json.Unmarshal(it.Value(), &b); err != nil {
+			return fmt.Errorf("store: corrupt blob record: %w", err)
+		}
+		more, err := fn(&b)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// PutQueued records (or updates) a blob's recovery queue entry. With
+// sync it is on disk when the call returns; otherwise with the next synced
+// write.
+func (s *Store) PutQueued(id blob.ID, entry []byte, sync bool) error {
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	if err := s.db.Set(keyPairPrefix("q/", id), entry, opt); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// DeleteQueued removes a blob's recovery queue entry.
+func (s *Store) DeleteQueued(id blob.ID) error {
+	if err := s.db.Delete(keyPairPrefix("q/", id), pebble.NoSync); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Queued calls fn with every recovery queue entry.
+func (s *Store) Queued(fn func(id blob.ID, entry []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("q/"), UpperBound: []byte("q0")})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		var id blob.ID
+		if len(it.Key()) != 2+len(id) {
+			continue
+		}
+		copy(id[:], it.Key()[2:])
+		if err := fn(id, bytes.Clone(it.Value())); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// PutInconsistency records the proof that a blob is inconsistently
+// encoded.
+func (s *Store) PutInconsistency(id blob.ID, proof []byte) error {
+	if err := s.db.Set(keyPairPrefix("x/", id), proof, pebble.Sync); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Inconsistency returns a recorded inconsistency proof, or ErrNotFound.
+func (s *Store) Inconsistency(id blob.ID) ([]byte, error) {
+	return s.get(keyPairPrefix("x/", id))
+}
+
+// DeleteBlob removes a blob's record, slivers, commitments, queue entry
+// and inconsistency proof.
 func (s *Store) DeleteBlob(id blob.ID) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Delete(keyBlob(id), nil)
+	b.Delete(keyPairPrefix("q/", id), nil)
+	b.Delete(keyPairPrefix("x/", id), nil)
 	for _, p := range []string{"s/", "c/", "h/"} {
 		lo := keyPairPrefix(p, id)
 		hi := keyPairPrefix(p, id)

@@ -167,3 +167,82 @@ type fullFS struct {
 func (f fullFS) GetDiskUsage(string) (vfs.DiskUsage, error) {
 	return vfs.DiskUsage{AvailBytes: f.avail, TotalBytes: 1 << 30}, nil
 }
+
+// TestRecoveryRecords: slivers written together, corrupt slivers removed
+// with or without their commitment, the recovery queue and inconsistency
+// proofs survive a reopen, and deleting the blob removes them all.
+func TestRecoveryRecords(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := blob.ID{9}
+	p, pc := testSliver(blob.Primary, 1)
+	sec, _ := testSliver(blob.Secondary, 2)
+	if err := s.PutSlivers(id, []StoredSliver{{3, p, pc}, {3, sec, pc}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*Blob{{ID: id, Length: 5, Certified: true}, {ID: blob.ID{1}}, {ID: blob.ID{200}}} {
+		if err := s.PutBlob(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutQueued(id, []byte(`{"x":1}`), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutQueued(blob.ID{1}, []byte(`{"x":2}`), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutInconsistency(id, []byte("proof")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var seen []byte
+	if err := s.Blobs(func(b *Blob) (bool, error) { seen = append(seen, b.ID[0]); return true, nil }); err != nil || string(seen) != "\x01\x09\xc8" {
+		t.Fatalf("blobs %v %v", seen, err)
+	}
+	queued := map[blob.ID]string{}
+	if err := s.Queued(func(id blob.ID, e []byte) error { queued[id] = string(e); return nil }); err != nil || len(queued) != 2 || queued[id] != `{"x":1}` {
+		t.Fatalf("queue %v %v", queued, err)
+	}
+	if raw, err := s.Inconsistency(id); err != nil || string(raw) != "proof" {
+		t.Fatalf("proof %q %v", raw, err)
+	}
+	if err := s.DeleteSliver(id, 3, blob.Primary, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.HasSliver(id, 3, blob.Primary); ok {
+		t.Fatal("deleted sliver present")
+	}
+	if _, _, err := s.Sliver(id, 3, blob.Secondary); err != nil {
+		t.Fatalf("other sliver: %v", err)
+	}
+	if err := s.DeleteSliver(id, 3, blob.Primary, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.HasSliver(id, 3, blob.Secondary); ok {
+		t.Fatal("sliver kept without its commitment")
+	}
+	if _, err := s.Commitment(id, 3); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("commitment: %v", err)
+	}
+	if err := s.DeleteQueued(blob.ID{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteBlob(id); err != nil {
+		t.Fatal(err)
+	}
+	queued = map[blob.ID]string{}
+	s.Queued(func(id blob.ID, e []byte) error { queued[id] = string(e); return nil })
+	if len(queued) != 0 {
+		t.Fatalf("queue after deletes: %v", queued)
+	}
+	if _, err := s.Inconsistency(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("proof after delete: %v", err)
+	}
+}
