@@ -351,6 +351,15 @@ func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry) []recov
 	for _, r := range job.Results() {
 		outcomes = append(outcomes, n.storeRecovered(ctx, r))
 	}
+	// Our own slivers that failed their proofs: check them now.
+	for _, id := range job.CorruptLocal() {
+		n.logger.Printf("node: recovery: this node's own slivers of blob %v failed their proofs; checking them", id)
+		if b, err := n.store.Blob(id); err == nil {
+			if err := n.checkBlob(ctx, b, func(int64) error { return nil }); err != nil {
+				n.logger.Printf("node: checking blob %v: %v", id, err)
+			}
+		}
+	}
 	return outcomes
 }
 
@@ -371,6 +380,9 @@ func (n *Node) notePeers(job *recovery.Job, members []control.Member) {
 		health(members[p].Key).failedUntil = now.Add(failedPenalty)
 	}
 	for p, why := range job.Liars() {
+		if members[p].Key == n.id {
+			continue
+		}
 		health(members[p].Key).bannedUntil = now.Add(liarPenalty)
 		n.m.liars.Inc()
 		n.logger.Printf("node: recovery: peer %s (%s) %s; not asked again for %v", members[p].Name, members[p].Key.Short(), why, liarPenalty)
@@ -532,59 +544,70 @@ func (n *Node) scrubLoop(ctx context.Context) {
 func (n *Node) scrub(ctx context.Context) error {
 	start := time.Now()
 	var done int64
-	p := n.codec.Params()
 	err := n.store.Blobs(func(b *store.Blob) (bool, error) {
-		epoch, shards, _ := n.state()
-		if !b.Certified || epoch >= b.EndEpoch {
-			return true, nil
-		}
-		bad := false
-		for _, shard := range shards {
-			pair := p.PairAt(b.ID, shard)
-			for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
-				if ctx.Err() != nil {
-					return false, ctx.Err()
-				}
-				sl, pc, err := n.store.Sliver(b.ID, uint32(pair), k)
-				if errors.Is(err, store.ErrNotFound) {
-					bad = true
-					n.m.corrupt.Inc()
-					continue
-				}
-				n.m.scrubbed.Inc()
-				switch {
-				case err != nil:
-					n.logger.Printf("node: scrub: blob %v pair %d %s: unreadable: %v", b.ID, pair, k, err)
-					err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
-				case n.codec.VerifyCommitment(b.ID, b.Length, pc) != nil:
-					n.logger.Printf("node: scrub: blob %v pair %d: commitment does not match the blob ID", b.ID, pair)
-					err = n.store.DeleteSliver(b.ID, uint32(pair), k, true)
-				case n.codec.VerifySliver(b.ID, b.Length, sl, pc) != nil:
-					n.logger.Printf("node: scrub: blob %v pair %d: %s sliver does not match its commitment", b.ID, pair, k)
-					err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
-				default:
-					done += int64(len(sl.Data))
-					if err := n.pace(ctx, start, done); err != nil {
-						return false, err
-					}
-					continue
-				}
-				bad = true
-				n.m.corrupt.Inc()
-				if err != nil {
-					return false, err
-				}
-			}
-		}
-		if bad {
-			return true, n.enqueue(b.ID, b.Length, "scrub: missing or corrupt sliver", time.Now(), true)
-		}
-		return true, nil
+		err := n.checkBlob(ctx, b, func(bytes int64) error {
+			done += bytes
+			return n.pace(ctx, start, done)
+		})
+		return err == nil, err
 	})
 	if err == nil {
 		n.m.scrubPasses.Inc()
 	}
 	return err
+}
+
+// checkBlob verifies the node's slivers of a certified, live blob against
+// their commitments. Missing, unreadable or wrong ones are dropped and the
+// blob queued for recovery. paced is called with the bytes of each good
+// sliver checked.
+func (n *Node) checkBlob(ctx context.Context, b *store.Blob, paced func(int64) error) error {
+	epoch, shards, _ := n.state()
+	if !b.Certified || epoch >= b.EndEpoch {
+		return nil
+	}
+	p := n.codec.Params()
+	bad := false
+	for _, shard := range shards {
+		pair := p.PairAt(b.ID, shard)
+		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sl, pc, err := n.store.Sliver(b.ID, uint32(pair), k)
+			if errors.Is(err, store.ErrNotFound) {
+				bad = true
+				n.m.corrupt.Inc()
+				continue
+			}
+			n.m.scrubbed.Inc()
+			switch {
+			case err != nil:
+				n.logger.Printf("node: scrub: blob %v pair %d %s: unreadable: %v", b.ID, pair, k, err)
+				err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
+			case n.codec.VerifyCommitment(b.ID, b.Length, pc) != nil:
+				n.logger.Printf("node: scrub: blob %v pair %d: commitment does not match the blob ID", b.ID, pair)
+				err = n.store.DeleteSliver(b.ID, uint32(pair), k, true)
+			case n.codec.VerifySliver(b.ID, b.Length, sl, pc) != nil:
+				n.logger.Printf("node: scrub: blob %v pair %d: %s sliver does not match its commitment", b.ID, pair, k)
+				err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
+			default:
+				if err := paced(int64(len(sl.Data))); err != nil {
+					return err
+				}
+				continue
+			}
+			bad = true
+			n.m.corrupt.Inc()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if bad {
+		return n.enqueue(b.ID, b.Length, "scrub: missing or corrupt sliver", time.Now(), true)
+	}
+	return nil
 }
 
 // pace waits until done bytes fit the scrub's rate since start.

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -134,6 +135,9 @@ type Job struct {
 	round  int
 	failed map[int]bool // peers that failed a call this job
 	liars  map[int]string
+	// corrupt lists blobs of which the node's own slivers failed proofs:
+	// they rotted on its disk.
+	corrupt map[blob.ID]bool
 }
 
 type blobState struct {
@@ -170,6 +174,7 @@ type group struct {
 	targets map[int]bool // target sliver indices still to rebuild
 	proofs  bool
 	tried   map[int]bool // sources asked at this proof level
+	prefer  map[int]bool // sources to ask first: those that gave a mismatch
 	sources []*source
 }
 
@@ -189,7 +194,7 @@ type source struct {
 func NewJob(c *redstuff.Codec, peers []Peer, wants []Want, o Options) *Job {
 	o.defaults()
 	p := c.Params()
-	j := &Job{c: c, p: p, o: o, peers: peers, owner: make([]int, p.N), failed: map[int]bool{}, liars: map[int]string{}}
+	j := &Job{c: c, p: p, o: o, peers: peers, owner: make([]int, p.N), failed: map[int]bool{}, liars: map[int]string{}, corrupt: map[blob.ID]bool{}}
 	for i := range j.owner {
 		j.owner[i] = -1
 	}
@@ -312,9 +317,15 @@ func (j *Job) split(c *Call) []Call {
 }
 
 // Deliver hands the job the answer to a call, or the error that ended it.
+// An error wrapping ErrWire (a complete answer that did not parse) counts
+// as a lie.
 func (j *Job) Deliver(c Call, resp *Response, err error) {
 	if err == nil && len(resp.Blobs) != len(c.Req.Blobs) {
 		err = fmt.Errorf("recovery: answer for %d blobs, asked %d", len(resp.Blobs), len(c.Req.Blobs))
+	}
+	if errors.Is(err, ErrWire) && !j.peers[c.Peer].Self {
+		// A complete answer that does not parse: no honest peer sends one.
+		j.ban(c.Peer, "sent a malformed answer: "+err.Error())
 	}
 	if err != nil {
 		j.failed[c.Peer] = true
@@ -375,7 +386,14 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 				syms[int(pos)] = sym
 			}
 			if lied != "" {
-				j.ban(c.Peer, lied)
+				if j.peers[c.Peer].Self {
+					// Our own sliver rotted: stop using our slivers.
+					j.corrupt[b.id] = true
+					j.failed[c.Peer] = true
+					j.drop(c.Peer)
+				} else {
+					j.ban(c.Peer, lied)
+				}
 				continue
 			}
 			src.ok, src.syms = true, syms
@@ -388,6 +406,11 @@ func (j *Job) ban(peer int, why string) {
 	if j.liars[peer] == "" {
 		j.liars[peer] = why
 	}
+	j.drop(peer)
+}
+
+// drop forgets the sources a peer gave.
+func (j *Job) drop(peer int) {
 	for _, b := range j.blobs {
 		for _, g := range b.groups {
 			g.sources = slices.DeleteFunc(g.sources, func(s *source) bool { return s.peer == peer })
@@ -398,14 +421,24 @@ func (j *Job) ban(peer int, why string) {
 // Liars returns the peers caught lying in this job, with what they did.
 func (j *Job) Liars() map[int]string { return j.liars }
 
-// Failed returns the peers whose calls failed in this job.
+// Failed returns the peers, other than the node itself, whose calls
+// failed in this job.
 func (j *Job) Failed() []int {
 	var out []int
 	for p := range j.failed {
-		out = append(out, p)
+		if !j.peers[p].Self {
+			out = append(out, p)
+		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// CorruptLocal returns the blobs of which the node's own slivers served
+// symbols that failed their proofs: they rotted on its disk and should be
+// checked and rebuilt.
+func (j *Job) CorruptLocal() []blob.ID {
+	return slices.SortedFunc(maps.Keys(j.corrupt), func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) })
 }
 
 // step rebuilds what the symbols at hand allow.
@@ -491,8 +524,17 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 }
 
 // restart drops the group's sources; with proofs, the next round asks
-// for proven symbols.
+// for proven symbols, first from the sources that gave the mismatch, so
+// that a liar among them is caught.
 func (g *group) restart(proofs bool) {
+	if proofs && !g.proofs {
+		g.prefer = map[int]bool{}
+		for _, s := range g.sources {
+			if s.ok {
+				g.prefer[s.index] = true
+			}
+		}
+	}
 	g.proofs = g.proofs || proofs
 	g.sources = nil
 	g.tried = map[int]bool{}
@@ -669,8 +711,9 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) {
 }
 
 // candidates picks up to want untried sources for a group: the node's own
-// slivers first, then peers in good standing, then those that failed
-// lately, spread over peers per blob.
+// slivers first, then the sources a mismatch is to be explained by, then
+// peers in good standing, then those that failed lately, spread over
+// peers per blob.
 func (j *Job) candidates(b *blobState, g *group, want int) []int {
 	src := g.target.Other()
 	type cand struct{ idx, class, rank int }
@@ -685,7 +728,7 @@ func (j *Job) candidates(b *blobState, g *group, want int) []int {
 		if peer < 0 || j.liars[peer] != "" || j.failed[peer] || j.peers[peer].Banned {
 			continue
 		}
-		class := 1
+		class := 2
 		switch {
 		case j.peers[peer].Self:
 			ps := b.pairs[pair]
@@ -693,8 +736,10 @@ func (j *Job) candidates(b *blobState, g *group, want int) []int {
 				continue
 			}
 			class = 0
+		case g.prefer[idx]:
+			class = 1
 		case j.peers[peer].Avoid:
-			class = 2
+			class = 3
 		}
 		cs = append(cs, cand{idx, class, int(mix(seed ^ uint64(idx)))})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/weftnet/weft/blob"
@@ -520,5 +521,36 @@ func TestSplit(t *testing.T) {
 	net.check(t, "split", wants, res)
 	if net.calls[0] <= 4 {
 		t.Fatalf("%d calls in the first round: nothing was split", net.calls[0])
+	}
+}
+
+// TestMalformedAnswer: a complete answer that does not parse counts as a
+// lie; the job goes on without that peer.
+func TestMalformedAnswer(t *testing.T) {
+	rng := testseed.Rand(t)
+	net := newNetwork(t, rng, 10, 10)
+	net.add(t, randBlob(t, rng, net.c, 5000))
+	net.wipe()
+	wants := net.wants(nil)
+	job := NewJob(net.c, net.peers, wants, Options{})
+	liar := -1
+	for calls := job.Round(); len(calls) > 0; calls = job.Round() {
+		for _, call := range calls {
+			head, body, _, err := Serve(net.c, net.holders[call.Peer], call.Req, 1<<30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := append(head, body...)
+			if liar < 0 && !net.peers[call.Peer].Self {
+				liar = call.Peer
+				raw = append(raw, 0) // one byte too many
+			}
+			resp, err := DecodeResponse(call.Req, raw)
+			job.Deliver(call, resp, err)
+		}
+	}
+	net.check(t, "malformed", wants, job.Results())
+	if why := job.Liars()[liar]; !strings.Contains(why, "malformed") {
+		t.Fatalf("liars: %v", job.Liars())
 	}
 }
