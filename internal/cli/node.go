@@ -20,14 +20,20 @@ func newNodeCmd(s Streams) *cobra.Command {
 		Use:   "node --config FILE",
 		Short: "Run a storage node until SIGINT or SIGTERM",
 		Long: `Run a storage node: follow the control plane, store and verify the slivers
-of the shards this node holds, sign storage confirmations and serve slivers
-and recovery symbols. The config file is JSON:
+of the shards this node holds, sign storage confirmations, serve slivers
+and recovery symbols, and rebuild from its peers, in the background, the
+slivers it lacks (missed uploads, an empty disk, rot found by the scrub).
+The config file is JSON:
 
   {"name": "node-0", "listen": "127.0.0.1:9100", "dataDir": "data/node-0",
    "keyFile": "keys/node-0.key", "controlPlane": "http://127.0.0.1:26657"}
 
-optionally with "maxBodyBytes", "maxSymbolsPerRequest" and "diskReserveBytes".
-The key file (created if missing) must be outside dataDir.`,
+optionally with "maxBodyBytes", "maxSymbolsPerRequest", "diskReserveBytes",
+"recoveryConcurrency", "recoveryBatchBlobs", "recoveryBatchBytes",
+"recoveryDelay", "recoveryTimeout", "scrubInterval" ("24h", or "off"),
+"scrubBytesPerSecond" and "symbolConcurrency".
+The key file (created if missing) must be outside dataDir: a node started
+with an empty dataDir and the same key rebuilds its data from its peers.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if configPath == "" {
