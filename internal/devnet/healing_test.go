@@ -175,6 +175,23 @@ func TestSelfHealing(t *testing.T) {
 	}
 	n.kill(interrupted)
 	n.restart(interrupted)
+	// Clients are served while it recovers: a store and a read go through.
+	extra := make([]byte, 1<<20+3)
+	for i := range extra {
+		extra[i] = byte(rng.Uint32())
+	}
+	f := filepath.Join(t.TempDir(), "extra")
+	os.WriteFile(f, extra, 0o600)
+	out, err := n.weft("store", f)
+	if err != nil {
+		t.Fatalf("store during recovery: %v", err)
+	}
+	id := strings.TrimSpace(out)
+	if got, err := n.weft("read", id); err != nil || got != string(extra) {
+		t.Fatalf("read during recovery: %v", err)
+	}
+	ids = append(ids, id)
+	files[id], lengths[id] = f, len(extra)
 	n.waitHoldsAll(interrupted, ids, 2*time.Minute)
 	if rec := n.metric(interrupted, "weft_slivers_recovered_total"); rec <= 0 {
 		t.Fatalf("after the restart node %d rebuilt nothing: it did not resume", interrupted)
@@ -182,13 +199,14 @@ func TestSelfHealing(t *testing.T) {
 
 	// Node "wiped" loses its disk for good measure, and comes back on an
 	// empty one with the same identity.
+	var codec *redstuff.Codec
 	n.wipe(wiped)
 	n.restart(wiped)
 	n.waitHoldsAll(wiped, ids, 2*time.Minute)
 	var h node.Health
 	_, hb := n.get(wiped, "/v1/health")
 	json.Unmarshal(hb, &h)
-	codec, err := redstuff.New(28)
+	codec, err = redstuff.New(28)
 	if err != nil {
 		t.Fatal(err)
 	}
