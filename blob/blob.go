@@ -187,3 +187,15 @@ type InconsistencyProof struct {
 	TargetPair PairCommitment
 	Symbols    []RecoverySymbol
 }
+
+// PairsInconsistencyProof shows that a blob was encoded inconsistently,
+// for a prover that does not know the commitments of the pairs it
+// rebuilt (it missed the upload or lost its disk): the symbols, each
+// proven against the blob ID, rebuild both slivers of every pair in
+// Pairs, and the leaves of those pairs, with the commitments of other
+// pairs in Known, do not lead to the blob root.
+type PairsInconsistencyProof struct {
+	Pairs   []uint32
+	Known   []PairCommitment
+	Symbols []RecoverySymbol
+}

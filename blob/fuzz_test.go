@@ -85,6 +85,16 @@ func seedInconsistencyProofs() [][]byte {
 	return out
 }
 
+func seedPairsProofs() [][]byte {
+	rng := seedRand()
+	sym := blob.RecoverySymbol{Source: blob.Primary, Row: 3, Col: 9, Data: randBytes(rng, 4),
+		Proof: &blob.SymbolProof{Path: randPath(rng, 2), Pair: randPair(rng, 2)}}
+	return [][]byte{
+		mustMarshal(&blob.PairsInconsistencyProof{}),
+		mustMarshal(&blob.PairsInconsistencyProof{Pairs: []uint32{3}, Known: []blob.PairCommitment{randPair(rng, 2)}, Symbols: []blob.RecoverySymbol{sym, sym}}),
+	}
+}
+
 func seedIDs() []string {
 	rng := seedRand()
 	return []string{
@@ -123,6 +133,7 @@ func seedFiles() map[string][]any {
 		"FuzzSliver":             asAny(seedSlivers()),
 		"FuzzRecoverySymbol":     asAny(seedSymbols()),
 		"FuzzInconsistencyProof": asAny(seedInconsistencyProofs()),
+		"FuzzPairsProof":         asAny(seedPairsProofs()),
 		"FuzzParseID":            ids,
 	}
 }
@@ -258,6 +269,25 @@ func FuzzInconsistencyProof(f *testing.F) {
 			checkPath(t, "target pair path", p.TargetPair.Path)
 			if len(p.Symbols) > blob.MaxSymbols {
 				t.Fatalf("decoded %d symbols", len(p.Symbols))
+			}
+			for i := range p.Symbols {
+				checkSymbol(t, &p.Symbols[i])
+			}
+		})
+	})
+}
+
+func FuzzPairsProof(f *testing.F) {
+	for _, b := range seedPairsProofs() {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzCanonical(t, data, func(t *testing.T, p *blob.PairsInconsistencyProof) {
+			if len(p.Symbols) > blob.MaxPairsSymbols || len(p.Pairs) > blob.MaxSymbols || len(p.Known) > blob.MaxSymbols {
+				t.Fatalf("decoded %d pairs, %d commitments, %d symbols", len(p.Pairs), len(p.Known), len(p.Symbols))
+			}
+			for i := range p.Known {
+				checkPath(t, "commitment path", p.Known[i].Path)
 			}
 			for i := range p.Symbols {
 				checkSymbol(t, &p.Symbols[i])

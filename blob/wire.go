@@ -18,6 +18,7 @@ const (
 	tagRecoverySymbol     = 'R'
 	tagInconsistencyProof = 'I'
 	tagSliverMessage      = 'M'
+	tagPairsProof         = 'P'
 )
 
 // Limits on decoded values. They bound what a decoder will accept from the
@@ -27,6 +28,9 @@ const (
 	MaxPathLen = 16
 	// MaxSymbols is the most symbols an inconsistency proof may carry.
 	MaxSymbols = 65536
+	// MaxPairsSymbols is the most symbols a pairs inconsistency proof may
+	// carry: both slivers of a few pairs.
+	MaxPairsSymbols = 1 << 20
 )
 
 // ErrWire is wrapped by every decoding error.
@@ -390,6 +394,83 @@ func (p *InconsistencyProof) UnmarshalBinary(data []byte) error {
 		}
 	}
 	if err := r.end("inconsistency proof"); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// MarshalBinary encodes the proof: version, 'P', pair count u32, pairs
+// (u32 each), commitment count u32, commitments (as in PairCommitment,
+// without header), symbol count u32, symbols (as in RecoverySymbol,
+// without header).
+func (p *PairsInconsistencyProof) MarshalBinary() ([]byte, error) {
+	if len(p.Pairs) > MaxSymbols || len(p.Known) > MaxSymbols || len(p.Symbols) > MaxPairsSymbols {
+		return nil, errors.New("blob: pairs inconsistency proof too large")
+	}
+	b := appendHeader(nil, tagPairsProof)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Pairs)))
+	for _, pair := range p.Pairs {
+		b = binary.BigEndian.AppendUint32(b, pair)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Known)))
+	for i := range p.Known {
+		if err := checkPathLen(p.Known[i].Path); err != nil {
+			return nil, err
+		}
+		b = appendPair(b, &p.Known[i])
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Symbols)))
+	for i := range p.Symbols {
+		if err := checkSymbol(&p.Symbols[i]); err != nil {
+			return nil, err
+		}
+		b = appendSymbol(b, &p.Symbols[i])
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes the form written by MarshalBinary. Symbol data
+// aliases data.
+func (p *PairsInconsistencyProof) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	r.header(tagPairsProof, "pairs inconsistency proof")
+	var v PairsInconsistencyProof
+	count := func(what string, max uint32, least int) uint32 {
+		n := r.u32(what + " count")
+		if r.err == nil && n > max {
+			r.fail("%d %s exceed %d", n, what, max)
+		}
+		if r.err == nil && int64(n)*int64(least) > int64(len(r.b)) {
+			r.fail("truncated %s: %d declared in %d bytes", what, n, len(r.b))
+		}
+		if r.err != nil {
+			return 0
+		}
+		return n
+	}
+	np := count("pairs", MaxSymbols, 4)
+	if np > 0 {
+		v.Pairs = make([]uint32, 0, np)
+	}
+	for i := uint32(0); i < np && r.err == nil; i++ {
+		v.Pairs = append(v.Pairs, r.u32("pair"))
+	}
+	nk := count("commitments", MaxSymbols, 4+2*HashSize+1)
+	if nk > 0 {
+		v.Known = make([]PairCommitment, 0, nk)
+	}
+	for i := uint32(0); i < nk && r.err == nil; i++ {
+		v.Known = append(v.Known, r.pair())
+	}
+	ns := count("symbols", MaxPairsSymbols, 16)
+	if ns > 0 {
+		v.Symbols = make([]RecoverySymbol, 0, ns)
+	}
+	for i := uint32(0); i < ns && r.err == nil; i++ {
+		v.Symbols = append(v.Symbols, r.symbol())
+	}
+	if err := r.end("pairs inconsistency proof"); err != nil {
 		return err
 	}
 	*p = v

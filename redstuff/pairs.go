@@ -1,6 +1,7 @@
 package redstuff
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/weftnet/weft/blob"
@@ -208,4 +209,69 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// VerifyPairsInconsistencyProof checks, against the blob ID alone, that
+// proof shows the blob to be inconsistently encoded: its proven symbols
+// rebuild both slivers of each of its pairs, and CheckPairs finds a
+// mismatch with the commitments it carries. It returns nil only for a
+// valid proof.
+func (c *Codec) VerifyPairsInconsistencyProof(id blob.ID, length uint64, proof *blob.PairsInconsistencyProof) error {
+	n := c.p.N
+	if len(proof.Pairs) == 0 {
+		return fmt.Errorf("%w: the proof names no pair", ErrVerify)
+	}
+	pairs := map[int]bool{}
+	for _, p := range proof.Pairs {
+		if int(p) >= n || pairs[int(p)] {
+			return fmt.Errorf("%w: pair %d out of range or repeated", ErrVerify, p)
+		}
+		pairs[int(p)] = true
+	}
+	type target struct {
+		kind  blob.SliverKind
+		index uint32
+	}
+	byTarget := map[target][]blob.RecoverySymbol{}
+	for i := range proof.Symbols {
+		sym := &proof.Symbols[i]
+		if sym.Proof == nil {
+			return &BadSymbolError{Index: i, Err: fmt.Errorf("%w: symbol carries no proof", ErrVerify)}
+		}
+		if err := c.VerifySymbol(id, length, sym); err != nil {
+			return &BadSymbolError{Index: i, Err: err}
+		}
+		k, idx := sym.Target()
+		if !pairs[c.p.PairOf(k, int(idx))] {
+			return &BadSymbolError{Index: i, Err: fmt.Errorf("%w: symbol (%d, %d) rebuilds no pair of the proof", ErrVerify, sym.Row, sym.Col)}
+		}
+		byTarget[target{k, idx}] = append(byTarget[target{k, idx}], *sym)
+	}
+	roots := map[int]PairRoots{}
+	for p := range pairs {
+		var r PairRoots
+		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+			idx := c.p.PrimaryOf(p)
+			if k == blob.Secondary {
+				idx = c.p.SecondaryOf(p)
+			}
+			_, root, _, err := c.RebuildUnchecked(id, length, k, idx, byTarget[target{k, uint32(idx)}])
+			if err != nil {
+				return err
+			}
+			if k == blob.Primary {
+				r.Primary = root
+			} else {
+				r.Secondary = root
+			}
+		}
+		roots[p] = r
+	}
+	res, _ := c.CheckPairs(id, length, roots, proof.Known)
+	for _, v := range res {
+		if v == PairMismatch {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the rebuilt pairs do not contradict the blob ID", ErrVerify)
 }

@@ -397,12 +397,19 @@ func (n *Node) storeRecovered(ctx context.Context, r recovery.Result) recovery.O
 		out.Final = true
 		n.m.inconsistent.Inc()
 		n.logger.Printf("node: recovery: %v", r.Err)
-		if r.Proof != nil {
-			if raw, err := r.Proof.MarshalBinary(); err == nil {
-				if err := n.store.PutInconsistency(r.ID, raw); err != nil {
-					n.logger.Printf("node: recording inconsistency proof: %v", err)
-				}
-			}
+		var raw []byte
+		var err error
+		switch {
+		case r.Proof != nil:
+			raw, err = r.Proof.MarshalBinary()
+		case r.PairsProof != nil:
+			raw, err = r.PairsProof.MarshalBinary()
+		}
+		if err == nil && raw != nil {
+			err = n.store.PutInconsistency(r.ID, raw)
+		}
+		if err != nil {
+			n.logger.Printf("node: recording inconsistency proof of blob %v: %v", r.ID, err)
 		}
 	} else if r.Err != nil {
 		n.m.recoveryFailures.Inc()

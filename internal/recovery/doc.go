@@ -27,6 +27,9 @@
 // again with proofs: each proven symbol is checked against the blob ID on
 // arrival, so a lying peer is caught, banned for the job and reported; if
 // proven symbols still disagree with the commitment, the blob is
-// inconsistently encoded, and the job returns an inconsistency proof when
-// the node knew the commitment it failed against.
+// inconsistently encoded, and the job returns a proof anyone can check
+// against the blob ID: a blob.InconsistencyProof when the node knew the
+// commitment it failed against, a blob.PairsInconsistencyProof (whole
+// pairs rebuilt from proven symbols, with the neighbours' commitments)
+// when it did not.
 package recovery

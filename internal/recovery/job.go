@@ -96,8 +96,10 @@ type Result struct {
 	// ErrIncomplete or ErrInconsistent otherwise.
 	Err error
 	// Proof shows the blob inconsistent to anyone, when Err is
-	// ErrInconsistent and the node knew the commitment it failed against.
-	Proof *blob.InconsistencyProof
+	// ErrInconsistent and the node knew the commitment it failed against;
+	// PairsProof does when it did not (it rebuilt whole pairs).
+	Proof      *blob.InconsistencyProof
+	PairsProof *blob.PairsInconsistencyProof
 }
 
 // Call is one request to one peer.
@@ -141,19 +143,20 @@ type Job struct {
 }
 
 type blobState struct {
-	id      blob.ID
-	length  uint64
-	s       int
-	pairs   map[int]*pairState // the node's pairs of this blob
-	groups  [2]*group          // by target kind
-	unknown map[int]bool       // pairs rebuilt without their commitment
-	known   map[int]blob.PairCommitment
-	asked   map[int]bool // commitments asked, by pair
-	refused map[int]bool // commitments that could not be had
-	done    bool
-	err     error
-	proof   *blob.InconsistencyProof
-	out     []Recovered
+	id         blob.ID
+	length     uint64
+	s          int
+	pairs      map[int]*pairState // the node's pairs of this blob
+	groups     [2]*group          // by target kind
+	unknown    map[int]bool       // pairs rebuilt without their commitment
+	known      map[int]blob.PairCommitment
+	asked      map[int]bool // commitments asked, by pair
+	refused    map[int]bool // commitments that could not be had
+	done       bool
+	err        error
+	proof      *blob.InconsistencyProof
+	pairsProof *blob.PairsInconsistencyProof
+	out        []Recovered
 }
 
 type pairState struct {
@@ -162,9 +165,10 @@ type pairState struct {
 	pc     *blob.PairCommitment
 	data   [2][]byte
 	roots  [2]blob.Hash
-	built  [2]bool // rebuilt, checked or not
-	stored bool    // handed out as a result
-	aux    bool    // not the node's: rebuilt only to check a neighbour
+	built  [2]bool                  // rebuilt, checked or not
+	used   [2][]blob.RecoverySymbol // what an unchecked rebuild used
+	stored bool                     // handed out as a result
+	aux    bool                     // not the node's: rebuilt only to check a neighbour
 }
 
 type group struct {
@@ -489,10 +493,17 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 		root blob.Hash
 		err  error
 	)
+	var used []int
 	if ps.pc != nil {
 		data, err = j.c.Rebuild(b.id, b.length, g.target, t, ps.pc, syms)
 	} else {
-		data, root, _, err = j.c.RebuildUnchecked(b.id, b.length, g.target, t, syms)
+		data, root, used, err = j.c.RebuildUnchecked(b.id, b.length, g.target, t, syms)
+		if err == nil && g.proofs {
+			ps.used[g.target] = nil
+			for _, i := range used {
+				ps.used[g.target] = append(ps.used[g.target], syms[i])
+			}
+		}
 	}
 	var bad *redstuff.BadSymbolError
 	var inc *redstuff.InconsistencyError
@@ -577,6 +588,14 @@ func (j *Job) checkPairs(b *blobState) {
 	if proven {
 		b.done = true
 		b.err = fmt.Errorf("%w: blob %v: proven symbols rebuild pairs that do not lead to the blob ID", ErrInconsistent, b.id)
+		proof := &blob.PairsInconsistencyProof{}
+		for _, p := range slices.Sorted(maps.Keys(roots)) {
+			proof.Pairs = append(proof.Pairs, uint32(p))
+			ps := b.pairs[p]
+			proof.Symbols = append(append(proof.Symbols, ps.used[blob.Primary]...), ps.used[blob.Secondary]...)
+		}
+		proof.Known = known
+		b.pairsProof = proof
 		return
 	}
 	// Unproven symbols: some peer may have lied. Rebuild every pair still
@@ -773,7 +792,7 @@ func (j *Job) Results() []Result {
 		if !b.done {
 			j.step(b)
 		}
-		r := Result{ID: b.id, Slivers: b.out, Err: b.err, Proof: b.proof}
+		r := Result{ID: b.id, Slivers: b.out, Err: b.err, Proof: b.proof, PairsProof: b.pairsProof}
 		if !b.done && r.Err == nil {
 			r.Err = fmt.Errorf("%w: blob %v: %d rounds were not enough", ErrIncomplete, b.id, j.o.MaxRounds)
 		}

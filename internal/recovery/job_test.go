@@ -486,6 +486,21 @@ func TestInconsistentBlob(t *testing.T) {
 			if err := c.VerifyInconsistencyProof(e.ID, e.Length, res[0].Proof); err != nil {
 				t.Fatalf("%s: proof does not verify: %v", name, err)
 			}
+		} else {
+			if res[0].PairsProof == nil {
+				t.Fatalf("%s: no pairs proof", name)
+			}
+			raw, err := res[0].PairsProof.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back blob.PairsInconsistencyProof
+			if err := back.UnmarshalBinary(raw); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.VerifyPairsInconsistencyProof(e.ID, e.Length, &back); err != nil {
+				t.Fatalf("%s: pairs proof does not verify: %v", name, err)
+			}
 		}
 	}
 }
