@@ -53,17 +53,7 @@ func (r EncodeResult) Ratio() float64 { return r.Encode.Seconds() / r.Floor.Seco
 // repeat runs fn until minTime has passed and at least three times, and
 // returns the median duration.
 func repeat(minTime time.Duration, fn func() error) (time.Duration, error) {
-	var ds []time.Duration
-	start := time.Now()
-	for len(ds) < 3 || time.Since(start) < minTime {
-		t0 := time.Now()
-		if err := fn(); err != nil {
-			return 0, err
-		}
-		ds = append(ds, time.Since(t0))
-	}
-	slices.Sort(ds)
-	return ds[len(ds)/2], nil
+	return repeatN(minTime, 3, fn)
 }
 
 // Encode runs the encode benchmark and writes its table to w, a row at a
