@@ -293,6 +293,18 @@ func (r *reader) symbol() RecoverySymbol {
 	return s
 }
 
+// appendSymbols appends a u32 count and the symbols, each checked.
+func appendSymbols(b []byte, syms []RecoverySymbol) ([]byte, error) {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(syms)))
+	for i := range syms {
+		if err := checkSymbol(&syms[i]); err != nil {
+			return nil, err
+		}
+		b = appendSymbol(b, &syms[i])
+	}
+	return b, nil
+}
+
 func checkKind(k SliverKind) error {
 	if k != Primary && k != Secondary {
 		return fmt.Errorf("blob: bad sliver kind %d", k)
@@ -359,14 +371,7 @@ func (p *InconsistencyProof) MarshalBinary() ([]byte, error) {
 	b = append(b, byte(p.Target))
 	b = binary.BigEndian.AppendUint32(b, p.Index)
 	b = appendPair(b, &p.TargetPair)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Symbols)))
-	for i := range p.Symbols {
-		if err := checkSymbol(&p.Symbols[i]); err != nil {
-			return nil, err
-		}
-		b = appendSymbol(b, &p.Symbols[i])
-	}
-	return b, nil
+	return appendSymbols(b, p.Symbols)
 }
 
 // UnmarshalBinary decodes the form written by MarshalBinary. Symbol data
@@ -420,14 +425,7 @@ func (p *PairsInconsistencyProof) MarshalBinary() ([]byte, error) {
 		}
 		b = appendPair(b, &p.Known[i])
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Symbols)))
-	for i := range p.Symbols {
-		if err := checkSymbol(&p.Symbols[i]); err != nil {
-			return nil, err
-		}
-		b = appendSymbol(b, &p.Symbols[i])
-	}
-	return b, nil
+	return appendSymbols(b, p.Symbols)
 }
 
 // UnmarshalBinary decodes the form written by MarshalBinary. Symbol data

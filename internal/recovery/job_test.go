@@ -105,6 +105,13 @@ func (net *network) add(t testing.TB, e *redstuff.Encoded) {
 	}
 }
 
+// addRandom adds count random blobs of up to max bytes.
+func (net *network) addRandom(t testing.TB, rng *rand.Rand, count, max int) {
+	for i := 0; i < count; i++ {
+		net.add(t, randBlob(t, rng, net.c, max))
+	}
+}
+
 // wipe makes node 0 lose every pair of every blob.
 func (net *network) wipe() {
 	h := net.holders[0]
@@ -269,9 +276,7 @@ func TestWipedNode(t *testing.T) {
 		nodes := fewShards(rng, n)
 		name := fmt.Sprintf("round %d, n=%d, %d nodes", round, n, nodes)
 		net := newNetwork(t, rng, n, nodes)
-		for i := 1 + rng.IntN(4); i > 0; i-- {
-			net.add(t, randBlob(t, rng, net.c, 40_000))
-		}
+		net.addRandom(t, rng, 1+rng.IntN(4), 40_000)
 		net.wipe()
 		wants := net.wants(nil)
 		job := NewJob(net.c, net.peers, wants, Options{})
@@ -297,9 +302,7 @@ func TestPartialLoss(t *testing.T) {
 		n := 4 + rng.IntN(40)
 		nodes := fewShards(rng, n)
 		net := newNetwork(t, rng, n, nodes)
-		for i := 1 + rng.IntN(3); i > 0; i-- {
-			net.add(t, randBlob(t, rng, net.c, 20_000))
-		}
+		net.addRandom(t, rng, 1+rng.IntN(3), 20_000)
 		p := net.c.Params()
 		partial := map[blob.ID]map[int]blob.SliverKind{}
 		for _, e := range net.blobs {
@@ -325,9 +328,7 @@ func TestPeersDown(t *testing.T) {
 		n := 7 + rng.IntN(40)
 		nodes := max(3, fewShards(rng, n))
 		net := newNetwork(t, rng, n, nodes)
-		for i := 1 + rng.IntN(3); i > 0; i-- {
-			net.add(t, randBlob(t, rng, net.c, 20_000))
-		}
+		net.addRandom(t, rng, 1+rng.IntN(3), 20_000)
 		net.wipe()
 		// Down: peers worth at most f shards, counting the wiped node's own.
 		budget := net.c.Params().F - len(net.peers[0].Shards)
@@ -357,9 +358,7 @@ func TestLyingPeer(t *testing.T) {
 		n := 7 + rng.IntN(40)
 		nodes := max(3, fewShards(rng, n))
 		net := newNetwork(t, rng, n, nodes)
-		for i := 1 + rng.IntN(3); i > 0; i-- {
-			net.add(t, randBlob(t, rng, net.c, 20_000))
-		}
+		net.addRandom(t, rng, 1+rng.IntN(3), 20_000)
 		liar := 1 + rng.IntN(nodes-1)
 		if len(net.peers[liar].Shards)+len(net.peers[0].Shards) > net.c.Params().F {
 			continue
