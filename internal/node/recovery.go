@@ -103,7 +103,7 @@ func (n *Node) RecoveryCounts() (pending, inProgress int) {
 
 // missing returns the node's pairs of a blob with what is stored of each,
 // and the bytes of slivers it lacks.
-func (n *Node) missing(id blob.ID, length uint64) ([]recovery.WantPair, int64, error) {
+func (n *Node) missing(id blob.ID, length uint64) ([]recovery.WantPair, int64) {
 	_, shards, _ := n.state()
 	p := n.codec.Params()
 	s := int64(p.SymbolSize(length))
@@ -111,18 +111,17 @@ func (n *Node) missing(id blob.ID, length uint64) ([]recovery.WantPair, int64, e
 	var lack int64
 	for _, shard := range shards {
 		wp := recovery.WantPair{Pair: p.PairAt(id, shard)}
+		// What cannot be read counts as missing: rebuilding it rewrites it.
 		pc, err := n.store.Commitment(id, uint32(wp.Pair))
 		switch {
 		case err == nil:
 			wp.Commitment = pc
 		case !errors.Is(err, store.ErrNotFound):
-			return nil, 0, err
+			n.logger.Printf("node: blob %v pair %d: %v; rebuilding the pair", id, wp.Pair, err)
 		}
 		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
 			if wp.Commitment != nil {
-				if wp.Have[k], err = n.store.HasSliver(id, uint32(wp.Pair), k); err != nil {
-					return nil, 0, err
-				}
+				wp.Have[k], _ = n.store.HasSliver(id, uint32(wp.Pair), k)
 			}
 			if !wp.Have[k] {
 				lack += s * int64(p.SliverLen(k))
@@ -130,15 +129,15 @@ func (n *Node) missing(id blob.ID, length uint64) ([]recovery.WantPair, int64, e
 		}
 		pairs = append(pairs, wp)
 	}
-	return pairs, lack, nil
+	return pairs, lack
 }
 
 // enqueue queues a blob for recovery if the node lacks any of its
 // slivers. With sync, the queue entry is on disk when it returns.
 func (n *Node) enqueue(id blob.ID, length uint64, reason string, notBefore time.Time, sync bool) error {
-	_, lack, err := n.missing(id, length)
-	if err != nil || lack == 0 {
-		return err
+	_, lack := n.missing(id, length)
+	if lack == 0 {
+		return nil
 	}
 	e := recovery.Entry{ID: id, Weight: lack, NotBefore: notBefore, Reason: reason}
 	n.rec.mu.Lock()
@@ -311,9 +310,9 @@ func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry) []recov
 			outcomes = append(outcomes, recovery.Outcome{ID: e.ID, Err: err})
 			continue
 		}
-		pairs, lack, err := n.missing(e.ID, b.Length)
-		if err != nil || lack == 0 {
-			outcomes = append(outcomes, recovery.Outcome{ID: e.ID, Err: err})
+		pairs, lack := n.missing(e.ID, b.Length)
+		if lack == 0 {
+			outcomes = append(outcomes, recovery.Outcome{ID: e.ID})
 			continue
 		}
 		wants = append(wants, recovery.Want{ID: e.ID, Length: b.Length, Pairs: pairs})
