@@ -254,7 +254,7 @@ func DecodeRequest(data []byte, maxSymbols int) (*Request, error) {
 	r := reader{b: data}
 	r.header(tagRequest, "symbols request")
 	req := &Request{}
-	nb := r.count("blobs", blob.HashSize+4)
+	nb := r.count("blobs", blob.HashSize+3) // ID, symbol size, two counts
 	total := 0
 	for i := 0; i < nb && r.err == nil; i++ {
 		var br BlobRequest
