@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/weftnet/weft/blob"
 )
 
 // Streams are the standard streams a command uses.
@@ -22,7 +25,7 @@ type Streams struct {
 // returns the process exit code.
 func Run(args []string, s Streams) int {
 	root := newRoot(s)
-	root.SetArgs(args)
+	root.SetArgs(escapeBlobIDs(args))
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		fmt.Fprintf(s.Err, "weft: %v\n", err)
 		var u usageError
@@ -32,6 +35,32 @@ func Run(args []string, s Streams) int {
 		return 1
 	}
 	return 0
+}
+
+// escapeBlobIDs moves blob IDs that begin with '-' (one in 64 does) behind
+// "--", so that they are taken as arguments, not as flags: a user types
+// weft read -erX... and means the blob.
+func escapeBlobIDs(args []string) []string {
+	var keep, ids []string
+	for i, a := range args {
+		if a == "--" {
+			if len(ids) == 0 {
+				return args
+			}
+			return append(append(append(keep, "--"), ids...), args[i+1:]...)
+		}
+		if strings.HasPrefix(a, "-") {
+			if _, err := blob.ParseID(a); err == nil {
+				ids = append(ids, a)
+				continue
+			}
+		}
+		keep = append(keep, a)
+	}
+	if len(ids) == 0 {
+		return args
+	}
+	return append(append(keep, "--"), ids...)
 }
 
 // usageError marks mistakes in how a command was called.

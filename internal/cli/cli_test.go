@@ -90,3 +90,25 @@ func TestProgressBar(t *testing.T) {
 		t.Fatal("nil bar has a callback")
 	}
 }
+
+// TestDashBlobID: a blob ID that begins with '-' is an argument, not a
+// flag, wherever it stands.
+func TestDashBlobID(t *testing.T) {
+	id := "-" + strings.Repeat("A", 42)
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"read", id, "-o", "x"}, []string{"read", "-o", "x", "--", id}},
+		{[]string{"status", "--json", id}, []string{"status", "--json", "--", id}},
+		{[]string{"read", id, "--", "y"}, []string{"read", "--", id, "y"}},
+		{[]string{"read", "-o", "x"}, []string{"read", "-o", "x"}},
+		{[]string{"store", "-", "--json"}, []string{"store", "-", "--json"}},
+	} {
+		if got := escapeBlobIDs(tc.in); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// The command sees the ID: it fails on the missing config, not on a flag.
+	_, _, errs := run(t, "", "status", id, "--config", filepath.Join(t.TempDir(), "none.json"))
+	if strings.Contains(errs, "unknown shorthand flag") {
+		t.Fatalf("the ID was taken for a flag: %s", errs)
+	}
+}

@@ -165,8 +165,13 @@ func TestSelfHealing(t *testing.T) {
 	for {
 		rec, queued := n.metric(interrupted, "weft_slivers_recovered_total"), n.metric(interrupted, "weft_recovery_queue_length")
 		if rec > 0 && queued > 0 {
-			t.Logf("killing node %d after %.0f slivers, %.0f blobs still queued", interrupted, rec, queued)
-			break
+			// Health reports the same progress.
+			var h node.Health
+			_, hb := n.get(interrupted, "/v1/health")
+			if json.Unmarshal(hb, &h) == nil && h.Recovery.Pending+h.Recovery.InProgress > 0 {
+				t.Logf("killing node %d after %.0f slivers, %.0f blobs still queued (health: %+v)", interrupted, rec, queued, h.Recovery)
+				break
+			}
 		}
 		if n.holdsAll(interrupted, ids) || time.Now().After(deadline) {
 			t.Fatalf("could not catch node %d in the middle of its recovery (recovered %.0f, queued %.0f)", interrupted, rec, queued)
