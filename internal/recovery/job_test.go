@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/forge"
 	"github.com/weftnet/weft/internal/testseed"
-	"github.com/weftnet/weft/merkle"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -390,37 +390,6 @@ func TestLyingPeer(t *testing.T) {
 	}
 }
 
-// recommit recomputes every commitment and the blob ID from e's slivers,
-// as a malicious encoder would after changing them.
-func recommit(t testing.TB, c *redstuff.Codec, e *redstuff.Encoded) {
-	t.Helper()
-	p := c.Params()
-	root := func(k blob.SliverKind, i int) merkle.Hash {
-		sl := e.Sliver(k, i)
-		ss, err := c.NewSymbolSource(e.Length, &sl, &e.Pairs[p.PairOf(k, i)])
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := ss.Root()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	leaves := make([]merkle.Hash, p.N)
-	for pair := range leaves {
-		e.Pairs[pair].Primary = root(blob.Primary, pair)
-		e.Pairs[pair].Secondary = root(blob.Secondary, p.N-1-pair)
-		leaves[pair] = redstuff.PairLeaf(e.Pairs[pair].Primary, e.Pairs[pair].Secondary)
-	}
-	tree := merkle.NewTree(leaves)
-	for pair := range leaves {
-		e.Pairs[pair].Path, _ = tree.Path(pair)
-	}
-	e.Root = tree.Root()
-	e.ID = blob.ComputeID(redstuff.Encoding, e.Length, e.Root)
-}
-
 // TestInconsistentBlob: a blob whose encoder changed one symbol of one
 // column is reported inconsistent, with a proof anyone can check when the
 // node knew the commitment it failed against; nothing is handed out as
@@ -431,33 +400,15 @@ func TestInconsistentBlob(t *testing.T) {
 		n := 4 + rng.IntN(30)
 		net := newNetwork(t, rng, n, n)
 		c := net.c
-		p := c.Params()
-		e, err := c.Encode(bytes.Repeat([]byte{byte(round + 1)}, 1000+rng.IntN(5000)))
+		honest, err := c.Encode(bytes.Repeat([]byte{byte(round + 1)}, 1000+rng.IntN(5000)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The encoder changes one stored symbol of primary sliver r, the
 		// node's, and commits to it: the columns disagree with the row.
-		my := net.peers[0].Shards[0]
-		// The pair on the node's shard depends on the blob ID, which the
-		// change moves: retry until it is the changed row.
-		var r int
-		for tries := 0; ; tries++ {
-			e2 := *e
-			e2.Primary = append([][]byte(nil), e.Primary...)
-			e2.Pairs = append([]blob.PairCommitment(nil), e.Pairs...)
-			row, col := rng.IntN(n), rng.IntN(p.Ks)
-			s := e.SymbolSize
-			e2.Primary[row] = bytes.Clone(e.Primary[row])
-			e2.Primary[row][col*s] ^= 1
-			recommit(t, c, &e2)
-			if p.PairAt(e2.ID, my) == row {
-				e, r = &e2, row
-				break
-			}
-			if tries > 10000 {
-				t.Fatal("no suitable change found")
-			}
+		e, r, err := forge.TamperForShard(c, honest, net.peers[0].Shards[0], rng.IntN(n))
+		if err != nil {
+			t.Fatal(err)
 		}
 		net.add(t, e)
 		known := rng.IntN(2) == 0
