@@ -27,7 +27,8 @@ import (
 //	GET  /v1/blobs/{id}/slivers/{pair}/{primary|secondary}   → blob.SliverMessage
 //	GET  /v1/blobs/{id}/confirmation                         → Confirmation (JSON)
 //	GET  /v1/blobs/{id}/status                               → BlobStatus (JSON)
-//	GET  /v1/blobs/{id}/inconsistency                        → blob.InconsistencyProof, if recovery found one
+//	GET  /v1/blobs/{id}/inconsistency                        → inconsistency proof (blob.InconsistencyProof or PairsInconsistencyProof)
+//	POST /v1/blobs/{id}/inconsistency                        body: a proof → Attestation (JSON), if it holds
 //	POST /v1/symbols                                         body: recovery.Request → recovery answer (binary)
 //	GET  /v1/recovery                                        → RecoveryQueue (JSON)
 //	GET  /metrics                                            Prometheus
@@ -45,6 +46,7 @@ func (n *Node) Handler() http.Handler {
 	route("GET /v1/blobs/{id}/confirmation", "confirmation", n.confirmation)
 	route("GET /v1/blobs/{id}/status", "status", n.status)
 	route("GET /v1/blobs/{id}/inconsistency", "inconsistency", n.inconsistency)
+	route("POST /v1/blobs/{id}/inconsistency", "attest", n.attest)
 	route("POST /v1/symbols", "symbols", n.symbols)
 	route("GET /v1/recovery", "recovery", n.recoveryQueue)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{}))

@@ -24,6 +24,7 @@ func FuzzHandlers(f *testing.F) {
 		Items: []recovery.Item{{Source: blob.Primary, Index: 3, Positions: []uint32{1, 2}, Proofs: true}}}}}).MarshalBinary()
 	f.Add(uint8(3), "", "", "", req)
 	f.Add(uint8(4), e.ID.String(), "", "", []byte(nil))
+	f.Add(uint8(5), e.ID.String(), "", "", []byte{1, 'P', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, op uint8, id, pair, kind string, body []byte) {
 		clean := func(s string) string {
 			return strings.Map(func(r rune) rune {
@@ -36,7 +37,7 @@ func FuzzHandlers(f *testing.F) {
 		// Odd bytes travel escaped, as a client would send them.
 		id, pair, kind = neturl.PathEscape(clean(id)), neturl.PathEscape(clean(pair)), neturl.PathEscape(clean(kind))
 		var method, path string
-		switch op % 5 {
+		switch op % 6 {
 		case 0:
 			method, path = "PUT", "/v1/blobs/"+id+"/slivers/"+pair+"/"+kind
 		case 1:
@@ -45,6 +46,8 @@ func FuzzHandlers(f *testing.F) {
 			method, path = "GET", "/v1/blobs/"+id+"/confirmation"
 		case 3:
 			method, path = "POST", "/v1/symbols"
+		case 5:
+			method, path = "POST", "/v1/blobs/"+id+"/inconsistency"
 		default:
 			method, path = "GET", "/v1/blobs/"+id+"/status"
 		}

@@ -17,6 +17,8 @@ type metrics struct {
 	inconsistent      prometheus.Counter
 	scrubbed, corrupt prometheus.Counter
 	scrubPasses       prometheus.Counter
+	attestations      prometheus.Counter
+	invalidations     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -56,6 +58,11 @@ func newMetrics() *metrics {
 		Help: "Slivers the scrub found missing, unreadable or not matching their commitment."})
 	m.scrubPasses = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_scrub_passes_total",
 		Help: "Completed scrub passes over every stored blob."})
+	m.attestations = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_inconsistency_attestations_total",
+		Help: "Inconsistency proofs checked and attested for peers."})
+	m.invalidations = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_invalidations_submitted_total",
+		Help: "Blobs this node had marked invalid on the control plane."})
+	m.reg.MustRegister(m.attestations, m.invalidations)
 	m.reg.MustRegister(m.recoveryBytes, m.recovered, m.recoveryFailures, m.liars, m.inconsistent, m.scrubbed, m.corrupt, m.scrubPasses)
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.stored, m.rejected, m.gc, m.storedBytes, m.symbols, m.shards,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

@@ -52,6 +52,9 @@ type Node struct {
 
 	rec      *recoveryState
 	symSlots chan struct{} // symbol requests served at once
+	invalid  chan blob.ID  // blobs proven inconsistent, to have marked invalid
+	signer   *client.Signer
+	submitMu sync.Mutex
 	bg       sync.WaitGroup
 
 	srv      *http.Server
@@ -81,7 +84,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		return nil, err
 	}
 	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{}),
-		symSlots: make(chan struct{}, cfg.SymbolConcurrency)}
+		symSlots: make(chan struct{}, cfg.SymbolConcurrency), invalid: make(chan blob.ID, 64), signer: client.NewSigner(key)}
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
 	}, func() float64 { return float64(st.Usage()) }))
@@ -120,10 +123,14 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		defer close(n.followed)
 		n.follow(rctx)
 	}()
-	n.bg.Add(2)
+	n.bg.Add(3)
 	go func() {
 		defer n.bg.Done()
 		n.recoverLoop(rctx)
+	}()
+	go func() {
+		defer n.bg.Done()
+		n.invalidateLoop(rctx)
 	}()
 	go func() {
 		defer n.bg.Done()

@@ -405,7 +405,12 @@ func (n *Node) storeRecovered(ctx context.Context, r recovery.Result) recovery.O
 			raw, err = r.PairsProof.MarshalBinary()
 		}
 		if err == nil && raw != nil {
-			err = n.store.PutInconsistency(r.ID, raw)
+			if err = n.store.PutInconsistency(r.ID, raw); err == nil {
+				select {
+				case n.invalid <- r.ID:
+				case <-ctx.Done():
+				}
+			}
 		}
 		if err != nil {
 			n.logger.Printf("node: recording inconsistency proof of blob %v: %v", r.ID, err)

@@ -390,18 +390,24 @@ func (s *Store) DeleteQueued(id blob.ID) error {
 
 // Queued calls fn with every recovery queue entry.
 func (s *Store) Queued(fn func(id blob.ID, entry []byte) error) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("q/"), UpperBound: []byte("q0")})
+	return s.scanIDs("q/", func(id blob.ID, v []byte) error { return fn(id, bytes.Clone(v)) })
+}
+
+// scanIDs calls fn with every key <prefix><blob ID> and its value, which
+// is valid only during the call.
+func (s *Store) scanIDs(prefix string, fn func(id blob.ID, v []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefix), UpperBound: append([]byte(prefix[:len(prefix)-1]), prefix[len(prefix)-1]+1)})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		var id blob.ID
-		if len(it.Key()) != 2+len(id) {
+		if len(it.Key()) != len(prefix)+len(id) {
 			continue
 		}
-		copy(id[:], it.Key()[2:])
-		if err := fn(id, bytes.Clone(it.Value())); err != nil {
+		copy(id[:], it.Key()[len(prefix):])
+		if err := fn(id, it.Value()); err != nil {
 			return err
 		}
 	}
@@ -415,6 +421,12 @@ func (s *Store) PutInconsistency(id blob.ID, proof []byte) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
+}
+
+// Inconsistencies calls fn with every blob that has a recorded
+// inconsistency proof.
+func (s *Store) Inconsistencies(fn func(id blob.ID) error) error {
+	return s.scanIDs("x/", func(id blob.ID, _ []byte) error { return fn(id) })
 }
 
 // Inconsistency returns a recorded inconsistency proof, or ErrNotFound.

@@ -213,6 +213,10 @@ func TestRecoveryRecords(t *testing.T) {
 	if raw, err := s.Inconsistency(id); err != nil || string(raw) != "proof" {
 		t.Fatalf("proof %q %v", raw, err)
 	}
+	var proven []blob.ID
+	if err := s.Inconsistencies(func(id blob.ID) error { proven = append(proven, id); return nil }); err != nil || len(proven) != 1 || proven[0] != id {
+		t.Fatalf("proofs %v %v", proven, err)
+	}
 	if err := s.DeleteSliver(id, 3, blob.Primary, false); err != nil {
 		t.Fatal(err)
 	}
