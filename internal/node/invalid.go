@@ -77,7 +77,15 @@ func (n *Node) attest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errorf(http.StatusRequestEntityTooLarge, "proof: %v", err)
 	}
-	if err := n.verifyProof(id, info.Length, raw); err != nil {
+	// Checking a proof rebuilds slivers: it shares the symbol slots.
+	select {
+	case n.symSlots <- struct{}{}:
+	case <-r.Context().Done():
+		return errorf(http.StatusServiceUnavailable, "busy")
+	}
+	err = n.verifyProof(id, info.Length, raw)
+	<-n.symSlots
+	if err != nil {
 		if errors.Is(err, blob.ErrWire) {
 			return errorf(http.StatusBadRequest, "%v", err)
 		}
