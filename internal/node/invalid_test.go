@@ -98,18 +98,22 @@ func TestInconsistentBlobIsInvalidated(t *testing.T) {
 	if attested == 0 {
 		t.Fatal("no node attested")
 	}
-	// Every node drops it; reads and uploads refuse it.
+	// Every node, once it has followed the control plane past the
+	// invalidation, has dropped it and refuses it.
+	st, err := tb.ctl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, n := range tb.nodes {
-		mine, _ := tb.pairsOf(e, i)
-		for {
-			code, _ := do(t, "GET", sliverURL(n, e.ID, mine[0], blob.Primary), nil)
-			if code == http.StatusNotFound {
-				break
-			}
+		for health(t, n).Cursor < st.NextSeq-1 {
 			if time.Now().After(deadline) {
-				t.Fatalf("node %d still serves the invalid blob", i)
+				t.Fatalf("node %d does not follow the control plane", i)
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+		mine, _ := tb.pairsOf(e, i)
+		if code, _ := do(t, "GET", sliverURL(n, e.ID, mine[0], blob.Primary), nil); code != http.StatusNotFound {
+			t.Fatalf("node %d still serves the invalid blob: %d", i, code)
 		}
 		if code, _ := do(t, "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), message(e, mine[0], blob.Primary)); code != http.StatusUnprocessableEntity {
 			t.Fatalf("node %d: upload of an invalid blob: %d, want 422", i, code)
