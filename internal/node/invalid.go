@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -27,14 +26,10 @@ import (
 // proofs.
 
 // Attestation is a node's signed statement, after checking an
-// inconsistency proof, that a blob is inconsistently encoded.
-type Attestation struct {
-	BlobID    blob.ID           `json:"blobId"`
-	Epoch     uint64            `json:"epoch"`
-	Node      control.PublicKey `json:"node"`
-	Shards    []int             `json:"shards"`
-	Signature []byte            `json:"signature"`
-}
+// inconsistency proof, that a blob is inconsistently encoded: a
+// Confirmation's fields, with the signature over the control plane's
+// invalid-blob message.
+type Attestation Confirmation
 
 // verifyProof checks an inconsistency proof in either wire form against
 // the blob ID.
@@ -215,24 +210,9 @@ func (n *Node) tryInvalidate(ctx context.Context, id blob.ID) (done bool, err er
 
 // askAttestation posts a proof to a committee member.
 func (n *Node) askAttestation(ctx context.Context, m control.Member, id blob.ID, proof []byte) (*Attestation, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.RecoveryTimeout))
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "POST", m.Address+"/v1/blobs/"+id.String()+"/inconsistency", bytes.NewReader(proof))
+	body, err := n.post(ctx, m.Address+"/v1/blobs/"+id.String()+"/inconsistency", proof, 1<<20, time.Duration(n.cfg.RecoveryTimeout))
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := n.rec.httpc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
 	}
 	var a Attestation
 	if err := json.Unmarshal(body, &a); err != nil {

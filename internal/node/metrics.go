@@ -40,30 +40,25 @@ func newMetrics() *metrics {
 		symbols:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_node_symbols_served", Help: "Recovery symbols served since start."}),
 		shards:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_node_shards", Help: "Shards held in the current epoch."}),
 	}
-	m.recoveryBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_recovery_bytes_received_total",
-		Help: "Bytes received from peers for recovery: symbols, proofs and commitments."})
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		m.reg.MustRegister(c)
+		return c
+	}
+	m.recoveryBytes = counter("weft_recovery_bytes_received_total", "Bytes received from peers for recovery: symbols, proofs and commitments.")
 	m.recovered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_slivers_recovered_total",
 		Help: "Slivers rebuilt from peers' symbols, verified and stored, by type."}, []string{"type"})
 	m.recovered.WithLabelValues("primary")
 	m.recovered.WithLabelValues("secondary")
-	m.recoveryFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_recovery_failures_total",
-		Help: "Tries at recovering a blob that ended incomplete (retried with back-off)."})
-	m.liars = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_recovery_lying_peers_total",
-		Help: "Times a peer was caught serving false symbols or commitments."})
-	m.inconsistent = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_recovery_inconsistent_blobs_total",
-		Help: "Blobs found inconsistently encoded while recovering them."})
-	m.scrubbed = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_scrub_slivers_checked_total",
-		Help: "Stored slivers re-verified against their commitments by the scrub."})
-	m.corrupt = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_scrub_corrupt_slivers_total",
-		Help: "Slivers the scrub found missing, unreadable or not matching their commitment."})
-	m.scrubPasses = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_scrub_passes_total",
-		Help: "Completed scrub passes over every stored blob."})
-	m.attestations = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_inconsistency_attestations_total",
-		Help: "Inconsistency proofs checked and attested for peers."})
-	m.invalidations = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_invalidations_submitted_total",
-		Help: "Blobs this node had marked invalid on the control plane."})
-	m.reg.MustRegister(m.attestations, m.invalidations)
-	m.reg.MustRegister(m.recoveryBytes, m.recovered, m.recoveryFailures, m.liars, m.inconsistent, m.scrubbed, m.corrupt, m.scrubPasses)
+	m.reg.MustRegister(m.recovered)
+	m.recoveryFailures = counter("weft_recovery_failures_total", "Tries at recovering a blob that ended incomplete (retried with back-off).")
+	m.liars = counter("weft_recovery_lying_peers_total", "Times a peer was caught serving false symbols or commitments.")
+	m.inconsistent = counter("weft_recovery_inconsistent_blobs_total", "Blobs found inconsistently encoded while recovering them.")
+	m.scrubbed = counter("weft_scrub_slivers_checked_total", "Stored slivers re-verified against their commitments by the scrub.")
+	m.corrupt = counter("weft_scrub_corrupt_slivers_total", "Slivers the scrub found missing, unreadable or not matching their commitment.")
+	m.scrubPasses = counter("weft_scrub_passes_total", "Completed scrub passes over every stored blob.")
+	m.attestations = counter("weft_inconsistency_attestations_total", "Inconsistency proofs checked and attested for peers.")
+	m.invalidations = counter("weft_invalidations_submitted_total", "Blobs this node had marked invalid on the control plane.")
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.stored, m.rejected, m.gc, m.storedBytes, m.symbols, m.shards,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -468,30 +467,39 @@ func (n *Node) call(ctx context.Context, self bool, m control.Member, req *recov
 	}
 	size := req.ResponseSize(n.codec.Params().N)
 	timeout := time.Duration(n.cfg.RecoveryTimeout) + time.Duration(size/(8<<20))*time.Second
+	body, err := n.post(ctx, m.Address+"/v1/symbols", raw, size, timeout)
+	n.m.recoveryBytes.Add(float64(len(body)))
+	if err != nil {
+		return nil, fmt.Errorf("node: symbols from %s: %w", m.Name, err)
+	}
+	return recovery.DecodeResponse(req, body)
+}
+
+// post sends body to a peer and returns its answer, of at most limit
+// bytes; any status but 200 is an error carrying the peer's message.
+func (n *Node) post(ctx context.Context, url string, body []byte, limit int64, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, "POST", m.Address+"/v1/symbols", bytes.NewReader(raw))
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	hreq.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := n.rec.httpc.Do(hreq)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := n.rec.httpc.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, size+1))
-	n.m.recoveryBytes.Add(float64(len(body)))
-	if err != nil {
-		return nil, err
+	out, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	switch {
+	case err != nil:
+		return out, err
+	case resp.StatusCode != http.StatusOK:
+		return out, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(out))
+	case int64(len(out)) > limit:
+		return out, fmt.Errorf("answer longer than %d bytes", limit)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("node: symbols from %s: %s: %s", m.Name, resp.Status, bytes.TrimSpace(body))
-	}
-	if int64(len(body)) > size {
-		return nil, fmt.Errorf("node: symbols from %s: answer longer than %d bytes", m.Name, size)
-	}
-	return recovery.DecodeResponse(req, body)
+	return out, nil
 }
 
 // holder is what the node serves symbols from.
@@ -596,12 +604,15 @@ func (n *Node) checkBlob(ctx context.Context, b *store.Blob, paced func(int64) e
 			case err != nil:
 				n.logger.Printf("node: scrub: blob %v pair %d %s: unreadable: %v", b.ID, pair, k, err)
 				err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
-			case n.codec.VerifyCommitment(b.ID, b.Length, pc) != nil:
-				n.logger.Printf("node: scrub: blob %v pair %d: commitment does not match the blob ID", b.ID, pair)
-				err = n.store.DeleteSliver(b.ID, uint32(pair), k, true)
 			case n.codec.VerifySliver(b.ID, b.Length, sl, pc) != nil:
-				n.logger.Printf("node: scrub: blob %v pair %d: %s sliver does not match its commitment", b.ID, pair, k)
-				err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
+				// VerifySliver checks the commitment too; tell which is bad.
+				if n.codec.VerifyCommitment(b.ID, b.Length, pc) != nil {
+					n.logger.Printf("node: scrub: blob %v pair %d: commitment does not match the blob ID", b.ID, pair)
+					err = n.store.DeleteSliver(b.ID, uint32(pair), k, true)
+				} else {
+					n.logger.Printf("node: scrub: blob %v pair %d: %s sliver does not match its commitment", b.ID, pair, k)
+					err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
+				}
 			default:
 				if err := paced(int64(len(sl.Data))); err != nil {
 					return err
@@ -646,20 +657,9 @@ type RecoveryQueue struct {
 }
 
 func (n *Node) recoveryQueue(w http.ResponseWriter, r *http.Request) error {
-	q := RecoveryQueue{Entries: []recovery.Entry{}}
-	var ids []blob.ID
-	if err := n.store.Queued(func(id blob.ID, _ []byte) error { ids = append(ids, id); return nil }); err != nil {
-		return err
-	}
 	n.rec.mu.Lock()
-	q.Pending, q.InProgress = n.rec.sched.Pending(), n.rec.sched.InProgress()
-	for _, id := range ids {
-		if e, ok := n.rec.sched.Entry(id); ok && len(q.Entries) < 100 {
-			q.Entries = append(q.Entries, e)
-		}
-	}
+	q := RecoveryQueue{Pending: n.rec.sched.Pending(), InProgress: n.rec.sched.InProgress(), Entries: n.rec.sched.Entries(100)}
 	n.rec.mu.Unlock()
-	slices.SortFunc(q.Entries, func(a, b recovery.Entry) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	writeJSON(w, q)
 	return nil
 }

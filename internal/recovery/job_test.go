@@ -222,6 +222,16 @@ func (net *network) check(t testing.TB, name string, wants []Want, results []Res
 	}
 }
 
+// faultyNetwork is a random network of 7 to 46 shards over at least 3
+// nodes, node 0 holding at most f, with a few random blobs: room for
+// peers to fail or lie.
+func faultyNetwork(t testing.TB, rng *rand.Rand) *network {
+	n := 7 + rng.IntN(40)
+	net := newNetwork(t, rng, n, max(3, fewShards(rng, n)))
+	net.addRandom(t, rng, 1+rng.IntN(3), 20_000)
+	return net
+}
+
 // fewShards picks a node count for n shards at which node 0 holds at most
 // f of them: a node holding more could not rebuild from the others alone.
 func fewShards(rng *rand.Rand, n int) int {
@@ -325,10 +335,8 @@ func TestPartialLoss(t *testing.T) {
 func TestPeersDown(t *testing.T) {
 	rng := testseed.Rand(t)
 	for round := 0; round < 15; round++ {
-		n := 7 + rng.IntN(40)
-		nodes := max(3, fewShards(rng, n))
-		net := newNetwork(t, rng, n, nodes)
-		net.addRandom(t, rng, 1+rng.IntN(3), 20_000)
+		net := faultyNetwork(t, rng)
+		n, nodes := net.c.Params().N, len(net.peers)
 		net.wipe()
 		// Down: peers worth at most f shards, counting the wiped node's own.
 		budget := net.c.Params().F - len(net.peers[0].Shards)
@@ -355,10 +363,8 @@ func TestPeersDown(t *testing.T) {
 func TestLyingPeer(t *testing.T) {
 	rng := testseed.Rand(t)
 	for round := 0; round < 15; round++ {
-		n := 7 + rng.IntN(40)
-		nodes := max(3, fewShards(rng, n))
-		net := newNetwork(t, rng, n, nodes)
-		net.addRandom(t, rng, 1+rng.IntN(3), 20_000)
+		net := faultyNetwork(t, rng)
+		n, nodes := net.c.Params().N, len(net.peers)
 		liar := 1 + rng.IntN(nodes-1)
 		if len(net.peers[liar].Shards)+len(net.peers[0].Shards) > net.c.Params().F {
 			continue

@@ -1,8 +1,11 @@
 package recovery
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/binary"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/weftnet/weft/blob"
@@ -231,6 +234,18 @@ func (s *Scheduler) Entry(id blob.ID) (Entry, bool) {
 		return Entry{}, false
 	}
 	return it.Entry, true
+}
+
+// Entries returns up to limit queued entries, in blob ID order.
+func (s *Scheduler) Entries(limit int) []Entry {
+	out := make([]Entry, 0, min(limit, len(s.entries)))
+	for _, id := range slices.SortedFunc(maps.Keys(s.entries), func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) }) {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, s.entries[id].Entry)
+	}
+	return out
 }
 
 // queue is a heap of waiting items, earliest NotBefore first, then in

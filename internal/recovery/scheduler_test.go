@@ -48,6 +48,10 @@ func TestSchedulerBatches(t *testing.T) {
 	if s.Pending() != 3 || s.InProgress() != 6 || s.Len() != 9 {
 		t.Fatalf("pending %d, in progress %d, len %d", s.Pending(), s.InProgress(), s.Len())
 	}
+	// Listing: waiting and running alike, by blob ID.
+	if got := ids(s.Entries(3)); len(got) != 3 || got[0] != id(0) || got[1] != id(1) || got[2] != id(2) {
+		t.Fatalf("entries %v", got)
+	}
 	keep, drop := s.Finish([]Outcome{{ID: id(0)}, {ID: id(1)}, {ID: id(2)}}, t0)
 	if len(keep) != 0 || len(drop) != 3 {
 		t.Fatalf("keep %v drop %v", keep, drop)

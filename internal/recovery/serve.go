@@ -37,10 +37,11 @@ type Holder interface {
 // with its reason.
 func Serve(c *redstuff.Codec, h Holder, req *Request, maxBytes int64) (head, body []byte, served int, err error) {
 	p := c.Params()
-	if size := req.ResponseSize(p.N); size > maxBytes {
+	size := req.ResponseSize(p.N)
+	if size > maxBytes {
 		return nil, nil, 0, fmt.Errorf("%w: up to %d bytes, the limit is %d", ErrTooLarge, size, maxBytes)
 	}
-	w := &responseWriter{body: make([]byte, 0, min(req.ResponseSize(p.N), 1<<20))}
+	w := &responseWriter{body: make([]byte, 0, min(size, 1<<20))}
 	for i := range req.Blobs {
 		br := &req.Blobs[i]
 		length, ok, err := h.Length(br.ID)
