@@ -71,33 +71,9 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 	defer e.Release()
 	res := &StoreResult{BlobID: e.ID, Size: int64(len(data)), EncodedSize: e.EncodedSize()}
 
-	st, err := c.ctl.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	end := st.Epoch + o.Epochs
-	info, err := c.ctl.Blob(ctx, e.ID)
-	if err != nil {
-		return nil, err
-	}
-	switch info.Status {
-	case control.StatusCertified:
-		if info.EndEpoch >= end {
-			res.CertifiedEpoch, res.EndEpoch, res.AlreadyCertified = info.CertifiedEpoch, info.EndEpoch, true
-			return res, nil
-		}
-		_, err := c.ctl.Submit(ctx, c.signer, control.Payload{ExtendBlob: &control.ExtendBlob{ID: e.ID, EndEpoch: end}})
-		res.CertifiedEpoch, res.EndEpoch, res.AlreadyCertified = info.CertifiedEpoch, end, true
+	certified, err := c.ensureRegistration(ctx, e, o, res)
+	if err != nil || certified {
 		return res, err
-	case control.StatusUnknown:
-		if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{RegisterBlob: &control.RegisterBlob{
-			ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, EndEpoch: end, Deletable: o.Deletable}}); err != nil {
-			return nil, err
-		}
-	case control.StatusRegistered:
-		// Someone registered it already: upload and certify.
-	default:
-		return nil, fmt.Errorf("%w: blob %v is %s", ErrNotAvailable, e.ID, info.Status)
 	}
 
 	com, owners, err := c.shardOwners(ctx)
@@ -112,15 +88,63 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: cert}); err != nil && !errors.Is(err, control.ErrBlobState) {
 		return nil, err
 	}
-	info, err = c.ctl.Blob(ctx, e.ID)
+	info, err := c.ctl.Blob(ctx, e.ID)
 	if err != nil {
 		return nil, err
 	}
 	if info.Status != control.StatusCertified {
 		return nil, fmt.Errorf("client: blob %v is %s after certification", e.ID, info.Status)
 	}
-	res.CertifiedEpoch, res.EndEpoch = info.CertifiedEpoch, info.EndEpoch
+	res.CertifiedEpoch = info.CertifiedEpoch
 	return res, nil
+}
+
+// ensureRegistration makes sure this client's account holds a
+// registration of the blob lasting at least o.Epochs: its own, whoever
+// else registered the same content (a registration by someone else can
+// be deleted by them; ours cannot). It reports whether the blob is
+// already certified, in which case there is nothing to upload.
+func (c *Client) ensureRegistration(ctx context.Context, e *redstuff.Encoded, o StoreOptions, res *StoreResult) (bool, error) {
+	st, err := c.ctl.Status(ctx)
+	if err != nil {
+		return false, err
+	}
+	end := st.Epoch + o.Epochs
+	me := c.signer.Key()
+	for attempt := 0; ; attempt++ {
+		mine, err := c.ctl.Registration(ctx, e.ID, me)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case mine == nil:
+			_, err = c.ctl.Submit(ctx, c.signer, control.Payload{RegisterBlob: &control.RegisterBlob{
+				ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: end, Deletable: o.Deletable}})
+		case mine.EndEpoch < end:
+			_, err = c.ctl.Submit(ctx, c.signer, control.Payload{ExtendBlob: &control.ExtendBlob{ID: e.ID, EndEpoch: end}})
+		default:
+			res.EndEpoch = mine.EndEpoch
+			info, err := c.ctl.Blob(ctx, e.ID)
+			if err != nil {
+				return false, err
+			}
+			switch info.Status {
+			case control.StatusCertified:
+				res.CertifiedEpoch, res.AlreadyCertified = info.CertifiedEpoch, true
+				return true, nil
+			case control.StatusRegistered:
+				return false, nil
+			}
+			return false, fmt.Errorf("%w: blob %v is %s", ErrNotAvailable, e.ID, info.Status)
+		}
+		// Another store of ours may have raced this one: look again.
+		if err != nil && (attempt > 2 || !(errors.Is(err, control.ErrBlobExists) || errors.Is(err, control.ErrEpoch))) {
+			if errors.Is(err, control.ErrBlobState) {
+				return false, fmt.Errorf("%w: %v", ErrNotAvailable, err)
+			}
+			return false, err
+		}
+	}
 }
 
 // upload sends each committee member the pairs of its shards, then asks

@@ -145,9 +145,10 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 				if !ok {
 					return
 				}
-				id := blob.ID(sha256.Sum256(binary.BigEndian.AppendUint64([]byte("bench blob"), uint64(i))))
+				root := blob.Hash(sha256.Sum256(binary.BigEndian.AppendUint64([]byte("bench blob"), uint64(i))))
+				id := blob.ComputeID(blob.RS2D16, 1<<20, root)
 				t0 := time.Now()
-				_, err := c.Submit(ctx, s, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: 1 << 20, Encoding: blob.RS2D16, EndEpoch: st.Epoch + 10}})
+				_, err := c.Submit(ctx, s, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: 1 << 20, Encoding: blob.RS2D16, Root: root, EndEpoch: st.Epoch + 10}})
 				t1 := time.Now()
 				cert := &control.Certificate{ID: id, Epoch: st.Epoch}
 				for _, k := range quorum {

@@ -191,7 +191,7 @@ func ingestOne(n int, cfg IngestConfig) (IngestResult, error) {
 		return r, err
 	}
 	user := client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
-	if _, err := ctl.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, EndEpoch: 10}}); err != nil {
+	if _, err := ctl.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: 10}}); err != nil {
 		return r, err
 	}
 	ups := uploads(e)

@@ -10,7 +10,7 @@ import (
 var codes = []error{
 	1:  ErrMalformedTx,
 	2:  ErrBadSig,
-	3:  ErrNonce,
+	3:  ErrReplay,
 	4:  ErrUnknownBlob,
 	5:  ErrBlobExists,
 	6:  ErrBlobState,
@@ -19,6 +19,8 @@ var codes = []error{
 	9:  ErrNotAllowed,
 	10: ErrBadRequest,
 	11: ErrNotInitialized,
+	12: ErrTxExpired,
+	13: ErrBusy,
 }
 
 // CodeInternal is the code of an error with no sentinel.

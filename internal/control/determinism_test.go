@@ -2,7 +2,6 @@ package control
 
 import (
 	"bytes"
-	"fmt"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -25,13 +24,21 @@ func randomBlocks(t *testing.T, seed uint64, n *testNet, blocks int) [][][]byte 
 			case op < 3 || len(ids) == 0:
 				id := blobID(rng.IntN(1 << 30))
 				ids = append(ids, id)
-				txs = append(txs, n.tx(n.user, Payload{RegisterBlob: &RegisterBlob{ID: id, Length: rng.Uint64N(1 << 30), Encoding: blob.RS2D16, EndEpoch: e + 1 + rng.Uint64N(12), Deletable: rng.IntN(2) == 0}}))
+				body := regBody(id, e+1+rng.Uint64N(12), rng.IntN(2) == 0)
+				if rng.IntN(5) == 0 {
+					body.Length = rng.Uint64N(1 << 30) // a forged length: rejected
+				}
+				owner := n.user
+				if rng.IntN(3) == 0 {
+					owner = n.admin // a second owner of some blobs
+				}
+				txs = append(txs, n.tx(owner, Payload{RegisterBlob: body}))
 			case op == 3:
 				txs = append(txs, n.tx(n.user, Payload{CertifyBlob: n.cert(ids[rng.IntN(len(ids))], e, rng.Perm(len(n.nodes))[:rng.IntN(len(n.nodes)+1)], ConfirmationMessage)}))
 			case op == 4:
 				txs = append(txs, n.tx(n.user, Payload{DeleteBlob: &BlobRef{ID: ids[rng.IntN(len(ids))]}}))
 			case op == 5:
-				txs = append(txs, n.tx(n.admin, Payload{ExtendBlob: &ExtendBlob{ID: ids[rng.IntN(len(ids))], EndEpoch: e + rng.Uint64N(12)}}))
+				txs = append(txs, n.tx(n.user, Payload{ExtendBlob: &ExtendBlob{ID: ids[rng.IntN(len(ids))], EndEpoch: e + rng.Uint64N(12)}}))
 			case op == 6:
 				txs = append(txs, n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: e + 1}}))
 			default:
@@ -100,7 +107,7 @@ func TestReopen(t *testing.T) {
 	if _, err := m2.InitGenesis(Genesis{}, t0); err == nil {
 		t.Fatal("genesis applied twice")
 	}
-	if got := fmt.Sprint(m2.Nonce(KeyOf(n.user))); got != "1" {
-		t.Fatalf("nonce after reopen %s", got)
+	if r, _ := m2.Registration(blobID(1), KeyOf(n.user)); r == nil || r.EndEpoch != 5 {
+		t.Fatalf("registration after reopen: %+v", r)
 	}
 }

@@ -45,8 +45,15 @@ func (m *Machine) Blob(id blob.ID) (BlobInfo, error) {
 	return BlobInfo{Blob: b, Status: b.Status(epoch)}, m.err
 }
 
-// Nonce returns the last nonce used by an account (0 if none).
-func (m *Machine) Nonce(k PublicKey) uint64 { return m.getU64(keyNonce(k)) }
+// Registration returns an owner's registration of a blob, or nil if it
+// holds none.
+func (m *Machine) Registration(id blob.ID, owner PublicKey) (*Registration, error) {
+	var r Registration
+	if !m.getJSON(keyReg(id, owner), &r) {
+		return nil, m.err
+	}
+	return &r, m.err
+}
 
 // NextSeq is the sequence number the next event will get.
 func (m *Machine) NextSeq() uint64 {

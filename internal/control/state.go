@@ -1,7 +1,7 @@
 package control
 
 import (
-	"crypto/ed25519"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -13,11 +13,11 @@ import (
 	"github.com/weftnet/weft/blob"
 )
 
-// Rejection reasons. A rejected transaction changes nothing but its
-// sender's nonce; the error says why.
+// Rejection reasons. A rejected transaction changes nothing but the
+// state's memory of it (so it can never be replayed); the error says why.
 var (
 	ErrNotInitialized = errors.New("control: state has no genesis")
-	ErrNonce          = errors.New("control: nonce already used")
+	ErrReplay         = errors.New("control: transaction already submitted")
 	ErrUnknownBlob    = errors.New("control: unknown blob")
 	ErrBlobExists     = errors.New("control: blob already registered")
 	ErrBlobState      = errors.New("control: blob is not in a state that allows this")
@@ -25,6 +25,8 @@ var (
 	ErrCertificate    = errors.New("control: invalid certificate")
 	ErrNotAllowed     = errors.New("control: sender not allowed")
 	ErrBadRequest     = errors.New("control: bad request")
+	ErrTxExpired      = errors.New("control: transaction expired or expires too late")
+	ErrBusy           = errors.New("control: too many pending transactions from this sender")
 )
 
 // Key layout. Integers are big-endian so that keys sort numerically.
@@ -33,16 +35,45 @@ var (
 	keyEpoch  = []byte("m/epoch") // epoch u64 ‖ start unix-ns i64
 	keySeq    = []byte("m/seq")   // next event seq
 	keyLast   = []byte("m/last")  // height i64 ‖ app hash
+	keyTime   = []byte("m/time")  // last block's time, unix-ns i64 (outside the app hash, like m/last)
 )
 
 func keyCommittee(epoch uint64) []byte { return binary.BigEndian.AppendUint64([]byte("c/"), epoch) }
 func keyNode(k PublicKey) []byte       { return append([]byte("n/"), k[:]...) }
-func keyNonce(k PublicKey) []byte      { return append([]byte("a/"), k[:]...) }
+func keyWeighted(k PublicKey) []byte   { return append([]byte("w/"), k[:]...) } // nodes with weight > 0
 func keyBlob(id blob.ID) []byte        { return append([]byte("b/"), id[:]...) }
 func keyLive(id blob.ID) []byte        { return append([]byte("l/"), id[:]...) }
 func keyEvent(seq uint64) []byte       { return binary.BigEndian.AppendUint64([]byte("e/"), seq) }
-func keyExpiry(epoch uint64, id blob.ID) []byte {
-	return append(binary.BigEndian.AppendUint64([]byte("x/"), epoch), id[:]...)
+
+// Registrations: r/ id owner → Registration; x/ end id owner marks when
+// it expires; y/ id ^end owner orders an ID's registrations latest end
+// first, so the ID's end epoch is the first key under its prefix.
+func keyReg(id blob.ID, owner PublicKey) []byte {
+	return append(append([]byte("r/"), id[:]...), owner[:]...)
+}
+func keyExpiry(end uint64, id blob.ID, owner PublicKey) []byte {
+	return append(append(binary.BigEndian.AppendUint64([]byte("x/"), end), id[:]...), owner[:]...)
+}
+func keyRegEnd(id blob.ID, end uint64, owner PublicKey) []byte {
+	return append(binary.BigEndian.AppendUint64(append([]byte("y/"), id[:]...), ^end), owner[:]...)
+}
+
+// Replay memory: h/ txid → expires; t/ expires txid for pruning.
+func keyTxSeen(id [32]byte) []byte { return append([]byte("h/"), id[:]...) }
+func keyTxExpiry(expires int64, id [32]byte) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte("t/"), uint64(expires)), id[:]...)
+}
+
+// prefixEnd is the first key after every key that starts with prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
 }
 
 // Genesis is the initial state.
@@ -199,8 +230,17 @@ func (m *Machine) InitGenesis(g Genesis, t time.Time) ([]Event, error) {
 			return nil, fmt.Errorf("control: genesis node %s listed twice", n.Key)
 		}
 		seen[n.Key] = true
+		if err := checkNodeInfo(n.Name, n.Address); err != nil {
+			return nil, fmt.Errorf("control: genesis node %s: %w", n.Key, err)
+		}
+		if n.Weight == 0 {
+			n.Weight = 1 // a genesis node that names no weight
+		}
+		if n.Weight > MaxWeight {
+			return nil, fmt.Errorf("control: genesis node %s: weight %d exceeds %d", n.Key, n.Weight, MaxWeight)
+		}
 		n.Registered = 1
-		m.setJSON(keyNode(n.Key), n)
+		m.putNode(n)
 		k := n.Key
 		m.emit(Event{Type: EventNodeRegistered, Node: &k, Epoch: 1})
 	}
@@ -215,9 +255,13 @@ func (m *Machine) Begin(height int64, t time.Time) {
 	m.events = nil
 }
 
-// End finishes a block's transactions: the epoch advances if its
-// duration has passed by the block time.
+// End finishes a block's transactions: transactions that expired are
+// forgotten, and the epoch advances if its duration has passed by the
+// block time.
 func (m *Machine) End() ([]Event, error) {
+	if m.params != nil {
+		m.forgetExpiredTxs()
+	}
 	if m.params != nil && m.params.EpochDuration > 0 {
 		epoch, start := m.epoch()
 		if m.time.UnixNano()-start >= int64(m.params.EpochDuration) {
@@ -269,13 +313,33 @@ func (m *Machine) Commit() ([]byte, error) {
 	if err := m.store.Set(keyLast, append(last, app...)); err != nil {
 		return nil, err
 	}
+	if err := m.store.Set(keyTime, binary.BigEndian.AppendUint64(nil, uint64(m.time.UnixNano()))); err != nil {
+		return nil, err
+	}
 	clear(m.writes)
 	return app, nil
 }
 
-// Check validates a transaction for the mempool against committed state:
-// encoding, signature and nonce.
-func (m *Machine) Check(raw []byte) (*Tx, error) {
+// LastBlockTime returns the time of the last committed block (zero
+// before the first).
+func (m *Machine) LastBlockTime() (time.Time, error) {
+	raw, err := m.store.Get(keyTime)
+	if err != nil || len(raw) < 8 {
+		return time.Time{}, err
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(raw))).UTC(), nil
+}
+
+// Deliver applies one transaction of the current block. A transaction
+// that does not decode or verify, or that is a replay, changes nothing.
+// One that is rejected by the rules returns an error wrapping one of the
+// rejection reasons and changes only the state's memory of it, so it
+// can never be replayed. A store failure is reported by Commit.
+//
+// The mempool runs Deliver too, on a scratch copy of the committed state
+// with the pending transactions applied (see Overlay), so a transaction
+// that would fail is never admitted.
+func (m *Machine) Deliver(raw []byte) ([]Event, error) {
 	if m.params == nil {
 		return nil, ErrNotInitialized
 	}
@@ -283,24 +347,15 @@ func (m *Machine) Check(raw []byte) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tx.Payload.Nonce <= m.getU64(keyNonce(tx.Sender)) {
-		return nil, fmt.Errorf("%w: %d", ErrNonce, tx.Payload.Nonce)
-	}
-	return tx, m.err
+	err = m.deliver(tx)
+	return m.takeEvents(), err
 }
 
-// Deliver applies one transaction of the current block. A rejected
-// transaction returns an error wrapping one of the rejection reasons and
-// changes only its sender's nonce (so it can never be replayed). A store
-// failure is reported by Commit.
-func (m *Machine) Deliver(raw []byte) ([]Event, error) {
-	tx, err := m.Check(raw)
-	if err != nil {
-		return nil, err
+func (m *Machine) deliver(tx *Tx) error {
+	if err := m.remember(tx); err != nil {
+		return err
 	}
-	m.set(keyNonce(tx.Sender), binary.BigEndian.AppendUint64(nil, tx.Payload.Nonce))
-	err = m.apply(tx)
-	return m.takeEvents(), err
+	return m.apply(tx)
 }
 
 func (m *Machine) apply(tx *Tx) error {
@@ -308,6 +363,8 @@ func (m *Machine) apply(tx *Tx) error {
 	switch {
 	case p.RegisterNode != nil:
 		return m.registerNode(tx.Sender, p.RegisterNode)
+	case p.SetWeight != nil:
+		return m.setWeight(tx.Sender, p.SetWeight)
 	case p.RegisterBlob != nil:
 		return m.registerBlob(tx.Sender, p.RegisterBlob)
 	case p.CertifyBlob != nil:
@@ -315,226 +372,19 @@ func (m *Machine) apply(tx *Tx) error {
 	case p.InvalidateBlob != nil:
 		return m.invalidate(p.InvalidateBlob)
 	case p.DeleteBlob != nil:
-		return m.deleteBlob(tx.Sender, p.DeleteBlob.ID)
+		return m.deleteRegistration(tx.Sender, p.DeleteBlob.ID)
 	case p.ExtendBlob != nil:
-		return m.extend(p.ExtendBlob)
+		return m.extend(tx.Sender, p.ExtendBlob)
 	case p.AdvanceEpoch != nil:
 		return m.adminAdvance(tx.Sender, p.AdvanceEpoch)
 	}
 	return ErrBadRequest
 }
 
-// --- transactions ---
-
-func (m *Machine) registerNode(sender PublicKey, r *RegisterNode) error {
-	if len(r.Name) > 64 || len(r.Address) > 256 || r.Address == "" {
-		return fmt.Errorf("%w: node name up to 64 bytes and an address up to 256 bytes", ErrBadRequest)
-	}
-	var n Node
-	if m.getJSON(keyNode(sender), &n) {
-		// A registered node may update its name and address.
-		n.Name, n.Address = r.Name, r.Address
-		m.setJSON(keyNode(sender), n)
-		m.emit(Event{Type: EventNodeUpdated, Node: &sender})
-		return nil
-	}
-	epoch, _ := m.epoch()
-	n = Node{Key: sender, Name: r.Name, Address: r.Address, Registered: epoch}
-	m.setJSON(keyNode(sender), n)
-	m.emit(Event{Type: EventNodeRegistered, Node: &sender})
-	return nil
-}
-
-func (m *Machine) registerBlob(owner PublicKey, r *RegisterBlob) error {
-	epoch, _ := m.epoch()
-	switch {
-	case r.Encoding != blob.RS2D16:
-		return fmt.Errorf("%w: unknown encoding %d", ErrBadRequest, r.Encoding)
-	case r.EndEpoch <= epoch:
-		return fmt.Errorf("%w: end epoch %d is not after the current epoch %d", ErrEpoch, r.EndEpoch, epoch)
-	case r.EndEpoch > epoch+m.params.MaxEpochsAhead:
-		return fmt.Errorf("%w: end epoch %d is more than %d epochs ahead", ErrEpoch, r.EndEpoch, m.params.MaxEpochsAhead)
-	}
-	if m.get(keyBlob(r.ID)) != nil {
-		return fmt.Errorf("%w: %v", ErrBlobExists, r.ID)
-	}
-	b := Blob{ID: r.ID, Length: r.Length, Encoding: r.Encoding, Owner: owner,
-		RegisteredEpoch: epoch, EndEpoch: r.EndEpoch, Deletable: r.Deletable}
-	m.setJSON(keyBlob(r.ID), b)
-	m.set(keyLive(r.ID), []byte{1})
-	m.set(keyExpiry(r.EndEpoch, r.ID), []byte{1})
-	id := r.ID
-	m.emit(Event{Type: EventBlobRegistered, BlobID: &id, EndEpoch: r.EndEpoch})
-	return nil
-}
-
-func (m *Machine) blob(id blob.ID) (*Blob, error) {
-	var b Blob
-	if !m.getJSON(keyBlob(id), &b) {
-		return nil, fmt.Errorf("%w: %v", ErrUnknownBlob, id)
-	}
-	return &b, nil
-}
-
-// checkCertificate verifies signatures over msg by distinct members of the
-// current committee and returns their weight in shards.
-func (m *Machine) checkCertificate(c *Certificate, msg []byte) (int, error) {
-	epoch, _ := m.epoch()
-	if c.Epoch != epoch {
-		return 0, fmt.Errorf("%w: certificate for epoch %d, current epoch is %d", ErrEpoch, c.Epoch, epoch)
-	}
-	var com Committee
-	if !m.getJSON(keyCommittee(epoch), &com) {
-		return 0, fmt.Errorf("%w: no committee for epoch %d", ErrCertificate, epoch)
-	}
-	seen := map[PublicKey]bool{}
-	weight := 0
-	for i, s := range c.Signatures {
-		if seen[s.Node] {
-			return 0, fmt.Errorf("%w: signer %s appears twice", ErrCertificate, s.Node.Short())
-		}
-		seen[s.Node] = true
-		w := com.Weight(s.Node)
-		if w == 0 {
-			return 0, fmt.Errorf("%w: signer %s is not in the committee of epoch %d", ErrCertificate, s.Node.Short(), epoch)
-		}
-		if len(s.Sig) != ed25519.SignatureSize || !ed25519.Verify(s.Node[:], msg, s.Sig) {
-			return 0, fmt.Errorf("%w: signature %d (node %s) does not verify", ErrCertificate, i, s.Node.Short())
-		}
-		weight += w
-	}
-	return weight, nil
-}
-
-func (m *Machine) certify(c *Certificate) error {
-	b, err := m.blob(c.ID)
-	if err != nil {
-		return err
-	}
-	epoch, _ := m.epoch()
-	if st := b.Status(epoch); st != StatusRegistered {
-		return fmt.Errorf("%w: blob is %s", ErrBlobState, st)
-	}
-	weight, err := m.checkCertificate(c, ConfirmationMessage(m.params.NetworkID, c.Epoch, c.ID))
-	if err != nil {
-		return err
-	}
-	if weight < m.params.Quorum() {
-		return fmt.Errorf("%w: confirmations worth %d shards, need %d", ErrCertificate, weight, m.params.Quorum())
-	}
-	b.Certified, b.CertifiedEpoch = true, epoch
-	m.setJSON(keyBlob(c.ID), b)
-	id := c.ID
-	m.emit(Event{Type: EventBlobCertified, BlobID: &id, EndEpoch: b.EndEpoch})
-	return nil
-}
-
-func (m *Machine) invalidate(c *Certificate) error {
-	b, err := m.blob(c.ID)
-	if err != nil {
-		return err
-	}
-	if b.Invalid {
-		return fmt.Errorf("%w: blob is already invalid", ErrBlobState)
-	}
-	weight, err := m.checkCertificate(c, InvalidMessage(m.params.NetworkID, c.Epoch, c.ID))
-	if err != nil {
-		return err
-	}
-	if weight < m.params.Validity() {
-		return fmt.Errorf("%w: attestations worth %d shards, need %d", ErrCertificate, weight, m.params.Validity())
-	}
-	b.Invalid = true
-	m.setJSON(keyBlob(c.ID), b)
-	m.dropLive(b)
-	id := c.ID
-	m.emit(Event{Type: EventBlobInvalid, BlobID: &id})
-	return nil
-}
-
-func (m *Machine) dropLive(b *Blob) {
-	m.del(keyLive(b.ID))
-	m.del(keyExpiry(b.EndEpoch, b.ID))
-}
-
-func (m *Machine) deleteBlob(sender PublicKey, id blob.ID) error {
-	b, err := m.blob(id)
-	if err != nil {
-		return err
-	}
-	epoch, _ := m.epoch()
-	switch {
-	case b.Owner != sender:
-		return fmt.Errorf("%w: only the owner may delete a blob", ErrNotAllowed)
-	case !b.Deletable:
-		return fmt.Errorf("%w: blob was not registered as deletable", ErrNotAllowed)
-	}
-	if st := b.Status(epoch); st != StatusRegistered && st != StatusCertified {
-		return fmt.Errorf("%w: blob is %s", ErrBlobState, st)
-	}
-	b.Deleted = true
-	m.setJSON(keyBlob(id), b)
-	m.dropLive(b)
-	m.emit(Event{Type: EventBlobDeleted, BlobID: &id})
-	return nil
-}
-
-func (m *Machine) extend(e *ExtendBlob) error {
-	b, err := m.blob(e.ID)
-	if err != nil {
-		return err
-	}
-	epoch, _ := m.epoch()
-	if st := b.Status(epoch); st != StatusRegistered && st != StatusCertified {
-		return fmt.Errorf("%w: blob is %s", ErrBlobState, st)
-	}
-	if e.EndEpoch <= b.EndEpoch || e.EndEpoch > epoch+m.params.MaxEpochsAhead {
-		return fmt.Errorf("%w: new end epoch %d must be after %d and at most %d", ErrEpoch, e.EndEpoch, b.EndEpoch, epoch+m.params.MaxEpochsAhead)
-	}
-	m.del(keyExpiry(b.EndEpoch, b.ID))
-	b.EndEpoch = e.EndEpoch
-	m.setJSON(keyBlob(e.ID), b)
-	m.set(keyExpiry(b.EndEpoch, b.ID), []byte{1})
-	id := e.ID
-	m.emit(Event{Type: EventBlobExtended, BlobID: &id, EndEpoch: e.EndEpoch})
-	return nil
-}
-
-func (m *Machine) adminAdvance(sender PublicKey, a *AdvanceEpoch) error {
-	if m.params.Admin == (PublicKey{}) || sender != m.params.Admin {
-		return fmt.Errorf("%w: only the admin may advance the epoch", ErrNotAllowed)
-	}
-	epoch, _ := m.epoch()
-	if a.Epoch != epoch+1 {
-		return fmt.Errorf("%w: asked to start epoch %d, current is %d", ErrEpoch, a.Epoch, epoch)
-	}
-	m.advance(epoch + 1)
-	return nil
-}
-
-// --- epochs ---
-
-func (m *Machine) advance(next uint64) {
-	var prev Committee
-	m.getJSON(keyCommittee(next-1), &prev)
-	m.startEpoch(next, &prev)
-	// Blobs whose end epoch is reached expire now.
-	var expired []blob.ID
-	start := binary.BigEndian.AppendUint64([]byte("x/"), next)
-	end := binary.BigEndian.AppendUint64([]byte("x/"), next+1)
-	if err := m.scan(start, end, func(k, _ []byte) bool {
-		var id blob.ID
-		copy(id[:], k[len(start):])
-		expired = append(expired, id)
-		return true
-	}); err != nil {
-		return
-	}
-	for _, id := range expired {
-		m.del(keyLive(id))
-		m.del(keyExpiry(next, id))
-		m.emit(Event{Type: EventBlobExpired, BlobID: &id})
-	}
+// isGovernance reports whether key is the network's governance key (the
+// admin of a devnet).
+func (m *Machine) isGovernance(key PublicKey) bool {
+	return m.params.Admin != (PublicKey{}) && key == m.params.Admin
 }
 
 // scan iterates the store; the block's own writes are already in the
@@ -545,19 +395,4 @@ func (m *Machine) scan(start, end []byte, fn func(k, v []byte) bool) error {
 		m.err = fmt.Errorf("control: store: %w", err)
 	}
 	return err
-}
-
-func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
-	var nodes []Node
-	m.scan([]byte("n/"), []byte("n0"), func(_, v []byte) bool {
-		var n Node
-		if err := json.Unmarshal(v, &n); err == nil {
-			nodes = append(nodes, n)
-		}
-		return true
-	})
-	com := Committee{Epoch: epoch, Start: m.time.UnixNano(), Members: AssignShards(m.params.Shards, prev, nodes)}
-	m.setJSON(keyCommittee(epoch), com)
-	m.set(keyEpoch, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, epoch), uint64(com.Start)))
-	m.emit(Event{Type: EventEpochChanged, Epoch: epoch})
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,7 @@ func (n *testNet) tx(key ed25519.PrivateKey, p Payload) []byte {
 	k := KeyOf(key)
 	n.nonces[k]++
 	p.Nonce = n.nonces[k]
+	p.Expires = n.now.Add(time.Minute).UnixMilli()
 	raw, err := SignTx("weft-test", key, p)
 	if err != nil {
 		n.t.Fatal(err)
@@ -114,10 +116,31 @@ func (n *testNet) one(tx []byte) result {
 
 func (n *testNet) epoch() uint64 { e, _ := n.m.Epoch(); return e }
 
-func blobID(i int) blob.ID { return blob.ID(sha256.Sum256([]byte(fmt.Sprint("blob", i)))) }
+// Test blobs: blob i has length 1000 and root H("blob" i).
+var testRoots sync.Map // blob.ID → blob.Hash
+
+func blobID(i int) blob.ID {
+	root := blob.Hash(sha256.Sum256([]byte(fmt.Sprint("blob", i))))
+	id := blob.ComputeID(blob.RS2D16, 1000, root)
+	testRoots.Store(id, root)
+	return id
+}
+
+// regBody registers a test blob made by blobID.
+func regBody(id blob.ID, end uint64, deletable bool) *RegisterBlob {
+	root, ok := testRoots.Load(id)
+	if !ok {
+		panic("regBody: not a blobID")
+	}
+	return &RegisterBlob{ID: id, Length: 1000, Encoding: blob.RS2D16, Root: root.(blob.Hash), EndEpoch: end, Deletable: deletable}
+}
 
 func (n *testNet) register(id blob.ID, end uint64, deletable bool) result {
-	return n.one(n.tx(n.user, Payload{RegisterBlob: &RegisterBlob{ID: id, Length: 1000, Encoding: blob.RS2D16, EndEpoch: end, Deletable: deletable}}))
+	return n.registerAs(n.user, id, end, deletable)
+}
+
+func (n *testNet) registerAs(key ed25519.PrivateKey, id blob.ID, end uint64, deletable bool) result {
+	return n.one(n.tx(key, Payload{RegisterBlob: regBody(id, end, deletable)}))
 }
 
 // cert signs msg with the given committee nodes for the current epoch.
@@ -254,11 +277,13 @@ func TestBlobLifecycle(t *testing.T) {
 	if r := n.register(a, e+2, true); !errors.Is(r.err, ErrBlobExists) {
 		t.Errorf("registering twice: got %v", r.err)
 	}
-	if r := n.one(n.tx(n.user, Payload{RegisterBlob: &RegisterBlob{ID: blobID(9), Encoding: 7, EndEpoch: e + 1}})); !errors.Is(r.err, ErrBadRequest) {
+	odd := regBody(blobID(9), e+1, false)
+	odd.Encoding = 7
+	if r := n.one(n.tx(n.user, Payload{RegisterBlob: odd})); !errors.Is(r.err, ErrBadRequest) {
 		t.Errorf("unknown encoding: got %v", r.err)
 	}
-	// Deletion: owner only, deletable only.
-	if r := n.one(n.tx(n.admin, Payload{DeleteBlob: &BlobRef{ID: a}})); !errors.Is(r.err, ErrNotAllowed) {
+	// Deletion: the owner of a registration only, deletable only.
+	if r := n.one(n.tx(n.admin, Payload{DeleteBlob: &BlobRef{ID: a}})); !errors.Is(r.err, ErrUnknownBlob) {
 		t.Errorf("delete by non-owner: got %v", r.err)
 	}
 	if r := n.one(n.tx(n.user, Payload{DeleteBlob: &BlobRef{ID: b}})); !errors.Is(r.err, ErrNotAllowed) {
@@ -267,14 +292,17 @@ func TestBlobLifecycle(t *testing.T) {
 	if r := n.one(n.tx(n.user, Payload{DeleteBlob: &BlobRef{ID: a}})); r.err != nil || r.events[0].Type != EventBlobDeleted {
 		t.Errorf("delete: %+v", r)
 	}
-	if r := n.one(n.tx(n.user, Payload{DeleteBlob: &BlobRef{ID: a}})); !errors.Is(r.err, ErrBlobState) {
+	if r := n.one(n.tx(n.user, Payload{DeleteBlob: &BlobRef{ID: a}})); !errors.Is(r.err, ErrUnknownBlob) {
 		t.Errorf("delete twice: got %v", r.err)
 	}
-	// Extension moves expiry.
-	if r := n.one(n.tx(n.admin, Payload{ExtendBlob: &ExtendBlob{ID: b, EndEpoch: e + 2}})); r.err != nil {
+	// Extension moves expiry; only the owner of a registration extends it.
+	if r := n.one(n.tx(n.admin, Payload{ExtendBlob: &ExtendBlob{ID: b, EndEpoch: e + 2}})); !errors.Is(r.err, ErrUnknownBlob) {
+		t.Errorf("extend by a stranger: got %v", r.err)
+	}
+	if r := n.one(n.tx(n.user, Payload{ExtendBlob: &ExtendBlob{ID: b, EndEpoch: e + 2}})); r.err != nil {
 		t.Errorf("extend: %v", r.err)
 	}
-	if r := n.one(n.tx(n.admin, Payload{ExtendBlob: &ExtendBlob{ID: b, EndEpoch: e + 2}})); !errors.Is(r.err, ErrEpoch) {
+	if r := n.one(n.tx(n.user, Payload{ExtendBlob: &ExtendBlob{ID: b, EndEpoch: e + 2}})); !errors.Is(r.err, ErrEpoch) {
 		t.Errorf("extend to the same epoch: got %v", r.err)
 	}
 	// Epoch e+1: nothing expires (b was extended); e+2: b expires.
@@ -305,24 +333,42 @@ func TestBlobLifecycle(t *testing.T) {
 
 func TestTransactionsAreAuthenticatedAndNotReplayable(t *testing.T) {
 	n := newTestNet(t, 4, 4, 0)
-	raw := n.tx(n.user, Payload{RegisterBlob: &RegisterBlob{ID: blobID(1), Encoding: blob.RS2D16, EndEpoch: 3}})
+	raw := n.tx(n.user, Payload{RegisterBlob: regBody(blobID(1), 3, false)})
 	if r := n.one(raw); r.err != nil {
 		t.Fatal(r.err)
 	}
-	if r := n.one(raw); !errors.Is(r.err, ErrNonce) {
-		t.Errorf("replayed transaction: got %v, want ErrNonce", r.err)
+	if r := n.one(raw); !errors.Is(r.err, ErrReplay) {
+		t.Errorf("replayed transaction: got %v, want ErrReplay", r.err)
 	}
-	// A rejected transaction still uses up its nonce.
+	// A rejected transaction cannot be replayed either.
 	bad := n.tx(n.user, Payload{DeleteBlob: &BlobRef{ID: blobID(7)}})
 	if r := n.one(bad); !errors.Is(r.err, ErrUnknownBlob) {
 		t.Fatal(r.err)
 	}
-	if r := n.one(bad); !errors.Is(r.err, ErrNonce) {
-		t.Errorf("replayed rejected transaction: got %v, want ErrNonce", r.err)
+	if r := n.one(bad); !errors.Is(r.err, ErrReplay) {
+		t.Errorf("replayed rejected transaction: got %v, want ErrReplay", r.err)
 	}
-	flipped := n.tx(n.user, Payload{RegisterBlob: &RegisterBlob{ID: blobID(2), Encoding: blob.RS2D16, EndEpoch: 3}})
+	// Transactions expire; the state forgets them once they have.
+	expiring := n.tx(n.user, Payload{DeleteBlob: &BlobRef{ID: blobID(8)}})
+	for i := 0; i < 61; i++ {
+		n.block()
+	}
+	if r := n.one(expiring); !errors.Is(r.err, ErrTxExpired) {
+		t.Errorf("expired transaction: got %v, want ErrTxExpired", r.err)
+	}
+	if r := n.one(raw); !errors.Is(r.err, ErrTxExpired) {
+		t.Errorf("replay after expiry: got %v, want ErrTxExpired", r.err)
+	}
+	if seen := n.store.count("h/"); seen != 0 {
+		t.Errorf("%d expired transactions still remembered", seen)
+	}
+	late, _ := SignTx("weft-test", n.user, Payload{Nonce: 1, Expires: n.now.Add(MaxTxLifetime + time.Minute).UnixMilli(), DeleteBlob: &BlobRef{ID: blobID(1)}})
+	if r := n.one(late); !errors.Is(r.err, ErrTxExpired) {
+		t.Errorf("transaction expiring too late: got %v, want ErrTxExpired", r.err)
+	}
+	flipped := n.tx(n.user, Payload{RegisterBlob: regBody(blobID(2), 3, false)})
 	flipped[40] ^= 1
-	tampered := n.tx(n.user, Payload{RegisterBlob: &RegisterBlob{ID: blobID(3), Encoding: blob.RS2D16, EndEpoch: 3}})
+	tampered := n.tx(n.user, Payload{RegisterBlob: regBody(blobID(3), 3, false)})
 	tampered = bytes.Replace(tampered, []byte(`"endEpoch":3`), []byte(`"endEpoch":4`), 1)
 	otherNet, _ := SignTx("other-net", n.user, Payload{Nonce: 100, DeleteBlob: &BlobRef{ID: blobID(1)}})
 	two, _ := SignTx("weft-test", n.user, Payload{Nonce: 101})
@@ -432,9 +478,24 @@ func TestNodeJoinsAtNextEpoch(t *testing.T) {
 	if r := n.one(n.tx(joiner, Payload{RegisterNode: &RegisterNode{Name: "joiner"}})); !errors.Is(r.err, ErrBadRequest) {
 		t.Fatalf("node without address: %v", r.err)
 	}
+	// A candidate has no weight: it is not in the next committee.
+	n.one(n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: n.epoch() + 1}}))
 	before, _ := n.m.Committee(0)
 	if before.Weight(KeyOf(joiner)) != 0 {
-		t.Fatalf("joiner in the committee before the epoch change")
+		t.Fatalf("a candidate without weight got shards")
+	}
+	// Only governance gives weight; it counts from the next epoch.
+	if r := n.one(n.tx(joiner, Payload{SetWeight: &SetWeight{Node: KeyOf(joiner), Weight: 1}})); !errors.Is(r.err, ErrNotAllowed) {
+		t.Fatalf("a node set its own weight: %v", r.err)
+	}
+	if r := n.one(n.tx(n.admin, Payload{SetWeight: &SetWeight{Node: KeyOf(testKey("nobody")), Weight: 1}})); !errors.Is(r.err, ErrBadRequest) {
+		t.Fatalf("weight for an unregistered key: %v", r.err)
+	}
+	if r := n.one(n.tx(n.admin, Payload{SetWeight: &SetWeight{Node: KeyOf(joiner), Weight: 1}})); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if c, _ := n.m.Committee(0); c.Weight(KeyOf(joiner)) != 0 {
+		t.Fatalf("weight took effect before the epoch change")
 	}
 	n.one(n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: before.Epoch + 1}}))
 	after, _ := n.m.Committee(0)
@@ -479,7 +540,7 @@ func TestAssignShards(t *testing.T) {
 		}
 		// Churn: some nodes join, some leave.
 		if len(nodes) == 0 || rng.IntN(2) == 0 {
-			nodes = append(nodes, Node{Key: KeyOf(testKey(fmt.Sprint(seed, round)))})
+			nodes = append(nodes, Node{Key: KeyOf(testKey(fmt.Sprint(seed, round))), Weight: 1})
 		}
 		if len(nodes) > 1 && rng.IntN(3) == 0 {
 			i := rng.IntN(len(nodes))

@@ -65,3 +65,14 @@ func (s *MemStore) Clone() *MemStore {
 	}
 	return c
 }
+
+// count returns how many keys start with prefix (for tests).
+func (s *MemStore) count(prefix string) int {
+	n := 0
+	for k := range s.m {
+		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+			n++
+		}
+	}
+	return n
+}

@@ -3,10 +3,12 @@ package control
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/weftnet/weft/blob"
 )
@@ -14,8 +16,23 @@ import (
 // TxVersion is the first byte of every transaction.
 const TxVersion = 1
 
-// MaxTxSize bounds an encoded transaction.
+// MaxTxSize bounds an encoded transaction of any kind; each kind has a
+// tighter bound (maxSize).
 const MaxTxSize = 1 << 20
+
+// MaxTxLifetime bounds how far past the block time a transaction's
+// Expires may be, and so how long the state remembers a transaction to
+// refuse its replay.
+const MaxTxLifetime = 10 * time.Minute
+
+// Size bounds per transaction kind.
+const (
+	maxSmallTxSize = 2 << 10 // everything but certificates
+	// A certificate's signature costs about 150 bytes of JSON; the bound
+	// is checked against the committee's size when the tx is applied.
+	certificateBaseSize = 1 << 10
+	certificateSigSize  = 256
+)
 
 // Tx is a signed transaction: version ‖ sender key (32) ‖ Ed25519
 // signature (64) ‖ payload (JSON). The signature covers the domain
@@ -29,9 +46,18 @@ type Tx struct {
 }
 
 // Payload is what a transaction asks for. Exactly one body is set.
-// Nonce must exceed the sender's last committed nonce (replay protection).
+//
+// Replay protection needs no per-sender sequence: a transaction is valid
+// only in a block whose time is at most Expires (Unix milliseconds), and
+// Expires may be at most MaxTxLifetime past the block time; the state
+// remembers every transaction until it expires and refuses it a second
+// time. Nonce is any value (senders pick it at random) that makes two
+// otherwise equal transactions distinct. So one sender may submit any
+// number of transactions at once, in any order, from any number of
+// processes.
 type Payload struct {
 	Nonce          uint64        `json:"nonce"`
+	Expires        int64         `json:"expires"`
 	RegisterNode   *RegisterNode `json:"registerNode,omitempty"`
 	RegisterBlob   *RegisterBlob `json:"registerBlob,omitempty"`
 	CertifyBlob    *Certificate  `json:"certifyBlob,omitempty"`
@@ -39,20 +65,25 @@ type Payload struct {
 	DeleteBlob     *BlobRef      `json:"deleteBlob,omitempty"`
 	ExtendBlob     *ExtendBlob   `json:"extendBlob,omitempty"`
 	AdvanceEpoch   *AdvanceEpoch `json:"advanceEpoch,omitempty"`
+	SetWeight      *SetWeight    `json:"setWeight,omitempty"`
 }
 
-// RegisterNode registers the sender as a storage node; it joins the
-// committee at the next epoch change.
+// RegisterNode registers the sender as a candidate storage node (weight
+// 0), or updates a registered node's name and address. A candidate joins
+// a committee only once governance gives it weight.
 type RegisterNode struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 }
 
-// RegisterBlob registers a blob, owned by the sender.
+// RegisterBlob adds the sender's registration of a blob ID. Root is the
+// blob root: the state machine checks ID = H(encoding ‖ length ‖ root),
+// so nobody can register an ID with a length other than its own.
 type RegisterBlob struct {
 	ID        blob.ID           `json:"blobId"`
 	Length    uint64            `json:"length"`
 	Encoding  blob.EncodingType `json:"encoding"`
+	Root      blob.Hash         `json:"root"`
 	EndEpoch  uint64            `json:"endEpoch"`
 	Deletable bool              `json:"deletable"`
 }
@@ -72,12 +103,14 @@ type Signature struct {
 	Sig  []byte    `json:"sig"`
 }
 
-// BlobRef names a blob.
+// BlobRef names a blob; DeleteBlob deletes the sender's registration of
+// it.
 type BlobRef struct {
 	ID blob.ID `json:"blobId"`
 }
 
-// ExtendBlob moves a blob's end epoch later.
+// ExtendBlob moves the end epoch of the sender's registration of a blob
+// later.
 type ExtendBlob struct {
 	ID       blob.ID `json:"blobId"`
 	EndEpoch uint64  `json:"endEpoch"`
@@ -87,6 +120,17 @@ type ExtendBlob struct {
 type AdvanceEpoch struct {
 	Epoch uint64 `json:"epoch"` // the epoch to start: current + 1
 }
+
+// SetWeight sets a registered node's weight (governance only). It takes
+// effect at the next epoch boundary; weight 0 takes the node out of the
+// next committee.
+type SetWeight struct {
+	Node   PublicKey `json:"node"`
+	Weight uint64    `json:"weight"`
+}
+
+// MaxWeight bounds a node's weight.
+const MaxWeight = 1 << 40
 
 // Errors of transaction decoding.
 var (
@@ -148,6 +192,9 @@ func DecodeTx(networkID string, b []byte) (*Tx, error) {
 	if err := tx.Payload.check(); err != nil {
 		return nil, err
 	}
+	if max := tx.Payload.maxSize(); len(b) > max {
+		return nil, fmt.Errorf("%w: a %s transaction of %d bytes exceeds %d", ErrMalformedTx, tx.Payload.Kind(), len(b), max)
+	}
 	if !ed25519.Verify(tx.Sender[:], txMessage(networkID, tx.raw), tx.Sig[:]) {
 		return nil, fmt.Errorf("%w: transaction", ErrBadSig)
 	}
@@ -157,7 +204,7 @@ func DecodeTx(networkID string, b []byte) (*Tx, error) {
 func (p *Payload) check() error {
 	n := 0
 	for _, set := range []bool{p.RegisterNode != nil, p.RegisterBlob != nil, p.CertifyBlob != nil,
-		p.InvalidateBlob != nil, p.DeleteBlob != nil, p.ExtendBlob != nil, p.AdvanceEpoch != nil} {
+		p.InvalidateBlob != nil, p.DeleteBlob != nil, p.ExtendBlob != nil, p.AdvanceEpoch != nil, p.SetWeight != nil} {
 		if set {
 			n++
 		}
@@ -166,6 +213,32 @@ func (p *Payload) check() error {
 		return fmt.Errorf("%w: %d bodies, want exactly 1", ErrMalformedTx, n)
 	}
 	return nil
+}
+
+// maxSize is the stateless size bound of the payload's kind.
+func (p *Payload) maxSize() int {
+	if c := p.certificate(); c != nil {
+		return min(MaxTxSize, certificateBaseSize+certificateSigSize*len(c.Signatures))
+	}
+	return maxSmallTxSize
+}
+
+func (p *Payload) certificate() *Certificate {
+	if p.CertifyBlob != nil {
+		return p.CertifyBlob
+	}
+	return p.InvalidateBlob
+}
+
+// ID is what the state remembers of a transaction to refuse its replay:
+// H(sender ‖ payload as signed).
+func (tx *Tx) ID() [32]byte {
+	h := sha256.New()
+	h.Write(tx.Sender[:])
+	h.Write(tx.raw)
+	var id [32]byte
+	h.Sum(id[:0])
+	return id
 }
 
 // Kind names the payload's body, for logs and metrics.
@@ -185,6 +258,8 @@ func (p *Payload) Kind() string {
 		return "extendBlob"
 	case p.AdvanceEpoch != nil:
 		return "advanceEpoch"
+	case p.SetWeight != nil:
+		return "setWeight"
 	}
 	return "empty"
 }

@@ -79,12 +79,16 @@ func (p *Params) Quorum() int { return p.Shards - p.F() }
 // shard: f + 1.
 func (p *Params) Validity() int { return p.F() + 1 }
 
-// Node is a registered storage node.
+// Node is a registered storage node. A node registers itself as a
+// candidate with weight 0; weight (a stand-in for stake) comes from the
+// genesis file or from the governance key's SetWeight, and only nodes
+// with weight above 0 at an epoch boundary join the next committee.
 type Node struct {
 	Key        PublicKey `json:"key"`
 	Name       string    `json:"name"`
 	Address    string    `json:"address"` // base URL of its API
 	Registered uint64    `json:"registeredEpoch"`
+	Weight     uint64    `json:"weight"`
 }
 
 // Member is a node in an epoch's committee, with the shards it holds.
@@ -139,19 +143,25 @@ const (
 	StatusExpired    BlobStatus = "expired"
 )
 
-// Blob is the control plane's record of a blob.
+// Blob is the control plane's record of a blob ID: what every
+// registration of the ID shares. Its data is kept while any live
+// registration refers to it; EndEpoch is the latest end epoch among
+// those registrations.
 type Blob struct {
-	ID              blob.ID           `json:"blobId"`
-	Length          uint64            `json:"length"`
-	Encoding        blob.EncodingType `json:"encoding"`
-	Owner           PublicKey         `json:"owner"`
-	RegisteredEpoch uint64            `json:"registeredEpoch"`
-	EndEpoch        uint64            `json:"endEpoch"` // expires when the epoch reaches it
-	Deletable       bool              `json:"deletable"`
-	Certified       bool              `json:"certified"`
-	CertifiedEpoch  uint64            `json:"certifiedEpoch"`
-	Invalid         bool              `json:"invalid,omitempty"`
-	Deleted         bool              `json:"deleted,omitempty"`
+	ID       blob.ID           `json:"blobId"`
+	Length   uint64            `json:"length"`
+	Encoding blob.EncodingType `json:"encoding"`
+	Root     blob.Hash         `json:"root"` // ID = H(encoding ‖ length ‖ root)
+	// RegisteredEpoch is when the ID's current life began (its first
+	// registration, or the first after it was deleted or expired).
+	RegisteredEpoch uint64 `json:"registeredEpoch"`
+	EndEpoch        uint64 `json:"endEpoch"` // expires when the epoch reaches it
+	// Registrations counts the live registrations of the ID.
+	Registrations  int    `json:"registrations"`
+	Certified      bool   `json:"certified"`
+	CertifiedEpoch uint64 `json:"certifiedEpoch"`
+	Invalid        bool   `json:"invalid,omitempty"`
+	Deleted        bool   `json:"deleted,omitempty"` // its last registration was deleted
 }
 
 // Status returns the blob's status in the given current epoch.
@@ -161,14 +171,25 @@ func (b *Blob) Status(epoch uint64) BlobStatus {
 		return StatusUnknown
 	case b.Invalid:
 		return StatusInvalid
-	case b.Deleted:
+	case b.Registrations == 0 && b.Deleted:
 		return StatusDeleted
-	case epoch >= b.EndEpoch:
+	case b.Registrations == 0 || epoch >= b.EndEpoch:
 		return StatusExpired
 	case b.Certified:
 		return StatusCertified
 	}
 	return StatusRegistered
+}
+
+// Registration is one owner's claim on a blob ID: only its owner may
+// extend it or (if deletable) delete it. An owner holds at most one live
+// registration per ID. A registration is certified when its blob is.
+type Registration struct {
+	ID              blob.ID   `json:"blobId"`
+	Owner           PublicKey `json:"owner"`
+	RegisteredEpoch uint64    `json:"registeredEpoch"`
+	EndEpoch        uint64    `json:"endEpoch"`
+	Deletable       bool      `json:"deletable"`
 }
 
 // EventType names what happened.
@@ -185,6 +206,9 @@ const (
 	EventBlobDeleted    EventType = "BlobDeleted"
 	EventBlobExtended   EventType = "BlobExtended"
 	EventBlobExpired    EventType = "BlobExpired"
+	// EventRegistrationDeleted: one registration of a blob was deleted and
+	// others keep the blob live (its EndEpoch may have moved earlier).
+	EventRegistrationDeleted EventType = "RegistrationDeleted"
 )
 
 // Event is one ordered state change. Seq numbers are global, dense and
@@ -197,6 +221,8 @@ type Event struct {
 	// Blob events.
 	BlobID   *blob.ID `json:"blobId,omitempty"`
 	EndEpoch uint64   `json:"endEpoch,omitempty"`
-	// NodeRegistered.
+	// Registration events: the registration's owner.
+	Owner *PublicKey `json:"owner,omitempty"`
+	// NodeRegistered, NodeUpdated.
 	Node *PublicKey `json:"node,omitempty"`
 }

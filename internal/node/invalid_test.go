@@ -41,7 +41,7 @@ func TestInconsistentBlobIsInvalidated(t *testing.T) {
 	t.Logf("row %d of blob %v is at odds with its columns; node %d holds it", row, e.ID, victim)
 	ctx := context.Background()
 	if _, err := tb.ctl.Submit(ctx, tb.user, control.Payload{RegisterBlob: &control.RegisterBlob{
-		ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, EndEpoch: 10}}); err != nil {
+		ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: 10}}); err != nil {
 		t.Fatal(err)
 	}
 	// Every node but the victim gets its slivers (each verifies) and

@@ -107,7 +107,7 @@ func (tb *testbed) register(data []byte, deletable bool) *redstuff.Encoded {
 		tb.t.Fatal(err)
 	}
 	if _, err := tb.ctl.Submit(context.Background(), tb.user, control.Payload{RegisterBlob: &control.RegisterBlob{
-		ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, EndEpoch: 10, Deletable: deletable}}); err != nil {
+		ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: 10, Deletable: deletable}}); err != nil {
 		tb.t.Fatal(err)
 	}
 	return e

@@ -438,7 +438,7 @@ func TestNodeSurvivesKill9DuringUploads(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := ctl.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{
-			ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, EndEpoch: 10}}); err != nil {
+			ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: 10}}); err != nil {
 			t.Fatal(err)
 		}
 		blobs[i] = e

@@ -7,6 +7,7 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -147,66 +148,83 @@ func (c *Client) LiveBlobs(ctx context.Context, after *blob.ID, limit int) ([]co
 	return out, c.query(ctx, engine.QueryLive, data, &out)
 }
 
-// Nonce returns an account's last used nonce.
-func (c *Client) Nonce(ctx context.Context, key control.PublicKey) (uint64, error) {
-	var n uint64
-	return n, c.query(ctx, engine.QueryNonce, key[:], &n)
+// Node returns a registered node's record, or nil if the key is not
+// registered.
+func (c *Client) Node(ctx context.Context, key control.PublicKey) (*control.Node, error) {
+	var n *control.Node
+	return n, c.query(ctx, engine.QueryNode, key[:], &n)
 }
 
-// Signer signs transactions for one account and hands out its nonces.
-type Signer struct {
-	key   ed25519.PrivateKey
-	mu    sync.Mutex
-	next  uint64 // 0: fetch from the chain
-	known bool
+// Registration returns an owner's registration of a blob, or nil if it
+// holds none.
+func (c *Client) Registration(ctx context.Context, id blob.ID, owner control.PublicKey) (*control.Registration, error) {
+	var r *control.Registration
+	return r, c.query(ctx, engine.QueryRegistration, append(id[:len(id):len(id)], owner[:]...), &r)
 }
+
+// Signer signs transactions for one account. Transactions carry a random
+// nonce and an expiry instead of a sequence number, so a signer may
+// submit from many goroutines (and many processes) at once; it keeps at
+// most MaxInFlight of its own waiting, below the validators' bound on
+// pending transactions per sender.
+type Signer struct {
+	key      ed25519.PrivateKey
+	inFlight chan struct{}
+}
+
+// MaxInFlight is how many transactions one Signer has waiting at once.
+const MaxInFlight = control.DefaultMaxPending / 2
+
+// TxLifetime is how long a submitted transaction stays valid.
+const TxLifetime = 2 * time.Minute
 
 // NewSigner returns a signer for the key.
-func NewSigner(key ed25519.PrivateKey) *Signer { return &Signer{key: key} }
+func NewSigner(key ed25519.PrivateKey) *Signer {
+	return &Signer{key: key, inFlight: make(chan struct{}, MaxInFlight)}
+}
 
 // Key returns the signer's public key.
 func (s *Signer) Key() control.PublicKey { return control.KeyOf(s.key) }
 
-func (s *Signer) nonce(ctx context.Context, c *Client) (uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.known {
-		n, err := c.Nonce(ctx, s.Key())
-		if err != nil {
-			return 0, err
-		}
-		s.next, s.known = n+1, true
+// Sign signs the payload with a fresh random nonce and an expiry
+// TxLifetime from now.
+func (s *Signer) Sign(networkID string, p control.Payload) ([]byte, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
 	}
-	n := s.next
-	s.next++
-	return n, nil
+	p.Nonce = binary.BigEndian.Uint64(b[:])
+	p.Expires = time.Now().Add(TxLifetime).UnixMilli()
+	return control.SignTx(networkID, s.key, p)
 }
 
-// resync forgets the local nonce after a nonce rejection.
-func (s *Signer) resync() {
-	s.mu.Lock()
-	s.known = false
-	s.mu.Unlock()
-}
-
-// Submit signs the payload with the next nonce, broadcasts it and waits
-// until it is committed. A transaction the mempool refuses returns its
-// error directly; one committed but rejected by the state machine returns
-// a Result whose Err is set, and that error.
+// Submit signs the payload, broadcasts it and waits until it is
+// committed. A transaction the mempool refuses returns its error
+// directly (after a few retries if the sender has too many pending); one
+// committed but rejected by the state machine returns a Result whose Err
+// is set, and that error.
 func (c *Client) Submit(ctx context.Context, s *Signer, p control.Payload) (*Result, error) {
+	select {
+	case s.inFlight <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting to submit: %v", ErrTimeout, ctx.Err())
+	}
+	defer func() { <-s.inFlight }()
+	wait := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		nonce, err := s.nonce(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		p.Nonce = nonce
-		raw, err := control.SignTx(c.networkID, s.key, p)
+		raw, err := s.Sign(c.networkID, p)
 		if err != nil {
 			return nil, err
 		}
 		res, err := c.SubmitRaw(ctx, raw)
-		if errors.Is(err, control.ErrNonce) && attempt < 3 && res == nil {
-			s.resync()
+		if errors.Is(err, control.ErrBusy) && res == nil && attempt < 20 {
+			// Other processes of the same key fill the sender's slots.
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 2*time.Second)
 			continue
 		}
 		return res, err

@@ -59,8 +59,9 @@ func TestEmbeddedValidatorCertifies(t *testing.T) {
 		t.Fatalf("status %+v, %v", st, err)
 	}
 	user := client.NewSigner(key("user"))
-	id := blob.ID(sha256.Sum256([]byte("blob")))
-	res, err := c.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: 10, Encoding: blob.RS2D16, EndEpoch: 5}})
+	root := blob.Hash(sha256.Sum256([]byte("blob")))
+	id := blob.ComputeID(blob.RS2D16, 10, root)
+	res, err := c.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: 10, Encoding: blob.RS2D16, Root: root, EndEpoch: 5}})
 	if err != nil || len(res.Events) != 1 || res.Events[0].Type != control.EventBlobRegistered {
 		t.Fatalf("register: %+v %v", res, err)
 	}

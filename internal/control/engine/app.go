@@ -28,10 +28,12 @@ const AppVersion = 1
 type App struct {
 	abci.BaseApplication
 
-	mu    sync.Mutex // CometBFT's local client serialises calls; this guards direct use
-	db    *pebble.DB
-	store *pebbleStore
-	m     *control.Machine
+	mu        sync.Mutex // CometBFT's local client serialises calls; this guards direct use
+	db        *pebble.DB
+	store     *pebbleStore
+	committed committedStore // what queries and the mempool read: never a block in progress
+	m         *control.Machine
+	pool      *control.Mempool
 }
 
 // OpenApp opens (or creates) the application state in dir.
@@ -46,7 +48,28 @@ func OpenApp(dir string) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	return &App{db: db, store: st, m: m}, nil
+	a := &App{db: db, store: st, committed: committedStore{db}, m: m}
+	a.pool = control.NewMempool(a.committed, control.DefaultMaxPending)
+	if err := a.resetPool(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// resetPool starts the mempool's scratch state afresh from the last
+// committed block.
+func (a *App) resetPool() error {
+	h, _, err := a.m.LastBlock()
+	if err != nil {
+		return err
+	}
+	t, err := a.m.LastBlockTime()
+	if err != nil {
+		return err
+	}
+	a.pool.Reset(h, t)
+	return nil
 }
 
 // Close closes the state database.
@@ -93,14 +116,17 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err := a.store.commit(); err != nil {
 		return nil, err
 	}
-	return &abci.ResponseInitChain{AppHash: hash}, nil
+	return &abci.ResponseInitChain{AppHash: hash}, a.resetPool()
 }
 
-// CheckTx admits well-formed, signed transactions with fresh nonces.
+// CheckTx admits a transaction only if it would apply: every check of
+// its block is run on the mempool's scratch state (control.Mempool), and
+// each sender has a bound on pending transactions. CometBFT re-checks the
+// waiting transactions after each block (Recheck), against the new state.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.m.Check(req.Tx); err != nil {
+	if _, err := a.pool.Check(req.Tx); err != nil {
 		return &abci.ResponseCheckTx{Code: control.Code(err), Log: err.Error()}, nil
 	}
 	return &abci.ResponseCheckTx{Code: 0}, nil
@@ -132,11 +158,14 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	return resp, nil
 }
 
-// Commit makes the block durable.
+// Commit makes the block durable; the mempool starts again from it.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return &abci.ResponseCommit{}, a.store.commit()
+	if err := a.store.commit(); err != nil {
+		return nil, err
+	}
+	return &abci.ResponseCommit{}, a.resetPool()
 }
 
 func abciEvents(evs []control.Event) []abci.Event {
@@ -156,12 +185,13 @@ func abciEvents(evs []control.Event) []abci.Event {
 
 // Query paths served by the application. Answers are JSON.
 const (
-	QueryStatus    = "/status"    // data: none
-	QueryBlob      = "/blob"      // data: 32-byte blob ID
-	QueryCommittee = "/committee" // data: uint64 epoch (empty = current)
-	QueryEvents    = "/events"    // data: uint64 after ‖ uint32 limit
-	QueryLive      = "/live"      // data: [32-byte after] ‖ uint32 limit
-	QueryNonce     = "/nonce"     // data: 32-byte public key
+	QueryStatus       = "/status"       // data: none
+	QueryBlob         = "/blob"         // data: 32-byte blob ID
+	QueryCommittee    = "/committee"    // data: uint64 epoch (empty = current)
+	QueryEvents       = "/events"       // data: uint64 after ‖ uint32 limit
+	QueryLive         = "/live"         // data: [32-byte after] ‖ uint32 limit
+	QueryNode         = "/node"         // data: 32-byte public key
+	QueryRegistration = "/registration" // data: 32-byte blob ID ‖ 32-byte owner key
 )
 
 // Status is the answer to QueryStatus.
@@ -180,7 +210,14 @@ const MaxQueryLimit = 10000
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	v, err := a.query(req.Path, req.Data)
+	// Queries read committed state only, through a machine of their own:
+	// never a block between FinalizeBlock and Commit, and a query's
+	// failure cannot touch the replicated machine.
+	qm, err := control.NewMachine(a.committed)
+	if err != nil {
+		return &abci.ResponseQuery{Code: control.Code(err), Log: err.Error()}, nil
+	}
+	v, err := query(qm, req.Path, req.Data)
 	if err != nil {
 		return &abci.ResponseQuery{Code: control.Code(err), Log: err.Error()}, nil
 	}
@@ -188,7 +225,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	if err != nil {
 		return nil, err
 	}
-	h, _, _ := a.m.LastBlock()
+	h, _, _ := qm.LastBlock()
 	return &abci.ResponseQuery{Value: raw, Height: h}, nil
 }
 
@@ -199,21 +236,21 @@ func limitOf(b []byte) int {
 	return min(max(int(binary.BigEndian.Uint32(b)), 1), MaxQueryLimit)
 }
 
-func (a *App) query(path string, data []byte) (any, error) {
-	if a.m.Params() == nil {
+func query(qm *control.Machine, path string, data []byte) (any, error) {
+	if qm.Params() == nil {
 		return nil, control.ErrNotInitialized
 	}
 	bad := fmt.Errorf("%w: malformed query data for %s", control.ErrBadRequest, path)
 	switch path {
 	case QueryStatus:
-		h, _, err := a.m.LastBlock()
-		e, start := a.m.Epoch()
-		return Status{Height: h, Epoch: e, EpochStart: start.UnixNano(), NextSeq: a.m.NextSeq(), Params: a.m.Params()}, err
+		h, _, err := qm.LastBlock()
+		e, start := qm.Epoch()
+		return Status{Height: h, Epoch: e, EpochStart: start.UnixNano(), NextSeq: qm.NextSeq(), Params: qm.Params()}, err
 	case QueryBlob:
 		if len(data) != len(blob.ID{}) {
 			return nil, bad
 		}
-		return a.m.Blob(blob.ID(data))
+		return qm.Blob(blob.ID(data))
 	case QueryCommittee:
 		var e uint64
 		if len(data) == 8 {
@@ -221,12 +258,12 @@ func (a *App) query(path string, data []byte) (any, error) {
 		} else if len(data) != 0 {
 			return nil, bad
 		}
-		return a.m.Committee(e)
+		return qm.Committee(e)
 	case QueryEvents:
 		if len(data) != 12 {
 			return nil, bad
 		}
-		evs, err := a.m.Events(binary.BigEndian.Uint64(data), limitOf(data[8:]))
+		evs, err := qm.Events(binary.BigEndian.Uint64(data), limitOf(data[8:]))
 		if evs == nil {
 			evs = []control.Event{}
 		}
@@ -241,16 +278,21 @@ func (a *App) query(path string, data []byte) (any, error) {
 		default:
 			return nil, bad
 		}
-		live, err := a.m.LiveBlobs(after, limitOf(data))
+		live, err := qm.LiveBlobs(after, limitOf(data))
 		if live == nil {
 			live = []control.BlobInfo{}
 		}
 		return live, err
-	case QueryNonce:
+	case QueryNode:
 		if len(data) != len(control.PublicKey{}) {
 			return nil, bad
 		}
-		return a.m.Nonce(control.PublicKey(data)), nil
+		return qm.Node(control.PublicKey(data))
+	case QueryRegistration:
+		if len(data) != len(blob.ID{})+len(control.PublicKey{}) {
+			return nil, bad
+		}
+		return qm.Registration(blob.ID(data[:32]), control.PublicKey(data[32:]))
 	}
 	return nil, fmt.Errorf("%w: unknown query path %q", control.ErrBadRequest, path)
 }

@@ -196,8 +196,13 @@ func cometConfig(home string, vc ValidatorConfig) *cfg.Config {
 	c.Consensus.CreateEmptyBlocks = true
 	c.Consensus.CreateEmptyBlocksInterval = time.Duration(vc.EmptyBlockInterval)
 	c.Consensus.PeerGossipSleepDuration = 10 * time.Millisecond
-	c.Mempool.Size = 20000
-	c.Mempool.Recheck = false
+	// Admission (App.CheckTx) applies each transaction to a scratch state;
+	// after each block what still waits is re-checked against the new
+	// state, so nothing that would fail stays queued.
+	c.Mempool.Size = 10000
+	c.Mempool.Recheck = true
+	c.Mempool.MaxTxBytes = control.MaxTxSize
+	c.Mempool.MaxTxsBytes = 256 << 20
 	c.RPC.MaxSubscriptionClients = 1000
 	c.RPC.MaxOpenConnections = 2000
 	c.RPC.TimeoutBroadcastTxCommit = 30 * time.Second

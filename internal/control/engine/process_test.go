@@ -137,8 +137,9 @@ func certificate(networkID string, epoch uint64, id blob.ID, keys []ed25519.Priv
 // storeBlob registers and certifies a blob, returning the events of both
 // transactions once committed.
 func storeBlob(ctx context.Context, c *client.Client, s *client.Signer, keys []ed25519.PrivateKey, i int) ([]control.Event, error) {
-	id := blob.ID(sha256.Sum256([]byte(fmt.Sprint("process blob ", i))))
-	r1, err := c.Submit(ctx, s, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: uint64(i), Encoding: blob.RS2D16, EndEpoch: 50}})
+	root := blob.Hash(sha256.Sum256([]byte(fmt.Sprint("process blob ", i))))
+	id := blob.ComputeID(blob.RS2D16, uint64(i), root)
+	r1, err := c.Submit(ctx, s, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: uint64(i), Encoding: blob.RS2D16, Root: root, EndEpoch: 50}})
 	if err != nil {
 		return nil, err
 	}

@@ -80,3 +80,20 @@ func (s *pebbleStore) commit() error {
 	}
 	return b.Close()
 }
+
+// committedStore reads the committed database, never a block in
+// progress; it refuses writes.
+type committedStore struct{ db *pebble.DB }
+
+func (s committedStore) Get(key []byte) ([]byte, error) {
+	return (&pebbleStore{db: s.db}).Get(key)
+}
+
+func (s committedStore) Scan(start, end []byte, fn func(key, value []byte) bool) error {
+	return (&pebbleStore{db: s.db}).Scan(start, end, fn)
+}
+
+func (committedStore) Set(key, value []byte) error {
+	return errors.New("engine: write to committed state")
+}
+func (committedStore) Delete(key []byte) error { return errors.New("engine: write to committed state") }

@@ -1,0 +1,152 @@
+package control
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode"
+)
+
+// CheckNodeAddress accepts the base URL of a node's API: http or https,
+// with a host, and nothing a client would have to interpret (no user
+// info, query, fragment or path other than "/"). Peers and clients send
+// requests to it, so it must not name anything else.
+func CheckNodeAddress(addr string) error {
+	if len(addr) == 0 || len(addr) > 256 {
+		return fmt.Errorf("%w: a node address is 1 to 256 bytes", ErrBadRequest)
+	}
+	u, err := url.Parse(addr)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: node address %q: %v", ErrBadRequest, addr, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%w: node address %q: the scheme must be http or https", ErrBadRequest, addr)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%w: node address %q has no host", ErrBadRequest, addr)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/"):
+		return fmt.Errorf("%w: node address %q must be a bare base URL (scheme://host[:port])", ErrBadRequest, addr)
+	}
+	return nil
+}
+
+func checkNodeInfo(name, addr string) error {
+	if len(name) > 64 || strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return fmt.Errorf("%w: a node name is at most 64 printable bytes", ErrBadRequest)
+	}
+	return CheckNodeAddress(addr)
+}
+
+// putNode writes a node record and keeps the index of weighted nodes,
+// which is all an epoch change reads: candidates cost it nothing.
+func (m *Machine) putNode(n Node) {
+	m.setJSON(keyNode(n.Key), n)
+	if n.Weight > 0 {
+		m.set(keyWeighted(n.Key), []byte{1})
+	} else {
+		m.del(keyWeighted(n.Key))
+	}
+}
+
+func (m *Machine) registerNode(sender PublicKey, r *RegisterNode) error {
+	if err := checkNodeInfo(r.Name, r.Address); err != nil {
+		return err
+	}
+	var n Node
+	if m.getJSON(keyNode(sender), &n) {
+		// A registered node may update its name and address; its weight
+		// is governance's.
+		n.Name, n.Address = r.Name, r.Address
+		m.putNode(n)
+		m.emit(Event{Type: EventNodeUpdated, Node: &sender})
+		return nil
+	}
+	epoch, _ := m.epoch()
+	m.putNode(Node{Key: sender, Name: r.Name, Address: r.Address, Registered: epoch})
+	m.emit(Event{Type: EventNodeRegistered, Node: &sender})
+	return nil
+}
+
+func (m *Machine) setWeight(sender PublicKey, w *SetWeight) error {
+	if !m.isGovernance(sender) {
+		return fmt.Errorf("%w: only the governance key may set a node's weight", ErrNotAllowed)
+	}
+	if w.Weight > MaxWeight {
+		return fmt.Errorf("%w: weight %d exceeds %d", ErrBadRequest, w.Weight, uint64(MaxWeight))
+	}
+	var n Node
+	if !m.getJSON(keyNode(w.Node), &n) {
+		return fmt.Errorf("%w: node %s is not registered (it registers itself first)", ErrBadRequest, w.Node)
+	}
+	if w.Weight == 0 && n.Weight > 0 {
+		others := false
+		m.scan([]byte("w/"), []byte("w0"), func(k, _ []byte) bool {
+			others = PublicKey(k[2:]) != w.Node
+			return !others
+		})
+		if !others {
+			return fmt.Errorf("%w: node %s is the last node with weight; the committee would be empty", ErrNotAllowed, w.Node)
+		}
+	}
+	n.Weight = w.Weight
+	m.putNode(n)
+	k := w.Node
+	m.emit(Event{Type: EventNodeUpdated, Node: &k})
+	return nil
+}
+
+// Node returns a registered node's record.
+func (m *Machine) Node(key PublicKey) (*Node, error) {
+	var n Node
+	if !m.getJSON(keyNode(key), &n) {
+		return nil, m.err
+	}
+	return &n, m.err
+}
+
+func (m *Machine) adminAdvance(sender PublicKey, a *AdvanceEpoch) error {
+	if !m.isGovernance(sender) {
+		return fmt.Errorf("%w: only the admin may advance the epoch", ErrNotAllowed)
+	}
+	epoch, _ := m.epoch()
+	if a.Epoch != epoch+1 {
+		return fmt.Errorf("%w: asked to start epoch %d, current is %d", ErrEpoch, a.Epoch, epoch)
+	}
+	m.advance(epoch + 1)
+	return nil
+}
+
+// --- epochs ---
+
+func (m *Machine) advance(next uint64) {
+	var prev Committee
+	m.getJSON(keyCommittee(next-1), &prev)
+	m.startEpoch(next, &prev)
+	m.expireRegistrations(next)
+}
+
+// startEpoch computes the committee of an epoch from the weighted nodes:
+// shards apportioned by weight with a cap, moving as few as possible from
+// prev (nil at genesis).
+func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
+	var keys []PublicKey
+	m.scan([]byte("w/"), []byte("w0"), func(k, _ []byte) bool {
+		keys = append(keys, PublicKey(k[2:]))
+		return true
+	})
+	nodes := make([]Node, 0, len(keys))
+	for _, k := range keys {
+		var n Node
+		if !m.getJSON(keyNode(k), &n) {
+			if m.err == nil {
+				m.err = fmt.Errorf("control: weighted node %s has no record", k)
+			}
+			return
+		}
+		nodes = append(nodes, n)
+	}
+	com := Committee{Epoch: epoch, Start: m.time.UnixNano(), Members: AssignShards(m.params.Shards, prev, nodes)}
+	m.setJSON(keyCommittee(epoch), com)
+	m.set(keyEpoch, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, epoch), uint64(com.Start)))
+	m.emit(Event{Type: EventEpochChanged, Epoch: epoch})
+}
