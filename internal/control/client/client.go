@@ -231,6 +231,16 @@ func (c *Client) Submit(ctx context.Context, s *Signer, p control.Payload) (*Res
 	}
 }
 
+// Broadcast hands a signed transaction to the mempool without waiting
+// for its commit: nil if it was admitted, else why not.
+func (c *Client) Broadcast(ctx context.Context, raw []byte) error {
+	bres, err := c.rpc.BroadcastTxSync(ctx, raw)
+	if err != nil {
+		return fmt.Errorf("client: broadcast: %w", err)
+	}
+	return control.CodeError(bres.Code, bres.Log)
+}
+
 // SubmitRaw broadcasts an already signed transaction and waits until it
 // is committed.
 func (c *Client) SubmitRaw(ctx context.Context, raw []byte) (*Result, error) {

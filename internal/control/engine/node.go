@@ -213,9 +213,10 @@ func cometConfig(home string, vc ValidatorConfig) *cfg.Config {
 
 // Node is a running validator with its application.
 type Node struct {
-	cmt *node.Node
-	app *App
-	rpc string
+	cmt  *node.Node
+	app  *App
+	rpc  string
+	home string
 }
 
 // Start runs the validator in home until Stop. CometBFT logs go to logw.
@@ -269,11 +270,14 @@ func Start(home string, logw io.Writer) (n *Node, err error) {
 		app.Close()
 		return nil, fmt.Errorf("engine: starting CometBFT: %w", err)
 	}
-	return &Node{cmt: cn, app: app, rpc: "http://" + vc.RPC}, nil
+	return &Node{cmt: cn, app: app, rpc: "http://" + vc.RPC, home: home}, nil
 }
 
 // RPC returns the URL of the validator's CometBFT RPC.
 func (n *Node) RPC() string { return n.rpc }
+
+// Home returns the validator's home directory.
+func (n *Node) Home() string { return n.home }
 
 // App returns the node's application, for in-process queries.
 func (n *Node) App() *App { return n.app }
