@@ -179,7 +179,7 @@ func newStatusCmd(s Streams) *cobra.Command {
 			if asJSON {
 				return printJSON(s.Out, info)
 			}
-			fmt.Fprintf(s.Out, "%s: %s (length %d, end epoch %d, certified epoch %d)\n", id, info.Status, info.Length, info.EndEpoch, info.CertifiedEpoch)
+			fmt.Fprintf(s.Out, "%s: %s (length %d, end epoch %d, certified epoch %d, %d registrations)\n", id, info.Status, info.Length, info.EndEpoch, info.CertifiedEpoch, info.Registrations)
 			return nil
 		},
 	}

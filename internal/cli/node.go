@@ -59,5 +59,38 @@ with an empty dataDir and the same key rebuilds its data from its peers.`,
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", os.Getenv("WEFT_NODE_CONFIG"), "node config file (or WEFT_NODE_CONFIG)")
+	cmd.AddCommand(newNodeRegisterCmd(s))
+	return cmd
+}
+
+func newNodeRegisterCmd(s Streams) *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "register --config FILE",
+		Short: "Register this node's key on the control plane as a candidate",
+		Long: `Register the node's key (created if missing), name and address on the
+control plane, as weft node does when it first starts. A new key is a
+candidate with weight 0: it joins a committee at an epoch boundary once
+governance gives it weight (weft admin set-weight NODE_KEY W).`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if configPath == "" {
+				return usagef("node register needs --config FILE")
+			}
+			cfg, err := node.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			rec, err := node.Register(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "node %s registered as %s at %s with weight %d\n", rec.Key, rec.Name, rec.Address, rec.Weight)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", os.Getenv("WEFT_NODE_CONFIG"), "node config file (or WEFT_NODE_CONFIG)")
 	return cmd
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/weftnet/weft/internal/control"
 )
 
 // Config is a storage node's configuration file (JSON). Example:
@@ -15,6 +17,7 @@ import (
 //	{
 //	  "name": "node-0",
 //	  "listen": "127.0.0.1:9100",
+//	  "address": "http://127.0.0.1:9100",
 //	  "dataDir": "/var/lib/weft/node-0",
 //	  "keyFile": "/etc/weft/node-0.key",
 //	  "controlPlane": "http://127.0.0.1:26657",
@@ -42,6 +45,10 @@ type Config struct {
 	Name string `json:"name"`
 	// Listen is the host:port the HTTP API binds to.
 	Listen string `json:"listen"`
+	// Address is the base URL peers and clients reach the API at, as
+	// registered on the control plane. Default "http://" + the bound
+	// listen address.
+	Address string `json:"address,omitempty"`
 	// DataDir holds the node's Pebble database.
 	DataDir string `json:"dataDir"`
 	// KeyFile is the node's identity key.
@@ -140,6 +147,11 @@ func LoadConfig(path string) (*Config, error) {
 
 // Validate fills in defaults and checks the configuration.
 func (c *Config) Validate() error {
+	if c.Address != "" {
+		if err := control.CheckNodeAddress(c.Address); err != nil {
+			return fmt.Errorf("node: address: %w", err)
+		}
+	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 30
 	}

@@ -116,6 +116,11 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.listener = l
+	if err := n.register(ctx); err != nil {
+		l.Close()
+		st.Close()
+		return nil, err
+	}
 	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	rctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -252,7 +257,7 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 	switch ev.Type {
 	case control.EventEpochChanged:
 		return n.refreshCommittee(ctx)
-	case control.EventBlobRegistered, control.EventBlobCertified, control.EventBlobExtended:
+	case control.EventBlobRegistered, control.EventBlobCertified, control.EventBlobExtended, control.EventRegistrationDeleted:
 		b, err := n.learnBlob(ctx, *ev.BlobID)
 		if errors.Is(err, errGone) {
 			return nil
