@@ -72,6 +72,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.WithDefaults()
 	if logger == nil {
 		logger = log.Default()
 	}
@@ -116,7 +117,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.listener = l
-	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.srv = n.server(l)
 	rctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() {

@@ -63,7 +63,7 @@ func (n *Node) initRecovery() error {
 		}),
 		peers: map[control.PublicKey]*peerHealth{},
 		wake:  make(chan struct{}, 1),
-		httpc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
+		httpc: newPeerClient(),
 	}
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_recovery_queue_length", Help: "Blobs queued for recovery, waiting or in progress.",
@@ -82,6 +82,11 @@ func (n *Node) initRecovery() error {
 		n.rec.sched.Add(e)
 		return nil
 	})
+}
+
+// newPeerClient returns the client for calls to peers.
+func newPeerClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}}
 }
 
 // poke wakes the recovery loop.
