@@ -117,6 +117,9 @@ func (n *Node) instrument(name string, h func(http.ResponseWriter, *http.Request
 		cw := &countingWriter{ResponseWriter: w, code: http.StatusOK}
 		if err := h(cw, r); err != nil {
 			cw.code = writeError(cw, err)
+			if cw.code == http.StatusInsufficientStorage {
+				n.m.refused.WithLabelValues("disk_full").Inc()
+			}
 		}
 		n.m.requests.WithLabelValues(name, strconv.Itoa(cw.code)).Inc()
 		n.m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
@@ -134,10 +137,21 @@ type Health struct {
 	Epoch  uint64            `json:"epoch"`
 	Shards []int             `json:"shards"`
 	Cursor uint64            `json:"eventCursor"`
-	Status string            `json:"status"` // ok | degraded (behind the control plane) | failed (store)
+	Status string            `json:"status"` // ok | degraded (behind the control plane, or disk full) | failed (store)
 	Error  string            `json:"error,omitempty"`
+	// Disk is the store's view of its disk.
+	Disk DiskHealth `json:"disk"`
 	// Recovery counts blobs whose missing slivers the node is rebuilding.
 	Recovery RecoveryHealth `json:"recovery"`
+}
+
+// DiskHealth is what the store takes and what is left. Full says why
+// uploads are refused (507), when they are.
+type DiskHealth struct {
+	UsedBytes    uint64 `json:"usedBytes"`
+	FreeBytes    uint64 `json:"freeBytes"`
+	ReserveBytes uint64 `json:"reserveBytes"`
+	Full         string `json:"full,omitempty"`
 }
 
 // RecoveryHealth counts blobs waiting for recovery and being recovered.
@@ -152,6 +166,11 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
 	h.Recovery.Pending, h.Recovery.InProgress = n.RecoveryCounts()
 	if h.Shards == nil {
 		h.Shards = []int{}
+	}
+	sp := n.store.Space()
+	h.Disk = DiskHealth{UsedBytes: sp.Used, FreeBytes: sp.Free, ReserveBytes: sp.Reserve, Full: sp.Full}
+	if sp.Full != "" {
+		h.Status, h.Error = "degraded", "disk full, uploads refused: "+sp.Full
 	}
 	n.mu.RLock()
 	if n.followErr != nil {
