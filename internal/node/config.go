@@ -59,8 +59,12 @@ type Config struct {
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 	// MaxSymbolsPerRequest bounds one recovery-symbol request. Default 100 000.
 	MaxSymbolsPerRequest int `json:"maxSymbolsPerRequest,omitempty"`
-	// DiskReserveBytes is the free space below which uploads are refused
-	// (507). Default 64 MiB.
+	// DiskReserveBytes is the free space uploads must leave beyond what
+	// the database still needs (its unflushed log); uploads that would eat
+	// into it are refused (507) and health turns degraded. Half of it is
+	// kept as a ballast file (dataDir/BALLAST) that is given up when the
+	// disk fills anyway, so that the node can finish its writes and
+	// restart. Default 64 MiB.
 	DiskReserveBytes uint64 `json:"diskReserveBytes,omitempty"`
 
 	// RecoveryConcurrency is how many recovery batches run at once.
