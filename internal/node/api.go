@@ -256,15 +256,15 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 		n.m.refused.WithLabelValues("too_large").Inc()
 		return errorf(http.StatusRequestEntityTooLarge, "body of %d bytes: a %s sliver message of this blob has at most %d", r.ContentLength, kind, limit)
 	}
-	// A sliver the node holds was verified when it was stored: answer
-	// from the store, without writing it again.
+	// A sliver the node holds was verified when it was stored: answer as
+	// for a new one (201: the node holds it), without writing it again.
 	if have, err := n.store.HasSliver(id, uint32(pair), kind); err != nil {
 		return err
 	} else if have {
 		if _, err := io.Copy(io.Discard, n.paced(w, http.MaxBytesReader(w, r.Body, limit))); err != nil {
 			return bodyError("sliver", err)
 		}
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(http.StatusCreated)
 		return nil
 	}
 	release, err := n.reserveBody(w, r, limit)
