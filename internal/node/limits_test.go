@@ -9,10 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -263,7 +260,3 @@ func TestSymbolRequestLimits(t *testing.T) {
 		t.Fatalf("the same request again extended the sliver again (%v extensions)", again)
 	}
 }
-
-var _ = os.Remove
-var _ = filepath.Join
-var _ = strings.Contains
