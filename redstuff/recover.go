@@ -2,6 +2,7 @@ package redstuff
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/merkle"
@@ -14,8 +15,10 @@ import (
 //
 // Symbols at positions below the sliver's stored length are stored bytes;
 // the sliver is extended (and its tree built) only when a parity symbol or
-// a proof is asked for.
+// a proof is asked for. A SymbolSource is safe for concurrent use, so that
+// a node may keep extended ones for many requests.
 type SymbolSource struct {
+	mu       sync.Mutex // guards expanded and tree
 	c        *Codec
 	n        int
 	k        int
@@ -36,7 +39,33 @@ func (c *Codec) NewSymbolSource(length uint64, sl *blob.Sliver, pair *blob.PairC
 	return &SymbolSource{c: c, n: c.p.N, k: c.p.SliverLen(sl.Kind), s: int(sl.SymbolSize), sliver: *sl, pair: *pair}, nil
 }
 
+// Extended reports whether the sliver has been extended (for parity
+// symbols or proofs).
+func (ss *SymbolSource) Extended() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.expanded != nil
+}
+
+// Size is about the bytes the source holds: the sliver, and its extension
+// and tree once built.
+func (ss *SymbolSource) Size() int64 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	size := int64(len(ss.sliver.Data) + len(ss.expanded))
+	if ss.tree != nil {
+		size += int64(2 * ss.n * merkle.HashSize)
+	}
+	return size
+}
+
 func (ss *SymbolSource) expand() ([]byte, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.expandLocked()
+}
+
+func (ss *SymbolSource) expandLocked() ([]byte, error) {
 	if ss.expanded == nil {
 		exp, err := ss.c.expand(ss.sliver.Kind, ss.sliver.Data, ss.s)
 		if err != nil {
@@ -57,8 +86,10 @@ func (ss *SymbolSource) Root() (merkle.Hash, error) {
 }
 
 func (ss *SymbolSource) merkleTree() (*merkle.Tree, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	if ss.tree == nil {
-		exp, err := ss.expand()
+		exp, err := ss.expandLocked()
 		if err != nil {
 			return nil, err
 		}

@@ -394,7 +394,7 @@ func (net *repairNet) serve(call recovery.Call) answer {
 	if err != nil {
 		return answer{err: err}
 	}
-	head, body, _, err := recovery.Serve(net.c, net.holders[call.Peer], req, 1<<30)
+	head, body, _, err := recovery.Serve(net.c, net.holders[call.Peer], req, recovery.Limits{MaxBytes: 1 << 30})
 	if err != nil {
 		return answer{err: err}
 	}

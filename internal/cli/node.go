@@ -31,7 +31,12 @@ The config file is JSON:
 optionally with "maxBodyBytes", "maxSymbolsPerRequest", "diskReserveBytes",
 "recoveryConcurrency", "recoveryBatchBlobs", "recoveryBatchBytes",
 "recoveryDelay", "recoveryTimeout", "scrubInterval" ("24h", or "off"),
-"scrubBytesPerSecond" and "symbolConcurrency".
+"scrubBytesPerSecond", "symbolConcurrency", "symbolCacheBytes", and the
+request limits: "maxInflightBytes" (request bodies held in memory, 256 MiB),
+"maxConnections" (1024), "maxHeaderBytes" (64 KiB), "requestTimeout" ("10s",
+beyond what a body or answer needs at "minBytesPerSecond", 64 KiB/s) and
+"idleTimeout" ("60s"). Half of diskReserveBytes is kept as a ballast file
+(dataDir/BALLAST), given up when the disk fills so the node can restart.
 The key file (created if missing) must be outside dataDir: a node started
 with an empty dataDir and the same key rebuilds its data from its peers.`,
 		Args: exactArgs(0),

@@ -102,6 +102,9 @@ func (c *countingWriter) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
 func (c *countingWriter) Write(b []byte) (int, error) {
 	k, err := c.ResponseWriter.Write(b)
 	c.bytes += int64(k)
@@ -114,6 +117,9 @@ func (n *Node) instrument(name string, h func(http.ResponseWriter, *http.Request
 		cw := &countingWriter{ResponseWriter: w, code: http.StatusOK}
 		if err := h(cw, r); err != nil {
 			cw.code = writeError(cw, err)
+			if cw.code == http.StatusInsufficientStorage {
+				n.m.refused.WithLabelValues("disk_full").Inc()
+			}
 		}
 		n.m.requests.WithLabelValues(name, strconv.Itoa(cw.code)).Inc()
 		n.m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
@@ -131,10 +137,21 @@ type Health struct {
 	Epoch  uint64            `json:"epoch"`
 	Shards []int             `json:"shards"`
 	Cursor uint64            `json:"eventCursor"`
-	Status string            `json:"status"` // ok | degraded (behind the control plane) | failed (store)
+	Status string            `json:"status"` // ok | degraded (behind the control plane, or disk full) | failed (store)
 	Error  string            `json:"error,omitempty"`
+	// Disk is the store's view of its disk.
+	Disk DiskHealth `json:"disk"`
 	// Recovery counts blobs whose missing slivers the node is rebuilding.
 	Recovery RecoveryHealth `json:"recovery"`
+}
+
+// DiskHealth is what the store takes and what is left. Full says why
+// uploads are refused (507), when they are.
+type DiskHealth struct {
+	UsedBytes    uint64 `json:"usedBytes"`
+	FreeBytes    uint64 `json:"freeBytes"`
+	ReserveBytes uint64 `json:"reserveBytes"`
+	Full         string `json:"full,omitempty"`
 }
 
 // RecoveryHealth counts blobs waiting for recovery and being recovered.
@@ -149,6 +166,11 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
 	h.Recovery.Pending, h.Recovery.InProgress = n.RecoveryCounts()
 	if h.Shards == nil {
 		h.Shards = []int{}
+	}
+	sp := n.store.Space()
+	h.Disk = DiskHealth{UsedBytes: sp.Used, FreeBytes: sp.Free, ReserveBytes: sp.Reserve, Full: sp.Full}
+	if sp.Full != "" {
+		h.Status, h.Error = "degraded", "disk full, uploads refused: "+sp.Full
 	}
 	n.mu.RLock()
 	if n.followErr != nil {
@@ -227,15 +249,37 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, n.cfg.MaxBodyBytes)
-	defer putBuffer(body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", n.cfg.MaxBodyBytes)
-		}
-		return errorf(http.StatusBadRequest, "reading body: %v", err)
+	// The blob's length bounds the message: refuse a bigger one before
+	// reading it.
+	limit := min(maxSliverMessage(n.codec.Params(), b.Length, kind), n.cfg.MaxBodyBytes)
+	if r.ContentLength > limit {
+		n.m.refused.WithLabelValues("too_large").Inc()
+		return errorf(http.StatusRequestEntityTooLarge, "body of %d bytes: a %s sliver message of this blob has at most %d", r.ContentLength, kind, limit)
 	}
+	// A sliver the node holds was verified when it was stored: answer as
+	// for a new one (201: the node holds it), without writing it again.
+	if have, err := n.store.HasSliver(id, uint32(pair), kind); err != nil {
+		return err
+	} else if have {
+		if _, err := io.Copy(io.Discard, n.paced(w, http.MaxBytesReader(w, r.Body, limit))); err != nil {
+			return bodyError("sliver", err)
+		}
+		w.WriteHeader(http.StatusCreated)
+		return nil
+	}
+	release, err := n.reserveBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	defer release()
+	body, err := n.readBody(w, r, limit)
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return errorf(http.StatusBadRequest, "sliver: body shorter than its Content-Length")
+		}
+		return bodyError("sliver", err)
+	}
+	defer putBuffer(body)
 	var msg blob.SliverMessage
 	if err := msg.UnmarshalBinary(body); err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)
@@ -282,6 +326,7 @@ func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	n.writeDeadline(w, int64(len(raw)))
 	_, err = w.Write(raw)
 	return err
 }
@@ -381,15 +426,13 @@ func (n *Node) status(w http.ResponseWriter, r *http.Request) error {
 
 // symbols serves recovery symbols to a peer: a binary recovery.Request
 // for many blobs, answered in one compact binary response. At most
-// SymbolConcurrency requests are served at once; the others wait.
+// SymbolConcurrency requests are served at once; the others wait, with
+// their bodies unread. A request that repeats itself, or whose answer or
+// extensions would exceed the limits, is refused before any work.
 func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
-	if err != nil {
-		return errorf(http.StatusRequestEntityTooLarge, "symbols request: %v", err)
-	}
-	req, err := recovery.DecodeRequest(raw, n.cfg.MaxSymbolsPerRequest)
-	if err != nil {
-		return errorf(http.StatusBadRequest, "%v", err)
+	if r.ContentLength > maxSymbolRequest {
+		n.m.refused.WithLabelValues("too_large").Inc()
+		return errorf(http.StatusRequestEntityTooLarge, "symbols request of %d bytes exceeds %d", r.ContentLength, maxSymbolRequest)
 	}
 	select {
 	case n.symSlots <- struct{}{}:
@@ -397,16 +440,35 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 	case <-r.Context().Done():
 		return errorf(http.StatusServiceUnavailable, "busy")
 	}
-	head, body, served, err := recovery.Serve(n.codec, holder{n}, req, maxSymbolAnswer)
-	if errors.Is(err, recovery.ErrTooLarge) {
-		return errorf(http.StatusRequestEntityTooLarge, "%v", err)
-	}
+	release, err := n.reserveBody(w, r, maxSymbolRequest)
 	if err != nil {
+		return err
+	}
+	defer release()
+	raw, err := n.readBody(w, r, maxSymbolRequest)
+	if err != nil {
+		return bodyError("symbols request", err)
+	}
+	defer putBuffer(raw)
+	req, err := recovery.DecodeRequest(raw, n.cfg.MaxSymbolsPerRequest)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "%v", err)
+	}
+	head, body, served, err := recovery.Serve(n.codec, holder{n}, req, recovery.Limits{MaxBytes: maxSymbolAnswer})
+	switch {
+	case errors.Is(err, recovery.ErrDuplicate):
+		n.m.refused.WithLabelValues("duplicate").Inc()
+		return errorf(http.StatusBadRequest, "%v", err)
+	case errors.Is(err, recovery.ErrTooLarge):
+		n.m.refused.WithLabelValues("too_large").Inc()
+		return errorf(http.StatusRequestEntityTooLarge, "%v", err)
+	case err != nil:
 		return err
 	}
 	n.m.symbols.Add(float64(served))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(body)))
+	n.writeDeadline(w, int64(len(head)+len(body)))
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
@@ -415,8 +477,11 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 }
 
 // maxSymbolAnswer bounds one symbols answer; askers keep theirs below
-// (recovery.Options.MaxRequestBytes).
-const maxSymbolAnswer = 64 << 20
+// (recovery.Options.MaxRequestBytes). maxSymbolRequest bounds a request.
+const (
+	maxSymbolAnswer  = 64 << 20
+	maxSymbolRequest = 16 << 20
+)
 
 func (n *Node) inconsistency(w http.ResponseWriter, r *http.Request) error {
 	id, err := parseID(r)
@@ -433,29 +498,6 @@ func (n *Node) inconsistency(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	_, err = w.Write(raw)
 	return err
-}
-
-// readBody reads a bounded request body into one buffer sized from
-// Content-Length when the client sent it.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	rd := http.MaxBytesReader(w, r.Body, limit)
-	if r.ContentLength < 0 {
-		return io.ReadAll(rd)
-	}
-	buf := getBuffer(int(r.ContentLength))
-	if _, err := io.ReadFull(rd, buf); err != nil {
-		putBuffer(buf)
-		return nil, err
-	}
-	// The declared length must be the whole body.
-	if k, _ := rd.Read(make([]byte, 1)); k != 0 {
-		putBuffer(buf)
-		return nil, errors.New("body longer than its Content-Length")
-	}
-	return buf, nil
 }
 
 // Body buffers are recycled by power-of-two size class: uploads are big

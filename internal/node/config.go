@@ -31,12 +31,19 @@ import (
 //	  "recoveryTimeout": "30s",
 //	  "scrubInterval": "24h",
 //	  "scrubBytesPerSecond": 33554432,
-//	  "symbolConcurrency": 2
+//	  "symbolConcurrency": 2,
+//	  "symbolCacheBytes": 67108864,
+//	  "maxInflightBytes": 268435456,
+//	  "maxConnections": 1024,
+//	  "maxHeaderBytes": 65536,
+//	  "requestTimeout": "10s",
+//	  "minBytesPerSecond": 65536,
+//	  "idleTimeout": "60s"
 //	}
 //
 // Every field after controlPlane is optional; the values above are the
-// defaults. Durations are Go duration strings; a scrubInterval of "off"
-// turns the scrub off.
+// defaults (WithDefaults fills them in). Durations are Go duration
+// strings; a scrubInterval of "off" turns the scrub off.
 //
 // The key file holds the node's Ed25519 identity (PEM, created on first
 // start if missing). It must live outside dataDir, so that a replaced disk
@@ -59,8 +66,12 @@ type Config struct {
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 	// MaxSymbolsPerRequest bounds one recovery-symbol request. Default 100 000.
 	MaxSymbolsPerRequest int `json:"maxSymbolsPerRequest,omitempty"`
-	// DiskReserveBytes is the free space below which uploads are refused
-	// (507). Default 64 MiB.
+	// DiskReserveBytes is the free space uploads must leave beyond what
+	// the database still needs (its unflushed log); uploads that would eat
+	// into it are refused (507) and health turns degraded. Half of it is
+	// kept as a ballast file (dataDir/BALLAST) that is given up when the
+	// disk fills anyway, so that the node can finish its writes and
+	// restart. Default 64 MiB.
 	DiskReserveBytes uint64 `json:"diskReserveBytes,omitempty"`
 
 	// RecoveryConcurrency is how many recovery batches run at once.
@@ -86,6 +97,32 @@ type Config struct {
 	// SymbolConcurrency is how many symbol requests from peers are served
 	// at once; more wait. Default 2.
 	SymbolConcurrency int `json:"symbolConcurrency,omitempty"`
+	// SymbolCacheBytes bounds the cache of extended slivers that symbol
+	// requests are served from, so that peers rebuilding the same blob do
+	// not each cost an extension. Default 64 MiB.
+	SymbolCacheBytes int64 `json:"symbolCacheBytes,omitempty"`
+
+	// MaxInflightBytes bounds the request bodies (slivers, proofs, symbol
+	// requests) held in memory at once. A body reserves its largest
+	// possible size before it is read; one that finds no room within a
+	// few seconds is refused with 503 and Retry-After. Default 256 MiB.
+	MaxInflightBytes int64 `json:"maxInflightBytes,omitempty"`
+	// MaxConnections bounds the open connections to the API. When full, a
+	// new connection closes the longest idle one, or is closed itself if
+	// none is idle. Default 1024.
+	MaxConnections int `json:"maxConnections,omitempty"`
+	// MaxHeaderBytes bounds a request's header. Default 64 KiB.
+	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
+	// RequestTimeout is the time a request may take (headers, body and
+	// answer) beyond what its size needs at MinBytesPerSecond: a body or
+	// an answer that falls behind that pace is cut off. Default 10s.
+	RequestTimeout Duration `json:"requestTimeout,omitempty"`
+	// MinBytesPerSecond is the slowest pace at which a peer may send a
+	// body or read an answer. Default 64 KiB/s.
+	MinBytesPerSecond int64 `json:"minBytesPerSecond,omitempty"`
+	// IdleTimeout closes a keep-alive connection idle this long.
+	// Default 60s.
+	IdleTimeout Duration `json:"idleTimeout,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
@@ -142,48 +179,48 @@ func LoadConfig(path string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
-	return &c, nil
+	return c.WithDefaults(), nil
 }
 
-// Validate fills in defaults and checks the configuration.
+// WithDefaults returns a copy of the configuration with every unset
+// optional field at its default. It leaves c as it is.
+func (c *Config) WithDefaults() *Config {
+	d := *c
+	setDefault(&d.MaxBodyBytes, 1<<30)
+	setDefault(&d.MaxSymbolsPerRequest, 100_000)
+	setDefault(&d.DiskReserveBytes, 64<<20)
+	setDefault(&d.RecoveryConcurrency, 2)
+	setDefault(&d.RecoveryBatchBlobs, 64)
+	setDefault(&d.RecoveryBatchBytes, 64<<20)
+	setDefault(&d.RecoveryDelay, Duration(2*time.Second))
+	setDefault(&d.RecoveryTimeout, Duration(30*time.Second))
+	setDefault(&d.ScrubInterval, Duration(24*time.Hour))
+	setDefault(&d.ScrubBytesPerSecond, 32<<20)
+	setDefault(&d.SymbolConcurrency, 2)
+	setDefault(&d.SymbolCacheBytes, 64<<20)
+	setDefault(&d.MaxInflightBytes, 256<<20)
+	setDefault(&d.MaxConnections, 1024)
+	setDefault(&d.MaxHeaderBytes, 64<<10)
+	setDefault(&d.RequestTimeout, Duration(10*time.Second))
+	setDefault(&d.MinBytesPerSecond, 64<<10)
+	setDefault(&d.IdleTimeout, Duration(60*time.Second))
+	return &d
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Validate checks the configuration; unset optional fields stand for
+// their defaults. It does not change c.
 func (c *Config) Validate() error {
 	if c.Address != "" {
 		if err := control.CheckNodeAddress(c.Address); err != nil {
 			return fmt.Errorf("node: address: %w", err)
 		}
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 1 << 30
-	}
-	if c.MaxSymbolsPerRequest == 0 {
-		c.MaxSymbolsPerRequest = 100_000
-	}
-	if c.DiskReserveBytes == 0 {
-		c.DiskReserveBytes = 64 << 20
-	}
-	if c.RecoveryConcurrency == 0 {
-		c.RecoveryConcurrency = 2
-	}
-	if c.RecoveryBatchBlobs == 0 {
-		c.RecoveryBatchBlobs = 64
-	}
-	if c.RecoveryBatchBytes == 0 {
-		c.RecoveryBatchBytes = 64 << 20
-	}
-	if c.RecoveryDelay == 0 {
-		c.RecoveryDelay = Duration(2 * time.Second)
-	}
-	if c.RecoveryTimeout == 0 {
-		c.RecoveryTimeout = Duration(30 * time.Second)
-	}
-	if c.ScrubInterval == 0 {
-		c.ScrubInterval = Duration(24 * time.Hour)
-	}
-	if c.ScrubBytesPerSecond == 0 {
-		c.ScrubBytesPerSecond = 32 << 20
-	}
-	if c.SymbolConcurrency == 0 {
-		c.SymbolConcurrency = 2
 	}
 	switch {
 	case c.Listen == "":
@@ -194,8 +231,11 @@ func (c *Config) Validate() error {
 		return errors.New("node: config needs keyFile")
 	case c.ControlPlane == "":
 		return errors.New("node: config needs controlPlane (a validator's RPC URL)")
-	case c.MaxBodyBytes < 0 || c.MaxSymbolsPerRequest < 0:
+	case c.MaxBodyBytes < 0 || c.MaxSymbolsPerRequest < 0 || c.SymbolCacheBytes < 0 || c.MaxInflightBytes < 0 ||
+		c.MaxConnections < 0 || c.MaxHeaderBytes < 0 || c.MinBytesPerSecond < 0:
 		return errors.New("node: limits must be positive")
+	case c.RequestTimeout < 0 || c.IdleTimeout < 0:
+		return errors.New("node: requestTimeout and idleTimeout cannot be off")
 	case c.RecoveryConcurrency < 0 || c.RecoveryBatchBlobs < 0 || c.RecoveryBatchBytes < 0 || c.ScrubBytesPerSecond < 0 || c.SymbolConcurrency < 0:
 		return errors.New("node: recovery, scrub and symbol limits must be positive")
 	case c.RecoveryDelay < 0 || c.RecoveryTimeout < 0:

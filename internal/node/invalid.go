@@ -1,12 +1,12 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -68,18 +68,32 @@ func (n *Node) attest(w http.ResponseWriter, r *http.Request) error {
 	if info.Status == control.StatusUnknown {
 		return errorf(http.StatusNotFound, "blob %v is not registered", id)
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes))
-	if err != nil {
-		return errorf(http.StatusRequestEntityTooLarge, "proof: %v", err)
+	// No proof worth checking for this blob is longer than limit.
+	limit := min(maxProof(n.codec.Params(), info.Length), n.cfg.MaxBodyBytes)
+	if r.ContentLength > limit {
+		n.m.refused.WithLabelValues("too_large").Inc()
+		return errorf(http.StatusRequestEntityTooLarge, "proof of %d bytes: a proof for this blob has at most %d", r.ContentLength, limit)
 	}
-	// Checking a proof rebuilds slivers: it shares the symbol slots.
+	// Checking a proof rebuilds slivers: it shares the symbol slots, and
+	// the body is read only once it has one.
 	select {
 	case n.symSlots <- struct{}{}:
+		defer func() { <-n.symSlots }()
 	case <-r.Context().Done():
 		return errorf(http.StatusServiceUnavailable, "busy")
 	}
+	release, err := n.reserveBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	defer release()
+	buf, err := n.readBody(w, r, limit)
+	if err != nil {
+		return bodyError("proof", err)
+	}
+	raw := bytes.Clone(buf) // kept by the store: the buffer is recycled
+	putBuffer(buf)
 	err = n.verifyProof(id, info.Length, raw)
-	<-n.symSlots
 	if err != nil {
 		if errors.Is(err, blob.ErrWire) {
 			return errorf(http.StatusBadRequest, "%v", err)

@@ -19,6 +19,9 @@ type metrics struct {
 	scrubPasses       prometheus.Counter
 	attestations      prometheus.Counter
 	invalidations     prometheus.Counter
+
+	refused    *prometheus.CounterVec
+	extensions prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -59,6 +62,13 @@ func newMetrics() *metrics {
 	m.scrubPasses = counter("weft_scrub_passes_total", "Completed scrub passes over every stored blob.")
 	m.attestations = counter("weft_inconsistency_attestations_total", "Inconsistency proofs checked and attested for peers.")
 	m.invalidations = counter("weft_invalidations_submitted_total", "Blobs this node had marked invalid on the control plane.")
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_requests_refused_total",
+		Help: "Requests and connections refused by a limit, by reason: connections, busy, too_large, duplicate, slow, disk_full."}, []string{"reason"})
+	for _, r := range []string{"connections", "busy", "too_large", "duplicate", "slow", "disk_full"} {
+		m.refused.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.refused)
+	m.extensions = counter("weft_symbol_extensions_total", "Slivers extended to serve parity symbols or proofs to peers (cache misses).")
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.stored, m.rejected, m.gc, m.storedBytes, m.symbols, m.shards,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

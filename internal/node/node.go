@@ -52,6 +52,8 @@ type Node struct {
 
 	rec      *recoveryState
 	symSlots chan struct{} // symbol requests served at once
+	inflight *byteBudget   // request bodies held in memory
+	sources  *sourceCache  // extended slivers, for symbol requests
 	invalid  chan blob.ID  // blobs proven inconsistent, to have marked invalid
 	signer   *client.Signer
 	submitMu sync.Mutex
@@ -72,6 +74,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.WithDefaults()
 	if logger == nil {
 		logger = log.Default()
 	}
@@ -84,7 +87,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		return nil, err
 	}
 	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{}),
-		symSlots: make(chan struct{}, cfg.SymbolConcurrency), invalid: make(chan blob.ID, 64), signer: client.NewSigner(key)}
+		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: client.NewSigner(key)}
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
 	}, func() float64 { return float64(st.Usage()) }))
@@ -115,13 +118,14 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		st.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	l = n.limitConns(l)
 	n.listener = l
 	if err := n.register(ctx); err != nil {
 		l.Close()
 		st.Close()
 		return nil, err
 	}
-	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.srv = n.server(l)
 	rctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() {
@@ -273,6 +277,7 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 		n.m.gc.Inc()
 		n.gc.Lock()
 		defer n.gc.Unlock()
+		n.sources.dropBlob(*ev.BlobID)
 		return n.store.DeleteBlob(*ev.BlobID)
 	}
 	return nil

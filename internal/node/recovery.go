@@ -17,6 +17,7 @@ import (
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
+	"github.com/weftnet/weft/redstuff"
 )
 
 // Self-healing. Blobs whose slivers the node lacks go into a persistent
@@ -63,7 +64,7 @@ func (n *Node) initRecovery() error {
 		}),
 		peers: map[control.PublicKey]*peerHealth{},
 		wake:  make(chan struct{}, 1),
-		httpc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
+		httpc: newPeerClient(),
 	}
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_recovery_queue_length", Help: "Blobs queued for recovery, waiting or in progress.",
@@ -83,6 +84,18 @@ func (n *Node) initRecovery() error {
 		return nil
 	})
 }
+
+// newPeerClient returns the client for calls to peers.
+func newPeerClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
+		// A peer's answer is its own: a redirect must not send the
+		// node's calls (and their bodies) to another host.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirect },
+	}
+}
+
+var errRedirect = errors.New("node: peers may not redirect")
 
 // poke wakes the recovery loop.
 func (n *Node) poke() {
@@ -455,7 +468,7 @@ func (n *Node) storeRecovered(ctx context.Context, r recovery.Result) recovery.O
 // own store.
 func (n *Node) call(ctx context.Context, self bool, m control.Member, req *recovery.Request) (*recovery.Response, error) {
 	if self {
-		head, body, _, err := recovery.Serve(n.codec, holder{n}, req, 1<<62)
+		head, body, _, err := recovery.Serve(n.codec, holder{n}, req, recovery.Limits{MaxBytes: 1 << 62, MaxExtendBytes: 1 << 62})
 		if err != nil {
 			return nil, err
 		}
@@ -530,6 +543,15 @@ func (h holder) Sliver(id blob.ID, pair int, k blob.SliverKind) (*blob.Sliver, *
 		return nil, nil, recovery.ErrNotStored
 	}
 	return sl, pc, err
+}
+
+func (h holder) CachedSource(id blob.ID, pair int, k blob.SliverKind) *redstuff.SymbolSource {
+	return h.n.sources.get(sourceKey{id, pair, k})
+}
+
+func (h holder) KeepSource(id blob.ID, pair int, k blob.SliverKind, src *redstuff.SymbolSource) {
+	h.n.m.extensions.Inc()
+	h.n.sources.put(sourceKey{id, pair, k}, src)
 }
 
 func (h holder) Commitment(id blob.ID, pair int) (*blob.PairCommitment, error) {
@@ -627,6 +649,7 @@ func (n *Node) checkBlob(ctx context.Context, b *store.Blob, paced func(int64) e
 		}
 	}
 	if bad {
+		n.sources.dropBlob(b.ID)
 		return n.enqueue(b.ID, b.Length, "scrub: missing or corrupt sliver", time.Now(), true)
 	}
 	return nil

@@ -63,6 +63,9 @@ type Options struct {
 	MaxRequestBytes int64
 	// MaxRequestSymbols bounds the symbols of one call. Default 100 000.
 	MaxRequestSymbols int
+	// MaxRequestExtendBytes bounds the slivers one call has its peer
+	// extend (Limits.MaxExtendBytes). Default DefaultMaxExtendBytes.
+	MaxRequestExtendBytes int64
 }
 
 func (o *Options) defaults() {
@@ -77,6 +80,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxRequestSymbols == 0 {
 		o.MaxRequestSymbols = 100_000
+	}
+	if o.MaxRequestExtendBytes == 0 {
+		o.MaxRequestExtendBytes = DefaultMaxExtendBytes
 	}
 }
 
@@ -296,7 +302,7 @@ func (j *Job) Round() []Call {
 func (j *Job) split(c *Call) []Call {
 	var out []Call
 	cur := &Call{Peer: c.Peer, Req: &Request{}}
-	var bytes int64
+	var bytes, ext int64
 	var syms int
 	for i := range c.Req.Blobs {
 		br, ref := &c.Req.Blobs[i], &c.refs[i]
@@ -305,15 +311,17 @@ func (j *Job) split(c *Call) []Call {
 		bytes += int64(len(br.Commitments)) * commitmentSize(j.p.N)
 		for k, it := range br.Items {
 			size := itemSize(&it, br.SymbolSize, j.p.N)
-			if (bytes+size > j.o.MaxRequestBytes || syms+len(it.Positions) > j.o.MaxRequestSymbols) && bytes > 0 {
+			e := itemExtend(&it, br.SymbolSize, j.p)
+			if (bytes+size > j.o.MaxRequestBytes || syms+len(it.Positions) > j.o.MaxRequestSymbols || ext+e > j.o.MaxRequestExtendBytes) && bytes > 0 {
 				out = append(out, *cur)
 				cur = &Call{Peer: c.Peer, Req: &Request{Blobs: []BlobRequest{{ID: br.ID, SymbolSize: br.SymbolSize}}}, refs: []blobRef{{b: ref.b}}}
-				bytes, syms = 0, 0
+				bytes, syms, ext = 0, 0, 0
 			}
 			last := len(cur.Req.Blobs) - 1
 			cur.Req.Blobs[last].Items = append(cur.Req.Blobs[last].Items, it)
 			cur.refs[last].items = append(cur.refs[last].items, ref.items[k])
 			bytes += size
+			ext += e
 			syms += len(it.Positions)
 		}
 	}

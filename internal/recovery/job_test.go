@@ -167,7 +167,7 @@ func (net *network) run(t testing.TB, job *Job) []Result {
 				job.Deliver(call, nil, errDown)
 				continue
 			}
-			head, body, _, err := Serve(net.c, net.holders[call.Peer], req, 1<<30)
+			head, body, _, err := Serve(net.c, net.holders[call.Peer], req, Limits{MaxBytes: 1 << 30})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -507,7 +507,7 @@ func TestMalformedAnswer(t *testing.T) {
 	liar := -1
 	for calls := job.Round(); len(calls) > 0; calls = job.Round() {
 		for _, call := range calls {
-			head, body, _, err := Serve(net.c, net.holders[call.Peer], call.Req, 1<<30)
+			head, body, _, err := Serve(net.c, net.holders[call.Peer], call.Req, Limits{MaxBytes: 1 << 30})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -42,19 +44,35 @@ type Options struct {
 	// FS is the filesystem; nil means the operating system's. Tests inject
 	// faults through it.
 	FS vfs.FS
-	// Reserve is the free space, in bytes, below which sliver writes are
-	// refused with ErrDiskFull. Default 64 MiB.
+	// Reserve is the free space, in bytes, that sliver writes must leave
+	// beyond what the database itself still needs (its unflushed
+	// write-ahead log, which a flush copies). Writes that would eat into
+	// it are refused with ErrDiskFull. Default 64 MiB.
 	Reserve uint64
+	// Ballast is the size of a file (BALLAST in the directory) kept as a
+	// spare: when the filesystem fills up anyway (ENOSPC), the store
+	// deletes it so that the database can finish its writes and open
+	// again, and refuses sliver writes until there is room for it again.
+	// Default Reserve/2.
+	Ballast uint64
 }
 
 // Store is a node's Pebble database.
 type Store struct {
 	db      *pebble.DB
-	fs      vfs.FS
+	fs      vfs.FS // as given, for the ballast
 	dir     string
 	reserve uint64
+	ballast uint64
 	failed  atomic.Pointer[error]
+
+	fullMu sync.Mutex
+	full   string // why the disk is full; "" while it is not
+	enospc atomic.Int64
 }
+
+// ballastName is the spare file in the store's directory.
+const ballastName = "BALLAST"
 
 // Key layout (blob IDs are 32 bytes, pairs big-endian uint32):
 //
@@ -92,14 +110,34 @@ func Open(dir string, o *Options) (*Store, error) {
 	if o == nil {
 		o = &Options{}
 	}
-	s := &Store{fs: o.FS, dir: dir, reserve: o.Reserve}
+	s := &Store{fs: o.FS, dir: dir, reserve: o.Reserve, ballast: o.Ballast}
 	if s.fs == nil {
 		s.fs = vfs.Default
 	}
 	if s.reserve == 0 {
 		s.reserve = 64 << 20
 	}
-	db, err := pebble.Open(dir, pebbleOptions(s.fs))
+	if s.ballast == 0 {
+		s.ballast = s.reserve / 2
+	}
+	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// On a full disk, the ballast makes room for the database to open;
+	// uploads stay refused until there is room for it again.
+	if free, err := s.fs.GetDiskUsage(dir); err == nil && free.AvailBytes < s.reserve {
+		s.setFull(fmt.Sprintf("%d bytes free, %d reserved", free.AvailBytes, s.reserve))
+		s.fs.Remove(s.fs.PathJoin(dir, ballastName))
+	} else {
+		s.keepBallast()
+	}
+	po := pebbleOptions(vfs.OnDiskFull(s.fs, s.onDiskFull))
+	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) {
+		if errors.Is(err, syscall.ENOSPC) {
+			s.setFull("the filesystem is full (ENOSPC)")
+		}
+	}}
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
 	}
@@ -184,14 +222,104 @@ func (s *Store) check() error {
 // Failed returns the unrecoverable error the store hit, if any.
 func (s *Store) Failed() error { return s.check() }
 
-// ensureSpace refuses a write of n bytes that would eat into the reserve.
-func (s *Store) ensureSpace(n int) error {
+// onDiskFull runs when a write of the database met ENOSPC, with the
+// database's writes held: it gives up the ballast, so that the write can
+// go through when retried, and marks the disk full. Without a ballast
+// left, it waits a little, so that the database's retries of a failing
+// flush do not spin.
+func (s *Store) onDiskFull() {
+	s.enospc.Add(1)
+	s.setFull("the filesystem is full (ENOSPC)")
+	if err := s.fs.Remove(s.fs.PathJoin(s.dir, ballastName)); err == nil {
+		return
+	}
+	time.Sleep(time.Second)
+}
+
+func (s *Store) setFull(why string) {
+	s.fullMu.Lock()
+	s.full = why
+	s.fullMu.Unlock()
+}
+
+// keepBallast creates the ballast file when it is missing.
+func (s *Store) keepBallast() error {
+	path := s.fs.PathJoin(s.dir, ballastName)
+	if st, err := s.fs.Stat(path); err == nil && uint64(st.Size()) >= s.ballast {
+		return nil
+	}
+	f, err := s.fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	zero := make([]byte, 1<<20)
+	for left := s.ballast; left > 0; {
+		k := min(left, uint64(len(zero)))
+		if _, err := f.Write(zero[:k]); err != nil {
+			f.Close()
+			s.fs.Remove(path)
+			return err
+		}
+		left -= k
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		s.fs.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// Space is the store's view of its disk.
+type Space struct {
+	// Used is what the database takes on disk (tables, blob files,
+	// write-ahead log, manifest).
+	Used uint64
+	// Free is what the filesystem has left for the store.
+	Free uint64
+	// Reserve is the free space uploads must leave.
+	Reserve uint64
+	// Full says why uploads are refused; empty when they are not.
+	Full string
+	// ENOSPC counts writes of the database that met a full filesystem.
+	ENOSPC int64
+}
+
+// Space returns the store's view of its disk, and has it refuse or
+// accept uploads again according to what is free now.
+func (s *Store) Space() Space {
+	sp := Space{Used: s.db.Metrics().DiskSpaceUsage(), Reserve: s.reserve, ENOSPC: s.enospc.Load()}
 	free, err := s.fs.GetDiskUsage(s.dir)
 	if err != nil {
-		return nil // cannot tell (e.g. an in-memory filesystem)
+		sp.Free = ^uint64(0) // cannot tell (e.g. an in-memory filesystem)
+		return sp
 	}
-	if free.AvailBytes < s.reserve+uint64(n) {
-		return fmt.Errorf("%w: %d bytes free, %d reserved", ErrDiskFull, free.AvailBytes, s.reserve)
+	sp.Free = free.AvailBytes
+	s.fullMu.Lock()
+	defer s.fullMu.Unlock()
+	switch {
+	case free.AvailBytes < s.reserve:
+		s.full = fmt.Sprintf("%d bytes free, %d reserved", free.AvailBytes, s.reserve)
+	case s.full != "" && free.AvailBytes >= s.reserve+s.ballast:
+		// Room again: take the ballast back before accepting uploads.
+		if s.keepBallast() == nil {
+			s.full = ""
+		}
+	}
+	sp.Full = s.full
+	return sp
+}
+
+// ensureSpace refuses a write of n bytes that would eat into the reserve:
+// the write goes to the write-ahead log and later, with what the log
+// holds already, to a blob file.
+func (s *Store) ensureSpace(n int) error {
+	sp := s.Space()
+	if sp.Full != "" {
+		return fmt.Errorf("%w: %s", ErrDiskFull, sp.Full)
+	}
+	wal := s.db.Metrics().WAL.Size
+	if sp.Free < s.reserve+wal+2*uint64(n) {
+		return fmt.Errorf("%w: %d bytes free, %d reserved, %d to be flushed", ErrDiskFull, sp.Free, s.reserve, wal)
 	}
 	return nil
 }
@@ -244,6 +372,10 @@ func (s *Store) PutSlivers(id blob.ID, slivers []StoredSliver) (err error) {
 		b.Set(keyHave(id, ss.Pair, ss.Sliver.Kind), []byte{1}, nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			s.setFull("the filesystem is full (ENOSPC)")
+			return fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
 		return fmt.Errorf("store: writing sliver: %w", err)
 	}
 	return nil
