@@ -29,30 +29,12 @@ func Devnet(w io.Writer, cfg DevnetConfig) error {
 	if cfg.Runs <= 0 {
 		cfg.Runs = 5
 	}
-	dir, err := os.MkdirTemp("", "weft-bench-devnet")
+	ctx := context.Background()
+	layout, stop, err := startDevnet(ctx, devnet.Config{})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- devnet.Run(ctx, devnet.Config{Dir: dir}) }()
-	defer func() { cancel(); <-done }()
-	// Wait for the devnet, unless it stops first.
-	wctx, wcancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer wcancel()
-	go func() {
-		select {
-		case err := <-done:
-			done <- err // hand it back to the deferred wait
-			wcancel()
-		case <-wctx.Done():
-		}
-	}()
-	layout, err := devnet.WaitReady(wctx, dir)
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
+	defer stop()
 	ccfg, err := client.LoadConfig(layout.ClientConfig)
 	if err != nil {
 		return err
@@ -95,4 +77,35 @@ func Devnet(w io.Writer, cfg DevnetConfig) error {
 			mbps(size, med(stores)), formatDuration(med(stores)), mbps(size, med(reads)), formatDuration(med(reads)), formatDuration(med(firsts)))
 	}
 	return nil
+}
+
+// startDevnet runs a devnet in a temporary directory until stop is
+// called; cfg.Dir is set by it.
+func startDevnet(ctx context.Context, cfg devnet.Config) (*devnet.Layout, func(), error) {
+	dir, err := os.MkdirTemp("", "weft-bench-devnet")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Dir = dir
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- devnet.Run(ctx, cfg) }()
+	stop := func() { cancel(); <-done; os.RemoveAll(dir) }
+	// Wait for the devnet, unless it stops first.
+	wctx, wcancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer wcancel()
+	go func() {
+		select {
+		case err := <-done:
+			done <- err // hand it back to stop
+			wcancel()
+		case <-wctx.Done():
+		}
+	}()
+	layout, err := devnet.WaitReady(wctx, dir)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	return layout, stop, nil
 }

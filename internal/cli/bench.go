@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -140,6 +142,29 @@ the same run, where rebuilding one shard downloads k shards.`,
 	rep.Flags().IntSliceVar(&rc.Shards, "shards", []int{10, 100, 1000}, "shard counts")
 	rep.Flags().StringSliceVar(&rsizes, "sizes", []string{"1MiB", "16MiB", "64MiB", "256MiB"}, "blob sizes")
 	rep.Flags().DurationVar(&rc.MinTime, "min-time", time.Second, "minimum time spent on each measurement")
-	cmd.AddCommand(enc, ctl, ing, dev, rep)
+	var only []string
+	abuse := &cobra.Command{
+		Use:   "abuse [--only NAME,...]",
+		Short: "Replay known attacks against the default devnet: what the attacker gets",
+		Long: `Start the default devnet and replay the attacks first seen against it: node
+keys that register themselves into the committee, squatting a blob ID,
+forged lengths, extending someone else's blob, a transaction flood, parallel
+submits from one key, bodies that declare huge lengths or trickle in, idle
+connections, symbol requests with duplicate items, re-uploads. For each, the
+table shows what the attacker got on the build before the security work
+(observed from outside) and what it gets now, measured in this run:
+shards, bytes held, node RSS and CPU, honest latency. Attacks: ` + strings.Join(bench.Attacks(), ", ") + ".",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, o := range only {
+				if !slices.Contains(bench.Attacks(), o) {
+					return usagef("unknown attack %q (attacks: %s)", o, strings.Join(bench.Attacks(), ", "))
+				}
+			}
+			return bench.Abuse(s.Out, bench.AbuseConfig{Only: only})
+		},
+	}
+	abuse.Flags().StringSliceVar(&only, "only", nil, "run only these attacks")
+	cmd.AddCommand(enc, ctl, ing, dev, rep, abuse)
 	return cmd
 }
