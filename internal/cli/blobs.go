@@ -235,13 +235,29 @@ func newInfoCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// While the epoch is syncing, readers ask the previous
+			// committee (the last whose change was done) first.
+			prev, err := c.Control().PreviousCommittee(ctx, st)
+			if err != nil {
+				return err
+			}
 			if asJSON {
-				return printJSON(s.Out, map[string]any{"status": st, "committee": com})
+				return printJSON(s.Out, map[string]any{"status": st, "epochState": st.EpochState, "committee": com, "previousCommittee": prev})
 			}
 			p := st.Params
-			fmt.Fprintf(s.Out, "network %s: %d shards (f = %d, quorum %d), epoch %d, height %d\n", p.NetworkID, p.Shards, p.F(), p.Quorum(), st.Epoch, st.Height)
+			fmt.Fprintf(s.Out, "network %s: %d shards (f = %d, quorum %d), epoch %d (%s", p.NetworkID, p.Shards, p.F(), p.Quorum(), st.Epoch, st.EpochState)
+			if st.EpochState == "syncing" {
+				fmt.Fprintf(s.Out, " from epoch %d, %d of %d shards synced", st.PreviousEpoch, st.SyncedWeight, p.Quorum())
+			}
+			fmt.Fprintf(s.Out, "), height %d\n", st.Height)
 			for _, m := range com.Members {
-				fmt.Fprintf(s.Out, "  %-10s %s  %s  shards %v\n", m.Name, m.Key.Short(), m.Address, m.Shards)
+				fmt.Fprintf(s.Out, "  %-10s %s  %s  weight %d  shards %v\n", m.Name, m.Key.Short(), m.Address, m.Weight, m.Shards)
+			}
+			if prev != nil && st.EpochState == "syncing" {
+				fmt.Fprintf(s.Out, "previous committee (epoch %d):\n", prev.Epoch)
+				for _, m := range prev.Members {
+					fmt.Fprintf(s.Out, "  %-10s %s  %s  weight %d  shards %v\n", m.Name, m.Key.Short(), m.Address, m.Weight, m.Shards)
+				}
 			}
 			return nil
 		},

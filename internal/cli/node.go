@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
 )
 
@@ -64,7 +66,7 @@ with an empty dataDir and the same key rebuilds its data from its peers.`,
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", os.Getenv("WEFT_NODE_CONFIG"), "node config file (or WEFT_NODE_CONFIG)")
-	cmd.AddCommand(newNodeRegisterCmd(s))
+	cmd.AddCommand(newNodeRegisterCmd(s), newNodeLeaveCmd(s))
 	return cmd
 }
 
@@ -93,6 +95,56 @@ governance gives it weight (weft admin set-weight NODE_KEY W).`,
 				return err
 			}
 			fmt.Fprintf(s.Out, "node %s registered as %s at %s with weight %d\n", rec.Key, rec.Name, rec.Address, rec.Weight)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", os.Getenv("WEFT_NODE_CONFIG"), "node config file (or WEFT_NODE_CONFIG)")
+	return cmd
+}
+
+func newNodeLeaveCmd(s Streams) *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "leave --config FILE",
+		Short: "Ask, with this node's key, to leave the committee from the next epoch",
+		Long: `Submit LeaveCommittee signed by the node's key: the node is in no
+committee from the next epoch on, whatever weight governance gives it, until
+it registers again (a RegisterNode signed by its key). It keeps serving its
+old shards, read-only, until the next epoch's change is done; then it may
+delete them and stop. Refused if it is the last node with weight.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if configPath == "" {
+				return usagef("node leave needs --config FILE")
+			}
+			cfg, err := node.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			// The key must exist: a node that never ran has nothing to leave.
+			key, err := keyfile.Load(cfg.KeyFile)
+			if err != nil {
+				return fmt.Errorf("node leave: identity key: %w", err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			c, err := ctlclient.Dial(ctx, cfg.ControlPlane)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			signer := ctlclient.NewSigner(key)
+			if _, err := c.LeaveCommittee(ctx, signer); err != nil {
+				return fmt.Errorf("node leave: %w", err)
+			}
+			rec, err := c.Node(ctx, signer.Key())
+			if err != nil {
+				return err
+			}
+			if rec == nil {
+				return fmt.Errorf("node leave: %s not found after its leave was committed", signer.Key())
+			}
+			fmt.Fprintf(s.Out, "node %s leaves the committee from epoch %d\n", rec.Key, rec.LeaveEpoch)
 			return nil
 		},
 	}

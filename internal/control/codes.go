@@ -21,6 +21,8 @@ var codes = []error{
 	11: ErrNotInitialized,
 	12: ErrTxExpired,
 	13: ErrBusy,
+	14: ErrEpochState,
+	15: ErrAttested,
 }
 
 // CodeInternal is the code of an error with no sentinel.

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -20,7 +21,7 @@ func randomBlocks(t *testing.T, seed uint64, n *testNet, blocks int) [][][]byte 
 		var txs [][]byte
 		for k := rng.IntN(6); k > 0; k-- {
 			e := n.epoch()
-			switch op := rng.IntN(8); {
+			switch op := rng.IntN(12); {
 			case op < 3 || len(ids) == 0:
 				id := blobID(rng.IntN(1 << 30))
 				ids = append(ids, id)
@@ -41,6 +42,17 @@ func randomBlocks(t *testing.T, seed uint64, n *testNet, blocks int) [][][]byte 
 				txs = append(txs, n.tx(n.user, Payload{ExtendBlob: &ExtendBlob{ID: ids[rng.IntN(len(ids))], EndEpoch: e + rng.Uint64N(12)}}))
 			case op == 6:
 				txs = append(txs, n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: e + 1}}))
+			case op == 8: // a node leaves (refused for the last weighted one)
+				txs = append(txs, n.tx(n.nodes[rng.IntN(len(n.nodes))], Payload{LeaveCommittee: &LeaveCommittee{}}))
+			case op == 9: // a node registers again, coming back if it left
+				i := rng.IntN(len(n.nodes))
+				txs = append(txs, n.tx(n.nodes[i], Payload{RegisterNode: &RegisterNode{Name: fmt.Sprint("node", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 7000+i)}}))
+			case op == 10: // governance moves weight, sometimes to 0
+				txs = append(txs, n.tx(n.admin, Payload{SetWeight: &SetWeight{Node: KeyOf(n.nodes[rng.IntN(len(n.nodes))]), Weight: rng.Uint64N(4)}}))
+			case op == 11: // sync attestations, for this epoch or a wrong one, by members or not
+				for k := rng.IntN(4); k >= 0; k-- {
+					txs = append(txs, n.tx(n.nodes[rng.IntN(len(n.nodes))], Payload{EpochSyncDone: &EpochSyncDone{Epoch: e + uint64(rng.IntN(5)/4)}}))
+				}
 			default:
 				txs = append(txs, n.tx(n.nodes[0], Payload{InvalidateBlob: n.cert(ids[rng.IntN(len(ids))], e, rng.Perm(len(n.nodes))[:rng.IntN(len(n.nodes)+1)], InvalidMessage)}))
 			}
@@ -81,7 +93,11 @@ func TestDeterminism(t *testing.T) {
 		t.Fatalf("seeds %d and %d give the same app hash", seed, seed+1)
 	}
 	evs, _ := a.m.Events(0, 1<<20)
-	t.Logf("seed %d: %d blocks, %d events, final app hash %x", seed, len(blocks), len(evs), a.hashes[len(a.hashes)-1][:8])
+	kinds := map[EventType]int{}
+	for _, ev := range evs {
+		kinds[ev.Type]++
+	}
+	t.Logf("seed %d: %d blocks, %d events %v, final app hash %x", seed, len(blocks), len(evs), kinds, a.hashes[len(a.hashes)-1][:8])
 }
 
 // TestReopen: a machine reopened over the same store continues where it

@@ -16,6 +16,8 @@ func FuzzDecodeTx(f *testing.F) {
 		{Nonce: 1, RegisterBlob: &RegisterBlob{ID: blob.ID{1}, Length: 5, Encoding: blob.RS2D16, EndEpoch: 3}},
 		{Nonce: 2, CertifyBlob: &Certificate{ID: blob.ID{2}, Epoch: 1, Signatures: []Signature{{Node: KeyOf(k), Sig: make([]byte, 64)}}}},
 		{Nonce: 3, AdvanceEpoch: &AdvanceEpoch{Epoch: 2}},
+		{Nonce: 4, LeaveCommittee: &LeaveCommittee{}},
+		{Nonce: 5, EpochSyncDone: &EpochSyncDone{Epoch: 2}},
 	} {
 		raw, err := SignTx("fuzz-net", k, p)
 		if err != nil {

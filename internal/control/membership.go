@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/url"
@@ -37,15 +38,30 @@ func checkNodeInfo(name, addr string) error {
 	return CheckNodeAddress(addr)
 }
 
-// putNode writes a node record and keeps the index of weighted nodes,
-// which is all an epoch change reads: candidates cost it nothing.
+// putNode writes a node record and keeps the index of weighted nodes
+// that are not leaving, which is all an epoch change reads: candidates
+// and leavers cost it nothing.
 func (m *Machine) putNode(n Node) {
 	m.setJSON(keyNode(n.Key), n)
-	if n.Weight > 0 {
+	if n.Weight > 0 && !n.Leaving {
 		m.set(keyWeighted(n.Key), []byte{1})
 	} else {
 		m.del(keyWeighted(n.Key))
 	}
+}
+
+// lastWeighted reports whether key is the only node that would be in
+// the next committee.
+func (m *Machine) lastWeighted(key PublicKey) bool {
+	if m.get(keyWeighted(key)) == nil {
+		return false
+	}
+	others := false
+	m.scan([]byte("w/"), []byte("w0"), func(k, _ []byte) bool {
+		others = PublicKey(k[2:]) != key
+		return !others
+	})
+	return !others
 }
 
 func (m *Machine) registerNode(sender PublicKey, r *RegisterNode) error {
@@ -55,8 +71,10 @@ func (m *Machine) registerNode(sender PublicKey, r *RegisterNode) error {
 	var n Node
 	if m.getJSON(keyNode(sender), &n) {
 		// A registered node may update its name and address; its weight
-		// is governance's.
+		// is governance's. Registering again is also how a node that
+		// left comes back: only its own key may undo its leaving.
 		n.Name, n.Address = r.Name, r.Address
+		n.Leaving, n.LeaveEpoch = false, 0
 		m.putNode(n)
 		m.emit(Event{Type: EventNodeUpdated, Node: &sender})
 		return nil
@@ -78,20 +96,30 @@ func (m *Machine) setWeight(sender PublicKey, w *SetWeight) error {
 	if !m.getJSON(keyNode(w.Node), &n) {
 		return fmt.Errorf("%w: node %s is not registered (it registers itself first)", ErrBadRequest, w.Node)
 	}
-	if w.Weight == 0 && n.Weight > 0 {
-		others := false
-		m.scan([]byte("w/"), []byte("w0"), func(k, _ []byte) bool {
-			others = PublicKey(k[2:]) != w.Node
-			return !others
-		})
-		if !others {
-			return fmt.Errorf("%w: node %s is the last node with weight; the committee would be empty", ErrNotAllowed, w.Node)
-		}
+	if w.Weight == 0 && m.lastWeighted(w.Node) {
+		return fmt.Errorf("%w: node %s is the last node with weight; the committee would be empty", ErrNotAllowed, w.Node)
 	}
 	n.Weight = w.Weight
 	m.putNode(n)
 	k := w.Node
 	m.emit(Event{Type: EventNodeUpdated, Node: &k})
+	return nil
+}
+
+func (m *Machine) leaveCommittee(sender PublicKey) error {
+	var n Node
+	switch {
+	case !m.getJSON(keyNode(sender), &n):
+		return fmt.Errorf("%w: node %s is not registered", ErrBadRequest, sender)
+	case n.Leaving:
+		return fmt.Errorf("%w: node %s is already leaving (from epoch %d)", ErrBadRequest, sender, n.LeaveEpoch)
+	case m.lastWeighted(sender):
+		return fmt.Errorf("%w: node %s is the last node with weight; the committee would be empty", ErrNotAllowed, sender)
+	}
+	epoch, _ := m.epoch()
+	n.Leaving, n.LeaveEpoch = true, epoch+1
+	m.putNode(n)
+	m.emit(Event{Type: EventNodeLeaving, Node: &sender})
 	return nil
 }
 
@@ -125,9 +153,11 @@ func (m *Machine) advance(next uint64) {
 	m.expireRegistrations(next)
 }
 
-// startEpoch computes the committee of an epoch from the weighted nodes:
-// shards apportioned by weight with a cap, moving as few as possible from
-// prev (nil at genesis).
+// startEpoch computes the committee of an epoch from the weighted nodes
+// that are not leaving: shards apportioned by weight with a cap, moving
+// as few as possible from prev (nil at genesis). The epoch is done at
+// once if the previous one was done and no shard changed hands; else it
+// is syncing, and a previous epoch still syncing is superseded.
 func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
 	var keys []PublicKey
 	m.scan([]byte("w/"), []byte("w0"), func(k, _ []byte) bool {
@@ -146,7 +176,83 @@ func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
 		nodes = append(nodes, n)
 	}
 	com := Committee{Epoch: epoch, Start: m.time.UnixNano(), Members: AssignShards(m.params.Shards, prev, nodes)}
+	change := EpochChange{Epoch: epoch, State: EpochDone}
+	if epoch > 1 {
+		last := m.epochChange(epoch - 1)
+		switch last.State {
+		case EpochDone:
+			change.PreviousEpoch = epoch - 1
+		case EpochSyncing:
+			last.State = EpochSuperseded
+			m.setJSON(keyEpochChange(epoch-1), last)
+			m.forgetAttestations(epoch - 1)
+			change.PreviousEpoch = last.PreviousEpoch
+		}
+		if change.PreviousEpoch != epoch-1 || !SameShards(prev, &com) {
+			change.State = EpochSyncing
+		}
+	}
 	m.setJSON(keyCommittee(epoch), com)
+	m.setJSON(keyEpochChange(epoch), change)
 	m.set(keyEpoch, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, epoch), uint64(com.Start)))
-	m.emit(Event{Type: EventEpochChanged, Epoch: epoch})
+	m.emit(Event{Type: EventEpochChanged, Epoch: epoch, EpochState: change.State, PreviousEpoch: change.PreviousEpoch})
+	if change.State == EpochDone {
+		m.emit(Event{Type: EventEpochDone, Epoch: epoch})
+	}
+}
+
+// epochChange reads an epoch's change. A state written before epoch
+// changes were recorded has none: its epochs count as done.
+func (m *Machine) epochChange(epoch uint64) EpochChange {
+	var c EpochChange
+	if !m.getJSON(keyEpochChange(epoch), &c) {
+		c = EpochChange{Epoch: epoch, State: EpochDone, PreviousEpoch: epoch - 1}
+	}
+	return c
+}
+
+// forgetAttestations drops an epoch's EpochSyncDone marks once they can
+// no longer matter (the epoch is done or superseded).
+func (m *Machine) forgetAttestations(epoch uint64) {
+	prefix := binary.BigEndian.AppendUint64([]byte("a/"), epoch)
+	var keys [][]byte
+	m.scan(prefix, prefixEnd(prefix), func(k, _ []byte) bool {
+		keys = append(keys, bytes.Clone(k))
+		return true
+	})
+	for _, k := range keys {
+		m.del(k)
+	}
+}
+
+func (m *Machine) epochSyncDone(sender PublicKey, d *EpochSyncDone) error {
+	epoch, _ := m.epoch()
+	if d.Epoch != epoch {
+		return fmt.Errorf("%w: sync done for epoch %d, current is %d", ErrEpoch, d.Epoch, epoch)
+	}
+	change := m.epochChange(epoch)
+	if change.State != EpochSyncing {
+		return fmt.Errorf("%w: epoch %d is %s", ErrEpochState, epoch, change.State)
+	}
+	var com Committee
+	if !m.getJSON(keyCommittee(epoch), &com) {
+		return fmt.Errorf("%w: no committee for epoch %d", ErrEpoch, epoch)
+	}
+	w := com.Weight(sender)
+	switch {
+	case w == 0:
+		return fmt.Errorf("%w: %s is not a member of epoch %d's committee", ErrNotAllowed, sender, epoch)
+	case m.get(keyAttested(epoch, sender)) != nil:
+		return fmt.Errorf("%w: %s attested epoch %d's sync already", ErrAttested, sender, epoch)
+	}
+	m.set(keyAttested(epoch, sender), []byte{1})
+	change.SyncedWeight += w
+	m.emit(Event{Type: EventEpochSyncDone, Epoch: epoch, Node: &sender})
+	if change.SyncedWeight >= m.params.Quorum() {
+		change.State = EpochDone
+		m.forgetAttestations(epoch)
+		m.emit(Event{Type: EventEpochDone, Epoch: epoch})
+	}
+	m.setJSON(keyEpochChange(epoch), change)
+	return nil
 }

@@ -28,6 +28,20 @@ func (m *Machine) Committee(epoch uint64) (*Committee, error) {
 	return &c, m.err
 }
 
+// EpochChange returns the state of an epoch's change of committee (0 =
+// current).
+func (m *Machine) EpochChange(epoch uint64) (*EpochChange, error) {
+	current, _ := m.epoch()
+	if epoch == 0 {
+		epoch = current
+	}
+	if epoch == 0 || epoch > current {
+		return nil, fmt.Errorf("%w: no epoch %d yet", ErrEpoch, epoch)
+	}
+	c := m.epochChange(epoch)
+	return &c, m.err
+}
+
 // BlobInfo is a blob's record and its status now.
 type BlobInfo struct {
 	Blob

@@ -27,6 +27,12 @@ var (
 	ErrBadRequest     = errors.New("control: bad request")
 	ErrTxExpired      = errors.New("control: transaction expired or expires too late")
 	ErrBusy           = errors.New("control: too many pending transactions from this sender")
+	// ErrEpochState: an EpochSyncDone for an epoch that is not syncing
+	// (already done). A node that finds its attestation not needed has
+	// nothing more to do.
+	ErrEpochState = errors.New("control: the epoch is not syncing")
+	// ErrAttested: the member already attested EpochSyncDone this epoch.
+	ErrAttested = errors.New("control: already attested")
 )
 
 // Key layout. Integers are big-endian so that keys sort numerically.
@@ -44,6 +50,13 @@ func keyWeighted(k PublicKey) []byte   { return append([]byte("w/"), k[:]...) } 
 func keyBlob(id blob.ID) []byte        { return append([]byte("b/"), id[:]...) }
 func keyLive(id blob.ID) []byte        { return append([]byte("l/"), id[:]...) }
 func keyEvent(seq uint64) []byte       { return binary.BigEndian.AppendUint64([]byte("e/"), seq) }
+
+// Epoch changes: s/ epoch → EpochChange; a/ epoch key marks a member's
+// EpochSyncDone while the epoch is syncing.
+func keyEpochChange(epoch uint64) []byte { return binary.BigEndian.AppendUint64([]byte("s/"), epoch) }
+func keyAttested(epoch uint64, k PublicKey) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte("a/"), epoch), k[:]...)
+}
 
 // Registrations: r/ id owner → Registration; x/ end id owner marks when
 // it expires; y/ id ^end owner orders an ID's registrations latest end
@@ -240,6 +253,7 @@ func (m *Machine) InitGenesis(g Genesis, t time.Time) ([]Event, error) {
 			return nil, fmt.Errorf("control: genesis node %s: weight %d exceeds %d", n.Key, n.Weight, MaxWeight)
 		}
 		n.Registered = 1
+		n.Leaving, n.LeaveEpoch = false, 0
 		m.putNode(n)
 		k := n.Key
 		m.emit(Event{Type: EventNodeRegistered, Node: &k, Epoch: 1})
@@ -377,6 +391,10 @@ func (m *Machine) apply(tx *Tx) error {
 		return m.extend(tx.Sender, p.ExtendBlob)
 	case p.AdvanceEpoch != nil:
 		return m.adminAdvance(tx.Sender, p.AdvanceEpoch)
+	case p.LeaveCommittee != nil:
+		return m.leaveCommittee(tx.Sender)
+	case p.EpochSyncDone != nil:
+		return m.epochSyncDone(tx.Sender, p.EpochSyncDone)
 	}
 	return ErrBadRequest
 }

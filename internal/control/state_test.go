@@ -305,13 +305,14 @@ func TestBlobLifecycle(t *testing.T) {
 	if r := n.one(n.tx(n.user, Payload{ExtendBlob: &ExtendBlob{ID: b, EndEpoch: e + 2}})); !errors.Is(r.err, ErrEpoch) {
 		t.Errorf("extend to the same epoch: got %v", r.err)
 	}
-	// Epoch e+1: nothing expires (b was extended); e+2: b expires.
+	// Epoch e+1: nothing expires (b was extended); e+2: b expires. The
+	// committee does not change, so each epoch is done at once.
 	r := n.one(n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: e + 1}}))
-	if r.err != nil || len(r.events) != 1 {
+	if r.err != nil || len(r.events) != 2 || r.events[1].Type != EventEpochDone {
 		t.Fatalf("advance to e+1: %+v", r)
 	}
 	r = n.one(n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: e + 2}}))
-	if r.err != nil || len(r.events) != 2 || r.events[1].Type != EventBlobExpired || *r.events[1].BlobID != b {
+	if r.err != nil || len(r.events) != 3 || r.events[2].Type != EventBlobExpired || *r.events[2].BlobID != b {
 		t.Fatalf("advance to e+2: %+v", r)
 	}
 	for id, want := range map[blob.ID]BlobStatus{a: StatusDeleted, b: StatusExpired, c: StatusRegistered, blobID(50): StatusUnknown} {

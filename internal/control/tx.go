@@ -56,16 +56,18 @@ type Tx struct {
 // number of transactions at once, in any order, from any number of
 // processes.
 type Payload struct {
-	Nonce          uint64        `json:"nonce"`
-	Expires        int64         `json:"expires"`
-	RegisterNode   *RegisterNode `json:"registerNode,omitempty"`
-	RegisterBlob   *RegisterBlob `json:"registerBlob,omitempty"`
-	CertifyBlob    *Certificate  `json:"certifyBlob,omitempty"`
-	InvalidateBlob *Certificate  `json:"invalidateBlob,omitempty"`
-	DeleteBlob     *BlobRef      `json:"deleteBlob,omitempty"`
-	ExtendBlob     *ExtendBlob   `json:"extendBlob,omitempty"`
-	AdvanceEpoch   *AdvanceEpoch `json:"advanceEpoch,omitempty"`
-	SetWeight      *SetWeight    `json:"setWeight,omitempty"`
+	Nonce          uint64          `json:"nonce"`
+	Expires        int64           `json:"expires"`
+	RegisterNode   *RegisterNode   `json:"registerNode,omitempty"`
+	RegisterBlob   *RegisterBlob   `json:"registerBlob,omitempty"`
+	CertifyBlob    *Certificate    `json:"certifyBlob,omitempty"`
+	InvalidateBlob *Certificate    `json:"invalidateBlob,omitempty"`
+	DeleteBlob     *BlobRef        `json:"deleteBlob,omitempty"`
+	ExtendBlob     *ExtendBlob     `json:"extendBlob,omitempty"`
+	AdvanceEpoch   *AdvanceEpoch   `json:"advanceEpoch,omitempty"`
+	SetWeight      *SetWeight      `json:"setWeight,omitempty"`
+	LeaveCommittee *LeaveCommittee `json:"leaveCommittee,omitempty"`
+	EpochSyncDone  *EpochSyncDone  `json:"epochSyncDone,omitempty"`
 }
 
 // RegisterNode registers the sender as a candidate storage node (weight
@@ -127,6 +129,21 @@ type AdvanceEpoch struct {
 type SetWeight struct {
 	Node   PublicKey `json:"node"`
 	Weight uint64    `json:"weight"`
+}
+
+// LeaveCommittee takes the sender, a registered node, out of every
+// committee from the next epoch on, whatever its weight, until it
+// registers again (RegisterNode). It keeps serving its old shards,
+// read-only, until the epoch change is done. Refused if no other node
+// would be left in the next committee.
+type LeaveCommittee struct{}
+
+// EpochSyncDone is a member's attestation that it holds every shard it
+// gained in the current epoch (at once if it gained none). Attestations
+// by distinct members of the epoch's committee worth n − f shards end the
+// epoch's change.
+type EpochSyncDone struct {
+	Epoch uint64 `json:"epoch"` // the current epoch
 }
 
 // MaxWeight bounds a node's weight.
@@ -204,7 +221,8 @@ func DecodeTx(networkID string, b []byte) (*Tx, error) {
 func (p *Payload) check() error {
 	n := 0
 	for _, set := range []bool{p.RegisterNode != nil, p.RegisterBlob != nil, p.CertifyBlob != nil,
-		p.InvalidateBlob != nil, p.DeleteBlob != nil, p.ExtendBlob != nil, p.AdvanceEpoch != nil, p.SetWeight != nil} {
+		p.InvalidateBlob != nil, p.DeleteBlob != nil, p.ExtendBlob != nil, p.AdvanceEpoch != nil, p.SetWeight != nil,
+		p.LeaveCommittee != nil, p.EpochSyncDone != nil} {
 		if set {
 			n++
 		}
@@ -260,6 +278,10 @@ func (p *Payload) Kind() string {
 		return "advanceEpoch"
 	case p.SetWeight != nil:
 		return "setWeight"
+	case p.LeaveCommittee != nil:
+		return "leaveCommittee"
+	case p.EpochSyncDone != nil:
+		return "epochSyncDone"
 	}
 	return "empty"
 }

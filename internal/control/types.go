@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/weftnet/weft/blob"
@@ -82,13 +83,22 @@ func (p *Params) Validity() int { return p.F() + 1 }
 // Node is a registered storage node. A node registers itself as a
 // candidate with weight 0; weight (a stand-in for stake) comes from the
 // genesis file or from the governance key's SetWeight, and only nodes
-// with weight above 0 at an epoch boundary join the next committee.
+// with weight above 0 that are not leaving at an epoch boundary join the
+// next committee.
+//
+// Leaving is the node's own decision (LeaveCommittee): it stays out of
+// every committee whatever its weight, until the node itself registers
+// again (RegisterNode from its key). Governance may still change its
+// weight, which then counts from the epoch the node comes back.
 type Node struct {
 	Key        PublicKey `json:"key"`
 	Name       string    `json:"name"`
 	Address    string    `json:"address"` // base URL of its API
 	Registered uint64    `json:"registeredEpoch"`
 	Weight     uint64    `json:"weight"`
+	Leaving    bool      `json:"leaving,omitempty"`
+	// LeaveEpoch is the first epoch the leaving node is in no committee.
+	LeaveEpoch uint64 `json:"leaveEpoch,omitempty"`
 }
 
 // Member is a node in an epoch's committee, with the shards it holds.
@@ -118,6 +128,90 @@ func (c *Committee) ShardMap(n int) []int {
 		}
 	}
 	return m
+}
+
+// EpochState is where an epoch's change of committee is.
+type EpochState string
+
+// Epoch states. An epoch whose committee holds the same shards as the
+// previous one's (and whose previous epoch was done) is done at once;
+// otherwise it is syncing until members of its committee worth n − f
+// shards attest (EpochSyncDone) that they hold every shard they gained.
+// An epoch still syncing when the next one starts is superseded: it is
+// never done, and the next change syncs from the last epoch that was.
+const (
+	EpochSyncing    EpochState = "syncing"
+	EpochDone       EpochState = "done"
+	EpochSuperseded EpochState = "superseded"
+)
+
+// EpochChange is the state of the change of committee that began an
+// epoch.
+type EpochChange struct {
+	Epoch uint64     `json:"epoch"`
+	State EpochState `json:"state"`
+	// PreviousEpoch is the last epoch whose change was done when this one
+	// began (0 for the first epoch): its committee holds the data this
+	// epoch's members sync from, and its members keep the shards they
+	// gave up until this epoch (or a later one) is done.
+	PreviousEpoch uint64 `json:"previousEpoch"`
+	// SyncedWeight is the weight, in shards of this epoch's committee, of
+	// the members that attested EpochSyncDone.
+	SyncedWeight int `json:"syncedWeight"`
+}
+
+// SameShards reports whether two committees have the same members
+// holding the same shards (names, addresses and weights aside).
+func SameShards(a, b *Committee) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	held := make(map[PublicKey][]int, len(a.Members))
+	for _, m := range a.Members {
+		held[m.Key] = slices.Sorted(slices.Values(m.Shards))
+	}
+	if len(held) != len(b.Members) {
+		return false
+	}
+	for _, m := range b.Members {
+		h, ok := held[m.Key]
+		if !ok || !slices.Equal(h, slices.Sorted(slices.Values(m.Shards))) {
+			return false
+		}
+	}
+	return true
+}
+
+// GainedShards returns the shards key holds in committee cur that it did
+// not hold throughout the committees since (those of the epochs from the
+// change's PreviousEpoch to the one before cur): the shards it must sync
+// before it attests EpochSyncDone. With since empty (the first epoch) it
+// gained nothing.
+func GainedShards(cur *Committee, since []*Committee, key PublicKey) []int {
+	var gained []int
+	for _, m := range cur.Members {
+		if m.Key != key {
+			continue
+		}
+		for _, s := range m.Shards {
+			for _, c := range since {
+				if !c.holds(key, s) {
+					gained = append(gained, s)
+					break
+				}
+			}
+		}
+	}
+	return gained
+}
+
+func (c *Committee) holds(key PublicKey, shard int) bool {
+	for _, m := range c.Members {
+		if m.Key == key {
+			return slices.Contains(m.Shards, shard)
+		}
+	}
+	return false
 }
 
 // Weight returns the number of shards key holds in the committee.
@@ -199,7 +293,19 @@ type EventType string
 const (
 	EventNodeRegistered EventType = "NodeRegistered"
 	EventNodeUpdated    EventType = "NodeUpdated"
-	EventEpochChanged   EventType = "EpochChanged"
+	// EventNodeLeaving: a node asked to leave; it is in no committee from
+	// its LeaveEpoch.
+	EventNodeLeaving EventType = "NodeLeaving"
+	// EventEpochChanged: a new epoch began, with its committee; the event
+	// carries the epoch's state (syncing or done) and previous epoch.
+	EventEpochChanged EventType = "EpochChanged"
+	// EventEpochSyncDone: a member of the epoch's committee attested that
+	// it holds every shard it gained (progress of a syncing epoch).
+	EventEpochSyncDone EventType = "EpochSyncDone"
+	// EventEpochDone: the epoch's change is done (at once when nothing
+	// moved, else when attestations reach n − f shards): members of the
+	// previous committee may drop the shards they gave up.
+	EventEpochDone      EventType = "EpochDone"
 	EventBlobRegistered EventType = "BlobRegistered"
 	EventBlobCertified  EventType = "BlobCertified"
 	EventBlobInvalid    EventType = "BlobInvalid"
@@ -223,6 +329,10 @@ type Event struct {
 	EndEpoch uint64   `json:"endEpoch,omitempty"`
 	// Registration events: the registration's owner.
 	Owner *PublicKey `json:"owner,omitempty"`
-	// NodeRegistered, NodeUpdated.
+	// NodeRegistered, NodeUpdated, NodeLeaving, EpochSyncDone.
 	Node *PublicKey `json:"node,omitempty"`
+	// EpochChanged: the new epoch's state and previous epoch (see
+	// EpochChange).
+	EpochState    EpochState `json:"epochState,omitempty"`
+	PreviousEpoch uint64     `json:"previousEpoch,omitempty"`
 }

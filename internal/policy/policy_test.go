@@ -88,6 +88,9 @@ func TestPureCoresDoNoIO(t *testing.T) {
 			for _, imp := range af.Imports {
 				p, _ := strconv.Unquote(imp.Path.Value)
 				for _, bad := range forbidden {
+					if p == "net/url" { // parses strings only (node addresses)
+						continue
+					}
 					if p == bad || strings.HasPrefix(p, bad+"/") {
 						t.Errorf("%s imports %s: pure packages do no I/O", f, p)
 					}

@@ -129,6 +129,40 @@ func (c *Client) Committee(ctx context.Context, epoch uint64) (*control.Committe
 	return &com, c.query(ctx, engine.QueryCommittee, data, &com)
 }
 
+// EpochChange returns the state of an epoch's change of committee (0 =
+// current): syncing, done or superseded, the epoch it syncs from, and
+// the weight attested so far.
+func (c *Client) EpochChange(ctx context.Context, epoch uint64) (*control.EpochChange, error) {
+	var data []byte
+	if epoch != 0 {
+		data = binary.BigEndian.AppendUint64(nil, epoch)
+	}
+	var ch control.EpochChange
+	return &ch, c.query(ctx, engine.QueryEpochChange, data, &ch)
+}
+
+// PreviousCommittee returns the committee the current epoch syncs from
+// (Status.PreviousEpoch: the last epoch whose change was done), or nil in
+// the first epoch.
+func (c *Client) PreviousCommittee(ctx context.Context, st *engine.Status) (*control.Committee, error) {
+	if st.PreviousEpoch == 0 {
+		return nil, nil
+	}
+	return c.Committee(ctx, st.PreviousEpoch)
+}
+
+// LeaveCommittee asks, with the node's own key, that the node be in no
+// committee from the next epoch on (until it registers again).
+func (c *Client) LeaveCommittee(ctx context.Context, s *Signer) (*Result, error) {
+	return c.Submit(ctx, s, control.Payload{LeaveCommittee: &control.LeaveCommittee{}})
+}
+
+// EpochSyncDone attests, with a member's key, that it holds every shard
+// it gained in epoch (the current one).
+func (c *Client) EpochSyncDone(ctx context.Context, s *Signer, epoch uint64) (*Result, error) {
+	return c.Submit(ctx, s, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: epoch}})
+}
+
 // Events returns up to limit events after the cursor.
 func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]control.Event, error) {
 	data := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, after), uint32(limit))

@@ -113,3 +113,94 @@ func TestEmbeddedValidatorCertifies(t *testing.T) {
 		t.Fatalf("unknown blob query: %v", err)
 	}
 }
+
+// TestEpochSyncThroughClient: a leave moves shards, so the next epoch is
+// syncing; EpochSyncDone from members worth n − f shards makes it done,
+// and a duplicate or a non-member's attestation is refused at admission.
+func TestEpochSyncThroughClient(t *testing.T) {
+	n, nodes, admin := testNetwork(t, 4, 8) // n = 8, f = 2, quorum 6; two shards each
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, n.RPC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil || st.EpochState != control.EpochDone || st.PreviousEpoch != 0 {
+		t.Fatalf("genesis status %+v, %v", st, err)
+	}
+	if prev, err := c.PreviousCommittee(ctx, st); err != nil || prev != nil {
+		t.Fatalf("previous committee at epoch 1: %+v, %v", prev, err)
+	}
+	leaver := client.NewSigner(nodes[3])
+	if _, err := c.LeaveCommittee(ctx, leaver); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	if _, err := c.LeaveCommittee(ctx, leaver); !errors.Is(err, control.ErrBadRequest) {
+		t.Fatalf("second leave: got %v, want ErrBadRequest", err)
+	}
+	if _, err := c.Submit(ctx, client.NewSigner(admin), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = c.Status(ctx)
+	if err != nil || st.Epoch != 2 || st.EpochState != control.EpochSyncing || st.PreviousEpoch != 1 {
+		t.Fatalf("status after the leave: %+v, %v", st, err)
+	}
+	com, err := c.Committee(ctx, 0)
+	if err != nil || com.Weight(control.KeyOf(nodes[3])) != 0 || len(com.Members) != 3 {
+		t.Fatalf("committee of epoch 2: %+v, %v", com, err)
+	}
+	prev, err := c.PreviousCommittee(ctx, st)
+	if err != nil || prev.Epoch != 1 || prev.Weight(control.KeyOf(nodes[3])) != 2 {
+		t.Fatalf("previous committee: %+v, %v", prev, err)
+	}
+	// The leaver is no member of epoch 2: refused before it is admitted.
+	if err := c.Broadcast(ctx, mustSign(t, leaver, c.NetworkID(), control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: 2}})); !errors.Is(err, control.ErrNotAllowed) {
+		t.Fatalf("sync done from the leaver: got %v, want ErrNotAllowed", err)
+	}
+	// Attestations count shards of epoch 2's committee (3, 3 and 2 of 8):
+	// the epoch is done exactly when they reach the quorum of 6.
+	weight := 0
+	for i, k := range nodes[:3] {
+		s := client.NewSigner(k)
+		res, err := c.EpochSyncDone(ctx, s, 2)
+		if err != nil {
+			t.Fatalf("sync done from member %d: %v", i, err)
+		}
+		weight += com.Weight(s.Key())
+		st, err := c.Status(ctx)
+		if err != nil || st.SyncedWeight != weight {
+			t.Fatalf("after %d attestations: %+v, %v", i+1, st, err)
+		}
+		done := weight >= st.Params.Quorum()
+		if (st.EpochState == control.EpochDone) != done || (res.Events[len(res.Events)-1].Type == control.EventEpochDone) != done {
+			t.Fatalf("after %d attestations worth %d shards: state %s, events %+v", i+1, weight, st.EpochState, res.Events)
+		}
+		if done {
+			break
+		}
+		if _, err := c.EpochSyncDone(ctx, s, 2); !errors.Is(err, control.ErrAttested) {
+			t.Fatalf("duplicate sync done: got %v, want ErrAttested", err)
+		}
+	}
+	ch, err := c.EpochChange(ctx, 2)
+	if err != nil || ch.State != control.EpochDone || ch.SyncedWeight != weight || weight < 6 {
+		t.Fatalf("epoch change 2: %+v, %v", ch, err)
+	}
+	if _, err := c.EpochSyncDone(ctx, client.NewSigner(nodes[2]), 2); !errors.Is(err, control.ErrEpochState) {
+		t.Fatalf("sync done after done: got %v, want ErrEpochState", err)
+	}
+	if _, err := c.EpochSyncDone(ctx, client.NewSigner(nodes[0]), 3); !errors.Is(err, control.ErrEpoch) {
+		t.Fatalf("sync done for a future epoch: got %v, want ErrEpoch", err)
+	}
+}
+
+func mustSign(t *testing.T, s *client.Signer, networkID string, p control.Payload) []byte {
+	t.Helper()
+	raw, err := s.Sign(networkID, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}

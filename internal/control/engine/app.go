@@ -192,15 +192,26 @@ const (
 	QueryLive         = "/live"         // data: [32-byte after] ‖ uint32 limit
 	QueryNode         = "/node"         // data: 32-byte public key
 	QueryRegistration = "/registration" // data: 32-byte blob ID ‖ 32-byte owner key
+	QueryEpochChange  = "/epochchange"  // data: uint64 epoch (empty = current)
 )
 
 // Status is the answer to QueryStatus.
 type Status struct {
-	Height     int64           `json:"height"`
-	Epoch      uint64          `json:"epoch"`
-	EpochStart int64           `json:"epochStart"`
-	NextSeq    uint64          `json:"nextSeq"`
-	Params     *control.Params `json:"params"`
+	Height     int64  `json:"height"`
+	Epoch      uint64 `json:"epoch"`
+	EpochStart int64  `json:"epochStart"`
+	// EpochState is "syncing" while the current epoch's change of
+	// committee is under way, else "done" (control.EpochChange).
+	EpochState control.EpochState `json:"epochState"`
+	// PreviousEpoch is the epoch whose committee the current one syncs
+	// from (the last one that was done; 0 in the first epoch): readers
+	// ask its members first while the epoch is syncing.
+	PreviousEpoch uint64 `json:"previousEpoch"`
+	// SyncedWeight is the weight in shards of the members that attested
+	// EpochSyncDone; the epoch is done at n − f.
+	SyncedWeight int             `json:"syncedWeight"`
+	NextSeq      uint64          `json:"nextSeq"`
+	Params       *control.Params `json:"params"`
 }
 
 // MaxQueryLimit bounds pages of events and blobs.
@@ -244,8 +255,16 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 	switch path {
 	case QueryStatus:
 		h, _, err := qm.LastBlock()
+		if err != nil {
+			return nil, err
+		}
 		e, start := qm.Epoch()
-		return Status{Height: h, Epoch: e, EpochStart: start.UnixNano(), NextSeq: qm.NextSeq(), Params: qm.Params()}, err
+		ch, err := qm.EpochChange(0)
+		if err != nil {
+			return nil, err
+		}
+		return Status{Height: h, Epoch: e, EpochStart: start.UnixNano(), EpochState: ch.State, PreviousEpoch: ch.PreviousEpoch,
+			SyncedWeight: ch.SyncedWeight, NextSeq: qm.NextSeq(), Params: qm.Params()}, nil
 	case QueryBlob:
 		if len(data) != len(blob.ID{}) {
 			return nil, bad
@@ -259,6 +278,14 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 			return nil, bad
 		}
 		return qm.Committee(e)
+	case QueryEpochChange:
+		var e uint64
+		if len(data) == 8 {
+			e = binary.BigEndian.Uint64(data)
+		} else if len(data) != 0 {
+			return nil, bad
+		}
+		return qm.EpochChange(e)
 	case QueryEvents:
 		if len(data) != 12 {
 			return nil, bad
