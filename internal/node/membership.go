@@ -36,7 +36,9 @@ func ensureRegistered(ctx context.Context, ctl *client.Client, signer *client.Si
 	if err != nil {
 		return nil, fmt.Errorf("node: looking up its registration: %w", err)
 	}
-	if rec != nil && rec.Name == name && rec.Address == addr {
+	// A node that left comes back by registering again (its own key alone
+	// undoes a leave).
+	if rec != nil && rec.Name == name && rec.Address == addr && !rec.Leaving {
 		return rec, nil
 	}
 	if _, err := ctl.Submit(ctx, signer, control.Payload{RegisterNode: &control.RegisterNode{Name: name, Address: addr}}); err != nil {

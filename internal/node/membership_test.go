@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
@@ -51,6 +52,21 @@ func TestNodeRegistersAsCandidate(t *testing.T) {
 	}
 	if com.Weight(control.KeyOf(key)) != 0 || len(com.Members) != 3 {
 		t.Fatalf("committee after a candidate registered: %+v", com.Members)
+	}
+
+	// A node that left comes back by starting again: it registers anew.
+	if _, err := tb.ctl.LeaveCommittee(ctx, client.NewSigner(key)); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := tb.ctl.Node(ctx, control.KeyOf(key)); rec == nil || !rec.Leaving {
+		t.Fatalf("after leaving: %+v", rec)
+	}
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tb.startNode(cfg)
+	if rec, _ := tb.ctl.Node(ctx, control.KeyOf(key)); rec == nil || rec.Leaving {
+		t.Fatalf("after starting again: %+v", rec)
 	}
 
 	bad := *cfg
