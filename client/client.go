@@ -68,6 +68,8 @@ type Client struct {
 	codec  *redstuff.Codec
 	params control.Params
 	http   *http.Client
+
+	beforeCertify func() // tests: runs between the uploads and the certificate
 }
 
 // New connects to the network described by cfg.

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -26,8 +27,27 @@ import (
 // client and the nodes.
 func network(t *testing.T) (*client.Client, []*node.Node) {
 	t.Helper()
+	tn := startNetwork(t)
+	return tn.c, tn.nodes
+}
+
+// testNetwork is network's network, with what tests of membership need.
+type testNetwork struct {
+	c     *client.Client
+	nodes []*node.Node
+	dir   string
+	admin ed25519.PrivateKey // the governance key
+	rpc   string
+}
+
+func startNetwork(t *testing.T) *testNetwork {
+	t.Helper()
 	dir := t.TempDir()
-	g := control.Genesis{Params: control.Params{NetworkID: "weft-client-test", Shards: 12, MaxEpochsAhead: 100}}
+	admin, err := keyfile.LoadOrCreate(filepath.Join(dir, "keys", "admin.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := control.Genesis{Params: control.Params{NetworkID: "weft-client-test", Shards: 12, MaxEpochsAhead: 100, Admin: control.KeyOf(admin)}}
 	var cfgs []*node.Config
 	for i := 0; i < 4; i++ {
 		kf := filepath.Join(dir, "keys", fmt.Sprintf("node-%d.key", i))
@@ -64,7 +84,7 @@ func network(t *testing.T) (*client.Client, []*node.Node) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, nodes
+	return &testNetwork{c: c, nodes: nodes, dir: dir, admin: admin, rpc: v.RPC()}
 }
 
 func TestStoreReadOneNodeDown(t *testing.T) {

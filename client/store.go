@@ -76,17 +76,23 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 		return res, err
 	}
 
-	com, owners, err := c.shardOwners(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sigs, err := c.upload(ctx, e, com, owners, newProgress(o.Progress, e.EncodedSize()))
-	if err != nil {
-		return nil, err
-	}
-	cert := &control.Certificate{ID: e.ID, Epoch: com.Epoch, Signatures: sigs}
-	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: cert}); err != nil && !errors.Is(err, control.ErrBlobState) {
-		return nil, err
+	prog := newProgress(o.Progress, e.EncodedSize())
+	for attempt := 0; ; attempt++ {
+		err := c.uploadAndCertify(ctx, e, prog, attempt > 0)
+		if err == nil {
+			break
+		}
+		// A store caught across an epoch boundary (or by nodes that have
+		// not followed it yet) uploads to the new committee what its
+		// members lack and collects its certificate in the new epoch.
+		if attempt >= 3 || !(errors.Is(err, control.ErrEpoch) || errors.Is(err, errEpochLag)) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 250 * time.Millisecond):
+		}
 	}
 	info, err := c.ctl.Blob(ctx, e.ID)
 	if err != nil {
@@ -97,6 +103,36 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 	}
 	res.CertifiedEpoch = info.CertifiedEpoch
 	return res, nil
+}
+
+// errEpochLag marks a failure that a committee in another epoch explains:
+// a node confirmed for an epoch other than the committee's, or refused a
+// shard the committee gives it (it has not seen the epoch change yet).
+var errEpochLag = errors.New("client: nodes and control plane are in different epochs")
+
+// uploadAndCertify uploads the blob to the current committee and
+// certifies it. With skipHeld, each member is first asked which slivers
+// it holds already, and only the rest are sent.
+func (c *Client) uploadAndCertify(ctx context.Context, e *redstuff.Encoded, prog *progress, skipHeld bool) error {
+	com, owners, err := c.shardOwners(ctx)
+	if err != nil {
+		return err
+	}
+	sigs, err := c.upload(ctx, e, com, owners, prog, skipHeld)
+	if err != nil {
+		if st, serr := c.ctl.Status(ctx); serr == nil && st.Epoch != com.Epoch {
+			return errors.Join(err, errEpochLag)
+		}
+		return err
+	}
+	if c.beforeCertify != nil {
+		c.beforeCertify()
+	}
+	cert := &control.Certificate{ID: e.ID, Epoch: com.Epoch, Signatures: sigs}
+	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: cert}); err != nil && !errors.Is(err, control.ErrBlobState) {
+		return err
+	}
+	return nil
 }
 
 // ensureRegistration makes sure this client's account holds a
@@ -149,7 +185,7 @@ func (c *Client) ensureRegistration(ctx context.Context, e *redstuff.Encoded, o 
 
 // upload sends each committee member the pairs of its shards, then asks
 // for its confirmation; it returns confirmations worth a quorum.
-func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.Committee, owners []int, prog *progress) ([]control.Signature, error) {
+func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.Committee, owners []int, prog *progress, skipHeld bool) ([]control.Signature, error) {
 	p := e.Params
 	byMember := map[int][]int{} // member → pairs
 	for pair := 0; pair < p.N; pair++ {
@@ -173,7 +209,7 @@ func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.C
 		defer close(done)
 		c.parallel(len(members), func(i int) {
 			m := com.Members[members[i]]
-			sig, err := c.uploadMember(ctx, e, m, byMember[members[i]], com.Epoch, prog)
+			sig, err := c.uploadMember(ctx, e, m, byMember[members[i]], com.Epoch, prog, skipHeld)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -196,13 +232,14 @@ func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.C
 	mu.Lock()
 	defer mu.Unlock()
 	if weight < c.params.Quorum() {
-		return nil, fmt.Errorf("%w: confirmations worth %d shards, need %d: %v", ErrTooFewNodes, weight, c.params.Quorum(), errors.Join(errs...))
+		err := fmt.Errorf("%w: confirmations worth %d shards, need %d: %w", ErrTooFewNodes, weight, c.params.Quorum(), errors.Join(errs...))
+		return nil, err
 	}
 	return sigs, nil
 }
 
 // uploadMember uploads one node's pairs and returns its signature.
-func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m control.Member, pairs []int, epoch uint64, prog *progress) ([]byte, error) {
+func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m control.Member, pairs []int, epoch uint64, prog *progress, skipHeld bool) ([]byte, error) {
 	p := e.Params
 	// A few slivers in flight per node, so that the node verifies one
 	// while it syncs another (and syncs several at once).
@@ -210,9 +247,29 @@ func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m contro
 		pair int
 		kind blob.SliverKind
 	}
+	held := map[job]bool{}
+	if skipHeld {
+		var st struct {
+			Pairs []struct {
+				Pair      int  `json:"pair"`
+				Primary   bool `json:"primary"`
+				Secondary bool `json:"secondary"`
+			} `json:"pairs"`
+		}
+		if msg, code, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s/v1/blobs/%s/status", m.Address, e.ID), nil); err == nil && code == http.StatusOK && json.Unmarshal(msg, &st) == nil {
+			for _, ps := range st.Pairs {
+				held[job{ps.Pair, blob.Primary}] = ps.Primary
+				held[job{ps.Pair, blob.Secondary}] = ps.Secondary
+			}
+		}
+	}
 	var jobs []job
 	for _, pair := range pairs {
-		jobs = append(jobs, job{pair, blob.Primary}, job{pair, blob.Secondary})
+		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+			if !held[job{pair, k}] {
+				jobs = append(jobs, job{pair, k})
+			}
+		}
 	}
 	errs := make([]error, len(jobs))
 	sem := make(chan struct{}, perNode)
@@ -237,6 +294,9 @@ func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m contro
 				msg, code, err := c.do(ctx, http.MethodPut, url, body)
 				if err != nil {
 					return err
+				}
+				if code == http.StatusMisdirectedRequest {
+					return errors.Join(&statusError{code, string(msg)}, errEpochLag)
 				}
 				if code/100 != 2 {
 					return &statusError{code, string(msg)}
@@ -267,7 +327,10 @@ func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m contro
 	if err != nil {
 		return nil, err
 	}
-	if conf.Node != m.Key || conf.Epoch != epoch || conf.BlobID != e.ID ||
+	if conf.Epoch != epoch {
+		return nil, fmt.Errorf("%w: confirmation for epoch %d, the committee's is %d", errEpochLag, conf.Epoch, epoch)
+	}
+	if conf.Node != m.Key || conf.BlobID != e.ID ||
 		!ed25519.Verify(m.Key[:], control.ConfirmationMessage(c.params.NetworkID, epoch, e.ID), conf.Signature) {
 		return nil, errors.New("confirmation does not verify")
 	}
