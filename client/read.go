@@ -159,7 +159,7 @@ func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, 
 // fetchSliver gets a primary sliver from a node and verifies it.
 func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, length uint64, pair int) (*blob.Sliver, error) {
 	url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/primary", addr, id, pair)
-	body, code, err := c.do(ctx, http.MethodGet, url, nil)
+	body, code, err := c.doLimit(ctx, http.MethodGet, url, nil, c.maxSliverMessage(length))
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +177,17 @@ func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, lengt
 		return nil, err
 	}
 	return &msg.Sliver, nil
+}
+
+// maxSliverMessage is the largest well-formed answer to a primary sliver
+// request for a blob of length bytes: the message header, a pair
+// commitment with the longest path the wire format allows, and a sliver
+// of ks symbols.
+func (c *Client) maxSliverMessage(length uint64) int64 {
+	p := c.codec.Params()
+	const commitment = 2 + 4 + 2*blob.HashSize + 1 + blob.MaxPathLen*blob.HashSize
+	const sliverHeader = 2 + 1 + 4 + 4 + 4
+	return 2 + 4 + commitment + sliverHeader + int64(p.Ks)*int64(p.SymbolSize(length))
 }
 
 // Open returns a reader over a blob's bytes (read and checked whole
