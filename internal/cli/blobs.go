@@ -279,7 +279,7 @@ describes it and DIR/client.json is a client config for weft store/read.`,
 
 func newGatewayCmd(s Streams) *cobra.Command {
 	var listen string
-	var maxBlob int64
+	var gcfg gateway.Config
 	cmd := &cobra.Command{
 		Use:   "gateway --listen ADDR",
 		Short: "Serve the publisher (PUT /v1/blobs) and aggregator (GET /v1/blobs/{id}) API",
@@ -296,7 +296,7 @@ func newGatewayCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: gateway.New(c, maxBlob).Handler(), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: gateway.New(c, gcfg).Handler(), ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-ctx.Done(); srv.Close() }()
 			fmt.Fprintf(s.Out, "gateway listening on http://%s\n", l.Addr())
 			if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
@@ -306,6 +306,8 @@ func newGatewayCmd(s Streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
-	cmd.Flags().Int64Var(&maxBlob, "max-blob-bytes", gateway.MaxBlobBytes, "largest blob accepted")
+	cmd.Flags().Int64Var(&gcfg.MaxBlobBytes, "max-blob-bytes", gateway.MaxBlobBytes, "largest blob accepted")
+	cmd.Flags().Int64Var(&gcfg.MaxBytesInFlight, "max-bytes-in-flight", gateway.MaxBytesInFlight, "bytes all requests may hold at once (bodies, encodings, data served)")
+	cmd.Flags().DurationVar(&gcfg.BudgetWait, "budget-wait", gateway.BudgetWait, "how long a request waits for bytes in flight before 503")
 	return cmd
 }

@@ -243,7 +243,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("devnet: gateway: %w", err)
 	}
-	gsrv := &http.Server{Handler: gateway.New(sdk, 0).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	gsrv := &http.Server{Handler: gateway.New(sdk, gateway.Config{}).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go gsrv.Serve(gl)
 	defer gsrv.Close()
 	layout.Gateway = "http://" + s.Gateway
