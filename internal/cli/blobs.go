@@ -256,8 +256,10 @@ func newDevnetCmd(s Streams) *cobra.Command {
 		Use:   "devnet --dir DIR [--nodes N] [--shards S]",
 		Short: "Run a local network: control plane and storage nodes on loopback",
 		Long: `Run a local Weft network until SIGINT or SIGTERM: the embedded control plane
-(one CometBFT validator in this process) and N storage nodes as separate
-weft node processes, all on 127.0.0.1. The first run creates the network in
+(one CometBFT validator in this process), N storage nodes as separate
+weft node processes and a weft gateway process, all on 127.0.0.1. The
+children die with the devnet (on Linux, even on kill -9); nodes or a gateway
+an earlier run of DIR left running are stopped first. The first run creates the network in
 DIR (keys, configs, genesis); later runs resume it. When ready, DIR/devnet.json
 describes it and DIR/client.json is a client config for weft store/read.`,
 		Args: exactArgs(0),

@@ -5,6 +5,7 @@
 //	PUT  /v1/blobs?epochs=E&deletable=true|false   body: the blob → JSON StoreResult
 //	GET  /v1/blobs/{id}                            the blob (Range, ETag, Content-Length)
 //	HEAD /v1/blobs/{id}                            its headers, from the control plane alone
+//	GET  /v1/health                                {"status":"ok","pid":…,"bytesInFlight":…}
 //
 // The gateway bounds the memory requests hold by a budget of bytes in
 // flight (Config.MaxBytesInFlight): a PUT takes its body plus its encoding,
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -87,12 +89,25 @@ func New(c *client.Client, cfg Config) *Gateway {
 // BytesInFlight returns the bytes requests hold now.
 func (g *Gateway) BytesInFlight() int64 { return g.budget.inUse() }
 
+// Health is the answer of GET /v1/health.
+type Health struct {
+	Status string `json:"status"`
+	// PID is the gateway's process, for a supervisor to check that the
+	// process it started is the one answering.
+	PID           int   `json:"pid"`
+	BytesInFlight int64 `json:"bytesInFlight"`
+}
+
 // Handler returns the HTTP API.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v1/blobs", g.put)
 	mux.HandleFunc("GET /v1/blobs/{id}", g.get)
 	mux.HandleFunc("HEAD /v1/blobs/{id}", g.get)
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(Health{Status: "ok", PID: os.Getpid(), BytesInFlight: g.BytesInFlight()})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
