@@ -304,6 +304,8 @@ stop with Ctrl-C; run again with the same --dir to resume.
 `, cp.RPC(), layout.Gateway, cfg.Nodes, layout.Gateway, layout.Gateway, clientCfg, filepath.Join(cfg.Dir, "devnet.json"))
 	<-ctx.Done()
 	fmt.Fprintln(cfg.Out, "stopping the devnet")
+	// It describes processes about to stop.
+	os.Remove(filepath.Join(cfg.Dir, "devnet.json"))
 	return nil
 }
 
