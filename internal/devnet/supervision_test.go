@@ -237,4 +237,3 @@ func addrBusy(api string) bool {
 	l.Close()
 	return false
 }
-
