@@ -9,8 +9,9 @@
 //
 // The gateway bounds the memory requests hold by a budget of bytes in
 // flight (Config.MaxBytesInFlight): a PUT takes its body plus its encoding,
-// a GET the rows it holds at once (Config.ReadChunkBytes, streamed row by
-// row), a Range only the rows that hold it, and a HEAD nothing. A request
+// a GET of a whole blob twice the blob (it is decoded and checked against
+// its ID before the first byte goes out), a Range only the rows that hold
+// it, streamed Config.ReadChunkBytes at a time, and a HEAD nothing. A request
 // that cannot get its bytes within Config.BudgetWait is answered 503 with
 // Retry-After.
 package gateway
@@ -51,7 +52,7 @@ type Config struct {
 	// BudgetWait is how long a request waits for its bytes before it is
 	// refused with 503 and Retry-After. Default 2s.
 	BudgetWait time.Duration
-	// ReadChunkBytes is how much of a blob a GET fetches and holds at
+	// ReadChunkBytes is how much of a range a GET fetches and holds at
 	// once, rounded up to whole rows. Default 8 MiB.
 	ReadChunkBytes int64
 }
@@ -264,12 +265,32 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 	g.stream(w, r, id, size, start, end, code)
 }
 
-// stream writes bytes [start, end) of a blob of size bytes, a chunk of
-// whole rows at a time, each fetched only from the rows that hold it.
+// stream writes bytes [start, end) of a blob of size bytes. A range goes a
+// chunk of whole rows at a time, each fetched only from the rows that hold
+// it (each row verified against the blob ID, as ReadRange does).
 // When rows cannot be had, it falls back to one full read (decoding from
 // any slivers), charged to the budget as such.
 func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, id blob.ID, size, start, end int64, code int) {
 	ctx := r.Context()
+	if code == http.StatusOK {
+		// A whole blob is decoded and checked against its ID before its
+		// first byte goes out, as the SDK's Read does (no reader sees
+		// bytes of an inconsistently encoded blob): it is held whole, and
+		// charged as such (slivers and the decoded blob).
+		taken, ok := g.take(w, r, 2*size)
+		if !ok {
+			return
+		}
+		defer g.budget.release(taken)
+		data, err := g.c.Read(ctx, id)
+		if err != nil {
+			fail(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		w.WriteHeader(code)
+		w.Write(data)
+		return
+	}
 	p := g.c.Codec().Params()
 	rowLen := int64(p.Ks * p.SymbolSize(uint64(size)))
 	chunk := max(rowLen, (g.cfg.ReadChunkBytes+rowLen-1)/rowLen*rowLen)
