@@ -58,6 +58,24 @@ var (
 	ErrNotAvailable = errors.New("client: blob not available")
 	// ErrTooFewNodes means too few storage nodes answered correctly.
 	ErrTooFewNodes = errors.New("client: not enough storage nodes answered")
+	// ErrAnswerTooLarge means a node's answer was larger than any
+	// well-formed answer to the request could be.
+	ErrAnswerTooLarge = errors.New("client: node answer too large")
+	// ErrRedirect means a node answered with a redirect to another host,
+	// which the client does not follow.
+	ErrRedirect = errors.New("client: node redirected to another host")
+)
+
+// Bounds on what the client reads from a node, so that a lying or broken
+// node cannot exhaust a reader's memory. Slivers are bounded by their
+// exact wire size (see maxSliverMessage).
+const (
+	// maxSmallAnswer bounds answers that carry no blob data:
+	// acknowledgements and confirmations.
+	maxSmallAnswer = 64 << 10
+	// maxErrorText is how much of an error answer is kept; the rest is
+	// discarded unread.
+	maxErrorText = 4 << 10
 )
 
 // Client is a connection to a Weft network. It is safe for concurrent use.
@@ -104,8 +122,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		ctl.Close()
 		return nil, err
 	}
-	c := &Client{cfg: cfg, ctl: ctl, codec: codec, params: *st.Params,
-		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Parallelism}}}
+	c := &Client{cfg: cfg, ctl: ctl, codec: codec, params: *st.Params, http: newHTTPClient(cfg.Parallelism)}
 	if key != nil {
 		c.signer = ctlclient.NewSigner(key)
 	}
@@ -161,7 +178,36 @@ func (c *Client) shardOwners(ctx context.Context) (*control.Committee, []int, er
 	return com, com.ShardMap(c.params.Shards), nil
 }
 
+// newHTTPClient returns the client's HTTP client for storage nodes. It
+// follows redirects only within the same host: a node has no reason to
+// send a reader elsewhere, and following one would let a node point the
+// client at any address (SSRF) or at a larger answer.
+func newHTTPClient(parallelism int) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: parallelism},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+				return fmt.Errorf("%w: %s", ErrRedirect, req.URL.Redacted())
+			}
+			if len(via) >= 3 {
+				return errors.New("client: too many redirects")
+			}
+			return nil
+		},
+	}
+}
+
+// do sends a request to a node and returns an answer that carries no blob
+// data (at most maxSmallAnswer bytes).
 func (c *Client) do(ctx context.Context, method, url string, body []byte) ([]byte, int, error) {
+	return c.doLimit(ctx, method, url, body, maxSmallAnswer)
+}
+
+// doLimit sends a request to a node and reads a successful answer of at
+// most limit bytes; a larger one (declared or sent) fails with
+// ErrAnswerTooLarge. Of an error answer, the first maxErrorText bytes
+// are returned.
+func (c *Client) doLimit(ctx context.Context, method, url string, body []byte, limit int64) ([]byte, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.NodeTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
@@ -176,8 +222,25 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte) ([]byt
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return out, resp.StatusCode, err
+	if resp.StatusCode/100 != 2 {
+		out, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorText))
+		return out, resp.StatusCode, err
+	}
+	if resp.ContentLength > limit {
+		return nil, resp.StatusCode, fmt.Errorf("%w: %s declares %d bytes, at most %d expected", ErrAnswerTooLarge, url, resp.ContentLength, limit)
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, resp.StatusCode, err
+	}
+	if n > limit {
+		return nil, resp.StatusCode, fmt.Errorf("%w: %s sent more than %d bytes", ErrAnswerTooLarge, url, limit)
+	}
+	return buf.Bytes(), resp.StatusCode, nil
 }
 
 // parallel runs fn over items with the client's parallelism.

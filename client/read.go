@@ -40,6 +40,22 @@ func (c *Client) ReadProgress(ctx context.Context, id blob.ID, progress func(don
 // the systematic slivers (rows) that hold the range, each verified against
 // the blob ID, and falls back to a full read when some cannot be had.
 func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length int64) ([]byte, error) {
+	out, err := c.ReadRangeRows(ctx, id, offset, length)
+	if err == nil || !errors.Is(err, ErrTooFewNodes) {
+		return out, err
+	}
+	all, err := c.Read(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	length = min(length, int64(len(all))-offset)
+	return all[offset : offset+length], nil
+}
+
+// ReadRangeRows is ReadRange without the fallback: when a row holding the
+// range cannot be had it fails with ErrTooFewNodes instead of reading the
+// whole blob, so a caller that bounds its memory can decide what to do.
+func (c *Client) ReadRangeRows(ctx context.Context, id blob.ID, offset, length int64) ([]byte, error) {
 	info, err := c.available(ctx, id)
 	if err != nil {
 		return nil, err
@@ -60,32 +76,29 @@ func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length int64
 		rows = append(rows, r)
 	}
 	slivers, err := c.fetchPrimaries(ctx, id, info.Length, len(rows), rows, nil)
-	if err == nil && len(slivers) == len(rows) {
-		byRow := map[uint32][]byte{}
-		for _, sl := range slivers {
-			byRow[sl.Index] = sl.Data
-		}
-		out := make([]byte, 0, length)
-		for r := first; r <= last && int64(len(out)) < length; r++ {
-			row := byRow[uint32(r)]
-			if row == nil {
-				break
-			}
-			lo := int64(0)
-			if r == first {
-				lo = offset - int64(r)*rowLen
-			}
-			out = append(out, row[lo:min(int64(len(row)), lo+length-int64(len(out)))]...)
-		}
-		if int64(len(out)) == length {
-			return out, nil
-		}
-	}
-	all, err := c.Read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return all[offset : offset+length], nil
+	byRow := map[uint32][]byte{}
+	for _, sl := range slivers {
+		byRow[sl.Index] = sl.Data
+	}
+	out := make([]byte, 0, length)
+	for r := first; r <= last && int64(len(out)) < length; r++ {
+		row := byRow[uint32(r)]
+		if row == nil {
+			return nil, fmt.Errorf("%w: row %d missing", ErrTooFewNodes, r)
+		}
+		lo := int64(0)
+		if r == first {
+			lo = offset - int64(r)*rowLen
+		}
+		out = append(out, row[lo:min(int64(len(row)), lo+length-int64(len(out)))]...)
+	}
+	if int64(len(out)) != length {
+		return nil, fmt.Errorf("%w: rows %d..%d hold %d of %d bytes", ErrTooFewNodes, first, last, len(out), length)
+	}
+	return out, nil
 }
 
 func (c *Client) available(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {
@@ -159,7 +172,7 @@ func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, 
 // fetchSliver gets a primary sliver from a node and verifies it.
 func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, length uint64, pair int) (*blob.Sliver, error) {
 	url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/primary", addr, id, pair)
-	body, code, err := c.do(ctx, http.MethodGet, url, nil)
+	body, code, err := c.doLimit(ctx, http.MethodGet, url, nil, c.maxSliverMessage(length))
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +190,17 @@ func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, lengt
 		return nil, err
 	}
 	return &msg.Sliver, nil
+}
+
+// maxSliverMessage is the largest well-formed answer to a primary sliver
+// request for a blob of length bytes: the message header, a pair
+// commitment with the longest path the wire format allows, and a sliver
+// of ks symbols.
+func (c *Client) maxSliverMessage(length uint64) int64 {
+	p := c.codec.Params()
+	const commitment = 2 + 4 + 2*blob.HashSize + 1 + blob.MaxPathLen*blob.HashSize
+	const sliverHeader = 2 + 1 + 4 + 4 + 4
+	return 2 + 4 + commitment + sliverHeader + int64(p.Ks)*int64(p.SymbolSize(length))
 }
 
 // Open returns a reader over a blob's bytes (read and checked whole

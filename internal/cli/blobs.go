@@ -272,8 +272,10 @@ func newDevnetCmd(s Streams) *cobra.Command {
 		Use:   "devnet --dir DIR [--nodes N] [--shards S]",
 		Short: "Run a local network: control plane and storage nodes on loopback",
 		Long: `Run a local Weft network until SIGINT or SIGTERM: the embedded control plane
-(one CometBFT validator in this process) and N storage nodes as separate
-weft node processes, all on 127.0.0.1. The first run creates the network in
+(one CometBFT validator in this process), N storage nodes as separate
+weft node processes and a weft gateway process, all on 127.0.0.1. The
+children die with the devnet (on Linux, even on kill -9); nodes or a gateway
+an earlier run of DIR left running are stopped first. The first run creates the network in
 DIR (keys, configs, genesis); later runs resume it. When ready, DIR/devnet.json
 describes it and DIR/client.json is a client config for weft store/read.`,
 		Args: exactArgs(0),
@@ -295,7 +297,7 @@ describes it and DIR/client.json is a client config for weft store/read.`,
 
 func newGatewayCmd(s Streams) *cobra.Command {
 	var listen string
-	var maxBlob int64
+	var gcfg gateway.Config
 	cmd := &cobra.Command{
 		Use:   "gateway --listen ADDR",
 		Short: "Serve the publisher (PUT /v1/blobs) and aggregator (GET /v1/blobs/{id}) API",
@@ -312,7 +314,7 @@ func newGatewayCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: gateway.New(c, maxBlob).Handler(), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: gateway.New(c, gcfg).Handler(), ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-ctx.Done(); srv.Close() }()
 			fmt.Fprintf(s.Out, "gateway listening on http://%s\n", l.Addr())
 			if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
@@ -322,6 +324,8 @@ func newGatewayCmd(s Streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
-	cmd.Flags().Int64Var(&maxBlob, "max-blob-bytes", gateway.MaxBlobBytes, "largest blob accepted")
+	cmd.Flags().Int64Var(&gcfg.MaxBlobBytes, "max-blob-bytes", gateway.MaxBlobBytes, "largest blob accepted")
+	cmd.Flags().Int64Var(&gcfg.MaxBytesInFlight, "max-bytes-in-flight", gateway.MaxBytesInFlight, "bytes all requests may hold at once (bodies, encodings, data served)")
+	cmd.Flags().DurationVar(&gcfg.BudgetWait, "budget-wait", gateway.BudgetWait, "how long a request waits for bytes in flight before 503")
 	return cmd
 }

@@ -1,7 +1,15 @@
 // Package devnet runs a local Weft network on loopback: the embedded
-// control plane (one CometBFT validator in this process) and storage nodes
-// as separate `weft node` processes, created on the first run in a
-// directory and resumed from it on later runs.
+// control plane (one CometBFT validator in this process), storage nodes
+// as separate `weft node` processes and the gateway as a `weft gateway`
+// process, created on the first run in a directory and resumed from it on
+// later runs.
+//
+// Supervision: on Linux the children die with the devnet, even on kill -9
+// (Pdeathsig, see spawner); a run first stops nodes and gateways an
+// earlier run of the same directory left running (found by the config
+// path on their command line); and a child counts as ready only while it
+// still runs, answers /v1/health on its address, and is the process this
+// run started (a node's key and name, the gateway's PID).
 package devnet
 
 import (
@@ -10,10 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -40,6 +46,7 @@ type Config struct {
 type Layout struct {
 	ControlPlane string     `json:"controlPlane"`
 	Gateway      string     `json:"gateway"`
+	GatewayPID   int        `json:"gatewayPid"`
 	ClientConfig string     `json:"clientConfig"`
 	Nodes        []NodeInfo `json:"nodes"`
 }
@@ -134,9 +141,19 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		cfg.Exe = exe
 	}
+	// Absolute, so the children's command lines name their configs the
+	// same way whatever the working directory (see findStale).
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	cfg.Dir = dir
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return err
 	}
+	// A devnet.json left by an earlier run describes processes that are
+	// gone: WaitReady must wait for this run's.
+	os.Remove(filepath.Join(cfg.Dir, "devnet.json"))
 	var s settings
 	raw, err := os.ReadFile(filepath.Join(cfg.Dir, "devnet-settings.json"))
 	switch {
@@ -190,17 +207,34 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	layout := Layout{ControlPlane: cp.RPC(), ClientConfig: clientCfg}
-	var procs []*exec.Cmd
+
+	// Processes an earlier devnet of this directory left running (killed
+	// with kill -9 before children died with it, or off Linux) hold the
+	// nodes' databases and ports: stop them first.
+	configs := map[string]string{clientCfg: "gateway"}
+	for i := 0; i < cfg.Nodes; i++ {
+		name := fmt.Sprintf("node-%d", i)
+		configs[filepath.Join(cfg.Dir, name, "config.json")] = name
+	}
+	for _, p := range findStale(configs) {
+		fmt.Fprintf(cfg.Out, "stopping %s (PID %d), left running by an earlier devnet in %s\n", p.name, p.pid, cfg.Dir)
+		if err := stopStale(p, 10*time.Second); err != nil {
+			return err
+		}
+	}
+
+	sp := newSpawner()
+	var procs []*child
 	defer func() {
 		for _, p := range procs {
-			if p.Process != nil {
-				p.Process.Signal(syscall.SIGTERM)
-			}
+			p.cmd.Process.Signal(syscall.SIGTERM)
 		}
 		for _, p := range procs {
-			waitOrKill(p, 20*time.Second)
+			p.stop(20 * time.Second)
 		}
+		sp.close()
 	}()
+	var keys []control.PublicKey
 	for i := 0; i < cfg.Nodes; i++ {
 		name := fmt.Sprintf("node-%d", i)
 		cpath := filepath.Join(cfg.Dir, name, "config.json")
@@ -208,45 +242,52 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		lf, err := os.OpenFile(filepath.Join(cfg.Dir, name, "node.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		k, err := keyfile.LoadOrCreate(nc.KeyFile)
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(cfg.Exe, "node", "--config", cpath)
-		cmd.Stdout, cmd.Stderr = lf, lf
-		if err := cmd.Start(); err != nil {
-			lf.Close()
+		keys = append(keys, control.KeyOf(k))
+		if err := checkPortFree(name, nc.Listen); err != nil {
 			return err
 		}
-		lf.Close()
-		procs = append(procs, cmd)
-		layout.Nodes = append(layout.Nodes, NodeInfo{Name: name, API: "http://" + nc.Listen, PID: cmd.Process.Pid, Config: cpath, DataDir: nc.DataDir})
+		c, err := startChild(sp, name, filepath.Join(cfg.Dir, name, "node.log"), cfg.Exe, "node", "--config", cpath)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, c)
+		layout.Nodes = append(layout.Nodes, NodeInfo{Name: name, API: "http://" + nc.Listen, PID: c.cmd.Process.Pid, Config: cpath, DataDir: nc.DataDir})
 	}
 	for i := range layout.Nodes {
-		h, err := waitHealthy(ctx, layout.Nodes[i].API, procs[i])
-		if err != nil {
-			return fmt.Errorf("devnet: %s: %w (see %s)", layout.Nodes[i].Name, err, filepath.Join(cfg.Dir, layout.Nodes[i].Name, "node.log"))
+		var h node.Health
+		if err := waitHealthy(ctx, layout.Nodes[i].API, procs[i], &h); err != nil {
+			return err
+		}
+		// Whatever answers must be the node this devnet started.
+		if h.Node != keys[i] || h.Name != layout.Nodes[i].Name {
+			return fmt.Errorf("devnet: %s: another process answers on %s (node %q, key %s)", layout.Nodes[i].Name, layout.Nodes[i].API, h.Name, h.Node.Short())
 		}
 		layout.Nodes[i].Shards = h.Shards
 	}
-	// The gateway, in this process.
-	sdkCfg, err := client.LoadConfig(clientCfg)
+
+	// The gateway, as its own process: running out of memory there must
+	// not take the control plane down with it.
+	if err := checkPortFree("gateway", s.Gateway); err != nil {
+		return err
+	}
+	gw, err := startChild(sp, "gateway", filepath.Join(cfg.Dir, "gateway.log"), cfg.Exe, "gateway", "--config", clientCfg, "--listen", s.Gateway)
 	if err != nil {
 		return err
 	}
-	sdk, err := client.New(ctx, sdkCfg)
-	if err != nil {
-		return err
-	}
-	defer sdk.Close()
-	gl, err := net.Listen("tcp", s.Gateway)
-	if err != nil {
-		return fmt.Errorf("devnet: gateway: %w", err)
-	}
-	gsrv := &http.Server{Handler: gateway.New(sdk, 0).Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go gsrv.Serve(gl)
-	defer gsrv.Close()
+	procs = append(procs, gw)
 	layout.Gateway = "http://" + s.Gateway
+	layout.GatewayPID = gw.cmd.Process.Pid
+	var gh gateway.Health
+	if err := waitHealthy(ctx, layout.Gateway, gw, &gh); err != nil {
+		return err
+	}
+	if gh.PID != gw.cmd.Process.Pid {
+		return fmt.Errorf("devnet: gateway: another process (PID %d) answers on %s", gh.PID, layout.Gateway)
+	}
 	if err := writeJSON(filepath.Join(cfg.Dir, "devnet.json"), layout); err != nil {
 		return err
 	}
@@ -263,43 +304,43 @@ stop with Ctrl-C; run again with the same --dir to resume.
 `, cp.RPC(), layout.Gateway, cfg.Nodes, layout.Gateway, layout.Gateway, clientCfg, filepath.Join(cfg.Dir, "devnet.json"))
 	<-ctx.Done()
 	fmt.Fprintln(cfg.Out, "stopping the devnet")
+	// It describes processes about to stop.
+	os.Remove(filepath.Join(cfg.Dir, "devnet.json"))
 	return nil
 }
 
-func waitOrKill(p *exec.Cmd, d time.Duration) {
-	done := make(chan struct{})
-	go func() { p.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		p.Process.Kill()
-		<-done
-	}
-}
-
-// waitHealthy polls a node's health endpoint until it answers, the
-// process exits, or a deadline passes.
-func waitHealthy(ctx context.Context, api string, p *exec.Cmd) (*node.Health, error) {
+// waitHealthy polls a child's health endpoint into h until it answers
+// 200, the child exits, or a deadline passes.
+func waitHealthy(ctx context.Context, api string, c *child, h any) error {
 	deadline := time.Now().Add(2 * time.Minute)
+	hc := &http.Client{Timeout: 5 * time.Second}
 	for {
-		resp, err := http.Get(api + "/v1/health")
+		resp, err := hc.Get(api + "/v1/health")
 		if err == nil {
-			var h node.Health
-			err = json.NewDecoder(resp.Body).Decode(&h)
+			err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(h)
 			resp.Body.Close()
-			if err == nil && resp.StatusCode == http.StatusOK {
-				return &h, nil
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("health: %s", resp.Status)
+			}
+			if err == nil {
+				// The child may have failed while another process
+				// answered: only a running child counts.
+				select {
+				case <-c.exited:
+					return c.exitError()
+				default:
+					return nil
+				}
 			}
 		}
-		if p.ProcessState != nil {
-			return nil, errors.New("node exited")
-		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("not healthy after 2 minutes: %v", err)
+			return fmt.Errorf("devnet: %s not healthy after 2 minutes: %v (see %s)", c.name, err, c.log)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
+		case <-c.exited:
+			return c.exitError()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -2,18 +2,30 @@
 // request bodies as blobs and serves blobs by ID, with the paths Walrus
 // users know.
 //
-//	PUT /v1/blobs?epochs=E&deletable=true|false   body: the blob → JSON StoreResult
-//	GET /v1/blobs/{id}                            the blob (Range, ETag, Content-Length)
+//	PUT  /v1/blobs?epochs=E&deletable=true|false   body: the blob → JSON StoreResult
+//	GET  /v1/blobs/{id}                            the blob (Range, ETag, Content-Length)
+//	HEAD /v1/blobs/{id}                            its headers, from the control plane alone
+//	GET  /v1/health                                {"status":"ok","pid":…,"bytesInFlight":…}
+//
+// The gateway bounds the memory requests hold by a budget of bytes in
+// flight (Config.MaxBytesInFlight): a PUT takes its body plus its encoding,
+// a GET of a whole blob twice the blob (it is decoded and checked against
+// its ID before the first byte goes out), a Range only the rows that hold
+// it, streamed Config.ReadChunkBytes at a time, and a HEAD nothing. A request
+// that cannot get its bytes within Config.BudgetWait is answered 503 with
+// Retry-After.
 package gateway
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/weftnet/weft/blob"
@@ -21,22 +33,70 @@ import (
 	"github.com/weftnet/weft/internal/control"
 )
 
-// MaxBlobBytes bounds an uploaded blob by default.
-const MaxBlobBytes = 1 << 30
+// Defaults of Config.
+const (
+	MaxBlobBytes     = 1 << 30
+	MaxBytesInFlight = 1 << 30
+	BudgetWait       = 2 * time.Second
+	ReadChunkBytes   = 8 << 20
+)
+
+// Config tunes a gateway. The zero value uses the defaults.
+type Config struct {
+	// MaxBlobBytes bounds an uploaded blob. Default 1 GiB.
+	MaxBlobBytes int64
+	// MaxBytesInFlight bounds the bytes all requests hold at once (bodies,
+	// their encodings, blob data being served). Default 1 GiB. A single
+	// request larger than the budget takes all of it and runs alone.
+	MaxBytesInFlight int64
+	// BudgetWait is how long a request waits for its bytes before it is
+	// refused with 503 and Retry-After. Default 2s.
+	BudgetWait time.Duration
+	// ReadChunkBytes is how much of a range a GET fetches and holds at
+	// once, rounded up to whole rows. Default 8 MiB.
+	ReadChunkBytes int64
+}
+
+// withDefaults returns cfg with zero fields set to their defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.MaxBlobBytes <= 0 {
+		cfg.MaxBlobBytes = MaxBlobBytes
+	}
+	if cfg.MaxBytesInFlight <= 0 {
+		cfg.MaxBytesInFlight = MaxBytesInFlight
+	}
+	if cfg.BudgetWait <= 0 {
+		cfg.BudgetWait = BudgetWait
+	}
+	if cfg.ReadChunkBytes <= 0 {
+		cfg.ReadChunkBytes = ReadChunkBytes
+	}
+	return cfg
+}
 
 // Gateway serves the publisher and aggregator API over one SDK client.
 type Gateway struct {
-	c       *client.Client
-	maxBlob int64
+	c      *client.Client
+	cfg    Config
+	budget *budget
 }
 
-// New returns a gateway using c, refusing uploads over maxBlob bytes
-// (0: MaxBlobBytes).
-func New(c *client.Client, maxBlob int64) *Gateway {
-	if maxBlob <= 0 {
-		maxBlob = MaxBlobBytes
-	}
-	return &Gateway{c: c, maxBlob: maxBlob}
+// New returns a gateway using c.
+func New(c *client.Client, cfg Config) *Gateway {
+	cfg = cfg.withDefaults()
+	return &Gateway{c: c, cfg: cfg, budget: newBudget(cfg.MaxBytesInFlight)}
+}
+
+// BytesInFlight returns the bytes requests hold now.
+func (g *Gateway) BytesInFlight() int64 { return g.budget.inUse() }
+
+// Health is the answer of GET /v1/health.
+type Health struct {
+	Status string `json:"status"`
+	// PID is the gateway's process, for a supervisor to check that the
+	// process it started is the one answering.
+	PID           int   `json:"pid"`
+	BytesInFlight int64 `json:"bytesInFlight"`
 }
 
 // Handler returns the HTTP API.
@@ -45,6 +105,10 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("PUT /v1/blobs", g.put)
 	mux.HandleFunc("GET /v1/blobs/{id}", g.get)
 	mux.HandleFunc("HEAD /v1/blobs/{id}", g.get)
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(Health{Status: "ok", PID: os.Getpid(), BytesInFlight: g.BytesInFlight()})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -55,6 +119,20 @@ func fail(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// take takes n bytes of the budget, waiting at most BudgetWait; when it
+// cannot, it answers 503 with Retry-After and returns false.
+func (g *Gateway) take(w http.ResponseWriter, r *http.Request, n int64) (int64, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.BudgetWait)
+	defer cancel()
+	got, err := g.budget.acquire(ctx, n)
+	if err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(g.cfg.BudgetWait/time.Second))))
+		fail(w, http.StatusServiceUnavailable, "gateway busy: too many bytes in flight, retry later")
+		return 0, false
+	}
+	return got, true
 }
 
 func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
@@ -75,11 +153,30 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 		}
 		o.Deletable = d
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBlob))
+	tooLarge := func() {
+		// Do not let the server drain the rest of the body for keep-alive.
+		w.Header().Set("Connection", "close")
+		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("blob exceeds %d bytes", g.cfg.MaxBlobBytes))
+	}
+	if r.ContentLength > g.cfg.MaxBlobBytes {
+		tooLarge() // before reading a byte of it
+		return
+	}
+	// A body of unknown length (chunked) is charged as the largest blob.
+	size := r.ContentLength
+	if size < 0 {
+		size = g.cfg.MaxBlobBytes
+	}
+	taken, ok := g.take(w, r, size+g.c.Codec().Params().EncodedSize(uint64(size)))
+	if !ok {
+		return
+	}
+	defer g.budget.release(taken)
+	data, err := readBody(http.MaxBytesReader(w, r.Body, g.cfg.MaxBlobBytes), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("blob exceeds %d bytes", g.maxBlob))
+			tooLarge()
 			return
 		}
 		fail(w, http.StatusBadRequest, "reading body: "+err.Error())
@@ -96,6 +193,19 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(res)
+}
+
+// readBody reads a body of the declared length (-1: unknown) into one
+// buffer of that size.
+func readBody(r io.Reader, length int64) ([]byte, error) {
+	if length < 0 {
+		return io.ReadAll(r)
+	}
+	data := make([]byte, length)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
@@ -121,14 +231,167 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusGone, fmt.Sprintf("blob %v is %s", id, info.Status))
 		return
 	}
-	data, err := g.c.Read(r.Context(), id)
-	if err != nil {
-		fail(w, http.StatusBadGateway, err.Error())
+	etag := `"` + id.String() + `"`
+	size := int64(info.Length)
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	w.Header().Set("ETag", `"`+id.String()+`"`)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	// ServeContent answers Range (206, 416), If-None-Match and HEAD.
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	start, end, code := int64(0), size, http.StatusOK
+	if rh := r.Header.Get("Range"); rh != "" && (r.Header.Get("If-Range") == "" || r.Header.Get("If-Range") == etag) {
+		s, e, ok, satisfiable := parseRange(rh, size)
+		switch {
+		case ok && !satisfiable:
+			h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+			fail(w, http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("range %q outside a %d-byte blob", rh, size))
+			return
+		case ok:
+			start, end, code = s, e, http.StatusPartialContent
+			h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, size))
+		}
+		// A range we do not serve (several, or malformed) is ignored:
+		// the whole blob follows, as RFC 9110 allows.
+	}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(end-start, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(code)
+		return
+	}
+	g.stream(w, r, id, size, start, end, code)
+}
+
+// stream writes bytes [start, end) of a blob of size bytes. A range goes a
+// chunk of whole rows at a time, each fetched only from the rows that hold
+// it (each row verified against the blob ID, as ReadRange does).
+// When rows cannot be had, it falls back to one full read (decoding from
+// any slivers), charged to the budget as such.
+func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, id blob.ID, size, start, end int64, code int) {
+	ctx := r.Context()
+	if code == http.StatusOK {
+		// A whole blob is decoded and checked against its ID before its
+		// first byte goes out, as the SDK's Read does (no reader sees
+		// bytes of an inconsistently encoded blob): it is held whole, and
+		// charged as such (slivers and the decoded blob).
+		taken, ok := g.take(w, r, 2*size)
+		if !ok {
+			return
+		}
+		defer g.budget.release(taken)
+		data, err := g.c.Read(ctx, id)
+		if err != nil {
+			fail(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		w.WriteHeader(code)
+		w.Write(data)
+		return
+	}
+	p := g.c.Codec().Params()
+	rowLen := int64(p.Ks * p.SymbolSize(uint64(size)))
+	chunk := max(rowLen, (g.cfg.ReadChunkBytes+rowLen-1)/rowLen*rowLen)
+	// A chunk is held twice: the rows fetched and the bytes cut from them.
+	need := min(2*chunk, 2*((end-start)+2*rowLen))
+	taken, ok := g.take(w, r, need)
+	if !ok {
+		return
+	}
+	defer func() { g.budget.release(taken) }()
+	started := false
+	var whole []byte
+	for off := start; off < end; {
+		// Chunks end on row boundaries, so each row is fetched once.
+		n := min(end-off, (off/chunk+1)*chunk-off)
+		var data []byte
+		var err error
+		if whole != nil {
+			data = whole[off : off+n]
+		} else {
+			data, err = g.c.ReadRangeRows(ctx, id, off, n)
+			if errors.Is(err, client.ErrTooFewNodes) {
+				// Some rows are missing: decode the whole blob once.
+				g.budget.release(taken)
+				taken = 0
+				if taken, err = g.budget.acquire(ctx, 2*size); err == nil {
+					whole, err = g.c.Read(ctx, id)
+				}
+				if err == nil {
+					data = whole[off : off+n]
+				}
+			}
+		}
+		if err != nil {
+			if !started {
+				fail(w, http.StatusBadGateway, err.Error())
+				return
+			}
+			// The status line is out: all that is left is to cut the
+			// answer short, so the reader sees a truncated body.
+			panic(http.ErrAbortHandler)
+		}
+		if !started {
+			w.WriteHeader(code)
+			started = true
+		}
+		if _, err := w.Write(data); err != nil {
+			return
+		}
+		off += n
+	}
+	if !started {
+		w.WriteHeader(code)
+	}
+}
+
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// parseRange parses a Range header of one byte range against a blob of
+// size bytes into [start, end). ok is false for what the gateway does not
+// serve as a range (several ranges, other units, bad syntax);
+// satisfiable is false for a range outside the blob.
+func parseRange(h string, size int64) (start, end int64, ok, satisfiable bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, false
+	}
+	if a == "" { // suffix: the last b bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false, false
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, true, false
+		}
+		return size - min(n, size), size, true, true
+	}
+	s, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || s < 0 {
+		return 0, 0, false, false
+	}
+	e := size - 1
+	if b != "" {
+		if e, err = strconv.ParseInt(b, 10, 64); err != nil || e < s {
+			return 0, 0, false, false
+		}
+	}
+	if s >= size {
+		return 0, 0, true, false
+	}
+	return s, min(e, size-1) + 1, true, true
 }

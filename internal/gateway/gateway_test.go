@@ -1,0 +1,400 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/gateway"
+	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/node"
+)
+
+// testNet is an in-process network (4 nodes × 3 of 12 shards) whose nodes
+// are reached through proxies that count sliver requests and can hold
+// sliver uploads until released.
+type testNet struct {
+	c           *client.Client
+	sliverGets  atomic.Int64
+	mu          sync.Mutex
+	uploading   map[string]bool // blob IDs whose slivers reached a node
+	holdUploads chan struct{}   // sliver PUTs wait until it is closed, if not nil
+}
+
+func newTestNet(t *testing.T) *testNet {
+	t.Helper()
+	tn := &testNet{uploading: map[string]bool{}}
+	dir := t.TempDir()
+	g := control.Genesis{Params: control.Params{NetworkID: "weft-gateway-test", Shards: 12, MaxEpochsAhead: 100}}
+	var cfgs []*node.Config
+	for i := 0; i < 4; i++ {
+		kf := filepath.Join(dir, "keys", fmt.Sprintf("node-%d.key", i))
+		k, err := keyfile.LoadOrCreate(kf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := freeAddr(t)
+		proxy := httptest.NewServer(tn.proxy(addr))
+		t.Cleanup(proxy.Close)
+		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: proxy.URL})
+		cfgs = append(cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr, DataDir: filepath.Join(dir, fmt.Sprint("data-", i)), KeyFile: kf})
+	}
+	cp := filepath.Join(dir, "control")
+	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := engine.Start(cp, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Stop() })
+	ctx := context.Background()
+	for _, c := range cfgs {
+		c.ControlPlane = v.RPC()
+		n, err := node.Start(ctx, c, log.New(io.Discard, "", 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Shutdown(context.Background()) })
+	}
+	tn.c, err = client.New(ctx, client.Config{ControlPlane: v.RPC(), KeyFile: filepath.Join(dir, "keys", "client.key"), NodeTimeout: client.Duration(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.c.Close() })
+	return tn
+}
+
+func (tn *testNet) proxy(addr string) http.Handler {
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/slivers/") {
+			switch r.Method {
+			case http.MethodGet:
+				tn.sliverGets.Add(1)
+			case http.MethodPut:
+				tn.mu.Lock()
+				tn.uploading[strings.Split(r.URL.Path, "/")[3]] = true
+				hold := tn.holdUploads
+				tn.mu.Unlock()
+				if hold != nil {
+					select {
+					case <-hold:
+					case <-r.Context().Done():
+						return
+					}
+				}
+			}
+		}
+		rp.ServeHTTP(w, r)
+	})
+}
+
+func (tn *testNet) uploads() int {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return len(tn.uploading)
+}
+
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+var httpc = &http.Client{Timeout: time.Minute}
+
+func do(t *testing.T, method, url string, header map[string]string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, raw
+}
+
+// TestHeadAndRangeFetchOnlyWhatTheyNeed: HEAD answers from the control
+// plane alone, a one-byte Range fetches the one row that holds it, and a
+// whole GET streams the blob.
+func TestHeadAndRangeFetchOnlyWhatTheyNeed(t *testing.T) {
+	tn := newTestNet(t)
+	data := randomBytes(1, 300_000)
+	res, err := tn.c.Store(context.Background(), data, client.StoreOptions{Epochs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small chunks, so a whole GET streams in several.
+	base := serve(t, gateway.New(tn.c, gateway.Config{ReadChunkBytes: 1}).Handler())
+	blobURL := base + "/v1/blobs/" + res.BlobID.String()
+	etag := `"` + res.BlobID.String() + `"`
+
+	tn.sliverGets.Store(0)
+	resp, body := do(t, http.MethodHead, blobURL, nil, nil)
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(data)) || resp.Header.Get("ETag") != etag || len(body) != 0 {
+		t.Fatalf("HEAD: %s, length %d, ETag %q", resp.Status, resp.ContentLength, resp.Header.Get("ETag"))
+	}
+	if n := tn.sliverGets.Load(); n != 0 {
+		t.Fatalf("HEAD fetched %d slivers, want 0", n)
+	}
+
+	tn.sliverGets.Store(0)
+	resp, body = do(t, http.MethodGet, blobURL, map[string]string{"Range": "bytes=150000-150000"}, nil)
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[150000:150001]) ||
+		resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 150000-150000/%d", len(data)) {
+		t.Fatalf("1-byte range: %s %q %q", resp.Status, body, resp.Header.Get("Content-Range"))
+	}
+	if n := tn.sliverGets.Load(); n != 1 {
+		t.Fatalf("a 1-byte range fetched %d slivers, want 1 (its row)", n)
+	}
+
+	for _, tc := range []struct {
+		rng        string
+		code       int
+		start, end int
+	}{
+		{"", http.StatusOK, 0, len(data)},
+		{"bytes=0-", http.StatusPartialContent, 0, len(data)},
+		{"bytes=-10", http.StatusPartialContent, len(data) - 10, len(data)},
+		{"bytes=299990-400000", http.StatusPartialContent, 299990, len(data)},
+		{"bytes=1000-120000", http.StatusPartialContent, 1000, 120001},
+		{"bytes=0-1,5-6", http.StatusOK, 0, len(data)}, // several ranges: the whole blob
+		{"bytes=300000-", http.StatusRequestedRangeNotSatisfiable, 0, 0},
+	} {
+		resp, body := do(t, http.MethodGet, blobURL, map[string]string{"Range": tc.rng}, nil)
+		if resp.StatusCode != tc.code {
+			t.Fatalf("range %q: %s", tc.rng, resp.Status)
+		}
+		if tc.code != http.StatusRequestedRangeNotSatisfiable && !bytes.Equal(body, data[tc.start:tc.end]) {
+			t.Fatalf("range %q: %d bytes, not the blob's [%d, %d)", tc.rng, len(body), tc.start, tc.end)
+		}
+	}
+	if resp, _ := do(t, http.MethodGet, blobURL, map[string]string{"If-None-Match": etag}, nil); resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %s", resp.Status)
+	}
+}
+
+// TestOversizeBodyRefusedUnread: a declared body over the limit gets 413
+// before the gateway reads any of it; a chunked one is cut at the limit.
+func TestOversizeBodyRefusedUnread(t *testing.T) {
+	tn := newTestNet(t)
+	var read atomic.Int64
+	gw := gateway.New(tn.c, gateway.Config{MaxBlobBytes: 1 << 20})
+	base := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = countingBody{r.Body, &read}
+		gw.Handler().ServeHTTP(w, r)
+	}))
+	// A body that never comes (until the test gives up): only the header
+	// says how large it is.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v1/blobs", blockingBody{ctx})
+	req.ContentLength = 1 << 40
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatalf("oversize PUT: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || read.Load() != 0 {
+		t.Fatalf("oversize PUT: %s after reading %d body bytes", resp.Status, read.Load())
+	}
+
+	// Chunked: read up to the limit, no further.
+	read.Store(0)
+	req, _ = http.NewRequest(http.MethodPut, base+"/v1/blobs", io.LimitReader(zeros{}, 64<<20))
+	req.ContentLength = -1
+	resp, err = httpc.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("chunked oversize PUT: %s", resp.Status)
+		}
+	}
+	if n := read.Load(); n > 2<<20 {
+		t.Fatalf("chunked oversize PUT: gateway read %d bytes of a 1 MiB limit", n)
+	}
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// blockingBody sends nothing until ctx ends.
+type blockingBody struct{ ctx context.Context }
+
+func (b blockingBody) Read(p []byte) (int, error) {
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestConcurrentPutsWithinBudget: with room for two uploads in flight,
+// six concurrent PUTs get two uploads going and 503 + Retry-After for the
+// rest, and the heap grows by about two uploads, not six.
+func TestConcurrentPutsWithinBudget(t *testing.T) {
+	tn := newTestNet(t)
+	const size = 4 << 20
+	const puts = 6
+	charge := int64(size) + tn.c.Codec().Params().EncodedSize(size)
+	gw := gateway.New(tn.c, gateway.Config{MaxBytesInFlight: 2 * charge, BudgetWait: 300 * time.Millisecond})
+	base := serve(t, gw.Handler())
+	var bodies [][]byte
+	for i := range puts {
+		bodies = append(bodies, randomBytes(uint64(100+i), size))
+	}
+	hold := make(chan struct{})
+	tn.mu.Lock()
+	tn.holdUploads = hold
+	tn.mu.Unlock()
+	released := false
+	release := func() {
+		if !released {
+			close(hold)
+			released = true
+		}
+	}
+	defer release()
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	type answer struct {
+		code       int
+		retryAfter string
+		body       string
+	}
+	answers := make(chan answer, puts)
+	put := func(i int) {
+		req, _ := http.NewRequest(http.MethodPut, base+"/v1/blobs?epochs=2", bytes.NewReader(bodies[i]))
+		resp, err := httpc.Do(req)
+		if err != nil {
+			answers <- answer{code: -1, body: err.Error()}
+			return
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answers <- answer{resp.StatusCode, resp.Header.Get("Retry-After"), string(raw)}
+	}
+	// Two uploads one after the other (concurrent registrations from one
+	// account can collide on its nonce, which is not what this tests),
+	// each held at the nodes once it gets there.
+	for i := range 2 {
+		go put(i)
+		for deadline := time.Now().Add(30 * time.Second); tn.uploads() < i+1; {
+			select {
+			case a := <-answers:
+				t.Fatalf("PUT %d answered %d before uploading: %s", i, a.code, a.body)
+			case <-time.After(10 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("PUT %d did not reach the nodes in 30s", i)
+			}
+		}
+	}
+	// The budget is full: the next four are refused, without uploading.
+	for i := 2; i < puts; i++ {
+		go put(i)
+	}
+	var got []answer
+	for deadline := time.Now().Add(30 * time.Second); len(got) < puts-2; {
+		if n := tn.uploads(); n > 2 {
+			t.Fatalf("%d uploads in flight at once; the budget has room for 2", n)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s: %d uploads in flight, answers %v", tn.uploads(), got)
+		}
+		select {
+		case a := <-answers:
+			got = append(got, a)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	var during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&during)
+	grown := int64(during.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %d MiB with uploads held (one upload: %d MiB)", grown>>20, charge>>20)
+	if limit := 2*charge + 32<<20; grown > limit {
+		t.Errorf("heap grew by %d bytes with uploads held, budget %d", grown, 2*charge)
+	}
+	if n := tn.uploads(); n != 2 {
+		t.Fatalf("%d uploads in flight, want 2", n)
+	}
+	for _, a := range got {
+		if a.code != http.StatusServiceUnavailable || a.retryAfter == "" {
+			t.Fatalf("refused PUT: %d, Retry-After %q: %s", a.code, a.retryAfter, a.body)
+		}
+	}
+	release()
+	for range 2 {
+		if a := <-answers; a.code != http.StatusOK {
+			t.Fatalf("admitted PUT: %d: %s", a.code, a.body)
+		}
+	}
+	// The budget is free again.
+	for deadline := time.Now().Add(5 * time.Second); gw.BytesInFlight() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still in flight", gw.BytesInFlight())
+		}
+		runtime.Gosched()
+	}
+}
