@@ -21,7 +21,6 @@ import (
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/migration"
 	"github.com/weftnet/weft/internal/node"
-	"github.com/weftnet/weft/redstuff"
 )
 
 // addNode starts a node that is not in the genesis: it registers itself
@@ -486,5 +485,3 @@ func TestShardSyncResumesAfterRestart(t *testing.T) {
 	}
 	t.Logf("pulled %d blobs before the restart, %d requests after", len(before), len(asked))
 }
-
-var _ = redstuff.New
