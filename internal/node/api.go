@@ -31,6 +31,7 @@ import (
 //	POST /v1/blobs/{id}/inconsistency                        body: a proof → Attestation (JSON), if it holds
 //	POST /v1/symbols                                         body: recovery.Request → recovery answer (binary)
 //	GET  /v1/recovery                                        → RecoveryQueue (JSON)
+//	POST /v1/shards/{shard}/sync                             body: migration.Request → migration.Response (binary)
 //	GET  /metrics                                            Prometheus
 //
 // Every refusal is a 4xx (or 5xx for the node's own trouble) with a JSON
@@ -49,6 +50,7 @@ func (n *Node) Handler() http.Handler {
 	route("POST /v1/blobs/{id}/inconsistency", "attest", n.attest)
 	route("POST /v1/symbols", "symbols", n.symbols)
 	route("GET /v1/recovery", "recovery", n.recoveryQueue)
+	route("POST /v1/shards/{shard}/sync", "shard_sync", n.serveSync)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
@@ -143,6 +145,12 @@ type Health struct {
 	Disk DiskHealth `json:"disk"`
 	// Recovery counts blobs whose missing slivers the node is rebuilding.
 	Recovery RecoveryHealth `json:"recovery"`
+	// ShardStates lists the shards the node holds (Shards) and those it
+	// gave up and still serves read-only, with their migration state.
+	ShardStates []ShardHealth `json:"shardStates"`
+	// SyncDoneEpoch is the last epoch whose gained shards were all ready
+	// and reported so (0: none since start).
+	SyncDoneEpoch uint64 `json:"syncDoneEpoch"`
 }
 
 // DiskHealth is what the store takes and what is left. Full says why
@@ -164,6 +172,7 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
 	epoch, shards, cursor := n.state()
 	h := Health{Node: n.id, Name: n.cfg.Name, Epoch: epoch, Shards: shards, Cursor: cursor, Status: "ok"}
 	h.Recovery.Pending, h.Recovery.InProgress = n.RecoveryCounts()
+	h.ShardStates, h.SyncDoneEpoch = n.shardHealth()
 	if h.Shards == nil {
 		h.Shards = []int{}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/migration"
 )
 
 // Config is a storage node's configuration file (JSON). Example:
@@ -38,7 +39,12 @@ import (
 //	  "maxHeaderBytes": 65536,
 //	  "requestTimeout": "10s",
 //	  "minBytesPerSecond": 65536,
-//	  "idleTimeout": "60s"
+//	  "idleTimeout": "60s",
+//	  "syncBatchBlobs": 256,
+//	  "syncBatchBytes": 33554432,
+//	  "syncTimeout": "30s",
+//	  "syncRetries": 3,
+//	  "syncBackoff": "1s"
 //	}
 //
 // Every field after controlPlane is optional; the values above are the
@@ -123,6 +129,21 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection idle this long.
 	// Default 60s.
 	IdleTimeout Duration `json:"idleTimeout,omitempty"`
+
+	// SyncBatchBlobs and SyncBatchBytes bound one request for a gained
+	// shard's pairs to its previous owner (and its answer). Defaults 256
+	// blobs and 32 MiB; at most 4096 blobs and 64 MiB.
+	SyncBatchBlobs int   `json:"syncBatchBlobs,omitempty"`
+	SyncBatchBytes int64 `json:"syncBatchBytes,omitempty"`
+	// SyncTimeout bounds one such request (plus a second per 8 MiB of
+	// answer). Default 30s.
+	SyncTimeout Duration `json:"syncTimeout,omitempty"`
+	// SyncRetries is the number of failed requests in a row after which
+	// the previous owner is given up and the rest of the shard is rebuilt
+	// by recovery; SyncBackoff the wait after the first failure, doubled
+	// after each. Defaults 3 and 1s.
+	SyncRetries int      `json:"syncRetries,omitempty"`
+	SyncBackoff Duration `json:"syncBackoff,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
@@ -204,6 +225,11 @@ func (c *Config) WithDefaults() *Config {
 	setDefault(&d.RequestTimeout, Duration(10*time.Second))
 	setDefault(&d.MinBytesPerSecond, 64<<10)
 	setDefault(&d.IdleTimeout, Duration(60*time.Second))
+	setDefault(&d.SyncBatchBlobs, 256)
+	setDefault(&d.SyncBatchBytes, 32<<20)
+	setDefault(&d.SyncTimeout, Duration(30*time.Second))
+	setDefault(&d.SyncRetries, 3)
+	setDefault(&d.SyncBackoff, Duration(time.Second))
 	return &d
 }
 
@@ -240,6 +266,10 @@ func (c *Config) Validate() error {
 		return errors.New("node: recovery, scrub and symbol limits must be positive")
 	case c.RecoveryDelay < 0 || c.RecoveryTimeout < 0:
 		return errors.New("node: recoveryDelay and recoveryTimeout cannot be off")
+	case c.SyncBatchBlobs < 0 || c.SyncBatchBlobs > migration.MaxBatchBlobs || c.SyncBatchBytes < 0 || c.SyncBatchBytes > maxSyncAnswer || c.SyncRetries < 0:
+		return fmt.Errorf("node: syncBatchBlobs must be in 0..%d, syncBatchBytes in 0..%d, syncRetries positive", migration.MaxBatchBlobs, maxSyncAnswer)
+	case c.SyncTimeout < 0 || c.SyncBackoff < 0:
+		return errors.New("node: syncTimeout and syncBackoff cannot be off")
 	}
 	dd, err1 := filepath.Abs(c.DataDir)
 	kf, err2 := filepath.Abs(c.KeyFile)

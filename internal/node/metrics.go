@@ -22,6 +22,10 @@ type metrics struct {
 
 	refused    *prometheus.CounterVec
 	extensions prometheus.Counter
+
+	syncBytes   prometheus.Counter
+	syncSlivers *prometheus.CounterVec
+	shardStates *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -69,6 +73,14 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.refused)
 	m.extensions = counter("weft_symbol_extensions_total", "Slivers extended to serve parity symbols or proofs to peers (cache misses).")
+	m.syncBytes = counter("weft_shard_sync_bytes_received_total", "Bytes received from previous owners of gained shards (sync answers).")
+	m.syncSlivers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_shard_sync_slivers_total",
+		Help: "Slivers of gained shards asked of their previous owners, by result: stored, verified_failed (handed to recovery), missing (not delivered: handed to recovery)."}, []string{"result"})
+	for _, r := range []string{"stored", "verified_failed", "missing"} {
+		m.syncSlivers.WithLabelValues(r)
+	}
+	m.shardStates = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weft_shards", Help: "Shards this node holds, by state: ready, syncing, recovering, readOnly."}, []string{"state"})
+	m.reg.MustRegister(m.syncSlivers, m.shardStates)
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.stored, m.rejected, m.gc, m.storedBytes, m.symbols, m.shards,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

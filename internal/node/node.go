@@ -50,7 +50,11 @@ type Node struct {
 	// lock, so no sliver outlives its blob's deletion.
 	gc sync.RWMutex
 
-	rec      *recoveryState
+	rec *recoveryState
+	mig *syncState
+	// syncDone reports an epoch's gained shards ready to the control
+	// plane (EpochSyncDone); nil does nothing.
+	syncDone func(ctx context.Context, epoch uint64) error
 	symSlots chan struct{} // symbol requests served at once
 	inflight *byteBudget   // request bodies held in memory
 	sources  *sourceCache  // extended slivers, for symbol requests
@@ -107,6 +111,10 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		st.Close()
 		return nil, err
 	}
+	if err := n.initSync(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if n.cursor == 0 {
 		if err := n.bootstrap(ctx); err != nil {
 			st.Close()
@@ -132,10 +140,14 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		defer close(n.followed)
 		n.follow(rctx)
 	}()
-	n.bg.Add(3)
+	n.bg.Add(4)
 	go func() {
 		defer n.bg.Done()
 		n.recoverLoop(rctx)
+	}()
+	go func() {
+		defer n.bg.Done()
+		n.syncLoop(rctx)
 	}()
 	go func() {
 		defer n.bg.Done()
@@ -260,7 +272,17 @@ func (n *Node) follow(ctx context.Context) {
 func (n *Node) apply(ctx context.Context, ev control.Event) error {
 	switch ev.Type {
 	case control.EventEpochChanged:
-		return n.refreshCommittee(ctx)
+		if err := n.refreshCommittee(ctx); err != nil {
+			return err
+		}
+		n.mu.RLock()
+		com := n.committee
+		n.mu.RUnlock()
+		return n.planEpoch(ctx, com)
+	case eventEpochDone:
+		// The epoch's change is done (n − f of its shards synced): the
+		// shards given up until then are no longer served.
+		return n.dropGivenUp(ev.Epoch)
 	case control.EventBlobRegistered, control.EventBlobCertified, control.EventBlobExtended, control.EventRegistrationDeleted:
 		b, err := n.learnBlob(ctx, *ev.BlobID)
 		if errors.Is(err, errGone) {
@@ -284,6 +306,10 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 }
 
 var errGone = errors.New("node: blob is gone")
+
+// eventEpochDone is the control plane's event for an epoch whose change
+// is done; its Epoch is that epoch.
+const eventEpochDone = control.EventType("EpochDone")
 
 // blobInfo returns what the node knows of a live blob, asking the control
 // plane when it has not seen the blob yet (an upload may beat the event).

@@ -33,6 +33,7 @@ type testbed struct {
 	dir   string
 	ctl   *client.Client
 	user  *client.Signer
+	admin *client.Signer // governance: weights and epochs
 	codec *redstuff.Codec
 	cfgs  []*node.Config
 	nodes []*node.Node
@@ -44,7 +45,10 @@ type testbed struct {
 func newTestbed(t testing.TB, nodes int) *testbed {
 	t.Helper()
 	tb := &testbed{t: t, dir: t.TempDir()}
-	g := control.Genesis{Params: control.Params{NetworkID: "weft-node-test", Shards: shards, MaxEpochsAhead: 100}}
+	adminSeed := make([]byte, 32)
+	adminSeed[0] = 0xad
+	tb.admin = client.NewSigner(ed25519.NewKeyFromSeed(adminSeed))
+	g := control.Genesis{Params: control.Params{NetworkID: "weft-node-test", Shards: shards, MaxEpochsAhead: 100, Admin: tb.admin.Key()}}
 	for i := 0; i < nodes; i++ {
 		kf := filepath.Join(tb.dir, "keys", fmt.Sprintf("node-%d.key", i))
 		k, err := keyfile.LoadOrCreate(kf)

@@ -533,8 +533,8 @@ func (h holder) Length(id blob.ID) (uint64, bool, error) {
 }
 
 func (h holder) Holds(id blob.ID, pair int) bool {
-	_, ok := h.n.owns(id, pair)
-	return ok
+	shard, ok := h.n.owns(id, pair)
+	return ok || h.n.readOnly(shard)
 }
 
 func (h holder) Sliver(id blob.ID, pair int, k blob.SliverKind) (*blob.Sliver, *blob.PairCommitment, error) {
@@ -609,7 +609,9 @@ func (n *Node) checkBlob(ctx context.Context, b *store.Blob, paced func(int64) e
 	}
 	p := n.codec.Params()
 	bad := false
-	for _, shard := range shards {
+	// Shards still being synced or recovered are not checked: their sync
+	// queues what they lack.
+	for _, shard := range n.settled(shards) {
 		pair := p.PairAt(b.ID, shard)
 		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
 			if ctx.Err() != nil {

@@ -84,10 +84,20 @@ const ballastName = "BALLAST"
 //	h/<id><pair><kind>   present (1 byte): sliver existence without reading it
 //	q/<id>               recovery queue entry (the node's JSON)
 //	x/<id>               inconsistency proof found while recovering the blob
+//	k/<shard>            shard migration state (shard u32; the node's versioned JSON)
+//	m/migration          epoch of the last epoch change the node planned (uint64)
+//	m/epochdone          last epoch whose change is done: given-up shards dropped (uint64)
+//
+// The migration keys were added within format 2: a store without them
+// has planned nothing, which is what they mean when absent.
 var (
-	keyVersion = []byte("v")
-	keyCursor  = []byte("m/cursor")
+	keyVersion   = []byte("v")
+	keyCursor    = []byte("m/cursor")
+	keyMigration = []byte("m/migration")
+	keyEpochDone = []byte("m/epochdone")
 )
+
+func keyShard(shard uint32) []byte { return binary.BigEndian.AppendUint32([]byte("k/"), shard) }
 
 func keyBlob(id blob.ID) []byte { return append([]byte("b/"), id[:]...) }
 
@@ -602,6 +612,97 @@ func (s *Store) Cursor() (uint64, error) {
 func (s *Store) SetCursor(seq uint64) error {
 	if err := s.db.Set(keyCursor, binary.BigEndian.AppendUint64(nil, seq), pebble.Sync); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// MigrationEpoch returns the epoch of the last epoch change the node
+// planned (0: none).
+func (s *Store) MigrationEpoch() (uint64, error) { return s.getU64(keyMigration) }
+
+// EpochDone returns the last epoch whose change the node saw done.
+func (s *Store) EpochDone() (uint64, error) { return s.getU64(keyEpochDone) }
+
+// SetEpochDone records that the change of an epoch is done.
+func (s *Store) SetEpochDone(epoch uint64) error {
+	if err := s.db.Set(keyEpochDone, binary.BigEndian.AppendUint64(nil, epoch), pebble.Sync); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) getU64(key []byte) (uint64, error) {
+	v, err := s.get(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case len(v) != 8:
+		return 0, fmt.Errorf("store: corrupt %s", key)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// PutMigration records, in one synced batch, the plan of an epoch
+// change: its epoch (0 leaves the recorded one), the shard states to
+// write and those to delete.
+func (s *Store) PutMigration(epoch uint64, put map[uint32][]byte, del []uint32) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if epoch != 0 {
+		b.Set(keyMigration, binary.BigEndian.AppendUint64(nil, epoch), nil)
+	}
+	for shard, raw := range put {
+		b.Set(keyShard(shard), raw, nil)
+	}
+	for _, shard := range del {
+		b.Delete(keyShard(shard), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: writing shard states: %w", err)
+	}
+	return nil
+}
+
+// PutShardState records one shard's migration state, synced.
+func (s *Store) PutShardState(shard uint32, raw []byte) error {
+	return s.PutMigration(0, map[uint32][]byte{shard: raw}, nil)
+}
+
+// ShardStates calls fn with every shard migration state.
+func (s *Store) ShardStates(fn func(shard uint32, raw []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("k/"), UpperBound: []byte("k0")})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(it.Key()) != 6 {
+			continue
+		}
+		if err := fn(binary.BigEndian.Uint32(it.Key()[2:]), bytes.Clone(it.Value())); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// DeletePairs removes pairs of a blob (slivers and commitments), for a
+// shard given up. It is not synced: a later synced write makes it
+// durable, and a pair that comes back after a crash is dropped again.
+func (s *Store) DeletePairs(id blob.ID, pairs []uint32) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, pair := range pairs {
+		b.Delete(keyCommitment(id, pair), nil)
+		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+			b.Delete(keySliver(id, pair, k), nil)
+			b.Delete(keyHave(id, pair, k), nil)
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("store: deleting pairs: %w", err)
 	}
 	return nil
 }

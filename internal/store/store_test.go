@@ -250,3 +250,64 @@ func TestRecoveryRecords(t *testing.T) {
 		t.Fatalf("proof after delete: %v", err)
 	}
 }
+
+// TestMigrationRecords: shard states, the planned epoch and the done
+// epoch survive a reopen; dropped pairs are gone, other pairs stay.
+func TestMigrationRecords(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := blob.ID{7}
+	sl, pc := testSliver(blob.Primary, 9)
+	if err := s.PutSliver(id, 3, sl, pc); err != nil {
+		t.Fatal(err)
+	}
+	pc4 := *pc
+	pc4.Pair = 4
+	if err := s.PutSliver(id, 4, sl, &pc4); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutMigration(5, map[uint32][]byte{1: []byte(`a`), 7: []byte(`b`), 9: []byte(`c`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutMigration(0, map[uint32][]byte{7: []byte(`B`)}, []uint32{9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetEpochDone(4); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeletePairs(id, []uint32{3}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetCursor(1) // a synced write makes the drop durable
+	s.Close()
+
+	if s, err = Open(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := map[uint32]string{}
+	if err := s.ShardStates(func(shard uint32, raw []byte) error { got[shard] = string(raw); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1] != "a" || got[7] != "B" {
+		t.Fatalf("shard states after reopen: %v", got)
+	}
+	if e, _ := s.MigrationEpoch(); e != 5 {
+		t.Fatalf("migration epoch %d, want 5", e)
+	}
+	if e, _ := s.EpochDone(); e != 4 {
+		t.Fatalf("epoch done %d, want 4", e)
+	}
+	if have, _ := s.HasSliver(id, 3, blob.Primary); have {
+		t.Fatal("dropped pair still held")
+	}
+	if _, err := s.Commitment(id, 3); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("dropped commitment: %v", err)
+	}
+	if have, _ := s.HasSliver(id, 4, blob.Primary); !have {
+		t.Fatal("pair 4 was dropped with pair 3")
+	}
+}
