@@ -185,9 +185,9 @@ func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
 		case EpochSyncing:
 			last.State = EpochSuperseded
 			m.setJSON(keyEpochChange(epoch-1), last)
-			m.forgetAttestations(epoch - 1)
 			change.PreviousEpoch = last.PreviousEpoch
 		}
+		m.forgetAttestations(epoch - 1)
 		if change.PreviousEpoch != epoch-1 || !SameShards(prev, &com) {
 			change.State = EpochSyncing
 		}
@@ -231,7 +231,7 @@ func (m *Machine) epochSyncDone(sender PublicKey, d *EpochSyncDone) error {
 		return fmt.Errorf("%w: sync done for epoch %d, current is %d", ErrEpoch, d.Epoch, epoch)
 	}
 	change := m.epochChange(epoch)
-	if change.State != EpochSyncing {
+	if change.State != EpochSyncing && change.State != EpochDone {
 		return fmt.Errorf("%w: epoch %d is %s", ErrEpochState, epoch, change.State)
 	}
 	var com Committee
@@ -245,12 +245,14 @@ func (m *Machine) epochSyncDone(sender PublicKey, d *EpochSyncDone) error {
 	case m.get(keyAttested(epoch, sender)) != nil:
 		return fmt.Errorf("%w: %s attested epoch %d's sync already", ErrAttested, sender, epoch)
 	}
+	// Attestations count until the epoch ends, also after it is done: a
+	// member that finishes its sync late still says so, and the previous
+	// owners of its shards drop them only then.
 	m.set(keyAttested(epoch, sender), []byte{1})
 	change.SyncedWeight += w
 	m.emit(Event{Type: EventEpochSyncDone, Epoch: epoch, Node: &sender})
-	if change.SyncedWeight >= m.params.Quorum() {
+	if change.State == EpochSyncing && change.SyncedWeight >= m.params.Quorum() {
 		change.State = EpochDone
-		m.forgetAttestations(epoch)
 		m.emit(Event{Type: EventEpochDone, Epoch: epoch})
 	}
 	m.setJSON(keyEpochChange(epoch), change)

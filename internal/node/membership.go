@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/weftnet/weft/internal/control"
@@ -72,4 +73,27 @@ func Register(ctx context.Context, cfg *Config) (*control.Node, error) {
 	}
 	defer ctl.Close()
 	return ensureRegistered(ctx, ctl, client.NewSigner(key), cfg.Name, addr)
+}
+
+// attestSyncDone tells the control plane that every shard this node
+// gained at epoch is ready (EpochSyncDone). An attestation the control
+// plane no longer needs — given already, the epoch done or superseded,
+// or the node no member — counts as given.
+func (n *Node) attestSyncDone(ctx context.Context, epoch uint64) error {
+	n.mu.RLock()
+	member := n.committee != nil && n.committee.Epoch == epoch && n.committee.Weight(n.id) > 0
+	n.mu.RUnlock()
+	if !member {
+		return nil // a candidate, or an epoch already past: nothing to attest
+	}
+	_, err := n.ctl.EpochSyncDone(ctx, n.signer, epoch)
+	switch {
+	case err == nil:
+		n.logger.Printf("node: attested that its shards of epoch %d are ready", epoch)
+		return nil
+	case errors.Is(err, control.ErrAttested), errors.Is(err, control.ErrEpochState),
+		errors.Is(err, control.ErrEpoch), errors.Is(err, control.ErrNotAllowed):
+		return nil
+	}
+	return err
 }

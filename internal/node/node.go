@@ -92,6 +92,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	}
 	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{}),
 		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: client.NewSigner(key)}
+	n.syncDone = n.attestSyncDone
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
 	}, func() float64 { return float64(st.Usage()) }))
@@ -279,7 +280,12 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 		com := n.committee
 		n.mu.RUnlock()
 		return n.planEpoch(ctx, com)
-	case eventEpochDone:
+	case control.EventEpochSyncDone:
+		if ev.Node == nil {
+			return nil
+		}
+		return n.noteSynced(ev.Epoch, *ev.Node)
+	case control.EventEpochDone:
 		// The epoch's change is done (n − f of its shards synced): the
 		// shards given up until then are no longer served.
 		return n.dropGivenUp(ev.Epoch)
@@ -307,9 +313,6 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 
 var errGone = errors.New("node: blob is gone")
 
-// eventEpochDone is the control plane's event for an epoch whose change
-// is done; its Epoch is that epoch.
-const eventEpochDone = control.EventType("EpochDone")
 
 // blobInfo returns what the node knows of a live blob, asking the control
 // plane when it has not seen the blob yet (an upload may beat the event).

@@ -48,12 +48,17 @@ type syncState struct {
 	reported   uint64                        // the last epoch reported synced
 	committees map[uint64]*control.Committee // by epoch (immutable once made)
 	wake       chan struct{}
+	// attested holds, per epoch, the members that attested EpochSyncDone
+	// (seen since start: after a restart a given-up shard waits for a
+	// later epoch's change instead).
+	attested map[uint64]map[control.PublicKey]bool
 }
 
 // initSync loads the persisted shard states, drops given-up shards whose
 // epoch change is done, and plans the current epoch if it was not.
 func (n *Node) initSync(ctx context.Context) error {
-	n.mig = &syncState{shards: map[int]*migration.Progress{}, committees: map[uint64]*control.Committee{}, wake: make(chan struct{}, 1)}
+	n.mig = &syncState{shards: map[int]*migration.Progress{}, committees: map[uint64]*control.Committee{}, wake: make(chan struct{}, 1),
+		attested: map[uint64]map[control.PublicKey]bool{}}
 	var err error
 	if n.mig.planned, err = n.store.MigrationEpoch(); err != nil {
 		return err
@@ -106,6 +111,20 @@ func (n *Node) committeeAt(ctx context.Context, epoch uint64) (*control.Committe
 	return c, nil
 }
 
+// syncSource returns the committee shards move from at epoch's change:
+// that of the last epoch whose change was done when epoch began.
+func (n *Node) syncSource(ctx context.Context, epoch uint64) (*control.Committee, error) {
+	change, err := n.ctl.EpochChange(ctx, epoch)
+	if err != nil {
+		return nil, err
+	}
+	from := epoch - 1
+	if change.PreviousEpoch > 0 {
+		from = change.PreviousEpoch
+	}
+	return n.committeeAt(ctx, from)
+}
+
 // planEpoch records what the change to com's epoch moves for this node,
 // once per epoch: gained shards start syncing (or recovering, with no
 // previous owner), given-up shards turn readOnly.
@@ -119,10 +138,13 @@ func (n *Node) planEpoch(ctx context.Context, com *control.Committee) error {
 	if com.Epoch <= planned {
 		return nil
 	}
+	// Shards move from the committee of the last epoch whose change was
+	// done: its members hold everything certified until then (an epoch
+	// that was superseded mid-change may not).
 	var prev *control.Committee
 	if com.Epoch > 1 {
 		var err error
-		if prev, err = n.committeeAt(ctx, com.Epoch-1); err != nil {
+		if prev, err = n.syncSource(ctx, com.Epoch); err != nil {
 			return err
 		}
 	}
@@ -303,10 +325,30 @@ func (n *Node) syncLoop(ctx context.Context) {
 // gained at epoch is ready (EpochSyncDone), through n.syncDone; nil does
 // nothing.
 func (n *Node) reportSyncDone(ctx context.Context, epoch uint64) error {
-	if n.syncDone == nil {
+	n.mig.mu.Lock()
+	fn := n.syncDone
+	n.mig.mu.Unlock()
+	if fn == nil {
 		return nil
 	}
-	return n.syncDone(ctx, epoch)
+	return fn(ctx, epoch)
+}
+
+// noteSynced records that node attested holding every shard it gained at
+// epoch (EpochSyncDone, late ones included); if that epoch's change is
+// done, the shards this node gave that node are dropped now.
+func (n *Node) noteSynced(epoch uint64, node control.PublicKey) error {
+	n.mig.mu.Lock()
+	if n.mig.attested[epoch] == nil {
+		n.mig.attested[epoch] = map[control.PublicKey]bool{}
+	}
+	n.mig.attested[epoch][node] = true
+	n.mig.mu.Unlock()
+	done, err := n.store.EpochDone()
+	if err != nil || done < epoch {
+		return err
+	}
+	return n.dropGivenUp(done)
 }
 
 func wait(ctx context.Context, d time.Duration) {
@@ -551,14 +593,34 @@ func (n *Node) dropGivenUp(epoch uint64) error {
 			return err
 		}
 	}
+	// A shard given up at an earlier epoch goes now; one given up at this
+	// epoch only once its new owner attested holding it, so that a late
+	// syncer still pulls from this node rather than from the committee.
 	n.mig.mu.Lock()
 	var drop []int
+	var pending []*migration.Progress
 	for s, p := range n.mig.shards {
-		if p.State == migration.ReadOnly && p.Epoch <= epoch {
+		switch {
+		case p.State != migration.ReadOnly || p.Epoch > epoch:
+		case p.Epoch < epoch:
 			drop = append(drop, s)
+		default:
+			pending = append(pending, p)
 		}
 	}
+	attested := n.mig.attested[epoch]
 	n.mig.mu.Unlock()
+	if len(pending) > 0 {
+		com, err := n.committeeAt(context.Background(), epoch)
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			if owner, ok := migration.Owner(com, p.Shard); ok && attested[owner.Key] {
+				drop = append(drop, p.Shard)
+			}
+		}
+	}
 	if len(drop) == 0 {
 		return nil
 	}
@@ -615,13 +677,19 @@ type ShardHealth struct {
 // shardHealth lists the node's shards, held and read-only, with their
 // states.
 func (n *Node) shardHealth() (out []ShardHealth, reported uint64) {
-	_, shards, _ := n.state()
+	epoch, shards, _ := n.state()
 	n.mig.mu.Lock()
 	defer n.mig.mu.Unlock()
+	// Between taking an epoch's committee and planning its change, a shard
+	// may be gained and not yet known as such: not ready until planned.
+	settled := migration.Ready
+	if n.mig.planned < epoch {
+		settled = migration.Syncing
+	}
 	seen := map[int]bool{}
 	for _, s := range shards {
 		seen[s] = true
-		h := ShardHealth{Shard: s, State: migration.Ready}
+		h := ShardHealth{Shard: s, State: settled}
 		if p := n.mig.shards[s]; p != nil && p.State != migration.ReadOnly {
 			h = ShardHealth{Shard: s, State: p.State, Epoch: p.Epoch, From: p.FromName, BlobsDone: p.BlobsDone, BlobsKnown: p.BlobsKnown,
 				Pulled: p.Pulled, ToRecovery: p.ToRecovery, Bytes: p.Bytes, Missing: p.Missing}
@@ -701,12 +769,12 @@ func (n *Node) serveSync(w http.ResponseWriter, r *http.Request) error {
 	if !ok || !req.Verify(n.params.NetworkID, owner.Key[:]) {
 		return errorf(http.StatusForbidden, "not signed by the owner of shard %d in epoch %d", shard, req.Epoch)
 	}
-	prev, err := n.committeeAt(r.Context(), req.Epoch-1)
+	prev, err := n.syncSource(r.Context(), req.Epoch)
 	if err != nil {
-		return errorf(http.StatusServiceUnavailable, "committee of epoch %d: %v", req.Epoch-1, err)
+		return errorf(http.StatusServiceUnavailable, "the committee epoch %d syncs from: %v", req.Epoch, err)
 	}
 	if was, ok := migration.Owner(prev, shard); !ok || was.Key != n.id {
-		return errorf(http.StatusMisdirectedRequest, "this node did not hold shard %d in epoch %d", shard, req.Epoch-1)
+		return errorf(http.StatusMisdirectedRequest, "this node did not hold shard %d in epoch %d", shard, prev.Epoch)
 	}
 	if _, owned := slices.BinarySearch(n.currentShards(), shard); !owned && !n.readOnly(shard) {
 		return errorf(http.StatusGone, "this node no longer holds shard %d", shard)

@@ -180,11 +180,21 @@ func TestShardSyncFromPreviousOwner(t *testing.T) {
 	blobs := tb.storeBlobs(30_000, 100_000, 250_000, 60_000, 7)
 	ni := tb.addNode(nil)
 	n := tb.nodes[ni]
-	if h := health(t, n); len(h.Shards) != 0 || h.SyncDoneEpoch != 1 {
-		t.Fatalf("candidate: shards %v, sync done at %d", h.Shards, h.SyncDoneEpoch)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		h := health(t, n)
+		if len(h.Shards) != 0 {
+			t.Fatalf("candidate: shards %v", h.Shards)
+		}
+		if h.SyncDoneEpoch == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("candidate: sync done at %d, want 1", h.SyncDoneEpoch)
+		}
 	}
 	next, prev := tb.grow(ni)
 	gained := tb.moves(ni, next, prev)
+	release := n.HoldSyncDone() // the old owners keep what they gave up meanwhile
 	tb.advance(2, 0, 1, 2, 3, 4, 5, ni)
 	h := waitReady(t, n, 2, 30*time.Second)
 	waitHolding(t, n, blobs, 10*time.Second)
@@ -200,16 +210,6 @@ func TestShardSyncFromPreviousOwner(t *testing.T) {
 	}
 	if got, want := metric(t, n, `weft_shard_sync_slivers_total{result="stored"}`), float64(2*len(gained)*len(blobs)); got != want {
 		t.Fatalf("%v slivers stored by sync, want %v", got, want)
-	}
-	if h.SyncDoneEpoch != 2 {
-		// Reported once every shard is ready: poll, it follows.
-		deadline := time.Now().Add(5 * time.Second)
-		for health(t, n).SyncDoneEpoch != 2 {
-			if time.Now().After(deadline) {
-				t.Fatal("sync done never reported for epoch 2")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
 	}
 	for _, s := range h.ShardStates {
 		if s.State != migration.Ready || (gained[s.Shard] >= 0 && s.Pulled != int64(len(blobs))) {
@@ -271,14 +271,16 @@ func TestShardSyncFromPreviousOwner(t *testing.T) {
 		}
 	}
 
-	// The change is done: the given-up shard's pairs are dropped, and
-	// nothing is served from it any more.
-	if err := old.DropGivenUp(2); err != nil {
-		t.Fatal(err)
+	// The new owner attests; the change is done: the given-up shard's
+	// pairs are dropped, and nothing is served from it any more.
+	release()
+	for deadline := time.Now().Add(20 * time.Second); stateOf(health(t, old), shard) != ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("shard %d not dropped by its old owner after its new owner attested: %q", shard, stateOf(health(t, old), shard))
+		}
 	}
-	oh = health(t, old)
-	if st := stateOf(oh, shard); st != "" {
-		t.Fatalf("after the change: shard %d is %q", shard, st)
+	if got := health(t, n).SyncDoneEpoch; got != 2 {
+		t.Fatalf("sync done reported for epoch %d, want 2", got)
 	}
 	if code, _ := do(t, "GET", sliverURL(old, e.ID, pair, blob.Primary), nil); code != http.StatusNotFound {
 		t.Fatalf("read of a dropped shard: %d", code)

@@ -188,8 +188,8 @@ func TestEpochSyncThroughClient(t *testing.T) {
 	if err != nil || ch.State != control.EpochDone || ch.SyncedWeight != weight || weight < 6 {
 		t.Fatalf("epoch change 2: %+v, %v", ch, err)
 	}
-	if _, err := c.EpochSyncDone(ctx, client.NewSigner(nodes[2]), 2); !errors.Is(err, control.ErrEpochState) {
-		t.Fatalf("sync done after done: got %v, want ErrEpochState", err)
+	if _, err := c.EpochSyncDone(ctx, client.NewSigner(nodes[0]), 2); !errors.Is(err, control.ErrAttested) {
+		t.Fatalf("sync done again after done: got %v, want ErrAttested", err)
 	}
 	if _, err := c.EpochSyncDone(ctx, client.NewSigner(nodes[0]), 3); !errors.Is(err, control.ErrEpoch) {
 		t.Fatalf("sync done for a future epoch: got %v, want ErrEpoch", err)
