@@ -117,7 +117,7 @@ func (c *Client) available(ctx context.Context, id blob.ID) (*control.BlobInfo, 
 // read, any other row when some fail.
 func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, want int, rows []int, prog *progress) ([]blob.Sliver, error) {
 	p := c.codec.Params()
-	com, owners, err := c.shardOwners(ctx)
+	holders, err := c.readHolders(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,26 +147,62 @@ func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, 
 		c.parallel(len(batch), func(i int) {
 			row := batch[i]
 			pair := p.PairOf(blob.Primary, row)
-			m := owners[p.ShardOf(id, pair)]
-			if m < 0 {
+			var rowErrs []error
+			for _, member := range holders[p.ShardOf(id, pair)] {
+				sl, err := c.fetchSliver(ctx, member.Address, id, length, pair)
+				if err != nil {
+					rowErrs = append(rowErrs, fmt.Errorf("row %d from %s: %w", row, member.Name, err))
+					continue
+				}
+				mu.Lock()
+				got = append(got, *sl)
+				mu.Unlock()
+				prog.add(int64(len(sl.Data)))
 				return
 			}
-			member := com.Members[m]
-			sl, err := c.fetchSliver(ctx, member.Address, id, length, pair)
 			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("row %d from %s: %w", row, member.Name, err))
-				return
-			}
-			got = append(got, *sl)
-			prog.add(int64(len(sl.Data)))
+			errs = append(errs, rowErrs...)
+			mu.Unlock()
 		})
 	}
 	if len(got) < want {
 		return got, fmt.Errorf("%w: %d of %d slivers: %v", ErrTooFewNodes, len(got), want, errors.Join(errs...))
 	}
 	return got, nil
+}
+
+// readHolders returns, for each shard, the nodes to read it from in
+// order: while an epoch change is syncing, the shard's owner in the last
+// epoch whose change was done (it holds everything certified until then)
+// and then its current owner (blobs certified since went to it).
+func (c *Client) readHolders(ctx context.Context) ([][]control.Member, error) {
+	st, err := c.ctl.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	com, err := c.ctl.Committee(ctx, st.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	n := c.params.Shards
+	holders := make([][]control.Member, n)
+	if st.EpochState == control.EpochSyncing && st.PreviousEpoch > 0 {
+		prev, err := c.ctl.Committee(ctx, st.PreviousEpoch)
+		if err != nil {
+			return nil, err
+		}
+		for s, m := range prev.ShardMap(n) {
+			if m >= 0 {
+				holders[s] = append(holders[s], prev.Members[m])
+			}
+		}
+	}
+	for s, m := range com.ShardMap(n) {
+		if m >= 0 && (len(holders[s]) == 0 || holders[s][0].Key != com.Members[m].Key) {
+			holders[s] = append(holders[s], com.Members[m])
+		}
+	}
+	return holders, nil
 }
 
 // fetchSliver gets a primary sliver from a node and verifies it.
