@@ -67,6 +67,10 @@ var attacks = []attack{
 	{"idle-connections", "5000 of 5000 idle keep-alive connections kept", (*abuseRun).idleConns},
 	{"symbol-duplicates", "264-byte request: 2.2 node CPU-s, 59 MB answer", (*abuseRun).symbolDuplicates},
 	{"re-uploads", "300 re-PUTs of a held sliver: +290 MB on disk", (*abuseRun).reUploads},
+	{"gateway-heads", "6 HEADs of a 200 MB blob: 3.7 GB", (*abuseRun).gatewayHeads},
+	{"gateway-range", "a 1-byte Range read the whole 200 MB blob (1.8 s)", (*abuseRun).gatewayRange},
+	{"gateway-oversize", "a declared 10 GB body was read until the limit", (*abuseRun).gatewayOversize},
+	{"gateway-puts", "4 parallel 200 MB PUTs: devnet process 5.8 GB", (*abuseRun).gatewayPuts},
 }
 
 // abuseRun is the devnet the attacks run against.
@@ -80,6 +84,7 @@ type abuseRun struct {
 	admin  *ctlclient.Signer
 	params control.Params
 	http   *http.Client
+	gwBlob blob.ID // stored once for the gateway attacks
 }
 
 // Abuse starts the default devnet and replays attacks first seen against
@@ -618,4 +623,149 @@ func (a *abuseRun) reUploads() (string, error) {
 	}
 	grew := dirBytes(nd.DataDir) - before
 	return fmt.Sprintf("300 re-PUTs of a held %s sliver (answers %v): disk %+d KiB", FormatSize(int64(len(sliver))), codes, grew>>10), nil
+}
+
+// peakRSS samples a process's resident set while fn runs.
+func peakRSS(pid int, fn func() error) (before, peak int64, err error) {
+	before, _ = procStat(pid)
+	peak = before
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if rss, _ := procStat(pid); rss > peak {
+					peak = rss
+				}
+			}
+		}
+	}()
+	err = fn()
+	close(stop)
+	<-done
+	return before, peak, err
+}
+
+// gatewayBlob stores, once, the blob the gateway attacks read.
+func (a *abuseRun) gatewayBlob() (blob.ID, error) {
+	if a.gwBlob != (blob.ID{}) {
+		return a.gwBlob, nil
+	}
+	data := randomBlob(a.cfg.GatewayBlob)
+	copy(data, "gateway blob")
+	r, err := a.c.Store(a.ctx, data, client.StoreOptions{Epochs: 50})
+	if err != nil {
+		return blob.ID{}, err
+	}
+	a.gwBlob = r.BlobID
+	return r.BlobID, nil
+}
+
+func (a *abuseRun) gatewayPuts() (string, error) {
+	codes := make([]int, 4)
+	before, peak, err := peakRSS(a.layout.GatewayPID, func() error {
+		var wg sync.WaitGroup
+		errs := make([]error, len(codes))
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				data := randomBlob(a.cfg.GatewayBlob)
+				copy(data, fmt.Sprint("gateway put ", i, time.Now().UnixNano()))
+				req, _ := http.NewRequestWithContext(a.ctx, http.MethodPut, a.layout.Gateway+"/v1/blobs", bytes.NewReader(data))
+				resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				codes[i] = resp.StatusCode
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("4 parallel %s PUTs (answers %v): gateway process RSS %s -> peak %s", FormatSize(a.cfg.GatewayBlob), codes, FormatSize(before), FormatSize(peak)), nil
+}
+
+func (a *abuseRun) gatewayHeads() (string, error) {
+	id, err := a.gatewayBlob()
+	if err != nil {
+		return "", err
+	}
+	codes := make([]int, 6)
+	before, peak, err := peakRSS(a.layout.GatewayPID, func() error {
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequestWithContext(a.ctx, http.MethodHead, a.layout.Gateway+"/v1/blobs/"+id.String(), nil)
+				if resp, err := a.http.Do(req); err == nil {
+					resp.Body.Close()
+					codes[i] = resp.StatusCode
+				}
+			}()
+		}
+		wg.Wait()
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("6 HEADs of a %s blob (answers %v): gateway RSS %s -> peak %s", FormatSize(a.cfg.GatewayBlob), codes, FormatSize(before), FormatSize(peak)), nil
+}
+
+func (a *abuseRun) gatewayRange() (string, error) {
+	id, err := a.gatewayBlob()
+	if err != nil {
+		return "", err
+	}
+	var got []byte
+	var code int
+	t0 := time.Now()
+	before, peak, err := peakRSS(a.layout.GatewayPID, func() error {
+		req, _ := http.NewRequestWithContext(a.ctx, http.MethodGet, a.layout.Gateway+"/v1/blobs/"+id.String(), nil)
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", a.cfg.GatewayBlob/2, a.cfg.GatewayBlob/2))
+		resp, err := a.http.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		code = resp.StatusCode
+		got, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("1-byte Range in the middle: HTTP %d, %d byte(s) in %s; gateway RSS %s -> peak %s", code, len(got), formatDuration(time.Since(t0)), FormatSize(before), FormatSize(peak)), nil
+}
+
+func (a *abuseRun) gatewayOversize() (string, error) {
+	c, err := rawPut(strings.TrimPrefix(a.layout.Gateway, "http://"), "/v1/blobs", 10<<30)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	t0 := time.Now()
+	c.Write(make([]byte, 64<<10))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	if n == 0 {
+		return "", fmt.Errorf("no answer to a 10 GB declared body: %v", err)
+	}
+	status := strings.SplitN(string(buf[:n]), "\r\n", 2)[0]
+	return fmt.Sprintf("PUT declaring 10 GiB: %q after %s, body unread", status, formatDuration(time.Since(t0))), nil
 }
