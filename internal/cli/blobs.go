@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -314,7 +315,20 @@ func newGatewayCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: gateway.New(c, gcfg).Handler(), ReadHeaderTimeout: 10 * time.Second}
+			// The byte budget counts what requests hold; a soft memory limit a
+			// little above it makes the collector return garbage before the
+			// process grows past it (unless GOMEMLIMIT says otherwise).
+			if os.Getenv("GOMEMLIMIT") == "" {
+				budget := gcfg.MaxBytesInFlight
+				if budget <= 0 {
+					budget = gateway.MaxBytesInFlight
+				}
+				debug.SetMemoryLimit(budget + budget/4 + 256<<20)
+			}
+			// Bounded connections: idle ones close, and a request may take
+			// at most 15 minutes (a maximum-size blob at a few MB/s).
+			srv := &http.Server{Handler: gateway.New(c, gcfg).Handler(), ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout: 15 * time.Minute, WriteTimeout: 15 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 			go func() { <-ctx.Done(); srv.Close() }()
 			fmt.Fprintf(s.Out, "gateway listening on http://%s\n", l.Addr())
 			if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
