@@ -94,20 +94,11 @@ func Abuse(w io.Writer, cfg AbuseConfig) error {
 		cfg.GatewayBlob = 200 << 20
 	}
 	ctx := context.Background()
-	layout, stop, err := startDevnet(ctx, devnet.Config{})
+	layout, c, stop, err := startDevnetClient(ctx)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	ccfg, err := client.LoadConfig(layout.ClientConfig)
-	if err != nil {
-		return err
-	}
-	c, err := client.New(ctx, ccfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	dir := filepath.Dir(layout.ClientConfig)
 	adminKey, err := keyfile.Load(filepath.Join(dir, "keys", "admin.key"))
 	if err != nil {

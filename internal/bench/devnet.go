@@ -30,20 +30,11 @@ func Devnet(w io.Writer, cfg DevnetConfig) error {
 		cfg.Runs = 5
 	}
 	ctx := context.Background()
-	layout, stop, err := startDevnet(ctx, devnet.Config{})
+	layout, c, stop, err := startDevnetClient(ctx)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	ccfg, err := client.LoadConfig(layout.ClientConfig)
-	if err != nil {
-		return err
-	}
-	c, err := client.New(ctx, ccfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	fmt.Fprintf(w, "weft bench devnet: %d storage node processes, %d shards, embedded control plane; medians of %d runs\n\n",
 		len(layout.Nodes), c.Params().Shards, cfg.Runs)
 	fmt.Fprintf(w, "%9s | %11s %11s | %11s %11s %11s\n", "size", "store MB/s", "store", "read MB/s", "read", "first byte")
@@ -108,4 +99,22 @@ func startDevnet(ctx context.Context, cfg devnet.Config) (*devnet.Layout, func()
 		return nil, nil, fmt.Errorf("bench: %w", err)
 	}
 	return layout, stop, nil
+}
+
+// startDevnetClient starts the default devnet and connects the SDK to it;
+// stop closes both.
+func startDevnetClient(ctx context.Context) (*devnet.Layout, *client.Client, func(), error) {
+	layout, stop, err := startDevnet(ctx, devnet.Config{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ccfg, err := client.LoadConfig(layout.ClientConfig)
+	if err == nil {
+		var c *client.Client
+		if c, err = client.New(ctx, ccfg); err == nil {
+			return layout, c, func() { c.Close(); stop() }, nil
+		}
+	}
+	stop()
+	return nil, nil, nil, err
 }

@@ -3,17 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/weftnet/weft/internal/control"
 	ctlclient "github.com/weftnet/weft/internal/control/client"
-	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 )
@@ -23,30 +19,12 @@ import (
 // weight; weft admin advance-epoch puts it in the committee.
 func TestMembershipCommands(t *testing.T) {
 	dir := t.TempDir()
-	adminKey := filepath.Join(dir, "admin.key")
-	admin, err := keyfile.LoadOrCreate(adminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := control.Genesis{Params: control.Params{NetworkID: "weft-cli-test", Shards: 8, Admin: control.KeyOf(admin), MaxEpochsAhead: 10}}
-	for i := 0; i < 3; i++ {
-		k, _ := keyfile.LoadOrCreate(filepath.Join(dir, fmt.Sprint("genesis-", i, ".key")))
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("g", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9300+i)})
-	}
-	cp := filepath.Join(dir, "control")
-	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
-	v, err := engine.Start(cp, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Stop() })
+	rpc, adminKey, _ := testControlPlane(t, dir, 1, 1, 1)
 
 	addr, _ := loopback.FreeAddr()
 	nodeKey := filepath.Join(dir, "new.key")
 	cfg, _ := json.Marshal(map[string]string{"name": "newcomer", "listen": addr, "dataDir": filepath.Join(dir, "data"),
-		"keyFile": nodeKey, "controlPlane": v.RPC()})
+		"keyFile": nodeKey, "controlPlane": rpc})
 	cfgPath := filepath.Join(dir, "node.json")
 	os.WriteFile(cfgPath, cfg, 0o600)
 	code, out, errs := run(t, "", "node", "register", "--config", cfgPath)
@@ -59,20 +37,20 @@ func TestMembershipCommands(t *testing.T) {
 	// Any other key is refused; the governance key is not.
 	other := filepath.Join(dir, "other.key")
 	keyfile.LoadOrCreate(other)
-	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", other, "--control-plane", v.RPC()); code == 0 || !strings.Contains(errs, "only the governance key") {
+	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", other, "--control-plane", rpc); code == 0 || !strings.Contains(errs, "only the governance key") {
 		t.Fatalf("set-weight with another key: code %d, err %q", code, errs)
 	}
-	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--control-plane", v.RPC()); code != 2 || !strings.Contains(errs, "--admin-key") {
+	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--control-plane", rpc); code != 2 || !strings.Contains(errs, "--admin-key") {
 		t.Fatalf("set-weight without a key: code %d, err %q", code, errs)
 	}
-	if code, out, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", adminKey, "--control-plane", v.RPC()); code != 0 || !strings.Contains(out, "weight 3 from epoch 2") {
+	if code, out, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", adminKey, "--control-plane", rpc); code != 0 || !strings.Contains(out, "weight 3 from epoch 2") {
 		t.Fatalf("set-weight: code %d, out %q, err %q", code, out, errs)
 	}
-	if code, out, errs := run(t, "", "admin", "advance-epoch", "--admin-key", adminKey, "--control-plane", v.RPC()); code != 0 || out != "epoch 2 started\n" {
+	if code, out, errs := run(t, "", "admin", "advance-epoch", "--admin-key", adminKey, "--control-plane", rpc); code != 0 || out != "epoch 2 started\n" {
 		t.Fatalf("advance-epoch: code %d, out %q, err %q", code, out, errs)
 	}
 	ctx := context.Background()
-	c, err := ctlclient.Dial(ctx, v.RPC())
+	c, err := ctlclient.Dial(ctx, rpc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,12 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/engine"
-	"github.com/weftnet/weft/internal/keyfile"
 )
 
 // TestNodeLeaveAndEpochState: weft node leave takes the node out of the
@@ -20,30 +15,9 @@ import (
 // committee and each member's weight.
 func TestNodeLeaveAndEpochState(t *testing.T) {
 	dir := t.TempDir()
-	adminKey := filepath.Join(dir, "admin.key")
-	admin, err := keyfile.LoadOrCreate(adminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := control.Genesis{Params: control.Params{NetworkID: "weft-cli-test", Shards: 8, Admin: control.KeyOf(admin), MaxEpochsAhead: 10}}
-	var keys []string
-	for i := 0; i < 3; i++ {
-		path := filepath.Join(dir, fmt.Sprint("node-", i, ".key"))
-		k, _ := keyfile.LoadOrCreate(path)
-		keys = append(keys, path)
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("g", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9400+i), Weight: uint64(i + 1)})
-	}
-	cp := filepath.Join(dir, "control")
-	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
-	v, err := engine.Start(cp, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Stop() })
+	rpc, adminKey, keys := testControlPlane(t, dir, 1, 2, 3)
 	clientCfg := filepath.Join(dir, "client.json")
-	raw, _ := json.Marshal(map[string]string{"controlPlane": v.RPC()})
+	raw, _ := json.Marshal(map[string]string{"controlPlane": rpc})
 	os.WriteFile(clientCfg, raw, 0o600)
 
 	type info struct {
@@ -70,7 +44,7 @@ func TestNodeLeaveAndEpochState(t *testing.T) {
 
 	nodeCfg := filepath.Join(dir, "node.json")
 	raw, _ = json.Marshal(map[string]string{"name": "g2", "listen": "127.0.0.1:9402", "dataDir": filepath.Join(dir, "data"),
-		"keyFile": keys[2], "controlPlane": v.RPC()})
+		"keyFile": keys[2], "controlPlane": rpc})
 	os.WriteFile(nodeCfg, raw, 0o600)
 	code, out, errs := run(t, "", "node", "leave", "--config", nodeCfg)
 	if code != 0 || !strings.Contains(out, "leaves the committee from epoch 2") || strings.Count(out, "\n") != 1 {
@@ -82,7 +56,7 @@ func TestNodeLeaveAndEpochState(t *testing.T) {
 	if code, _, errs := run(t, "", "node", "leave"); code != 2 || !strings.Contains(errs, "--config") {
 		t.Fatalf("leave without a config: code %d, err %q", code, errs)
 	}
-	if code, _, errs := run(t, "", "admin", "advance-epoch", "--admin-key", adminKey, "--control-plane", v.RPC()); code != 0 {
+	if code, _, errs := run(t, "", "admin", "advance-epoch", "--admin-key", adminKey, "--control-plane", rpc); code != 0 {
 		t.Fatalf("advance-epoch: code %d, err %q", code, errs)
 	}
 	got, out = getInfo()
