@@ -604,3 +604,93 @@ func CheckAnswer(n int, w *Window, shards []int, answer []byte) error {
 	}
 	return nil
 }
+
+// NodeReport is a member's line in a window report: its result there,
+// and its score and weight now.
+type NodeReport struct {
+	Name        string          `json:"name"`
+	Key         PublicKey       `json:"key"`
+	Shards      []int           `json:"shards"`
+	Result      ChallengeResult `json:"result"`
+	Score       float64         `json:"score"`
+	Streak      int             `json:"streak"`
+	Weight      uint64          `json:"weight"`
+	AnswerBytes int             `json:"answerBytes"`
+}
+
+// WindowReport is a window as `weft challenges` shows it.
+type WindowReport struct {
+	Window   uint64           `json:"window"`
+	Epoch    uint64           `json:"epoch"`
+	OpenedAt time.Time        `json:"openedAt"`
+	Deadline time.Time        `json:"deadline"`
+	Closed   bool             `json:"closed"`
+	Seed     []byte           `json:"seed"`
+	Symbols  int              `json:"symbols"`
+	Blobs    []ChallengedBlob `json:"blobs"`
+	Nodes    []NodeReport     `json:"nodes"`
+}
+
+// ChallengeWindow returns a window, or nil if it was never opened.
+func (m *Machine) ChallengeWindow(w uint64) (*Window, error) {
+	var win Window
+	if !m.getJSON(keyWindow(w), &win) {
+		return nil, m.err
+	}
+	return &win, m.err
+}
+
+// OpenWindow returns the window open now, or nil.
+func (m *Machine) OpenWindow() (*Window, error) {
+	if m.params == nil || m.params.ChallengeInterval <= 0 {
+		return nil, nil
+	}
+	var s challengeState
+	if !m.getJSON(keyChallenge, &s) || s.Open == 0 {
+		return nil, m.err
+	}
+	return m.ChallengeWindow(s.Open)
+}
+
+// Score returns a node's challenge record (a fresh one for a node never
+// challenged).
+func (m *Machine) Score(k PublicKey) (ChallengeScore, error) { return m.score(k), m.err }
+
+// ChallengeReports returns window w's report, or with w = 0 the latest
+// limit windows, newest first.
+func (m *Machine) ChallengeReports(w uint64, limit int) ([]WindowReport, error) {
+	var ws []uint64
+	if w != 0 {
+		ws = []uint64{w}
+	} else {
+		var s challengeState
+		m.getJSON(keyChallenge, &s)
+		for v := s.Next; v > 1 && len(ws) < limit; v-- {
+			ws = append(ws, v-1)
+		}
+	}
+	out := []WindowReport{}
+	for _, v := range ws {
+		win, err := m.ChallengeWindow(v)
+		if err != nil {
+			return nil, err
+		}
+		if win == nil {
+			if w != 0 {
+				return nil, fmt.Errorf("%w: no challenge window %d", ErrBadRequest, w)
+			}
+			continue
+		}
+		r := WindowReport{Window: win.Window, Epoch: win.Epoch, OpenedAt: time.Unix(0, win.OpenedAt).UTC(),
+			Deadline: time.Unix(0, win.Deadline).UTC(), Closed: win.Closed, Seed: win.Seed, Symbols: win.Symbols, Blobs: win.Blobs, Nodes: []NodeReport{}}
+		for _, nd := range win.Nodes {
+			s := m.score(nd.Key)
+			var node Node
+			m.getJSON(keyNode(nd.Key), &node)
+			r.Nodes = append(r.Nodes, NodeReport{Name: nd.Name, Key: nd.Key, Shards: nd.Shards, Result: nd.Result,
+				Score: float64(s.Score) / ScoreOne, Streak: s.Streak, Weight: node.Weight, AnswerBytes: nd.AnswerBytes})
+		}
+		out = append(out, r)
+	}
+	return out, m.err
+}
