@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -208,26 +209,44 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte) ([]byt
 // ErrAnswerTooLarge. Of an error answer, the first maxErrorText bytes
 // are returned.
 func (c *Client) doLimit(ctx context.Context, method, url string, body []byte, limit int64) ([]byte, int, error) {
+	out, code, _, err := c.doLimitRetry(ctx, method, url, body, limit)
+	return out, code, err
+}
+
+// doLimitRetry is doLimit that also returns the Retry-After of a 503
+// answer (0 when there is none).
+func (c *Client) doLimitRetry(ctx context.Context, method, url string, body []byte, limit int64) ([]byte, int, time.Duration, error) {
+	out, code, h, err := c.doLimitHeader(ctx, method, url, body, limit)
+	var wait time.Duration
+	if code == http.StatusServiceUnavailable && h != nil {
+		if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
+			wait = time.Duration(s) * time.Second
+		}
+	}
+	return out, code, wait, err
+}
+
+func (c *Client) doLimitHeader(ctx context.Context, method, url string, body []byte, limit int64) ([]byte, int, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.NodeTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if body == nil {
 		req.Body = nil
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		out, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorText))
-		return out, resp.StatusCode, err
+		return out, resp.StatusCode, resp.Header, err
 	}
 	if resp.ContentLength > limit {
-		return nil, resp.StatusCode, fmt.Errorf("%w: %s declares %d bytes, at most %d expected", ErrAnswerTooLarge, url, resp.ContentLength, limit)
+		return nil, resp.StatusCode, nil, fmt.Errorf("%w: %s declares %d bytes, at most %d expected", ErrAnswerTooLarge, url, resp.ContentLength, limit)
 	}
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 {
@@ -235,12 +254,12 @@ func (c *Client) doLimit(ctx context.Context, method, url string, body []byte, l
 	}
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, resp.StatusCode, err
+		return nil, resp.StatusCode, nil, err
 	}
 	if n > limit {
-		return nil, resp.StatusCode, fmt.Errorf("%w: %s sent more than %d bytes", ErrAnswerTooLarge, url, limit)
+		return nil, resp.StatusCode, nil, fmt.Errorf("%w: %s sent more than %d bytes", ErrAnswerTooLarge, url, limit)
 	}
-	return buf.Bytes(), resp.StatusCode, nil
+	return buf.Bytes(), resp.StatusCode, resp.Header, nil
 }
 
 // parallel runs fn over items with the client's parallelism.

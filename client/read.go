@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
@@ -205,10 +206,27 @@ func (c *Client) readHolders(ctx context.Context) ([][]control.Member, error) {
 	return holders, nil
 }
 
+// MaxChallengeWait bounds how long a read waits, per sliver, for a node
+// that refuses a blob under a storage challenge (503 + Retry-After).
+const MaxChallengeWait = 60 * time.Second
+
 // fetchSliver gets a primary sliver from a node and verifies it.
 func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, length uint64, pair int) (*blob.Sliver, error) {
 	url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/primary", addr, id, pair)
-	body, code, err := c.doLimit(ctx, http.MethodGet, url, nil, c.maxSliverMessage(length))
+	// A node refuses the slivers of blobs under a storage challenge with
+	// 503 and Retry-After until the window closes: wait and ask again,
+	// for at most MaxChallengeWait in all.
+	var waited time.Duration
+	body, code, wait, err := c.doLimitRetry(ctx, http.MethodGet, url, nil, c.maxSliverMessage(length))
+	for err == nil && wait > 0 && waited+wait <= MaxChallengeWait {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		waited += wait
+		body, code, wait, err = c.doLimitRetry(ctx, http.MethodGet, url, nil, c.maxSliverMessage(length))
+	}
 	if err != nil {
 		return nil, err
 	}

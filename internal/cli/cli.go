@@ -81,7 +81,8 @@ func newRoot(s Streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().String("config", "", "client config file (or WEFT_CONFIG); weft devnet writes one")
 	root.AddCommand(newBlobIDCmd(s), newBenchCmd(s), newValidatorCmd(s), newNodeCmd(s), newDevnetCmd(s),
-		newStoreCmd(s), newReadCmd(s), newStatusCmd(s), newDeleteCmd(s), newInfoCmd(s), newGatewayCmd(s), newAdminCmd(s))
+		newStoreCmd(s), newReadCmd(s), newStatusCmd(s), newDeleteCmd(s), newInfoCmd(s), newGatewayCmd(s), newAdminCmd(s),
+		newChallengesCmd(s))
 	return root
 }
 

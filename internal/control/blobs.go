@@ -146,8 +146,9 @@ func (m *Machine) certify(c *Certificate) error {
 	if weight < m.params.Quorum() {
 		return fmt.Errorf("%w: confirmations worth %d shards, need %d", ErrCertificate, weight, m.params.Quorum())
 	}
-	b.Certified, b.CertifiedEpoch = true, epoch
+	b.Certified, b.CertifiedEpoch, b.CertifiedAt = true, epoch, m.time.UnixNano()
 	m.setJSON(keyBlob(c.ID), b)
+	m.sampleAdd(c.ID)
 	id := c.ID
 	m.emit(Event{Type: EventBlobCertified, BlobID: &id, EndEpoch: b.EndEpoch})
 	return nil
@@ -170,7 +171,7 @@ func (m *Machine) invalidate(c *Certificate) error {
 	}
 	b.Invalid = true
 	m.setJSON(keyBlob(c.ID), b)
-	m.del(keyLive(c.ID))
+	m.unlive(c.ID)
 	id := c.ID
 	m.emit(Event{Type: EventBlobInvalid, BlobID: &id})
 	return nil
@@ -200,7 +201,7 @@ func (m *Machine) deleteRegistration(sender PublicKey, id blob.ID) error {
 	if b.Registrations == 0 {
 		b.Deleted = true
 		m.setJSON(keyBlob(id), b)
-		m.del(keyLive(id))
+		m.unlive(id)
 		m.emit(Event{Type: EventBlobDeleted, BlobID: &id, Owner: &sender})
 		return nil
 	}
@@ -263,7 +264,7 @@ func (m *Machine) expireRegistrations(epoch uint64) {
 		m.setJSON(keyBlob(r.ID), b)
 		if b.Registrations == 0 && !b.Invalid {
 			id := r.ID
-			m.del(keyLive(id))
+			m.unlive(id)
 			m.emit(Event{Type: EventBlobExpired, BlobID: &id})
 		}
 	}

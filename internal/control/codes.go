@@ -23,6 +23,9 @@ var codes = []error{
 	13: ErrBusy,
 	14: ErrEpochState,
 	15: ErrAttested,
+	16: ErrWindow,
+	17: ErrAnswered,
+	18: ErrAnswer,
 }
 
 // CodeInternal is the code of an error with no sentinel.

@@ -21,7 +21,7 @@ func randomBlocks(t *testing.T, seed uint64, n *testNet, blocks int) [][][]byte 
 		var txs [][]byte
 		for k := rng.IntN(6); k > 0; k-- {
 			e := n.epoch()
-			switch op := rng.IntN(12); {
+			switch op := rng.IntN(13); {
 			case op < 3 || len(ids) == 0:
 				id := blobID(rng.IntN(1 << 30))
 				ids = append(ids, id)
@@ -53,6 +53,20 @@ func randomBlocks(t *testing.T, seed uint64, n *testNet, blocks int) [][][]byte 
 				for k := rng.IntN(4); k >= 0; k-- {
 					txs = append(txs, n.tx(n.nodes[rng.IntN(len(n.nodes))], Payload{EpochSyncDone: &EpochSyncDone{Epoch: e + uint64(rng.IntN(5)/4)}}))
 				}
+			case op == 12: // challenge answers: to the open window or another, of the right size or not (refused)
+				w, _ := n.m.OpenWindow()
+				win, size := uint64(rng.IntN(3)), 1+rng.IntN(64)
+				if w != nil {
+					win += w.Window - 1
+					if nd := w.Member(KeyOf(n.nodes[0])); nd != nil && rng.IntN(2) == 0 {
+						size = AnswerSize(n.m.Params().Shards, len(nd.Shards), w.Symbols, w.Blobs)
+					}
+				}
+				answer := make([]byte, size)
+				for i := range answer {
+					answer[i] = byte(rng.UintN(256))
+				}
+				txs = append(txs, n.tx(n.nodes[rng.IntN(len(n.nodes))], Payload{ChallengeAnswer: &ChallengeAnswer{Window: win, Answer: answer}}))
 			default:
 				txs = append(txs, n.tx(n.nodes[0], Payload{InvalidateBlob: n.cert(ids[rng.IntN(len(ids))], e, rng.Perm(len(n.nodes))[:rng.IntN(len(n.nodes)+1)], InvalidMessage)}))
 			}
@@ -63,14 +77,24 @@ func randomBlocks(t *testing.T, seed uint64, n *testNet, blocks int) [][][]byte 
 	return out
 }
 
+// detNet is the network of TestDeterminism: epochs every 3 s of block
+// time, challenge windows every 2 s.
+func detNet(t *testing.T) *testNet {
+	return newTestNetWith(t, 7, 20, func(p *Params) {
+		p.EpochDuration = 3 * time.Second
+		p.ChallengeInterval = 2 * time.Second
+		p.EvictAfter = 2
+	})
+}
+
 func TestDeterminism(t *testing.T) {
 	seed := testSeed(t)
-	a := newTestNet(t, 7, 20, 3*time.Second)
+	a := detNet(t)
 	blocks := randomBlocks(t, seed, a, 60)
 
 	// A replica given the same blocks reaches the same app hash after
 	// every block and the same state.
-	b := newTestNet(t, 7, 20, 3*time.Second)
+	b := detNet(t)
 	for i, txs := range blocks {
 		b.block(txs...)
 		if !bytes.Equal(a.hashes[i], b.hashes[i]) {
@@ -81,13 +105,13 @@ func TestDeterminism(t *testing.T) {
 		t.Fatalf("seed %d: replica states differ", seed)
 	}
 	// Regenerating from the printed seed gives the same chain.
-	c := newTestNet(t, 7, 20, 3*time.Second)
+	c := detNet(t)
 	randomBlocks(t, seed, c, 60)
 	if !bytes.Equal(a.hashes[len(a.hashes)-1], c.hashes[len(c.hashes)-1]) {
 		t.Fatalf("seed %d: replay from seed gives a different app hash", seed)
 	}
 	// A different history gives a different hash.
-	d := newTestNet(t, 7, 20, 3*time.Second)
+	d := detNet(t)
 	randomBlocks(t, seed+1, d, 60)
 	if bytes.Equal(a.hashes[len(a.hashes)-1], d.hashes[len(d.hashes)-1]) {
 		t.Fatalf("seeds %d and %d give the same app hash", seed, seed+1)

@@ -101,6 +101,9 @@ func (m *Machine) setWeight(sender PublicKey, w *SetWeight) error {
 	}
 	n.Weight = w.Weight
 	m.putNode(n)
+	if w.Weight > 0 {
+		m.resetStreak(w.Node)
+	}
 	k := w.Node
 	m.emit(Event{Type: EventNodeUpdated, Node: &k})
 	return nil

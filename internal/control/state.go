@@ -282,6 +282,9 @@ func (m *Machine) End() ([]Event, error) {
 			m.advance(epoch + 1)
 		}
 	}
+	if m.params != nil {
+		m.endChallenges()
+	}
 	return m.takeEvents(), m.err
 }
 
@@ -395,6 +398,8 @@ func (m *Machine) apply(tx *Tx) error {
 		return m.leaveCommittee(tx.Sender)
 	case p.EpochSyncDone != nil:
 		return m.epochSyncDone(tx.Sender, p.EpochSyncDone)
+	case p.ChallengeAnswer != nil:
+		return m.challengeAnswer(tx.Sender, p.ChallengeAnswer)
 	}
 	return ErrBadRequest
 }

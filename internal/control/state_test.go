@@ -42,10 +42,17 @@ type testNet struct {
 
 func newTestNet(t testing.TB, nodes, shards int, epochDuration time.Duration) *testNet {
 	t.Helper()
+	return newTestNetWith(t, nodes, shards, func(p *Params) { p.EpochDuration = epochDuration })
+}
+
+// newTestNetWith is newTestNet with parameters set by edit.
+func newTestNetWith(t testing.TB, nodes, shards int, edit func(*Params)) *testNet {
+	t.Helper()
 	n := &testNet{t: t, store: NewMemStore(), admin: testKey("admin"), user: testKey("user"),
 		nonces: map[PublicKey]uint64{}, now: t0}
-	g := Genesis{Params: Params{NetworkID: "weft-test", Shards: shards, EpochDuration: epochDuration,
+	g := Genesis{Params: Params{NetworkID: "weft-test", Shards: shards,
 		Admin: KeyOf(n.admin), MaxEpochsAhead: 10}}
+	edit(&g.Params)
 	for i := 0; i < nodes; i++ {
 		k := testKey(fmt.Sprint("node", i))
 		n.nodes = append(n.nodes, k)
@@ -85,8 +92,14 @@ type result struct {
 // block applies txs as one block one second after the previous one.
 func (n *testNet) block(txs ...[]byte) []result {
 	n.t.Helper()
+	return n.blockAfter(time.Second, txs...)
+}
+
+// blockAfter applies txs as one block d after the previous one.
+func (n *testNet) blockAfter(d time.Duration, txs ...[]byte) []result {
+	n.t.Helper()
 	n.height++
-	n.now = n.now.Add(time.Second)
+	n.now = n.now.Add(d)
 	n.m.Begin(n.height, n.now)
 	var out []result
 	for _, tx := range txs {

@@ -18,7 +18,7 @@ const TxVersion = 1
 
 // MaxTxSize bounds an encoded transaction of any kind; each kind has a
 // tighter bound (maxSize).
-const MaxTxSize = 1 << 20
+const MaxTxSize = maxChallengeTxSize
 
 // MaxTxLifetime bounds how far past the block time a transaction's
 // Expires may be, and so how long the state remembers a transaction to
@@ -68,6 +68,8 @@ type Payload struct {
 	SetWeight      *SetWeight      `json:"setWeight,omitempty"`
 	LeaveCommittee *LeaveCommittee `json:"leaveCommittee,omitempty"`
 	EpochSyncDone  *EpochSyncDone  `json:"epochSyncDone,omitempty"`
+	// ChallengeAnswer is a member's answer to a storage challenge.
+	ChallengeAnswer *ChallengeAnswer `json:"challengeAnswer,omitempty"`
 }
 
 // RegisterNode registers the sender as a candidate storage node (weight
@@ -222,7 +224,7 @@ func (p *Payload) check() error {
 	n := 0
 	for _, set := range []bool{p.RegisterNode != nil, p.RegisterBlob != nil, p.CertifyBlob != nil,
 		p.InvalidateBlob != nil, p.DeleteBlob != nil, p.ExtendBlob != nil, p.AdvanceEpoch != nil, p.SetWeight != nil,
-		p.LeaveCommittee != nil, p.EpochSyncDone != nil} {
+		p.LeaveCommittee != nil, p.EpochSyncDone != nil, p.ChallengeAnswer != nil} {
 		if set {
 			n++
 		}
@@ -237,6 +239,10 @@ func (p *Payload) check() error {
 func (p *Payload) maxSize() int {
 	if c := p.certificate(); c != nil {
 		return min(MaxTxSize, certificateBaseSize+certificateSigSize*len(c.Signatures))
+	}
+	if p.ChallengeAnswer != nil {
+		// The exact length is checked against the window when applied.
+		return maxChallengeTxSize
 	}
 	return maxSmallTxSize
 }
@@ -282,6 +288,8 @@ func (p *Payload) Kind() string {
 		return "leaveCommittee"
 	case p.EpochSyncDone != nil:
 		return "epochSyncDone"
+	case p.ChallengeAnswer != nil:
+		return "challengeAnswer"
 	}
 	return "empty"
 }

@@ -53,6 +53,22 @@ type Params struct {
 	Admin PublicKey `json:"admin"`
 	// MaxEpochsAhead bounds how far a blob's end epoch may be.
 	MaxEpochsAhead uint64 `json:"maxEpochsAhead"`
+
+	// Storage challenges (DESIGN.md §11; see Challenge for defaults).
+	// ChallengeInterval opens a window every interval of block time; 0
+	// turns challenges off.
+	ChallengeInterval time.Duration `json:"challengeInterval,omitempty"`
+	// ChallengeDeadline is how long a window takes answers (0: half the
+	// interval); at most the interval.
+	ChallengeDeadline time.Duration `json:"challengeDeadline,omitempty"`
+	// ChallengeBlobs is the number of blobs sampled per window (0: 4).
+	ChallengeBlobs int `json:"challengeBlobs,omitempty"`
+	// ChallengeSymbols is the number of symbol indices per (shard,
+	// sampled blob) (0: 2).
+	ChallengeSymbols int `json:"challengeSymbols,omitempty"`
+	// EvictAfter is the number of consecutive failed windows after which
+	// a node's weight drops to 0 (0: 3).
+	EvictAfter int `json:"evictAfter,omitempty"`
 }
 
 // Validate checks the parameters.
@@ -67,7 +83,7 @@ func (p *Params) Validate() error {
 	case p.MaxEpochsAhead == 0:
 		return errors.New("control: maxEpochsAhead must be positive")
 	}
-	return nil
+	return p.validateChallenge()
 }
 
 // F is the number of faulty shards tolerated.
@@ -254,8 +270,10 @@ type Blob struct {
 	Registrations  int    `json:"registrations"`
 	Certified      bool   `json:"certified"`
 	CertifiedEpoch uint64 `json:"certifiedEpoch"`
-	Invalid        bool   `json:"invalid,omitempty"`
-	Deleted        bool   `json:"deleted,omitempty"` // its last registration was deleted
+	// CertifiedAt is the block time of the certification, Unix ns.
+	CertifiedAt int64 `json:"certifiedAt,omitempty"`
+	Invalid     bool  `json:"invalid,omitempty"`
+	Deleted     bool  `json:"deleted,omitempty"` // its last registration was deleted
 }
 
 // Status returns the blob's status in the given current epoch.
@@ -315,6 +333,15 @@ const (
 	// EventRegistrationDeleted: one registration of a blob was deleted and
 	// others keep the blob live (its EndEpoch may have moved earlier).
 	EventRegistrationDeleted EventType = "RegistrationDeleted"
+	// EventChallengeOpened: challenge window Window opened (query it for
+	// its sample, members and deadline).
+	EventChallengeOpened EventType = "ChallengeOpened"
+	// EventChallengeClosed: window Window closed; its per-node results
+	// are final (query the window).
+	EventChallengeClosed EventType = "ChallengeClosed"
+	// EventNodeEvicted: Node failed EvictAfter windows in a row (the last
+	// is Window); its weight is now 0, so the next epoch moves its shards.
+	EventNodeEvicted EventType = "NodeEvicted"
 )
 
 // Event is one ordered state change. Seq numbers are global, dense and
@@ -335,4 +362,6 @@ type Event struct {
 	// EpochChange).
 	EpochState    EpochState `json:"epochState,omitempty"`
 	PreviousEpoch uint64     `json:"previousEpoch,omitempty"`
+	// Challenge events: the window.
+	Window uint64 `json:"window,omitempty"`
 }

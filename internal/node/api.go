@@ -151,6 +151,9 @@ type Health struct {
 	// SyncDoneEpoch is the last epoch whose gained shards were all ready
 	// and reported so (0: none since start).
 	SyncDoneEpoch uint64 `json:"syncDoneEpoch"`
+	// Challenge is the storage challenge window open now, if any, and
+	// whether the node answered it.
+	Challenge *ChallengeHealth `json:"challenge,omitempty"`
 }
 
 // DiskHealth is what the store takes and what is left. Full says why
@@ -173,6 +176,7 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
 	h := Health{Node: n.id, Name: n.cfg.Name, Epoch: epoch, Shards: shards, Cursor: cursor, Status: "ok"}
 	h.Recovery.Pending, h.Recovery.InProgress = n.RecoveryCounts()
 	h.ShardStates, h.SyncDoneEpoch = n.shardHealth()
+	h.Challenge = n.challengeHealth()
 	if h.Shards == nil {
 		h.Shards = []int{}
 	}
@@ -322,6 +326,9 @@ func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := n.refuseBlackout(w, id); err != nil {
+		return err
+	}
 	sl, pc, err := n.store.Sliver(id, uint32(pair), kind)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, "%s sliver of pair %d of blob %v is not stored here", kind, pair, id)
@@ -462,6 +469,11 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 	req, err := recovery.DecodeRequest(raw, n.cfg.MaxSymbolsPerRequest)
 	if err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)
+	}
+	for i := range req.Blobs {
+		if err := n.refuseBlackout(w, req.Blobs[i].ID); err != nil {
+			return err
+		}
 	}
 	head, body, served, err := recovery.Serve(n.codec, holder{n}, req, recovery.Limits{MaxBytes: maxSymbolAnswer})
 	switch {

@@ -26,6 +26,10 @@ type metrics struct {
 	syncBytes   prometheus.Counter
 	syncSlivers *prometheus.CounterVec
 	shardStates *prometheus.GaugeVec
+
+	challengeAnswers *prometheus.CounterVec
+	challengeBuild   prometheus.Histogram
+	challengeBytes   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -72,6 +76,16 @@ func newMetrics() *metrics {
 		m.refused.WithLabelValues(r)
 	}
 	m.reg.MustRegister(m.refused)
+	m.challengeAnswers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_challenge_answers_total",
+		Help: "Storage challenge answers, by result: accepted (passed), refused (the control plane refused it), unable (slivers missing)."}, []string{"result"})
+	for _, r := range []string{"accepted", "refused", "unable"} {
+		m.challengeAnswers.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.challengeAnswers)
+	m.challengeBuild = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weft_challenge_answer_build_seconds",
+		Help: "Time to build a challenge answer from stored slivers.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
+	m.reg.MustRegister(m.challengeBuild)
+	m.challengeBytes = counter("weft_challenge_answer_bytes_total", "Bytes of challenge answers built.")
 	m.extensions = counter("weft_symbol_extensions_total", "Slivers extended to serve parity symbols or proofs to peers (cache misses).")
 	m.syncBytes = counter("weft_shard_sync_bytes_received_total", "Bytes received from previous owners of gained shards (sync answers).")
 	m.syncSlivers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_shard_sync_slivers_total",

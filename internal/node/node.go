@@ -50,6 +50,8 @@ type Node struct {
 	// lock, so no sliver outlives its blob's deletion.
 	gc sync.RWMutex
 
+	chal challengeState // the open storage challenge window
+
 	rec *recoveryState
 	mig *syncState
 	// syncDone reports an epoch's gained shards ready to the control
@@ -285,6 +287,11 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 			return nil
 		}
 		return n.noteSynced(ev.Epoch, *ev.Node)
+	case control.EventChallengeOpened:
+		return n.challengeOpened(ctx, ev.Window)
+	case control.EventChallengeClosed:
+		n.challengeClosed(ev.Window)
+		return nil
 	case control.EventEpochDone:
 		// The epoch's change is done (n − f of its shards synced): the
 		// shards given up until then are no longer served.
@@ -312,7 +319,6 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 }
 
 var errGone = errors.New("node: blob is gone")
-
 
 // blobInfo returns what the node knows of a live blob, asking the control
 // plane when it has not seen the blob yet (an upload may beat the event).

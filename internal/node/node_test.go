@@ -44,6 +44,13 @@ type testbed struct {
 // shards between them.
 func newTestbed(t testing.TB, nodes int) *testbed {
 	t.Helper()
+	return newTestbedWith(t, nodes, func(*control.Genesis) {})
+}
+
+// newTestbedWith is newTestbed with the genesis edited (after the nodes
+// are listed) before the control plane starts.
+func newTestbedWith(t testing.TB, nodes int, edit func(*control.Genesis)) *testbed {
+	t.Helper()
 	tb := &testbed{t: t, dir: t.TempDir()}
 	adminSeed := make([]byte, 32)
 	adminSeed[0] = 0xad
@@ -65,6 +72,7 @@ func newTestbed(t testing.TB, nodes int) *testbed {
 			DataDir: filepath.Join(tb.dir, "data", fmt.Sprint(i)), KeyFile: kf, MaxBodyBytes: 64 << 20,
 			RecoveryDelay: node.Duration(20 * time.Millisecond)})
 	}
+	edit(&g)
 	cp := filepath.Join(tb.dir, "control")
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)

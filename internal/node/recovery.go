@@ -147,6 +147,9 @@ func (n *Node) missing(id blob.ID, length uint64) ([]recovery.WantPair, int64) {
 // enqueue queues a blob for recovery if the node lacks any of its
 // slivers. With sync, the queue entry is on disk when it returns.
 func (n *Node) enqueue(id blob.ID, length uint64, reason string, notBefore time.Time, sync bool) error {
+	if n.forgot(id) {
+		return nil
+	}
 	_, lack := n.missing(id, length)
 	if lack == 0 {
 		return nil

@@ -758,6 +758,11 @@ func (n *Node) serveSync(w http.ResponseWriter, r *http.Request) error {
 	if int(req.Shard) != shard {
 		return errorf(http.StatusBadRequest, "request for shard %d sent to the path of shard %d", req.Shard, shard)
 	}
+	for _, id := range req.IDs {
+		if err := n.refuseBlackout(w, id); err != nil {
+			return err
+		}
+	}
 	if req.Epoch < 2 {
 		return errorf(http.StatusBadRequest, "no shard moves at epoch %d", req.Epoch)
 	}

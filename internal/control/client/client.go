@@ -163,6 +163,30 @@ func (c *Client) EpochSyncDone(ctx context.Context, s *Signer, epoch uint64) (*R
 	return c.Submit(ctx, s, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: epoch}})
 }
 
+// Challenges returns the report of window w, or with w = 0 of the
+// latest limit windows, newest first.
+func (c *Client) Challenges(ctx context.Context, w uint64, limit int) ([]control.WindowReport, error) {
+	data := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, w), uint32(limit))
+	var out []control.WindowReport
+	return out, c.query(ctx, engine.QueryChallenges, data, &out)
+}
+
+// ChallengeWindow returns challenge window w, or with w = 0 the window
+// open now; nil if there is none.
+func (c *Client) ChallengeWindow(ctx context.Context, w uint64) (*control.Window, error) {
+	var data []byte
+	if w != 0 {
+		data = binary.BigEndian.AppendUint64(nil, w)
+	}
+	var out *control.Window
+	return out, c.query(ctx, engine.QueryChallengeWindow, data, &out)
+}
+
+// ChallengeAnswer submits a member's answer to a window.
+func (c *Client) ChallengeAnswer(ctx context.Context, s *Signer, w uint64, answer []byte) (*Result, error) {
+	return c.Submit(ctx, s, control.Payload{ChallengeAnswer: &control.ChallengeAnswer{Window: w, Answer: answer}})
+}
+
 // Events returns up to limit events after the cursor.
 func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]control.Event, error) {
 	data := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, after), uint32(limit))

@@ -178,6 +178,9 @@ func abciEvents(evs []control.Event) []abci.Event {
 		if ev.BlobID != nil {
 			attrs = append(attrs, abci.EventAttribute{Key: "blob", Value: ev.BlobID.String(), Index: true})
 		}
+		if ev.Window != 0 {
+			attrs = append(attrs, abci.EventAttribute{Key: "window", Value: strconv.FormatUint(ev.Window, 10), Index: true})
+		}
 		out = append(out, abci.Event{Type: "weft", Attributes: attrs})
 	}
 	return out
@@ -193,6 +196,12 @@ const (
 	QueryNode         = "/node"         // data: 32-byte public key
 	QueryRegistration = "/registration" // data: 32-byte blob ID ‖ 32-byte owner key
 	QueryEpochChange  = "/epochchange"  // data: uint64 epoch (empty = current)
+	// QueryChallenges answers []control.WindowReport: window W's, or the
+	// latest limit ones with W = 0. data: uint64 W ‖ uint32 limit.
+	QueryChallenges = "/challenges"
+	// QueryChallengeWindow answers the raw control.Window (null if none):
+	// data: uint64 W, or empty for the window open now.
+	QueryChallengeWindow = "/challenge/window"
 )
 
 // Status is the answer to QueryStatus.
@@ -310,6 +319,19 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 			live = []control.BlobInfo{}
 		}
 		return live, err
+	case QueryChallenges:
+		if len(data) != 12 {
+			return nil, bad
+		}
+		return qm.ChallengeReports(binary.BigEndian.Uint64(data), min(limitOf(data[8:]), 100))
+	case QueryChallengeWindow:
+		switch len(data) {
+		case 0:
+			return qm.OpenWindow()
+		case 8:
+			return qm.ChallengeWindow(binary.BigEndian.Uint64(data))
+		}
+		return nil, bad
 	case QueryNode:
 		if len(data) != len(control.PublicKey{}) {
 			return nil, bad

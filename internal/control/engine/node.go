@@ -203,6 +203,9 @@ func cometConfig(home string, vc ValidatorConfig) *cfg.Config {
 	c.Mempool.Recheck = true
 	c.Mempool.MaxTxBytes = control.MaxTxSize
 	c.Mempool.MaxTxsBytes = 256 << 20
+	// A challenge answer travels as base64 in the transaction's JSON and
+	// again in the RPC's.
+	c.RPC.MaxBodyBytes = 2 * control.MaxTxSize
 	c.RPC.MaxSubscriptionClients = 1000
 	c.RPC.MaxOpenConnections = 2000
 	c.RPC.TimeoutBroadcastTxCommit = 30 * time.Second
