@@ -450,18 +450,27 @@ func (r *runner) retire(name string, c *child) {
 	fmt.Fprintf(r.cfg.Out, "%s left the committee and was stopped\n", name)
 }
 
-// controlCall posts to the running devnet's control endpoint in dir.
-func controlCall(ctx context.Context, dir, path string, body, out any) error {
+// runningLayout reads the devnet.json of the devnet running in dir.
+func runningLayout(dir string) (*Layout, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("devnet: no devnet runs in %s (no devnet.json; start it with weft devnet --dir %s)", dir, dir)
+		return nil, fmt.Errorf("devnet: no devnet runs in %s (no devnet.json; start it with weft devnet --dir %s)", dir, dir)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var l Layout
 	if err := json.Unmarshal(raw, &l); err != nil {
-		return fmt.Errorf("devnet: %s: %w", filepath.Join(dir, "devnet.json"), err)
+		return nil, fmt.Errorf("devnet: %s: %w", filepath.Join(dir, "devnet.json"), err)
+	}
+	return &l, nil
+}
+
+// controlCall posts to the running devnet's control endpoint in dir.
+func controlCall(ctx context.Context, dir, path string, body, out any) error {
+	l, err := runningLayout(dir)
+	if err != nil {
+		return err
 	}
 	if l.Control == "" {
 		return fmt.Errorf("devnet: the devnet in %s has no control endpoint (started by an older weft?)", dir)
@@ -519,13 +528,9 @@ func RemoveNode(ctx context.Context, dir, name string) (*RemovedNode, error) {
 // AdvanceEpoch starts the next epoch of the devnet in dir now, with its
 // admin key, and returns the new epoch's change.
 func AdvanceEpoch(ctx context.Context, dir string) (*control.EpochChange, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))
+	l, err := runningLayout(dir)
 	if err != nil {
-		return nil, fmt.Errorf("devnet: no devnet runs in %s: %w", dir, err)
-	}
-	var l Layout
-	if err := json.Unmarshal(raw, &l); err != nil {
-		return nil, fmt.Errorf("devnet: %w", err)
+		return nil, err
 	}
 	key, err := keyfile.Load(filepath.Join(dir, "keys", "admin.key"))
 	if err != nil {
