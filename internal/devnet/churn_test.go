@@ -20,6 +20,7 @@ import (
 	ctlclient "github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/redstuff"
 )
 
 // reload reads devnet.json again (nodes added or left).
@@ -160,6 +161,15 @@ func waitDone(t *testing.T, ctl *ctlclient.Client, epoch uint64, d time.Duration
 func liveIDs(t *testing.T, ctl *ctlclient.Client) []string {
 	t.Helper()
 	var out []string
+	for _, b := range liveBlobs(t, ctl) {
+		out = append(out, b.ID.String())
+	}
+	return out
+}
+
+func liveBlobs(t *testing.T, ctl *ctlclient.Client) []control.BlobInfo {
+	t.Helper()
+	var out []control.BlobInfo
 	var after *blob.ID
 	for {
 		page, err := ctl.LiveBlobs(context.Background(), after, 1000)
@@ -168,7 +178,7 @@ func liveIDs(t *testing.T, ctl *ctlclient.Client) []string {
 		}
 		for _, b := range page {
 			if b.Status == control.StatusCertified {
-				out = append(out, b.ID.String())
+				out = append(out, b)
 			}
 		}
 		if len(page) < 1000 {
@@ -227,6 +237,13 @@ func TestChurn(t *testing.T) {
 	}
 	joiner := n.index("node-7")
 	st, _ := ctl.Status(ctx)
+	// What pulling all of node-7's shards would cost: a resumed sync pulls
+	// less.
+	params, _ := redstuff.NewParams(c.Params().Shards)
+	var pairBytes int64
+	for _, b := range liveBlobs(t, ctl) {
+		pairBytes += int64(params.Ks+params.Kp) * int64(params.SymbolSize(b.Length))
+	}
 	n.devnetCmd("advance-epoch")
 	e1 := st.Epoch + 1
 	// Killed once it pulled something and some shard is still syncing.
@@ -255,13 +272,29 @@ func TestChurn(t *testing.T) {
 	}
 	n.kill(joiner)
 	t.Logf("node-7 killed while syncing: %+v", killedAt)
+	var pulledBefore int64
+	for _, s := range killedAt {
+		pulledBefore += s.Bytes
+	}
 	n.restart(joiner)
 	waitDone(t, ctl, e1, 90*time.Second)
+	var gained int
 	poll(t, 90*time.Second, "node-7 reports its sync", func() bool {
 		var h node.Health
 		_, body := n.get(joiner, "/v1/health")
-		return json.Unmarshal(body, &h) == nil && h.SyncDoneEpoch >= e1
+		if json.Unmarshal(body, &h) != nil {
+			return false
+		}
+		gained = len(h.Shards)
+		return h.SyncDoneEpoch >= e1
 	})
+	// It resumed: what it pulled before the kill is not pulled again.
+	full := int64(len(killedAt)) * pairBytes
+	after := int64(n.metric(joiner, "weft_shard_sync_bytes_received_total"))
+	t.Logf("node-7: %d shards, pulling all would be %d bytes; %d pulled before the kill, %d after the restart", gained, full, pulledBefore, after)
+	if after > full-pulledBefore/2 {
+		t.Fatalf("node-7 pulled %d bytes after its restart, of %d for all its shards, %d of which it had before the kill", after, full, pulledBefore)
+	}
 
 	// Two nodes leave; one of them is killed before the change.
 	order := rng.Perm(7)
