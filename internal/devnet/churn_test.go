@@ -344,7 +344,26 @@ func TestChurn(t *testing.T) {
 		n.waitHoldsAll(i, ids, time.Minute)
 		recovered += max(0, n.metric(i, "weft_recovery_bytes_received_total"))
 	}
-	// The dead node's shards were rebuilt from the others.
+	// The dead node's shards were rebuilt from the others: their new
+	// owners handed them to recovery.
+	fromDead := 0
+	for _, m := range com.Members {
+		var h node.Health
+		_, body := n.get(n.index(m.Name), "/v1/health")
+		json.Unmarshal(body, &h)
+		for _, s := range h.ShardStates {
+			if s.Epoch == e2 && s.From == dead {
+				fromDead++
+				t.Logf("%s: shard %d from %s: %+v", m.Name, s.Shard, dead, s)
+				if s.ToRecovery == 0 || s.Pulled != 0 {
+					t.Fatalf("%s's shard %d, gained from the dead %s: %+v", m.Name, s.Shard, dead, s)
+				}
+			}
+		}
+	}
+	if fromDead == 0 {
+		t.Fatalf("no member lists a shard gained from %s", dead)
+	}
 	if recovered <= recoveredBefore {
 		t.Fatalf("no bytes recovered after %s died (%.0f before, %.0f after)", dead, recoveredBefore, recovered)
 	}
