@@ -165,6 +165,25 @@ shards, bytes held, node RSS and CPU, honest latency. Attacks: ` + strings.Join(
 		},
 	}
 	abuse.Flags().StringSliceVar(&only, "only", nil, "run only these attacks")
-	cmd.AddCommand(enc, ctl, ing, dev, rep, abuse)
+	var chc bench.ChurnConfig
+	churn := &cobra.Command{
+		Use:   "churn [--epochs N]",
+		Short: "Epoch changes with nodes joining and leaving on the default devnet, under load",
+		Long: `Start the default devnet, store some blobs, then run N epoch changes: at each,
+one or two nodes join (weft devnet add-node) and the oldest member leaves
+(remove-node), and the admin advances the epoch, while a writer stores blobs of
+4 KiB–1 MiB and reads them back all the time. Per change: shards moved, the
+bytes the gaining nodes received (shard sync and recovery) over the bytes of
+the moved slivers of the live blobs, the time until the change is done, and
+the writer's writes and reads with how many failed (there should be none).`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := bench.Churn(s.Out, chc)
+			return err
+		},
+	}
+	churn.Flags().IntVar(&chc.Epochs, "epochs", 5, "epoch changes")
+	churn.Flags().IntVar(&chc.Preload, "preload", 40, "blobs stored before the first change")
+	cmd.AddCommand(enc, ctl, ing, dev, rep, abuse, churn)
 	return cmd
 }

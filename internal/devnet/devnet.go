@@ -21,11 +21,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"syscall"
+	"slices"
 	"time"
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
+	ctlclient "github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/gateway"
 	"github.com/weftnet/weft/internal/keyfile"
@@ -49,6 +50,11 @@ type Layout struct {
 	GatewayPID   int        `json:"gatewayPid"`
 	ClientConfig string     `json:"clientConfig"`
 	Nodes        []NodeInfo `json:"nodes"`
+	// Control is the devnet process's own endpoint on loopback (see
+	// control.go), which weft devnet add-node and remove-node call with
+	// ControlToken; devnet.json is readable by its owner only.
+	Control      string `json:"control"`
+	ControlToken string `json:"controlToken"`
 }
 
 // NodeInfo describes one storage node of the devnet.
@@ -59,13 +65,36 @@ type NodeInfo struct {
 	Config  string `json:"config"`
 	DataDir string `json:"dataDir"`
 	Shards  []int  `json:"shards"`
+	// Leaving: the node asked to leave and stops once the change that
+	// removed it is done; Left: it did and was stopped (PID 0), and is not
+	// started again on resume.
+	Leaving bool `json:"leaving,omitempty"`
+	Left    bool `json:"left,omitempty"`
 }
 
-// settings is DIR/devnet-settings.json: what was created.
+// settings is DIR/devnet-settings.json: what was created, and the nodes
+// added and removed since (weft devnet add-node, remove-node). It is what
+// a run resumes from.
 type settings struct {
-	Nodes   int    `json:"nodes"`
+	Nodes   int    `json:"nodes"` // created: node-0 … node-(Nodes−1)
 	Shards  int    `json:"shards"`
 	Gateway string `json:"gateway"` // host:port
+	// Added lists the nodes added later, in order (node-Nodes, …).
+	Added []string `json:"added,omitempty"`
+	// Leaving maps a node that asked to leave to its leave epoch: it runs
+	// (serving its old shards read-only) until that epoch's change is done.
+	Leaving map[string]uint64 `json:"leaving,omitempty"`
+	// Left lists the nodes that left and were stopped: never started again.
+	Left []string `json:"left,omitempty"`
+}
+
+// names lists every node of the devnet, left ones included.
+func (s *settings) names() []string {
+	var out []string
+	for i := 0; i < s.Nodes; i++ {
+		out = append(out, fmt.Sprintf("node-%d", i))
+	}
+	return append(out, s.Added...)
 }
 
 func writeJSON(path string, v any) error {
@@ -212,8 +241,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// with kill -9 before children died with it, or off Linux) hold the
 	// nodes' databases and ports: stop them first.
 	configs := map[string]string{clientCfg: "gateway"}
-	for i := 0; i < cfg.Nodes; i++ {
-		name := fmt.Sprintf("node-%d", i)
+	for _, name := range s.names() {
 		configs[filepath.Join(cfg.Dir, name, "config.json")] = name
 	}
 	for _, p := range findStale(configs) {
@@ -223,50 +251,45 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	sp := newSpawner()
-	var procs []*child
-	defer func() {
-		for _, p := range procs {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			p.stop(20 * time.Second)
-		}
-		sp.close()
-	}()
-	var keys []control.PublicKey
-	for i := 0; i < cfg.Nodes; i++ {
-		name := fmt.Sprintf("node-%d", i)
-		cpath := filepath.Join(cfg.Dir, name, "config.json")
-		nc, err := node.LoadConfig(cpath)
-		if err != nil {
-			return err
-		}
-		k, err := keyfile.LoadOrCreate(nc.KeyFile)
-		if err != nil {
-			return err
-		}
-		keys = append(keys, control.KeyOf(k))
-		if err := checkPortFree(name, nc.Listen); err != nil {
-			return err
-		}
-		c, err := startChild(sp, name, filepath.Join(cfg.Dir, name, "node.log"), cfg.Exe, "node", "--config", cpath)
-		if err != nil {
-			return err
-		}
-		procs = append(procs, c)
-		layout.Nodes = append(layout.Nodes, NodeInfo{Name: name, API: "http://" + nc.Listen, PID: c.cmd.Process.Pid, Config: cpath, DataDir: nc.DataDir})
+	admin, err := keyfile.Load(filepath.Join(cfg.Dir, "keys", "admin.key"))
+	if err != nil {
+		return err
 	}
-	for i := range layout.Nodes {
-		var h node.Health
-		if err := waitHealthy(ctx, layout.Nodes[i].API, procs[i], &h); err != nil {
-			return err
+	ctl, err := ctlclient.Dial(ctx, cp.RPC())
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	r := &runner{cfg: cfg, s: s, sp: newSpawner(), procs: map[string]*child{}, layout: layout,
+		ctl: ctl, admin: ctlclient.NewSigner(admin), leaving: map[string]uint64{}}
+	defer r.stopAll()
+	for name, e := range s.Leaving {
+		r.leaving[name] = e
+	}
+	// Every node in order (tests and tools index them), left ones too;
+	// the others start together and fill their entries in.
+	var start []string
+	for _, name := range s.names() {
+		r.layout.Nodes = append(r.layout.Nodes, NodeInfo{Name: name, Config: filepath.Join(cfg.Dir, name, "config.json"), Left: slices.Contains(s.Left, name)})
+		if !slices.Contains(s.Left, name) {
+			start = append(start, name)
 		}
-		// Whatever answers must be the node this devnet started.
-		if h.Node != keys[i] || h.Name != layout.Nodes[i].Name {
-			return fmt.Errorf("devnet: %s: another process answers on %s (node %q, key %s)", layout.Nodes[i].Name, layout.Nodes[i].API, h.Name, h.Node.Short())
+	}
+	errs := make(chan error, len(start))
+	for _, name := range start {
+		go func() {
+			_, err := r.startNode(ctx, name)
+			errs <- err
+		}()
+	}
+	var startErr error
+	for range start {
+		if err := <-errs; err != nil && startErr == nil {
+			startErr = err
 		}
-		layout.Nodes[i].Shards = h.Shards
+	}
+	if startErr != nil {
+		return startErr
 	}
 
 	// The gateway, as its own process: running out of memory there must
@@ -274,21 +297,32 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := checkPortFree("gateway", s.Gateway); err != nil {
 		return err
 	}
-	gw, err := startChild(sp, "gateway", filepath.Join(cfg.Dir, "gateway.log"), cfg.Exe, "gateway", "--config", clientCfg, "--listen", s.Gateway)
+	gw, err := startChild(r.sp, "gateway", filepath.Join(cfg.Dir, "gateway.log"), cfg.Exe, "gateway", "--config", clientCfg, "--listen", s.Gateway)
 	if err != nil {
 		return err
 	}
-	procs = append(procs, gw)
-	layout.Gateway = "http://" + s.Gateway
-	layout.GatewayPID = gw.cmd.Process.Pid
+	r.mu.Lock()
+	r.procs["gateway"] = gw
+	r.layout.Gateway = "http://" + s.Gateway
+	r.layout.GatewayPID = gw.cmd.Process.Pid
+	r.mu.Unlock()
 	var gh gateway.Health
-	if err := waitHealthy(ctx, layout.Gateway, gw, &gh); err != nil {
+	if err := waitHealthy(ctx, r.layout.Gateway, gw, &gh); err != nil {
 		return err
 	}
 	if gh.PID != gw.cmd.Process.Pid {
-		return fmt.Errorf("devnet: gateway: another process (PID %d) answers on %s", gh.PID, layout.Gateway)
+		return fmt.Errorf("devnet: gateway: another process (PID %d) answers on %s", gh.PID, r.layout.Gateway)
 	}
-	if err := writeJSON(filepath.Join(cfg.Dir, "devnet.json"), layout); err != nil {
+	stopCtl, err := r.serveControl()
+	if err != nil {
+		return err
+	}
+	defer stopCtl()
+	wctx, wcancel := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); r.watchLeaving(wctx) }()
+	defer func() { wcancel(); <-watched }()
+	if err := r.writeLayout(); err != nil {
 		return err
 	}
 	fmt.Fprintf(cfg.Out, `devnet ready: control plane %s, gateway %s, %d storage nodes
@@ -299,9 +333,12 @@ func Run(ctx context.Context, cfg Config) error {
   weft read BLOB_ID -o OUT
   weft status BLOB_ID
   weft info
+  weft devnet add-node --dir %s      # one more node, with weight
+  weft devnet remove-node --dir %s NAME
+  weft devnet advance-epoch --dir %s
 layout: %s
 stop with Ctrl-C; run again with the same --dir to resume.
-`, cp.RPC(), layout.Gateway, cfg.Nodes, layout.Gateway, layout.Gateway, clientCfg, filepath.Join(cfg.Dir, "devnet.json"))
+`, cp.RPC(), r.layout.Gateway, len(s.names())-len(s.Left), r.layout.Gateway, r.layout.Gateway, clientCfg, cfg.Dir, cfg.Dir, cfg.Dir, filepath.Join(cfg.Dir, "devnet.json"))
 	<-ctx.Done()
 	fmt.Fprintln(cfg.Out, "stopping the devnet")
 	// It describes processes about to stop.
