@@ -104,16 +104,23 @@ func TestChallenges(t *testing.T) {
 	open := tb.waitWindow("opened after the loss", 10*time.Second, func(r *control.WindowReport) bool {
 		return r.Window > after && !r.Closed
 	})
-	// During the window the peers refuse the sampled blob to everyone:
-	// the liar cannot fetch what it lost.
+	// Once a peer has seen the window open (its health says so), it
+	// refuses the sampled blob to everyone: the liar cannot fetch what it
+	// lost.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var h node.Health
+		c, raw := do(t, "GET", url(tb.nodes[0], "/v1/health"), nil)
+		if c == http.StatusOK && json.Unmarshal(raw, &h) == nil && h.Challenge != nil && h.Challenge.Window == open.Window {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health during window %d: %s", open.Window, raw)
+		}
+	}
 	pair := tb.codec.Params().PairAt(lost.ID, tb.shardOf(0)[0])
 	code, body := doHeader(t, sliverURL(tb.nodes[0], lost.ID, pair, blob.Primary))
 	if code.status != http.StatusServiceUnavailable || code.retryAfter == "" {
-		t.Fatalf("peer served a sampled blob during window %d: %d %s", open.Window, code.status, body)
-	}
-	var h node.Health
-	if c, raw := do(t, "GET", url(tb.nodes[0], "/v1/health"), nil); c != http.StatusOK || json.Unmarshal(raw, &h) != nil || h.Challenge == nil || h.Challenge.Window != open.Window {
-		t.Fatalf("health during window %d: %s", open.Window, raw)
+		t.Fatalf("peer served a sampled blob during window %d: %d %.100q", open.Window, code.status, body)
 	}
 	// A reader waits out the blackout instead of failing.
 	start := time.Now()
