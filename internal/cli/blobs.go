@@ -293,6 +293,7 @@ describes it and DIR/client.json is a client config for weft store/read.`,
 	cmd.Flags().StringVar(&cfg.Dir, "dir", "", "directory of the devnet (created on first run)")
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 0, "storage nodes (default 7)")
 	cmd.Flags().IntVar(&cfg.Shards, "shards", 0, "shards (default 28)")
+	cmd.Flags().Var(&challengeFlag{&cfg.ChallengeInterval}, "challenge-interval", `how often storage challenges open, e.g. 30s, or "off" (default 30s; set when DIR is created)`)
 	cmd.AddCommand(newDevnetAddNodeCmd(s), newDevnetRemoveNodeCmd(s), newDevnetAdvanceEpochCmd(s))
 	return cmd
 }
@@ -434,3 +435,31 @@ func newGatewayCmd(s Streams) *cobra.Command {
 	cmd.Flags().DurationVar(&gcfg.BudgetWait, "budget-wait", gateway.BudgetWait, "how long a request waits for bytes in flight before 503")
 	return cmd
 }
+
+// challengeFlag is a duration flag that also takes "off".
+type challengeFlag struct{ d *time.Duration }
+
+func (f *challengeFlag) String() string {
+	if f.d == nil || *f.d == 0 {
+		return ""
+	}
+	if *f.d < 0 {
+		return "off"
+	}
+	return f.d.String()
+}
+
+func (f *challengeFlag) Set(v string) error {
+	if v == "off" || v == "0" {
+		*f.d = -1
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 30s, or off")
+	}
+	*f.d = d
+	return nil
+}
+
+func (f *challengeFlag) Type() string { return "duration" }

@@ -41,7 +41,14 @@ type Config struct {
 	Shards int    // default 28: losing any two nodes loses nothing
 	Exe    string // the weft binary to run nodes with; default this one
 	Out    io.Writer
+	// ChallengeInterval is how often storage challenges open (genesis, so
+	// on the first run only): zero means DefaultChallengeInterval, a
+	// negative value none.
+	ChallengeInterval time.Duration
 }
+
+// DefaultChallengeInterval is short, so that challenges are seen working.
+const DefaultChallengeInterval = 30 * time.Second
 
 // Layout is what the devnet writes as DIR/devnet.json once it is ready.
 type Layout struct {
@@ -117,6 +124,12 @@ func create(cfg *Config) error {
 		return err
 	}
 	g := control.Genesis{Params: control.Params{NetworkID: "weft-devnet", Shards: cfg.Shards, Admin: control.KeyOf(admin), MaxEpochsAhead: 1000}}
+	switch {
+	case cfg.ChallengeInterval == 0:
+		g.Params.ChallengeInterval = DefaultChallengeInterval
+	case cfg.ChallengeInterval > 0:
+		g.Params.ChallengeInterval = cfg.ChallengeInterval
+	}
 	var ncs []node.Config
 	for i := 0; i < cfg.Nodes; i++ {
 		name := fmt.Sprintf("node-%d", i)
