@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/weftnet/weft/blob"
@@ -28,6 +29,13 @@ import (
 type ChurnConfig struct {
 	Epochs  int // epoch changes; default 5
 	Preload int // blobs stored before the first change; default 40
+	// KillEvery: at every KillEvery-th change the leaving node is killed
+	// (SIGKILL) before the change, so its shards come through recovery
+	// from the committee; default 3, negative never.
+	KillEvery int
+	// MinSize and MaxSize bound the writer's blobs; default 4 KiB and
+	// 1 MiB.
+	MinSize, MaxSize int
 }
 
 // ChurnEpoch is one epoch change of the churn benchmark.
@@ -55,11 +63,12 @@ func (e ChurnEpoch) Ratio() float64 {
 	return float64(e.SyncBytes+e.RecoveryBytes) / float64(e.MovedBytes)
 }
 
-// churnWriter stores blobs of 4 KiB–1 MiB and reads them back (and an
+// churnWriter stores blobs of min–max bytes and reads them back (and an
 // older one) in a loop, counting what fails.
 type churnWriter struct {
-	c   *client.Client
-	rng *rand.Rand
+	c        *client.Client
+	rng      *rand.Rand
+	min, max int
 
 	mu                         sync.Mutex
 	data                       map[blob.ID][]byte
@@ -69,7 +78,7 @@ type churnWriter struct {
 }
 
 func (w *churnWriter) step(ctx context.Context) {
-	size := 4<<10 + w.rng.IntN(1<<20-4<<10)
+	size := w.min + w.rng.IntN(w.max-w.min+1)
 	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte(w.rng.Uint32())
@@ -125,6 +134,15 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 	if cfg.Preload <= 0 {
 		cfg.Preload = 40
 	}
+	if cfg.KillEvery == 0 {
+		cfg.KillEvery = 3
+	}
+	if cfg.MinSize <= 0 {
+		cfg.MinSize = 4 << 10
+	}
+	if cfg.MaxSize < cfg.MinSize {
+		cfg.MaxSize = max(cfg.MinSize, 1<<20)
+	}
 	ctx := context.Background()
 	layout, stop, err := startDevnet(ctx, devnet.Config{})
 	if err != nil {
@@ -147,7 +165,7 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 		return nil, err
 	}
 
-	wr := &churnWriter{c: c, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5)), data: map[blob.ID][]byte{}}
+	wr := &churnWriter{c: c, min: cfg.MinSize, max: cfg.MaxSize, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5)), data: map[blob.ID][]byte{}}
 	for i := 0; i < cfg.Preload; i++ {
 		wr.step(ctx)
 	}
@@ -165,8 +183,8 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 	defer func() { wcancel(); <-wdone }()
 
 	fmt.Fprintf(w, "weft bench churn: devnet of %d storage node processes, %d shards; %d epoch changes, nodes joining and leaving at each;\n", len(layout.Nodes), params.N, cfg.Epochs)
-	fmt.Fprintf(w, "a writer stores blobs of 4 KiB–1 MiB and reads them back all along (%d stored before the first change)\n\n", cfg.Preload)
-	fmt.Fprintf(w, "%5s | %-17s | %-7s | %7s | %6s | %10s | %10s %10s | %5s | %7s | %6s %6s | %6s %6s\n",
+	fmt.Fprintf(w, "a writer stores blobs of %s–%s and reads them back all along (%d stored before the first change)\n\n", FormatSize(int64(cfg.MinSize)), FormatSize(int64(cfg.MaxSize)), cfg.Preload)
+	fmt.Fprintf(w, "%5s | %-17s | %-16s | %7s | %6s | %10s | %10s %10s | %5s | %7s | %6s %6s | %6s %6s\n",
 		"epoch", "joined", "left", "members", "moved", "slivers", "sync", "recovery", "ratio", "to done", "writes", "failed", "reads", "failed")
 	var out []ChurnEpoch
 	var leaveOrder []string
@@ -192,6 +210,17 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 			return out, err
 		}
 		ep.Left = []string{leaver}
+		if cfg.KillEvery > 0 && (i+1)%cfg.KillEvery == 0 {
+			// The leaver dies before the change: what it held is rebuilt.
+			pid, err := nodePID(dir, leaver)
+			if err != nil {
+				return out, err
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				return out, fmt.Errorf("bench: killing %s: %w", leaver, err)
+			}
+			ep.Left = []string{leaver + " (killed)"}
+		}
 
 		prev, err := ctl.Committee(ctx, 0)
 		if err != nil {
@@ -256,7 +285,7 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 		w1, r1, fw1, fr1 := wr.counts()
 		ep.Writes, ep.Reads, ep.FailedWrites, ep.FailedReads = w1-w0, r1-r0, fw1-fw0, fr1-fr0
 		out = append(out, ep)
-		fmt.Fprintf(w, "%5d | %-17s | %-7s | %7d | %6d | %10s | %10s %10s | %5.3f | %7s | %6d %6d | %6d %6d\n",
+		fmt.Fprintf(w, "%5d | %-17s | %-16s | %7d | %6d | %10s | %10s %10s | %5.3f | %7s | %6d %6d | %6d %6d\n",
 			ep.Epoch, strings.Join(ep.Joined, ","), strings.Join(ep.Left, ","), ep.Members, ep.ShardsMoved, FormatSize(ep.MovedBytes),
 			FormatSize(ep.SyncBytes), FormatSize(ep.RecoveryBytes), ep.Ratio(), formatDuration(ep.ToDone), ep.Writes, ep.FailedWrites, ep.Reads, ep.FailedReads)
 	}
@@ -264,7 +293,8 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 	<-wdone
 	writes, reads, fw, fr := wr.counts()
 	fmt.Fprintf(w, "\n%d blobs live at the end; the writer stored %d and read %d blobs: %d failed writes, %d failed reads\n", len(wr.ids), writes, reads, fw, fr)
-	fmt.Fprint(w, `moved: shards whose owner changed; slivers: their pairs of the live blobs (from the blobs' lengths);
+	fmt.Fprint(w, `(killed): the leaver was killed before the change, so its shards were rebuilt by recovery;
+moved: shards whose owner changed; slivers: their pairs of the live blobs (from the blobs' lengths);
 sync, recovery: bytes the gaining nodes received (weft_shard_sync_bytes_received_total,
 weft_recovery_bytes_received_total); ratio: (sync + recovery) / slivers; to done: from AdvanceEpoch
 until the change is done (members worth n − f shards attested); writes, reads: the writer's during the change.
@@ -276,6 +306,24 @@ until the change is done (members worth n − f shards attested); writes, reads:
 }
 
 // nodeAPIs maps the running nodes of the devnet in dir to their APIs.
+// nodePID returns the process of a running node of the devnet in dir.
+func nodePID(dir, name string) (int, error) {
+	var l devnet.Layout
+	raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))
+	if err != nil {
+		return 0, err
+	}
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return 0, err
+	}
+	for _, nd := range l.Nodes {
+		if nd.Name == name && nd.PID > 0 {
+			return nd.PID, nil
+		}
+	}
+	return 0, fmt.Errorf("bench: no running node %s", name)
+}
+
 func nodeAPIs(dir string) (map[string]string, error) {
 	var l devnet.Layout
 	raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))

@@ -184,6 +184,25 @@ the writer's writes and reads with how many failed (there should be none).`,
 	}
 	churn.Flags().IntVar(&chc.Epochs, "epochs", 5, "epoch changes")
 	churn.Flags().IntVar(&chc.Preload, "preload", 40, "blobs stored before the first change")
+	churn.Flags().IntVar(&chc.KillEvery, "kill-every", 3, "kill the leaver before every k-th change (its shards are rebuilt by recovery); 0 never")
+	var minSize, maxSize string
+	churn.Flags().StringVar(&minSize, "min-size", "4KiB", "smallest blob the writer stores")
+	churn.Flags().StringVar(&maxSize, "max-size", "1MiB", "largest blob the writer stores")
+	churn.PreRunE = func(*cobra.Command, []string) error {
+		lo, err := bench.ParseSize(minSize)
+		if err != nil {
+			return usageError{err}
+		}
+		hi, err := bench.ParseSize(maxSize)
+		if err != nil {
+			return usageError{err}
+		}
+		if chc.KillEvery == 0 {
+			chc.KillEvery = -1
+		}
+		chc.MinSize, chc.MaxSize = int(lo), int(hi)
+		return nil
+	}
 	cmd.AddCommand(enc, ctl, ing, dev, rep, abuse, churn)
 	return cmd
 }
