@@ -91,7 +91,7 @@ func heldOf(held []int, i int) int {
 // as possible from the previous committee (nil at genesis): members keep
 // what they held up to their quota (the lowest-numbered), and only the
 // surplus of shrinking members and the shards of departed ones move,
-// lowest first, to members below quota. Nodes whose quota is 0 are left
+// dealt round-robin to members below quota. Nodes whose quota is 0 are left
 // out. The result is sorted by node key and deterministic.
 func AssignShards(n int, prev *Committee, nodes []Node) []Member {
 	nodes = slices.Clone(nodes)
@@ -126,15 +126,32 @@ func AssignShards(n int, prev *Committee, nodes []Node) []Member {
 			}
 		}
 	}
-	next := 0
+	// The free shards go round-robin to the members below quota, so that
+	// neighbouring shards have different owners: a pair's Merkle sibling
+	// lives on the next shard, and a node that lost a pair's commitment
+	// checks the rebuilt pair with its sibling's — from another node, if
+	// the sibling's shard is not the same node's.
+	var needy []int
 	for i := range members {
-		for len(members[i].Shards) < quota[i] {
-			for taken[next] {
-				next++
-			}
-			taken[next] = true
-			members[i].Shards = append(members[i].Shards, next)
+		if len(members[i].Shards) < quota[i] {
+			needy = append(needy, i)
 		}
+	}
+	turn := 0
+	for s := 0; s < n && len(needy) > 0; s++ {
+		if taken[s] {
+			continue
+		}
+		i := needy[turn%len(needy)]
+		taken[s] = true
+		members[i].Shards = append(members[i].Shards, s)
+		if len(members[i].Shards) == quota[i] {
+			needy = slices.Delete(needy, turn%len(needy), turn%len(needy)+1)
+		} else {
+			turn++
+		}
+	}
+	for i := range members {
 		slices.Sort(members[i].Shards)
 	}
 	return slices.DeleteFunc(members, func(mem Member) bool { return len(mem.Shards) == 0 })

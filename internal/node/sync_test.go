@@ -297,10 +297,11 @@ func TestShardSyncFromPreviousOwner(t *testing.T) {
 }
 
 // TestShardSyncPreviousOwnerDown: with the previous owner down, the
-// gained shard is rebuilt by recovery from the rest of the committee.
+// gained shard is rebuilt by recovery from the rest of the committee, at
+// about the bytes it holds (blobs of 1–3 MiB: ≤ 1.1×).
 func TestShardSyncPreviousOwnerDown(t *testing.T) {
 	tb := newTestbed(t, 6)
-	blobs := tb.storeBlobs(30_000, 100_000, 7)
+	blobs := tb.storeBlobs(1<<20, 3<<20, 2<<20)
 	ni := tb.addNode(nil)
 	next, prev := tb.grow(ni)
 	gained := tb.moves(ni, next, prev)
@@ -311,7 +312,12 @@ func TestShardSyncPreviousOwnerDown(t *testing.T) {
 	n := tb.nodes[ni]
 	h := waitReady(t, n, 2, 60*time.Second)
 	waitHolding(t, n, blobs, 10*time.Second)
-	tb.checkSlivers(n, ni, blobs)
+	moved := tb.checkSlivers(n, ni, blobs)
+	received := metric(t, n, "weft_recovery_bytes_received_total")
+	t.Logf("gained %v; moved sliver bytes %d, recovery bytes received %.0f: ratio %.4f", gained, moved, received, received/float64(moved))
+	if ratio := received / float64(moved); ratio > 1.1 {
+		t.Fatalf("recovery received %.0f bytes for %d bytes of moved slivers (ratio %.3f, want ≤ 1.1 for blobs ≥ 1 MiB)", received, moved, ratio)
+	}
 	if r := metric(t, n, "weft_slivers_recovered_total"); r != float64(2*len(gained)*len(blobs)) {
 		t.Fatalf("%v slivers recovered, want %d", r, 2*len(gained)*len(blobs))
 	}
