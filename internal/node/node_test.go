@@ -203,6 +203,8 @@ func TestStoreConfirmServe(t *testing.T) {
 	bad := message(e, mine[0], blob.Primary)
 	bad[len(bad)-1] ^= 1
 	unknown := blob.ID{9, 9, 9}
+	params := tb.codec.Params()
+	unknownPair := params.PairAt(unknown, params.ShardOf(e.ID, mine[0])) // on a shard this node holds
 	for _, tc := range []struct {
 		name   string
 		method string
@@ -211,7 +213,7 @@ func TestStoreConfirmServe(t *testing.T) {
 		code   int
 	}{
 		{"shard not held", "PUT", sliverURL(n, e.ID, others[0], blob.Primary), message(e, others[0], blob.Primary), http.StatusMisdirectedRequest},
-		{"unregistered blob", "PUT", sliverURL(n, unknown, mine[0], blob.Primary), message(e, mine[0], blob.Primary), http.StatusNotFound},
+		{"unregistered blob", "PUT", sliverURL(n, unknown, unknownPair, blob.Primary), message(e, mine[0], blob.Primary), http.StatusNotFound},
 		{"sliver fails verification", "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), bad, http.StatusUnprocessableEntity},
 		{"malformed body", "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), []byte("hello"), http.StatusBadRequest},
 		{"body for another sliver", "PUT", sliverURL(n, e.ID, mine[0], blob.Primary), message(e, mine[0], blob.Secondary), http.StatusBadRequest},

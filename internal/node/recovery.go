@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -294,18 +295,31 @@ func (n *Node) peers() ([]recovery.Peer, []control.Member) {
 	if com == nil {
 		return nil, nil
 	}
+	// The committee shards moved from: its members may still serve what
+	// they gave up (read-only), which a pair rebuilt without its
+	// commitment is checked with when the sibling's shard moved too.
+	members := slices.Clone(com.Members)
+	previous := map[control.PublicKey][]int{}
+	if prev := n.previousCommittee(); prev != nil {
+		for _, m := range prev.Members {
+			previous[m.Key] = m.Shards
+			if !slices.ContainsFunc(members, func(c control.Member) bool { return c.Key == m.Key }) {
+				members = append(members, control.Member{Node: m.Node})
+			}
+		}
+	}
 	now := time.Now()
 	n.rec.mu.Lock()
 	defer n.rec.mu.Unlock()
-	peers := make([]recovery.Peer, len(com.Members))
-	for i, m := range com.Members {
-		peers[i] = recovery.Peer{Shards: m.Shards, Self: m.Key == n.id}
+	peers := make([]recovery.Peer, len(members))
+	for i, m := range members {
+		peers[i] = recovery.Peer{Shards: m.Shards, Previous: previous[m.Key], Self: m.Key == n.id}
 		if h := n.rec.peers[m.Key]; h != nil {
 			peers[i].Avoid = now.Before(h.failedUntil)
 			peers[i].Banned = now.Before(h.bannedUntil)
 		}
 	}
-	return peers, com.Members
+	return peers, members
 }
 
 // recoverBatch rebuilds the missing slivers of a batch of blobs and

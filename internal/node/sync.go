@@ -52,13 +52,14 @@ type syncState struct {
 	// (seen since start: after a restart a given-up shard waits for a
 	// later epoch's change instead).
 	attested map[uint64]map[control.PublicKey]bool
+	sources  map[uint64]*control.Committee // by epoch: the committee it synced from
 }
 
 // initSync loads the persisted shard states, drops given-up shards whose
 // epoch change is done, and plans the current epoch if it was not.
 func (n *Node) initSync(ctx context.Context) error {
 	n.mig = &syncState{shards: map[int]*migration.Progress{}, committees: map[uint64]*control.Committee{}, wake: make(chan struct{}, 1),
-		attested: map[uint64]map[control.PublicKey]bool{}}
+		attested: map[uint64]map[control.PublicKey]bool{}, sources: map[uint64]*control.Committee{}}
 	var err error
 	if n.mig.planned, err = n.store.MigrationEpoch(); err != nil {
 		return err
@@ -109,6 +110,32 @@ func (n *Node) committeeAt(ctx context.Context, epoch uint64) (*control.Committe
 	n.mig.committees[epoch] = c
 	n.mig.mu.Unlock()
 	return c, nil
+}
+
+// previousCommittee returns the committee the current epoch's shards
+// moved from (cached), or nil in the first epoch or if it cannot be had
+// now.
+func (n *Node) previousCommittee() *control.Committee {
+	epoch, _, _ := n.state()
+	if epoch <= 1 {
+		return nil
+	}
+	n.mig.mu.Lock()
+	prev := n.mig.sources[epoch]
+	n.mig.mu.Unlock()
+	if prev != nil {
+		return prev
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	prev, err := n.syncSource(ctx, epoch)
+	if err != nil {
+		return nil
+	}
+	n.mig.mu.Lock()
+	n.mig.sources[epoch] = prev
+	n.mig.mu.Unlock()
+	return prev
 }
 
 // syncSource returns the committee shards move from at epoch's change:

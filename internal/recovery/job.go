@@ -32,6 +32,12 @@ type Peer struct {
 	Avoid bool
 	// Banned marks a peer that lied lately: never asked.
 	Banned bool
+	// Previous lists shards the peer held in the epoch whose committee
+	// the current one took over from, and may still serve read-only: it is
+	// asked for a pair's commitment when the shard's current owner has
+	// none yet (a shard that moved in the same change as the one being
+	// rebuilt), before the pair is rebuilt only to check with.
+	Previous []int
 }
 
 // Want is a blob the node must complete: every pair it holds, with what
@@ -139,6 +145,7 @@ type Job struct {
 	o      Options
 	peers  []Peer
 	owner  []int // shard → peer, -1 if none
+	prev   []int // shard → peer that held it before, -1 if none or the owner
 	blobs  []*blobState
 	round  int
 	failed map[int]bool // peers that failed a call this job
@@ -156,8 +163,8 @@ type blobState struct {
 	groups     [2]*group          // by target kind
 	unknown    map[int]bool       // pairs rebuilt without their commitment
 	known      map[int]blob.PairCommitment
-	asked      map[int]bool // commitments asked, by pair
-	refused    map[int]bool // commitments that could not be had
+	asked      map[int]bool    // commitments asked, by pair
+	refused    map[[2]int]bool // {pair, peer}: commitments a peer could not give
 	done       bool
 	err        error
 	proof      *blob.InconsistencyProof
@@ -204,14 +211,21 @@ type source struct {
 func NewJob(c *redstuff.Codec, peers []Peer, wants []Want, o Options) *Job {
 	o.defaults()
 	p := c.Params()
-	j := &Job{c: c, p: p, o: o, peers: peers, owner: make([]int, p.N), failed: map[int]bool{}, liars: map[int]string{}, corrupt: map[blob.ID]bool{}}
+	j := &Job{c: c, p: p, o: o, peers: peers, owner: make([]int, p.N), prev: make([]int, p.N), failed: map[int]bool{}, liars: map[int]string{}, corrupt: map[blob.ID]bool{}}
 	for i := range j.owner {
-		j.owner[i] = -1
+		j.owner[i], j.prev[i] = -1, -1
 	}
 	for i, peer := range peers {
 		for _, s := range peer.Shards {
 			if s >= 0 && s < p.N {
 				j.owner[s] = i
+			}
+		}
+	}
+	for i, peer := range peers {
+		for _, s := range peer.Previous {
+			if s >= 0 && s < p.N && j.owner[s] != i {
+				j.prev[s] = i
 			}
 		}
 	}
@@ -222,7 +236,7 @@ func NewJob(c *redstuff.Codec, peers []Peer, wants []Want, o Options) *Job {
 		}
 		seen[w.ID] = true
 		b := &blobState{id: w.ID, length: w.Length, s: p.SymbolSize(w.Length), pairs: map[int]*pairState{},
-			unknown: map[int]bool{}, known: map[int]blob.PairCommitment{}, asked: map[int]bool{}, refused: map[int]bool{}}
+			unknown: map[int]bool{}, known: map[int]blob.PairCommitment{}, asked: map[int]bool{}, refused: map[[2]int]bool{}}
 		for kind := range b.groups {
 			k := p.SliverLen(blob.SliverKind(kind))
 			b.groups[kind] = &group{target: blob.SliverKind(kind), k: k, margin: int(float64(k) * o.Margin),
@@ -343,7 +357,7 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 		j.failed[c.Peer] = true
 		for _, ref := range c.refs {
 			for _, q := range ref.commitments {
-				ref.b.refused[q] = true
+				ref.b.refused[[2]int{q, c.Peer}] = true
 				delete(ref.b.asked, q)
 			}
 			for _, src := range ref.items {
@@ -359,12 +373,12 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 			a := &ans.Commitments[k]
 			delete(b.asked, q)
 			if a.Missing != Present {
-				b.refused[q] = true
+				b.refused[[2]int{q, c.Peer}] = true
 				continue
 			}
 			if int(a.Commitment.Pair) != q || j.c.VerifyCommitment(b.id, b.length, &a.Commitment) != nil {
 				j.ban(c.Peer, fmt.Sprintf("served a false commitment of pair %d of blob %v", q, b.id))
-				b.refused[q] = true
+				b.refused[[2]int{q, c.Peer}] = true
 				continue
 			}
 			b.known[q] = a.Commitment
@@ -672,20 +686,21 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) {
 			continue
 		}
 		asked := false
+	ask:
 		for _, q := range cands {
-			if b.refused[q] {
-				continue
+			shard := j.p.ShardOf(b.id, q)
+			// The shard's owner, then the one that held it before.
+			for _, peer := range []int{j.owner[shard], j.prev[shard]} {
+				if peer < 0 || b.refused[[2]int{q, peer}] || j.peers[peer].Banned || j.liars[peer] != "" || j.failed[peer] || j.peers[peer].Self {
+					continue
+				}
+				b.asked[q] = true
+				br, ref := add(peer)
+				br.Commitments = append(br.Commitments, uint32(q))
+				ref.commitments = append(ref.commitments, q)
+				asked = true
+				break ask
 			}
-			peer := j.owner[j.p.ShardOf(b.id, q)]
-			if peer < 0 || j.peers[peer].Banned || j.liars[peer] != "" || j.failed[peer] || j.peers[peer].Self {
-				continue
-			}
-			b.asked[q] = true
-			br, ref := add(peer)
-			br.Commitments = append(br.Commitments, uint32(q))
-			ref.commitments = append(ref.commitments, q)
-			asked = true
-			break
 		}
 		if !asked {
 			// No commitment to be had next to p: rebuild the nearest
