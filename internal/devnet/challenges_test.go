@@ -110,7 +110,8 @@ func closedAfter(t *testing.T, ctl *ctlclient.Client, what string, t0 time.Time)
 //     read of that blob waits the window out and succeeds.
 //   - That node keeps failing and is evicted (weight 0 in weft challenges
 //     --json); weft devnet advance-epoch moves its shards to the others
-//     (the next committee leaves it out), every member then holds every
+//     (the next committee leaves it out; its new owners rebuild them
+//     through recovery, as it holds nothing), every member then holds every
 //     pair of its shards, every blob reads back byte-exact, and the next
 //     window is passed by every member.
 func TestChallengesOnDevnet(t *testing.T) {
@@ -357,15 +358,29 @@ func TestChallengesOnDevnet(t *testing.T) {
 			owners[s] = m.Name
 		}
 	}
+	moved := map[int]string{}
 	for _, s := range lost {
 		if owners[s] == "" {
 			t.Fatalf("shard %d of the evicted %s has no owner in epoch %d", s, liarName, com.Epoch)
 		}
+		moved[s] = owners[s]
 	}
-	t.Logf("epoch %d: %s's shards %v moved to %v", com.Epoch, liarName, lost, owners)
+	t.Logf("epoch %d: %s's shards moved: %v", com.Epoch, liarName, moved)
 	ids = liveIDs(t, ctl)
 	for _, m := range com.Members {
 		n.waitHoldsAll(n.index(m.Name), ids, time.Minute)
+	}
+	// The evicted node had none of their pairs: they came through
+	// recovery (the migration's fallback path).
+	for s, name := range moved {
+		var h node.Health
+		_, body := n.get(n.index(name), "/v1/health")
+		json.Unmarshal(body, &h)
+		i := slices.IndexFunc(h.ShardStates, func(st node.ShardHealth) bool { return st.Shard == s && st.Epoch == com.Epoch })
+		if i < 0 || h.ShardStates[i].From != liarName || h.ShardStates[i].ToRecovery == 0 || h.ShardStates[i].Pulled != 0 {
+			t.Fatalf("%s's shard %d, gained from the evicted %s: %s", name, s, liarName, body)
+		}
+		t.Logf("%s: shard %d from %s: %+v", name, s, liarName, h.ShardStates[i])
 	}
 	for _, id := range w.ids {
 		got, err := c.Read(ctx, id)
