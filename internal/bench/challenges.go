@@ -149,6 +149,7 @@ func Challenges(w io.Writer, cfg ChallengesConfig) ([]ChallengeWindow, error) {
 	for _, nd := range wins[0].Nodes {
 		names = append(names, nd.Name)
 	}
+	slices.Sort(names)
 	fmt.Fprintf(w, "%6s | %5s | %17s | %7s | %13s %13s | %s\n", "window", "blobs", "answer bytes/node", "checked", "check median", "check max", strings.Join(shortNames(names), " "))
 	var out []ChallengeWindow
 	for _, win := range wins {
@@ -175,8 +176,10 @@ func Challenges(w io.Writer, cfg ChallengesConfig) ([]ChallengeWindow, error) {
 		var res []string
 		sizes := map[int]bool{}
 		for _, nd := range win.Nodes {
-			res = append(res, fmt.Sprintf("%*s", len(shortName(nd.Name))+1, resultLetter(nd.Result)))
 			sizes[nd.AnswerBytes] = true
+		}
+		for _, name := range names {
+			res = append(res, fmt.Sprintf("%*s", len(shortName(name))+1, resultLetter(cw.Results[name])))
 		}
 		all := slices.Collect(maps.Keys(sizes))
 		bytesCol := fmt.Sprint(slices.Min(all))
