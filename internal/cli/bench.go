@@ -203,6 +203,26 @@ the writer's writes and reads with how many failed (there should be none).`,
 		chc.MinSize, chc.MaxSize = int(lo), int(hi)
 		return nil
 	}
-	cmd.AddCommand(enc, ctl, ing, dev, rep, abuse, churn)
+	var chal bench.ChallengesConfig
+	challenges := &cobra.Command{
+		Use:   "challenges [--windows N] [--interval D]",
+		Short: "Storage challenge windows on a devnet: answer size, check time, results per node",
+		Long: `Start the default devnet with a short challenge interval, store some blobs, and
+follow N challenge windows, with one node stopped (SIGSTOP) for one of them. Per
+window: the blobs sampled, each node's answer bytes, the time the control
+plane's checker takes for one answer (each accepted ChallengeAnswer transaction,
+read back from the chain and replayed in this process), and each node's result
+(P passed, F failed).`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := bench.Challenges(s.Out, chal)
+			return err
+		},
+	}
+	challenges.Flags().IntVar(&chal.Windows, "windows", 5, "windows to follow")
+	challenges.Flags().IntVar(&chal.Blobs, "blobs", 20, "blobs of 64 KiB–1 MiB stored first")
+	challenges.Flags().DurationVar(&chal.Interval, "interval", 5*time.Second, "challenge interval of the devnet")
+	challenges.Flags().IntVar(&chal.Stopped, "stopped", 3, "the window (1-based) during which one node is stopped; -1 none")
+	cmd.AddCommand(enc, ctl, ing, dev, rep, abuse, churn, challenges)
 	return cmd
 }

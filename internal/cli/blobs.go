@@ -294,6 +294,9 @@ describes it and DIR/client.json is a client config for weft store/read.`,
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 0, "storage nodes (default 7)")
 	cmd.Flags().IntVar(&cfg.Shards, "shards", 0, "shards (default 28)")
 	cmd.Flags().Var(&challengeFlag{&cfg.ChallengeInterval}, "challenge-interval", `how often storage challenges open, e.g. 30s, or "off" (default 30s; set when DIR is created)`)
+	// For tests that break nodes on purpose (node config testHooks).
+	cmd.Flags().BoolVar(&cfg.TestHooks, "test-hooks", false, "turn on the nodes' test hooks (tests only; set when DIR is created)")
+	cmd.Flags().MarkHidden("test-hooks")
 	cmd.AddCommand(newDevnetAddNodeCmd(s), newDevnetRemoveNodeCmd(s), newDevnetAdvanceEpochCmd(s))
 	return cmd
 }

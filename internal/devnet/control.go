@@ -252,7 +252,7 @@ func (r *runner) addNode(ctx context.Context, weight uint64) (*AddedNode, error)
 	if err != nil {
 		return nil, err
 	}
-	nc := node.Config{Name: name, Listen: addr, DataDir: filepath.Join(r.cfg.Dir, name, "data"), KeyFile: keyPath, ControlPlane: r.ctl.URL()}
+	nc := node.Config{Name: name, Listen: addr, DataDir: filepath.Join(r.cfg.Dir, name, "data"), KeyFile: keyPath, ControlPlane: r.ctl.URL(), TestHooks: r.s.TestHooks}
 	if err := os.MkdirAll(filepath.Join(r.cfg.Dir, name), 0o700); err != nil {
 		return nil, err
 	}

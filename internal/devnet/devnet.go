@@ -45,6 +45,10 @@ type Config struct {
 	// on the first run only): zero means DefaultChallengeInterval, a
 	// negative value none.
 	ChallengeInterval time.Duration
+	// TestHooks turns on the nodes' test hooks (node.Config.TestHooks),
+	// for tests that break a node on purpose. Set when Dir is created;
+	// nodes added later get it too.
+	TestHooks bool
 }
 
 // DefaultChallengeInterval is short, so that challenges are seen working.
@@ -93,6 +97,8 @@ type settings struct {
 	Leaving map[string]uint64 `json:"leaving,omitempty"`
 	// Left lists the nodes that left and were stopped: never started again.
 	Left []string `json:"left,omitempty"`
+	// TestHooks: the nodes' configs turn test hooks on (tests only).
+	TestHooks bool `json:"testHooks,omitempty"`
 }
 
 // names lists every node of the devnet, left ones included.
@@ -143,7 +149,7 @@ func create(cfg *Config) error {
 		}
 		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: name, Address: "http://" + addr})
 		ncs = append(ncs, node.Config{Name: name, Listen: addr, DataDir: filepath.Join(cfg.Dir, name, "data"),
-			KeyFile: filepath.Join(keys, name+".key")})
+			KeyFile: filepath.Join(keys, name+".key"), TestHooks: cfg.TestHooks})
 	}
 	homes, err := engine.Init(engine.InitConfig{Dir: filepath.Join(cfg.Dir, "control"), Validators: 1, Genesis: g})
 	if err != nil {
@@ -166,7 +172,7 @@ func create(cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(cfg.Dir, "devnet-settings.json"), settings{Nodes: cfg.Nodes, Shards: cfg.Shards, Gateway: gw})
+	return writeJSON(filepath.Join(cfg.Dir, "devnet-settings.json"), settings{Nodes: cfg.Nodes, Shards: cfg.Shards, Gateway: gw, TestHooks: cfg.TestHooks})
 }
 
 // Run creates the devnet if cfg.Dir holds none, starts it, writes

@@ -53,13 +53,13 @@ func startDevnet(t *testing.T) *net_ {
 	return startDevnetIn(t, t.TempDir())
 }
 
-// startDevnetIn starts (or resumes) the devnet in dir and stops it with
-// SIGTERM when the test ends.
-func startDevnetIn(t *testing.T, dir string) *net_ {
+// startDevnetIn starts (or resumes) the devnet in dir, with more flags
+// of weft devnet if given, and stops it with SIGTERM when the test ends.
+func startDevnetIn(t *testing.T, dir string, flags ...string) *net_ {
 	t.Helper()
 	os.Remove(filepath.Join(dir, "devnet.json"))
 	n := &net_{t: t, dir: dir, nodes: map[int]*exec.Cmd{}}
-	n.cmd = exec.Command(weftBin, "devnet", "--dir", n.dir)
+	n.cmd = exec.Command(weftBin, append([]string{"devnet", "--dir", n.dir}, flags...)...)
 	var out bytes.Buffer
 	n.cmd.Stdout, n.cmd.Stderr = &out, &out
 	if err := n.cmd.Start(); err != nil {

@@ -34,6 +34,10 @@ import (
 //	POST /v1/shards/{shard}/sync                             body: migration.Request → migration.Response (binary)
 //	GET  /metrics                                            Prometheus
 //
+// With Config.TestHooks (tests only) it also has
+//
+//	POST /v1/test/forget/{id}                                ForgetBlob(id)
+//
 // Every refusal is a 4xx (or 5xx for the node's own trouble) with a JSON
 // body {"error": "..."}.
 func (n *Node) Handler() http.Handler {
@@ -51,11 +55,27 @@ func (n *Node) Handler() http.Handler {
 	route("POST /v1/symbols", "symbols", n.symbols)
 	route("GET /v1/recovery", "recovery", n.recoveryQueue)
 	route("POST /v1/shards/{shard}/sync", "shard_sync", n.serveSync)
+	if n.cfg.TestHooks {
+		route("POST /v1/test/forget/{id}", "test_forget", n.testForget)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
+}
+
+// testForget is the test hook behind POST /v1/test/forget/{id}.
+func (n *Node) testForget(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r)
+	if err != nil {
+		return err
+	}
+	if err := n.ForgetBlob(id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // apiError is an error with its HTTP status.

@@ -200,3 +200,31 @@ func doHeader(t *testing.T, u string) (statusHeader, string) {
 	k, _ := resp.Body.Read(buf[:])
 	return statusHeader{resp.StatusCode, resp.Header.Get("Retry-After")}, string(buf[:k])
 }
+
+// TestForgetHook: POST /v1/test/forget/{id} exists only with testHooks,
+// and then drops the node's slivers of the blob.
+func TestForgetHook(t *testing.T) {
+	tb := newTestbed(t, 4)
+	blobs := tb.storeBlobs(5000)
+	id := blobs[0].ID
+	waitHolding(t, tb.nodes[1], blobs, 20*time.Second)
+	if code, body := do(t, "POST", url(tb.nodes[1], "/v1/test/forget/%s", id), nil); code != http.StatusNotFound {
+		t.Fatalf("forget without testHooks: %d %s", code, body)
+	}
+	tb.stop(1)
+	tb.cfgs[1].TestHooks = true
+	n := tb.start(1)
+	if code, body := do(t, "POST", url(n, "/v1/test/forget/%s", id), nil); code != http.StatusNoContent {
+		t.Fatalf("forget: %d %s", code, body)
+	}
+	_, body := do(t, "GET", url(n, "/v1/blobs/%s/status", id), nil)
+	var st node.BlobStatus
+	if err := json.Unmarshal(body, &st); err != nil || len(st.Pairs) == 0 {
+		t.Fatalf("status: %s %v", body, err)
+	}
+	for _, ps := range st.Pairs {
+		if ps.Primary || ps.Secondary {
+			t.Fatalf("after forget the node still holds %+v", ps)
+		}
+	}
+}

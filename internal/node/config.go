@@ -44,7 +44,8 @@ import (
 //	  "syncBatchBytes": 33554432,
 //	  "syncTimeout": "30s",
 //	  "syncRetries": 3,
-//	  "syncBackoff": "1s"
+//	  "syncBackoff": "1s",
+//	  "testHooks": false
 //	}
 //
 // Every field after controlPlane is optional; the values above are the
@@ -144,6 +145,14 @@ type Config struct {
 	// after each. Defaults 3 and 1s.
 	SyncRetries int      `json:"syncRetries,omitempty"`
 	SyncBackoff Duration `json:"syncBackoff,omitempty"`
+
+	// TestHooks is for tests only: it adds endpoints that break the node
+	// on purpose (POST /v1/test/forget/{id}: delete the node's slivers of
+	// a blob and never rebuild them until the process restarts, so that
+	// it fails the storage challenges sampling that blob). Never set it on
+	// a real node.
+	// Default false.
+	TestHooks bool `json:"testHooks,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
