@@ -219,6 +219,8 @@ func resultLetter(r control.ChallengeResult) string {
 		return "P"
 	case control.ChallengeFailed:
 		return "F"
+	case control.ChallengeVoid:
+		return "V"
 	}
 	return "?"
 }

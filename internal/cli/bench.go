@@ -212,7 +212,7 @@ follow N challenge windows, with one node stopped (SIGSTOP) for one of them. Per
 window: the blobs sampled, each node's answer bytes, the time the control
 plane's checker takes for one answer (each accepted ChallengeAnswer transaction,
 read back from the chain and replayed in this process), and each node's result
-(P passed, F failed).`,
+(P passed, F failed, V void: no answer landed, the control plane stalled).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := bench.Challenges(s.Out, chal)

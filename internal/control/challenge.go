@@ -100,6 +100,10 @@ const (
 	ChallengePending ChallengeResult = "pending"
 	ChallengePassed  ChallengeResult = "passed"
 	ChallengeFailed  ChallengeResult = "failed"
+	// ChallengeVoid: no answer at all landed in the window — the control
+	// plane, not the nodes, failed to make blocks in time — so the window
+	// counts for no one.
+	ChallengeVoid ChallengeResult = "void"
 )
 
 // ChallengedBlob is a blob sampled in a window.
@@ -132,6 +136,7 @@ type Window struct {
 	Blobs    []ChallengedBlob `json:"blobs"`
 	Nodes    []ChallengedNode `json:"nodes"`
 	Closed   bool             `json:"closed"`
+	Void     bool             `json:"void,omitempty"` // no answer landed: no one failed
 }
 
 // Member returns the window's entry for key, or nil.
@@ -432,16 +437,37 @@ func (m *Machine) openWindow(w uint64, cp ChallengeParams) {
 }
 
 func (m *Machine) closeWindow(w *Window, cp ChallengeParams) {
+	// Decision: a window in which members had to answer and not one answer
+	// landed is void. Honest members answer within a block or two; that
+	// none did says the control plane made no blocks before the deadline
+	// (a stalled or overloaded validator), and failing everyone for it
+	// would, in evictAfter such windows, evict the whole committee.
+	required, answered := 0, 0
+	for _, nd := range w.Nodes {
+		if nd.AnswerBytes > 0 {
+			required++
+			if nd.Result == ChallengePassed {
+				answered++
+			}
+		}
+	}
+	w.Void = required > 0 && answered == 0
 	for i := range w.Nodes {
 		nd := &w.Nodes[i]
 		if nd.Result == ChallengePending {
 			nd.Result = ChallengeFailed
+			if w.Void {
+				nd.Result = ChallengeVoid
+			}
 		}
 		m.del(keyAnswered(w.Window, nd.Key))
 	}
 	w.Closed = true
 	m.setJSON(keyWindow(w.Window), w)
 	m.emit(Event{Type: EventChallengeClosed, Window: w.Window})
+	if w.Void {
+		return
+	}
 	for i := range w.Nodes {
 		nd := &w.Nodes[i]
 		s := m.score(nd.Key)
@@ -625,6 +651,7 @@ type WindowReport struct {
 	OpenedAt time.Time        `json:"openedAt"`
 	Deadline time.Time        `json:"deadline"`
 	Closed   bool             `json:"closed"`
+	Void     bool             `json:"void,omitempty"`
 	Seed     []byte           `json:"seed"`
 	Symbols  int              `json:"symbols"`
 	Blobs    []ChallengedBlob `json:"blobs"`
@@ -682,7 +709,7 @@ func (m *Machine) ChallengeReports(w uint64, limit int) ([]WindowReport, error) 
 			continue
 		}
 		r := WindowReport{Window: win.Window, Epoch: win.Epoch, OpenedAt: time.Unix(0, win.OpenedAt).UTC(),
-			Deadline: time.Unix(0, win.Deadline).UTC(), Closed: win.Closed, Seed: win.Seed, Symbols: win.Symbols, Blobs: win.Blobs, Nodes: []NodeReport{}}
+			Deadline: time.Unix(0, win.Deadline).UTC(), Closed: win.Closed, Void: win.Void, Seed: win.Seed, Symbols: win.Symbols, Blobs: win.Blobs, Nodes: []NodeReport{}}
 		for _, nd := range win.Nodes {
 			s := m.score(nd.Key)
 			var node Node

@@ -431,8 +431,8 @@ func TestChallengeEviction(t *testing.T) {
 		if nd.Weight != wantW || nd.Result != wantR {
 			t.Fatalf("%s: weight %d %s", nd.Name, nd.Weight, nd.Result)
 		}
-		if nd.Key == silent && (nd.Score >= 0.81 || nd.Streak != 2) {
-			t.Fatalf("silent node's score %v streak %d", nd.Score, nd.Streak)
+		if nd.Key == silent && (math.Abs(nd.Score-0.81) > 1e-9 || nd.Streak != 2) {
+			t.Fatalf("silent node's score %v streak %d, want 0.81 and 2 (the set-up's windows were void)", nd.Score, nd.Streak)
 		}
 	}
 	n.one(n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: n.epoch() + 1}}))
@@ -444,6 +444,47 @@ func TestChallengeEviction(t *testing.T) {
 	}
 	if s, _ := n.m.Score(silent); s.Streak != 0 {
 		t.Fatalf("re-admitted node's streak %d", s.Streak)
+	}
+}
+
+// TestChallengeVoidWindow: a window in which not one answer landed (the
+// control plane made no blocks in time) fails no one.
+func TestChallengeVoidWindow(t *testing.T) {
+	f := newChalFixture(t)
+	n := f.n
+	for w, _ := n.m.OpenWindow(); w != nil && w.Window == f.w.Window; w, _ = n.m.OpenWindow() {
+		n.blockAfter(500 * time.Millisecond)
+	}
+	reps, err := n.m.ChallengeReports(f.w.Window, 1)
+	if err != nil || len(reps) != 1 || !reps[0].Closed {
+		t.Fatalf("window %d: %+v %v", f.w.Window, reps, err)
+	}
+	for _, nd := range reps[0].Nodes {
+		if nd.Result != ChallengeVoid || nd.Streak != 0 || nd.Score != 1 || nd.Weight != 1 {
+			t.Fatalf("%s in a void window: %+v", nd.Name, nd)
+		}
+	}
+	// One answer makes the window count: the silent members fail it.
+	w, _ := n.m.OpenWindow()
+	for w == nil {
+		n.blockAfter(500 * time.Millisecond)
+		w, _ = n.m.OpenWindow()
+	}
+	if r := n.blockAfter(100*time.Millisecond, f.answerTx(n.nodes[0], w.Window, honestAnswer(t, f.codec, w, KeyOf(n.nodes[0]), f.blobs)))[0]; r.err != nil {
+		t.Fatal(r.err)
+	}
+	for cur, _ := n.m.OpenWindow(); cur != nil && cur.Window == w.Window; cur, _ = n.m.OpenWindow() {
+		n.blockAfter(500 * time.Millisecond)
+	}
+	reps, _ = n.m.ChallengeReports(w.Window, 1)
+	failed := 0
+	for _, nd := range reps[0].Nodes {
+		if nd.Result == ChallengeFailed {
+			failed++
+		}
+	}
+	if reps[0].Void || failed != len(reps[0].Nodes)-1 {
+		t.Fatalf("window %d with one answer: void %v, %d failed", w.Window, reps[0].Void, failed)
 	}
 }
 
