@@ -194,7 +194,7 @@ func Challenges(w io.Writer, cfg ChallengesConfig) ([]ChallengeWindow, error) {
 		out = append(out, cw)
 	}
 	fmt.Fprintf(w, `
-P passed, F failed. Answer bytes: each member's binary answer (the transaction carries it as base64).
+P passed, F failed, V void (no answer at all landed: the control plane stalled). Answer bytes: each member's binary answer (the transaction carries it as base64).
 Check time: each accepted ChallengeAnswer transaction, read back from the chain
 (tx_search over the windows' blocks) and replayed through control.CheckAnswer in
 this process (best of several runs). At n = 1000 see BenchmarkChallengeAnswerN1000
