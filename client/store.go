@@ -69,14 +69,30 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 		return nil, err
 	}
 	defer e.Release()
-	res := &StoreResult{BlobID: e.ID, Size: int64(len(data)), EncodedSize: e.EncodedSize()}
+	return c.storeEncoded(ctx, e, o)
+}
+
+// storeEncoded is Store after the encoding: register, upload, certify.
+func (c *Client) storeEncoded(ctx context.Context, e *redstuff.Encoded, o StoreOptions) (*StoreResult, error) {
+	return c.storeEncodedProgress(ctx, e, o, nil)
+}
+
+// storeEncodedProgress is storeEncoded reporting to prog (when not nil)
+// instead of o.Progress: a file's segments share one.
+func (c *Client) storeEncodedProgress(ctx context.Context, e *redstuff.Encoded, o StoreOptions, prog *progress) (*StoreResult, error) {
+	if o.Epochs == 0 {
+		o.Epochs = 5
+	}
+	res := &StoreResult{BlobID: e.ID, Size: int64(e.Length), EncodedSize: e.EncodedSize()}
 
 	certified, err := c.ensureRegistration(ctx, e, o, res)
 	if err != nil || certified {
 		return res, err
 	}
 
-	prog := newProgress(o.Progress, e.EncodedSize())
+	if prog == nil {
+		prog = newProgress(o.Progress, e.EncodedSize())
+	}
 	for attempt := 0; ; attempt++ {
 		err := c.uploadAndCertify(ctx, e, prog, attempt > 0)
 		if err == nil {
