@@ -112,6 +112,19 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 	}
 	segOpts := o.StoreOptions
 	segOpts.Progress = nil
+	// Segments are plain blobs; the file's attributes go to the blob that
+	// names it (the manifest, or the only blob).
+	segOpts.Attributes = &control.Attributes{Kind: control.KindBlob}
+	fileAttrs := func(kind string) *control.Attributes {
+		a := control.Attributes{Kind: kind}
+		if o.Attributes != nil {
+			a.ContentType, a.Name = o.Attributes.ContentType, o.Attributes.Name
+		}
+		return &a
+	}
+	if err := fileAttrs(control.KindManifest).Validate(); err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -165,6 +178,10 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 				single = true
 			}
 			j := &segmentJob{index: i, buf: buf}
+			so := segOpts
+			if single {
+				so.Attributes = fileAttrs(control.KindBlob)
+			}
 			if precheck && !single {
 				res, err := c.storedAlready(ctx, data, segOpts)
 				if err != nil {
@@ -181,7 +198,7 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 					return
 				}
 				j.enc = e
-				j.store = func() (*StoreResult, error) { return c.storeEncodedProgress(ctx, e, segOpts, prog) }
+				j.store = func() (*StoreResult, error) { return c.storeEncodedProgress(ctx, e, so, prog) }
 			}
 			select {
 			case jobs <- j:
@@ -253,7 +270,9 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 	if err != nil {
 		return nil, err
 	}
-	mr, err := c.Store(ctx, raw, o.StoreOptions)
+	mo := o.StoreOptions
+	mo.Progress, mo.Attributes = nil, fileAttrs(control.KindManifest)
+	mr, err := c.Store(ctx, raw, mo)
 	if err != nil {
 		return nil, fmt.Errorf("client: storing the manifest: %w", err)
 	}

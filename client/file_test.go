@@ -19,6 +19,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/internal/control"
 )
 
 const testSegment = 64 << 10
@@ -61,7 +62,8 @@ func TestStoreFileSegments(t *testing.T) {
 		if tc.name == "one byte more" {
 			size = -1
 		}
-		r, err := c.StoreFile(ctx, bytes.NewReader(data), size, client.FileOptions{SegmentSize: testSegment})
+		attrs := &control.Attributes{ContentType: "application/x-test", Name: "f.bin"}
+		r, err := c.StoreFile(ctx, bytes.NewReader(data), size, client.FileOptions{SegmentSize: testSegment, StoreOptions: client.StoreOptions{Attributes: attrs}})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -74,6 +76,14 @@ func TestStoreFileSegments(t *testing.T) {
 		}
 		if fi.Manifest != nil && fi.Manifest.SHA256 != sha256.Sum256(data) {
 			t.Fatalf("%s: manifest hash", tc.name)
+		}
+		// The file's attributes are registered with the blob naming it.
+		kind := control.KindBlob
+		if r.Manifest {
+			kind = control.KindManifest
+		}
+		if a := fi.Blob.Attributes; a == nil || a.ContentType != attrs.ContentType || a.Name != attrs.Name || a.Kind != kind {
+			t.Fatalf("%s: attributes %+v", tc.name, a)
 		}
 		var out bytes.Buffer
 		n, err := c.ReadFile(ctx, r.BlobID, &out)

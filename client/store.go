@@ -20,6 +20,9 @@ import (
 type StoreOptions struct {
 	Epochs    uint64 // epochs to store for, counting the current one; default 5
 	Deletable bool
+	// Attributes, optional, are registered with the blob (content type,
+	// file name, kind); see control.Attributes.
+	Attributes *control.Attributes
 	// Progress, if set, is called as slivers reach nodes with the bytes
 	// sent so far and the total to send. It must be safe for concurrent
 	// use.
@@ -171,7 +174,7 @@ func (c *Client) ensureRegistration(ctx context.Context, e *redstuff.Encoded, o 
 		switch {
 		case mine == nil:
 			_, err = c.ctl.Submit(ctx, c.signer, control.Payload{RegisterBlob: &control.RegisterBlob{
-				ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: end, Deletable: o.Deletable}})
+				ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: end, Deletable: o.Deletable, Attributes: o.Attributes}})
 		case mine.EndEpoch < end:
 			_, err = c.ctl.Submit(ctx, c.signer, control.Payload{ExtendBlob: &control.ExtendBlob{ID: e.ID, EndEpoch: end}})
 		default:

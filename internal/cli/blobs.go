@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/gateway"
 )
@@ -60,6 +62,7 @@ func newStoreCmd(s Streams) *cobra.Command {
 		deletable bool
 		asJSON    bool
 		segment   int64
+		ctype     string
 	)
 	cmd := &cobra.Command{
 		Use:   "store FILE...",
@@ -85,7 +88,7 @@ file again (after an interruption, say) uploads only what is not stored yet.`,
 			var results []*client.FileResult
 			for _, path := range args {
 				r, err := storeOne(ctx, s, c, path, client.FileOptions{
-					StoreOptions: client.StoreOptions{Epochs: epochs, Deletable: deletable}, SegmentSize: segment})
+					StoreOptions: client.StoreOptions{Epochs: epochs, Deletable: deletable, Attributes: fileAttributes(path, ctype)}, SegmentSize: segment})
 				if err != nil {
 					return fmt.Errorf("storing %s: %w", path, err)
 				}
@@ -114,8 +117,22 @@ file again (after an interruption, say) uploads only what is not stored yet.`,
 	cmd.Flags().Uint64Var(&epochs, "epochs", 5, "epochs to store the blob for")
 	cmd.Flags().BoolVar(&deletable, "deletable", false, "allow the owner to delete the blob")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&ctype, "content-type", "", "the files' content type (default: from each file name's extension)")
 	cmd.Flags().Int64Var(&segment, "segment-size", client.DefaultSegmentSize, "largest file stored as one blob, and the size of larger files' segments")
 	return cmd
+}
+
+// fileAttributes are the attributes registered with a file: its base
+// name, and the content type given or else the one its extension implies.
+func fileAttributes(path, ctype string) *control.Attributes {
+	a := &control.Attributes{ContentType: ctype}
+	if path != "-" {
+		a.Name = filepath.Base(path)
+		if a.ContentType == "" {
+			a.ContentType = mime.TypeByExtension(filepath.Ext(path))
+		}
+	}
+	return a
 }
 
 // storeOne stores the file at path ("-": standard input) with StoreFile.
