@@ -334,14 +334,15 @@ type FileInfo struct {
 const maxProbe = 4 << 20
 
 // StatFile reads what id names: a manifest (a blob whose bytes parse as
-// files.Manifest) or a plain blob.
+// files.Manifest) or a plain blob. Only a blob of a manifest's length
+// (files.CouldBeManifest) is fetched to find out.
 func (c *Client) StatFile(ctx context.Context, id blob.ID) (*FileInfo, error) {
 	info, err := c.available(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	fi := &FileInfo{ID: id, Length: info.Length, Blob: info}
-	if info.Length < uint64(len(files.ManifestMagic)) || info.Length > uint64(files.MaxManifestLen) {
+	if !files.CouldBeManifest(info.Length) {
 		return fi, nil
 	}
 	if info.Length > maxProbe {

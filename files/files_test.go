@@ -161,3 +161,12 @@ func FuzzBatchIndex(f *testing.F) {
 		}
 	})
 }
+
+func TestCouldBeManifest(t *testing.T) {
+	for _, m := range []*Manifest{sampleManifest(), {}} {
+		b, _ := m.MarshalBinary()
+		if !CouldBeManifest(uint64(len(b))) || CouldBeManifest(uint64(len(b)+1)) {
+			t.Fatalf("length %d", len(b))
+		}
+	}
+}

@@ -91,6 +91,14 @@ func (m *Manifest) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
+// CouldBeManifest reports whether a blob of length bytes has a
+// manifest's length (header plus whole entries), so that readers fetch
+// nothing of the other 39 blobs in 40 to find they are not manifests.
+func CouldBeManifest(length uint64) bool {
+	const h, e, m = uint64(manifestHeader), uint64(segmentEntry), uint64(MaxManifestLen)
+	return length >= h && length <= m && (length-h)%e == 0
+}
+
 // IsManifest reports whether b starts like a manifest (its magic). Only
 // UnmarshalBinary says whether it is one.
 func IsManifest(b []byte) bool { return bytes.HasPrefix(b, []byte(ManifestMagic)) }
