@@ -12,6 +12,7 @@
 // segments and rows it needs. The request's Content-Type and the name
 // parameter are registered as the blob's attributes, and sent back as
 // Content-Type and Content-Disposition.
+//
 //	GET  /v1/health                                {"status":"ok","pid":…,"bytesInFlight":…}
 //
 // The gateway bounds the memory requests hold by a budget of bytes in
