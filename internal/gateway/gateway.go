@@ -5,6 +5,7 @@
 //	PUT  /v1/blobs?epochs=E&deletable=true|false&name=N   body: the file → JSON FileResult
 //	GET  /v1/blobs/{id}                            the file (Range, ETag, Content-Length, Content-Type)
 //	HEAD /v1/blobs/{id}                            its headers
+//	GET  /v1/health                                {"status":"ok","pid":…,"bytesInFlight":…}
 //
 // A body larger than Config.SegmentSize is streamed into a file of
 // segments with a manifest (client.StoreFile), whose blob ID the answer
@@ -13,14 +14,13 @@
 // parameter are registered as the blob's attributes, and sent back as
 // Content-Type and Content-Disposition.
 //
-//	GET  /v1/health                                {"status":"ok","pid":…,"bytesInFlight":…}
-//
 // The gateway bounds the memory requests hold by a budget of bytes in
 // flight (Config.MaxBytesInFlight): a PUT takes its body plus its encoding
 // (at most two segments and their encodings),
 // a GET of a whole blob twice the blob (it is decoded and checked against
 // its ID before the first byte goes out), a Range only the rows that hold
-// it, streamed Config.ReadChunkBytes at a time, and a HEAD nothing. A request
+// it, streamed Config.ReadChunkBytes at a time (a file of segments is
+// streamed whole a segment at a time), and a HEAD nothing. A request
 // that cannot get its bytes within Config.BudgetWait is answered 503 with
 // Retry-After.
 package gateway
