@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/gateway"
@@ -63,6 +65,7 @@ func newStoreCmd(s Streams) *cobra.Command {
 		asJSON    bool
 		segment   int64
 		ctype     string
+		batch     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "store FILE...",
@@ -85,6 +88,9 @@ file again (after an interruption, say) uploads only what is not stored yet.`,
 				return err
 			}
 			defer c.Close()
+			if batch {
+				return storeBatch(ctx, s, c, args, ctype, client.StoreOptions{Epochs: epochs, Deletable: deletable}, asJSON)
+			}
 			var results []*client.FileResult
 			for _, path := range args {
 				r, err := storeOne(ctx, s, c, path, client.FileOptions{
@@ -117,9 +123,45 @@ file again (after an interruption, say) uploads only what is not stored yet.`,
 	cmd.Flags().Uint64Var(&epochs, "epochs", 5, "epochs to store the blob for")
 	cmd.Flags().BoolVar(&deletable, "deletable", false, "allow the owner to delete the blob")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&batch, "batch", false, "pack the files into one blob with an index; print BATCH_ID/NAME per file")
 	cmd.Flags().StringVar(&ctype, "content-type", "", "the files' content type (default: from each file name's extension)")
 	cmd.Flags().Int64Var(&segment, "segment-size", client.DefaultSegmentSize, "largest file stored as one blob, and the size of larger files' segments")
 	return cmd
+}
+
+// storeBatch packs the files into one batch blob and prints each file's
+// address, BATCH_ID/NAME, NAME being the path as given.
+func storeBatch(ctx context.Context, s Streams, c *client.Client, paths []string, ctype string, o client.StoreOptions, asJSON bool) error {
+	var fs []files.BatchFile
+	total := 0
+	for _, path := range paths {
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		if total += int(st.Size()); st.Size() > files.MaxBatchBytes || total > files.MaxBatchBytes {
+			return fmt.Errorf("%s: %w: the files of a batch may hold at most %d bytes in all (store larger files on their own)", path, files.ErrBatchTooLarge, files.MaxBatchBytes)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fs = append(fs, files.BatchFile{Name: path, ContentType: fileAttributes(path, ctype).ContentType, Data: data})
+	}
+	r, err := c.StoreBatch(ctx, fs, o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(s.Out, r)
+	}
+	for _, e := range r.Index.Entries {
+		fmt.Fprintf(s.Out, "%s/%s\n", r.BlobID, e.Name)
+	}
+	return nil
 }
 
 // fileAttributes are the attributes registered with a file: its base
@@ -165,23 +207,37 @@ func newReadCmd(s Streams) *cobra.Command {
 	var out string
 	var asJSON, raw bool
 	cmd := &cobra.Command{
-		Use:   "read BLOB_ID [-o FILE]",
+		Use:   "read BLOB_ID|BATCH_ID/NAME [-o FILE]",
 		Short: "Read a file or blob (to standard output by default)",
 		Long: `Read what BLOB_ID names. A manifest's file is streamed segment by segment,
 each verified against its blob ID before its bytes are written; --raw reads
-the manifest blob itself. With -o the file is written to a temporary file
+the manifest blob itself. BATCH_ID/NAME reads one file of a batch (weft store
+--batch), fetching only the rows that hold the batch's index and the file. With -o the file is written to a temporary file
 next to FILE and renamed once complete and verified, so FILE never holds
 wrong or partial content; to standard output, an error after the first
 segment says how many bytes were written.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			id, c, err := blobCommand(ctx, cmd, args[0])
+			idArg, name, inBatch := strings.Cut(args[0], "/")
+			id, c, err := blobCommand(ctx, cmd, idArg)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			toStdout := out == "" || out == "-"
+			if inBatch {
+				data, _, err := c.ReadBatchFile(ctx, id, name)
+				if err != nil {
+					return err
+				}
+				if toStdout {
+					_, err = s.Out.Write(data)
+					return err
+				}
+				_, err = writeAtomic(out, func(w io.Writer) (int64, error) { n, err := w.Write(data); return int64(n), err })
+				return err
+			}
 			if toStdout && asJSON {
 				return usagef("read --json needs -o FILE (the blob itself goes to standard output otherwise)")
 			}

@@ -5,6 +5,7 @@
 //	PUT  /v1/blobs?epochs=E&deletable=true|false&name=N   body: the file → JSON FileResult
 //	GET  /v1/blobs/{id}                            the file (Range, ETag, Content-Length, Content-Type)
 //	HEAD /v1/blobs/{id}                            its headers
+//	GET  /v1/blobs/{id}/files/{name}               one file of a batch (weft store --batch)
 //	GET  /v1/health                                {"status":"ok","pid":…,"bytesInFlight":…}
 //
 // A body larger than Config.SegmentSize is streamed into a file of
@@ -33,6 +34,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -40,6 +42,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
 )
 
@@ -122,6 +125,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("PUT /v1/blobs", g.put)
 	mux.HandleFunc("GET /v1/blobs/{id}", g.get)
 	mux.HandleFunc("HEAD /v1/blobs/{id}", g.get)
+	mux.HandleFunc("GET /v1/blobs/{id}/files/{name...}", g.getBatchFile)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(Health{Status: "ok", PID: os.Getpid(), BytesInFlight: g.BytesInFlight()})
@@ -285,6 +289,46 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.stream(w, r, id, size, start, end, code)
+}
+
+// getBatchFile serves one file of a batch, fetching only the rows that
+// hold the batch's index and the file.
+func (g *Gateway) getBatchFile(w http.ResponseWriter, r *http.Request) {
+	id, err := blob.ParseID(r.PathValue("id"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// A batch is at most files.MaxBatchBytes: a file of it is held whole,
+	// with the rows it was cut from.
+	taken, ok := g.take(w, r, 2*files.MaxBatchBytes)
+	if !ok {
+		return
+	}
+	defer g.budget.release(taken)
+	data, e, err := g.c.ReadBatchFile(r.Context(), id, r.PathValue("name"))
+	switch {
+	case errors.Is(err, files.ErrNoSuchFile):
+		fail(w, http.StatusNotFound, err.Error())
+		return
+	case errors.Is(err, files.ErrBatch):
+		fail(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	case errors.Is(err, client.ErrNotAvailable):
+		fail(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		fail(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	name := e.Name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	setContentHeaders(w.Header(), &control.Attributes{ContentType: e.ContentType, Name: name})
+	w.Header().Set("ETag", `"`+id.String()+"/"+url.PathEscape(e.Name)+`"`)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
 }
 
 // setContentHeaders sets Content-Type and Content-Disposition from a

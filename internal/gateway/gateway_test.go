@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/gateway"
@@ -450,5 +451,29 @@ func TestSegmentedFile(t *testing.T) {
 	resp, _ = do(t, http.MethodHead, fileURL, nil, nil)
 	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(data)) {
 		t.Fatalf("HEAD: %s %d", resp.Status, resp.ContentLength)
+	}
+}
+
+// TestBatchFile: GET /v1/blobs/{id}/files/{name} serves one file of a
+// batch (names with / and unicode) with its content type; unknown names
+// are 404.
+func TestBatchFile(t *testing.T) {
+	tn := newTestNet(t)
+	in := []files.BatchFile{{Name: "a/b/ünï.txt", ContentType: "text/plain; charset=utf-8", Data: []byte("hello")}, {Name: "empty"}}
+	r, err := tn.c.StoreBatch(context.Background(), in, client.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, gateway.New(tn.c, gateway.Config{}).Handler())
+	resp, body := do(t, http.MethodGet, base+"/v1/blobs/"+r.BlobID.String()+"/files/a/b/%C3%BCn%C3%AF.txt", nil, nil)
+	if resp.StatusCode != http.StatusOK || string(body) != "hello" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("batch file: %s %q %q", resp.Status, body, resp.Header.Get("Content-Type"))
+	}
+	resp, body = do(t, http.MethodGet, base+"/v1/blobs/"+r.BlobID.String()+"/files/empty", nil, nil)
+	if resp.StatusCode != http.StatusOK || len(body) != 0 {
+		t.Fatalf("empty file: %s %q", resp.Status, body)
+	}
+	if resp, _ := do(t, http.MethodGet, base+"/v1/blobs/"+r.BlobID.String()+"/files/nope", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("missing name: %s", resp.Status)
 	}
 }
