@@ -20,6 +20,18 @@ import (
 // for why 64 MiB.
 const DefaultSegmentSize = 64 << 20
 
+// MemoryLimit is a soft memory limit (runtime/debug.SetMemoryLimit) that
+// lets a process storing and reading files of segSize segments keep its
+// pipeline (two segments, their encodings or decodings) while the
+// collector returns the rest before the heap doubles: the CLI and the
+// benchmarks set it unless GOMEMLIMIT is set.
+func MemoryLimit(segSize int64) int64 {
+	if segSize <= 0 {
+		segSize = DefaultSegmentSize
+	}
+	return 12*segSize + 256<<20
+}
+
 // Errors of files.
 var (
 	// ErrBadManifest means a manifest names a segment that is not

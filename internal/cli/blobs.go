@@ -88,6 +88,9 @@ file again (after an interruption, say) uploads only what is not stored yet.`,
 				return err
 			}
 			defer c.Close()
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(client.MemoryLimit(segment))
+			}
 			if batch {
 				return storeBatch(ctx, s, c, args, ctype, client.StoreOptions{Epochs: epochs, Deletable: deletable}, asJSON)
 			}
@@ -226,6 +229,9 @@ segment says how many bytes were written.`,
 			}
 			defer c.Close()
 			toStdout := out == "" || out == "-"
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(client.MemoryLimit(0))
+			}
 			if inBatch {
 				data, _, err := c.ReadBatchFile(ctx, id, name)
 				if err != nil {
