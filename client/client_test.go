@@ -42,6 +42,14 @@ type testNetwork struct {
 
 func startNetwork(t *testing.T) *testNetwork {
 	t.Helper()
+	return startNetworkWith(t, nil)
+}
+
+// startNetworkWith is startNetwork where node i is registered at the
+// address wrap(i, addr) returns (a proxy in front of addr) when wrap is
+// not nil.
+func startNetworkWith(t *testing.T, wrap func(i int, addr string) string) *testNetwork {
+	t.Helper()
 	dir := t.TempDir()
 	admin, err := keyfile.LoadOrCreate(filepath.Join(dir, "keys", "admin.key"))
 	if err != nil {
@@ -56,7 +64,11 @@ func startNetwork(t *testing.T) *testNetwork {
 			t.Fatal(err)
 		}
 		addr := freeAddr(t)
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://" + addr})
+		public := "http://" + addr
+		if wrap != nil {
+			public = wrap(i, addr)
+		}
+		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: public})
 		cfgs = append(cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr, DataDir: filepath.Join(dir, fmt.Sprint("data-", i)), KeyFile: kf})
 	}
 	cp := filepath.Join(dir, "control")

@@ -20,6 +20,9 @@ import (
 type StoreOptions struct {
 	Epochs    uint64 // epochs to store for, counting the current one; default 5
 	Deletable bool
+	// Attributes, optional, are registered with the blob (content type,
+	// file name, kind); see control.Attributes.
+	Attributes *control.Attributes
 	// Progress, if set, is called as slivers reach nodes with the bytes
 	// sent so far and the total to send. It must be safe for concurrent
 	// use.
@@ -69,14 +72,30 @@ func (c *Client) Store(ctx context.Context, data []byte, o StoreOptions) (*Store
 		return nil, err
 	}
 	defer e.Release()
-	res := &StoreResult{BlobID: e.ID, Size: int64(len(data)), EncodedSize: e.EncodedSize()}
+	return c.storeEncoded(ctx, e, o)
+}
+
+// storeEncoded is Store after the encoding: register, upload, certify.
+func (c *Client) storeEncoded(ctx context.Context, e *redstuff.Encoded, o StoreOptions) (*StoreResult, error) {
+	return c.storeEncodedProgress(ctx, e, o, nil)
+}
+
+// storeEncodedProgress is storeEncoded reporting to prog (when not nil)
+// instead of o.Progress: a file's segments share one.
+func (c *Client) storeEncodedProgress(ctx context.Context, e *redstuff.Encoded, o StoreOptions, prog *progress) (*StoreResult, error) {
+	if o.Epochs == 0 {
+		o.Epochs = 5
+	}
+	res := &StoreResult{BlobID: e.ID, Size: int64(e.Length), EncodedSize: e.EncodedSize()}
 
 	certified, err := c.ensureRegistration(ctx, e, o, res)
 	if err != nil || certified {
 		return res, err
 	}
 
-	prog := newProgress(o.Progress, e.EncodedSize())
+	if prog == nil {
+		prog = newProgress(o.Progress, e.EncodedSize())
+	}
 	for attempt := 0; ; attempt++ {
 		err := c.uploadAndCertify(ctx, e, prog, attempt > 0)
 		if err == nil {
@@ -155,7 +174,7 @@ func (c *Client) ensureRegistration(ctx context.Context, e *redstuff.Encoded, o 
 		switch {
 		case mine == nil:
 			_, err = c.ctl.Submit(ctx, c.signer, control.Payload{RegisterBlob: &control.RegisterBlob{
-				ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: end, Deletable: o.Deletable}})
+				ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: end, Deletable: o.Deletable, Attributes: o.Attributes}})
 		case mine.EndEpoch < end:
 			_, err = c.ctl.Submit(ctx, c.signer, control.Payload{ExtendBlob: &control.ExtendBlob{ID: e.ID, EndEpoch: end}})
 		default:

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +20,8 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/gateway"
 )
@@ -58,10 +63,18 @@ func newStoreCmd(s Streams) *cobra.Command {
 		epochs    uint64
 		deletable bool
 		asJSON    bool
+		segment   int64
+		ctype     string
+		batch     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "store FILE...",
 		Short: "Store files on the network and print their blob IDs",
+		Long: `Store each FILE ("-": standard input) and print the blob ID that names it.
+A file larger than --segment-size is cut into segments, each stored as a blob
+(the next encoded while the previous uploads, so memory stays bounded), and a
+manifest naming them is stored last: its blob ID names the file. Storing a
+file again (after an interruption, say) uploads only what is not stored yet.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("store needs at least one FILE")
@@ -75,15 +88,16 @@ func newStoreCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			var results []*client.StoreResult
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(client.MemoryLimit(segment))
+			}
+			if batch {
+				return storeBatch(ctx, s, c, args, ctype, client.StoreOptions{Epochs: epochs, Deletable: deletable}, asJSON)
+			}
+			var results []*client.FileResult
 			for _, path := range args {
-				data, err := os.ReadFile(path)
-				if err != nil {
-					return err
-				}
-				b := newBar(s.Err, "storing "+path, int64(len(data)))
-				r, err := c.Store(ctx, data, client.StoreOptions{Epochs: epochs, Deletable: deletable, Progress: b.callback()})
-				b.done()
+				r, err := storeOne(ctx, s, c, path, client.FileOptions{
+					StoreOptions: client.StoreOptions{Epochs: epochs, Deletable: deletable, Attributes: fileAttributes(path, ctype)}, SegmentSize: segment})
 				if err != nil {
 					return fmt.Errorf("storing %s: %w", path, err)
 				}
@@ -95,7 +109,7 @@ func newStoreCmd(s Streams) *cobra.Command {
 			if asJSON {
 				type row struct {
 					File string `json:"file"`
-					*client.StoreResult
+					*client.FileResult
 				}
 				var rows []row
 				for i, r := range results {
@@ -112,52 +126,191 @@ func newStoreCmd(s Streams) *cobra.Command {
 	cmd.Flags().Uint64Var(&epochs, "epochs", 5, "epochs to store the blob for")
 	cmd.Flags().BoolVar(&deletable, "deletable", false, "allow the owner to delete the blob")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&batch, "batch", false, "pack the files into one blob with an index; print BATCH_ID/NAME per file")
+	cmd.Flags().StringVar(&ctype, "content-type", "", "the files' content type (default: from each file name's extension)")
+	cmd.Flags().Int64Var(&segment, "segment-size", client.DefaultSegmentSize, "largest file stored as one blob, and the size of larger files' segments")
 	return cmd
+}
+
+// storeBatch packs the files into one batch blob and prints each file's
+// address, BATCH_ID/NAME, NAME being the path as given.
+func storeBatch(ctx context.Context, s Streams, c *client.Client, paths []string, ctype string, o client.StoreOptions, asJSON bool) error {
+	var fs []files.BatchFile
+	total := 0
+	for _, path := range paths {
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		if total += int(st.Size()); st.Size() > files.MaxBatchBytes || total > files.MaxBatchBytes {
+			return fmt.Errorf("%s: %w: the files of a batch may hold at most %d bytes in all (store larger files on their own)", path, files.ErrBatchTooLarge, files.MaxBatchBytes)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fs = append(fs, files.BatchFile{Name: path, ContentType: fileAttributes(path, ctype).ContentType, Data: data})
+	}
+	r, err := c.StoreBatch(ctx, fs, o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(s.Out, r)
+	}
+	for _, e := range r.Index.Entries {
+		fmt.Fprintf(s.Out, "%s/%s\n", r.BlobID, e.Name)
+	}
+	return nil
+}
+
+// fileAttributes are the attributes registered with a file: its base
+// name, and the content type given or else the one its extension implies.
+func fileAttributes(path, ctype string) *control.Attributes {
+	a := &control.Attributes{ContentType: ctype}
+	if path != "-" {
+		a.Name = filepath.Base(path)
+		if a.ContentType == "" {
+			a.ContentType = mime.TypeByExtension(filepath.Ext(path))
+		}
+	}
+	return a
+}
+
+// storeOne stores the file at path ("-": standard input) with StoreFile.
+func storeOne(ctx context.Context, s Streams, c *client.Client, path string, o client.FileOptions) (*client.FileResult, error) {
+	var r io.Reader = s.In
+	size := int64(-1)
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if st.IsDir() {
+			return nil, fmt.Errorf("%s is a directory", path)
+		}
+		r, size = f, st.Size()
+	}
+	b := newBar(s.Err, "storing "+path, size)
+	o.Progress = b.callback()
+	res, err := c.StoreFile(ctx, r, size, o)
+	b.done()
+	return res, err
 }
 
 func newReadCmd(s Streams) *cobra.Command {
 	var out string
-	var asJSON bool
+	var asJSON, raw bool
 	cmd := &cobra.Command{
-		Use:   "read BLOB_ID [-o FILE]",
-		Short: "Read a blob (to standard output by default)",
-		Args:  exactArgs(1),
+		Use:   "read BLOB_ID|BATCH_ID/NAME [-o FILE]",
+		Short: "Read a file or blob (to standard output by default)",
+		Long: `Read what BLOB_ID names. A manifest's file is streamed segment by segment,
+each verified against its blob ID before its bytes are written; --raw reads
+the manifest blob itself. BATCH_ID/NAME reads one file of a batch (weft store
+--batch), fetching only the rows that hold the batch's index and the file. With -o the file is written to a temporary file
+next to FILE and renamed once complete and verified, so FILE never holds
+wrong or partial content; to standard output, an error after the first
+segment says how many bytes were written.`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			id, c, err := blobCommand(ctx, cmd, args[0])
+			idArg, name, inBatch := strings.Cut(args[0], "/")
+			id, c, err := blobCommand(ctx, cmd, idArg)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			info, err := c.Status(ctx, id)
-			if err != nil {
-				return err
+			toStdout := out == "" || out == "-"
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(client.MemoryLimit(0))
 			}
-			b := newBar(s.Err, "reading", int64(info.Length))
-			data, err := c.ReadProgress(ctx, id, b.callback())
-			b.done()
-			if err != nil {
-				return err
-			}
-			if out == "" || out == "-" {
-				if asJSON {
-					return usagef("read --json needs -o FILE (the blob itself goes to standard output otherwise)")
+			if inBatch {
+				data, _, err := c.ReadBatchFile(ctx, id, name)
+				if err != nil {
+					return err
 				}
-				_, err = s.Out.Write(data)
+				if toStdout {
+					_, err = s.Out.Write(data)
+					return err
+				}
+				_, err = writeAtomic(out, func(w io.Writer) (int64, error) { n, err := w.Write(data); return int64(n), err })
 				return err
 			}
-			if err := os.WriteFile(out, data, 0o644); err != nil {
+			if toStdout && asJSON {
+				return usagef("read --json needs -o FILE (the blob itself goes to standard output otherwise)")
+			}
+			var fi *client.FileInfo
+			if raw {
+				info, err := c.Status(ctx, id)
+				if err != nil {
+					return err
+				}
+				fi = &client.FileInfo{ID: id, Length: info.Length, Blob: info}
+			} else if fi, err = c.StatFile(ctx, id); err != nil {
+				return err
+			}
+			write := func(w io.Writer) (int64, error) {
+				b := newBar(s.Err, "reading", int64(fi.Length))
+				defer b.done()
+				return c.ReadFileProgress(ctx, fi, w, b.callback())
+			}
+			if toStdout {
+				n, err := write(s.Out)
+				if err != nil && n > 0 {
+					return fmt.Errorf("after %d bytes written: %w", n, err)
+				}
+				return err
+			}
+			n, err := writeAtomic(out, write)
+			if err != nil {
 				return err
 			}
 			if asJSON {
-				return printJSON(s.Out, map[string]any{"blobId": id, "size": len(data), "output": out})
+				m := map[string]any{"blobId": id, "size": n, "output": out, "manifest": fi.Manifest != nil}
+				if fi.Manifest != nil {
+					m["segments"] = len(fi.Manifest.Segments)
+				}
+				return printJSON(s.Out, m)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "with -o: print JSON about what was written")
+	cmd.Flags().BoolVar(&raw, "raw", false, "read the blob itself, even if it is a manifest")
 	return cmd
+}
+
+// writeAtomic writes path through a temporary file in its directory,
+// renamed over path only when write succeeds.
+func writeAtomic(path string, write func(io.Writer) (int64, error)) (int64, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".weft-*")
+	if err != nil {
+		return 0, err
+	}
+	n, err := write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return 0, err
+	}
+	return n, nil
 }
 
 func newStatusCmd(s Streams) *cobra.Command {

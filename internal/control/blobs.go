@@ -67,22 +67,25 @@ func (m *Machine) registerBlob(owner PublicKey, r *RegisterBlob) error {
 	case r.EndEpoch > epoch+m.params.MaxEpochsAhead:
 		return fmt.Errorf("%w: end epoch %d is more than %d epochs ahead", ErrEpoch, r.EndEpoch, m.params.MaxEpochsAhead)
 	}
+	if err := r.Attributes.Validate(); err != nil {
+		return err
+	}
 	b, err := m.blob(r.ID)
 	switch {
 	case err != nil:
-		b = &Blob{ID: r.ID, Length: r.Length, Encoding: r.Encoding, Root: r.Root, RegisteredEpoch: epoch}
+		b = &Blob{ID: r.ID, Length: r.Length, Encoding: r.Encoding, Root: r.Root, RegisteredEpoch: epoch, Attributes: r.Attributes}
 	case b.Invalid:
 		return fmt.Errorf("%w: blob %v is invalid", ErrBlobState, r.ID)
 	case b.Registrations == 0:
 		// Deleted or expired: the ID starts a new life, to be stored and
 		// certified again.
-		*b = Blob{ID: r.ID, Length: r.Length, Encoding: r.Encoding, Root: r.Root, RegisteredEpoch: epoch}
+		*b = Blob{ID: r.ID, Length: r.Length, Encoding: r.Encoding, Root: r.Root, RegisteredEpoch: epoch, Attributes: r.Attributes}
 	default:
 		if m.get(keyReg(r.ID, owner)) != nil {
 			return fmt.Errorf("%w: %s already holds a registration of %v (extend it instead)", ErrBlobExists, owner.Short(), r.ID)
 		}
 	}
-	reg := &Registration{ID: r.ID, Owner: owner, RegisteredEpoch: epoch, EndEpoch: r.EndEpoch, Deletable: r.Deletable}
+	reg := &Registration{ID: r.ID, Owner: owner, RegisteredEpoch: epoch, EndEpoch: r.EndEpoch, Deletable: r.Deletable, Attributes: r.Attributes}
 	m.putRegistration(reg)
 	b.Registrations++
 	b.EndEpoch = max(b.EndEpoch, r.EndEpoch)

@@ -28,6 +28,9 @@ const MaxTxLifetime = 10 * time.Minute
 // Size bounds per transaction kind.
 const (
 	maxSmallTxSize = 2 << 10 // everything but certificates
+	// A registration may carry attributes, whose every byte JSON may
+	// escape as \u00XX (6 bytes).
+	maxRegisterTxSize = maxSmallTxSize + 6*MaxAttributesSize
 	// A certificate's signature costs about 150 bytes of JSON; the bound
 	// is checked against the committee's size when the tx is applied.
 	certificateBaseSize = 1 << 10
@@ -90,6 +93,9 @@ type RegisterBlob struct {
 	Root      blob.Hash         `json:"root"`
 	EndEpoch  uint64            `json:"endEpoch"`
 	Deletable bool              `json:"deletable"`
+	// Attributes, optional, are small facts about the content (at most
+	// MaxAttributesSize bytes).
+	Attributes *Attributes `json:"attributes,omitempty"`
 }
 
 // Certificate is a set of committee signatures over one message about a
@@ -239,6 +245,9 @@ func (p *Payload) check() error {
 func (p *Payload) maxSize() int {
 	if c := p.certificate(); c != nil {
 		return min(MaxTxSize, certificateBaseSize+certificateSigSize*len(c.Signatures))
+	}
+	if p.RegisterBlob != nil {
+		return maxRegisterTxSize
 	}
 	if p.ChallengeAnswer != nil {
 		// The exact length is checked against the window when applied.

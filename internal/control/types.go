@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/weftnet/weft/blob"
 )
@@ -274,6 +276,9 @@ type Blob struct {
 	CertifiedAt int64 `json:"certifiedAt,omitempty"`
 	Invalid     bool  `json:"invalid,omitempty"`
 	Deleted     bool  `json:"deleted,omitempty"` // its last registration was deleted
+	// Attributes are those of the registration that began the ID's
+	// current life (a hint for gateways: anyone may register an ID first).
+	Attributes *Attributes `json:"attributes,omitempty"`
 }
 
 // Status returns the blob's status in the given current epoch.
@@ -297,11 +302,58 @@ func (b *Blob) Status(epoch uint64) BlobStatus {
 // extend it or (if deletable) delete it. An owner holds at most one live
 // registration per ID. A registration is certified when its blob is.
 type Registration struct {
-	ID              blob.ID   `json:"blobId"`
-	Owner           PublicKey `json:"owner"`
-	RegisteredEpoch uint64    `json:"registeredEpoch"`
-	EndEpoch        uint64    `json:"endEpoch"`
-	Deletable       bool      `json:"deletable"`
+	ID              blob.ID     `json:"blobId"`
+	Owner           PublicKey   `json:"owner"`
+	RegisteredEpoch uint64      `json:"registeredEpoch"`
+	EndEpoch        uint64      `json:"endEpoch"`
+	Deletable       bool        `json:"deletable"`
+	Attributes      *Attributes `json:"attributes,omitempty"`
+}
+
+// MaxAttributesSize bounds a registration's attributes: the bytes of the
+// content type, name and kind together.
+const MaxAttributesSize = 512
+
+// Kinds of content (Attributes.Kind).
+const (
+	KindBlob     = "blob"
+	KindManifest = "manifest"
+	KindBatch    = "batch"
+)
+
+// Attributes are small facts about a blob's content an owner registers
+// with it: its content type, a file name and what kind of content it is.
+type Attributes struct {
+	ContentType string `json:"contentType,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Kind        string `json:"kind,omitempty"` // "", KindBlob, KindManifest or KindBatch
+}
+
+// Validate checks the attributes' size, kind and characters: UTF-8
+// without control characters, so a gateway can put them in headers.
+func (a *Attributes) Validate() error {
+	if a == nil {
+		return nil
+	}
+	if n := len(a.ContentType) + len(a.Name) + len(a.Kind); n > MaxAttributesSize {
+		return fmt.Errorf("%w: attributes of %d bytes, at most %d", ErrBadRequest, n, MaxAttributesSize)
+	}
+	switch a.Kind {
+	case "", KindBlob, KindManifest, KindBatch:
+	default:
+		return fmt.Errorf("%w: unknown kind %q", ErrBadRequest, a.Kind)
+	}
+	for _, v := range []string{a.ContentType, a.Name} {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%w: attribute %q is not UTF-8", ErrBadRequest, v)
+		}
+		for _, r := range v {
+			if unicode.IsControl(r) {
+				return fmt.Errorf("%w: attribute %q has a control character", ErrBadRequest, v)
+			}
+		}
+	}
+	return nil
 }
 
 // EventType names what happened.

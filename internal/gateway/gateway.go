@@ -2,16 +2,26 @@
 // request bodies as blobs and serves blobs by ID, with the paths Walrus
 // users know.
 //
-//	PUT  /v1/blobs?epochs=E&deletable=true|false   body: the blob → JSON StoreResult
-//	GET  /v1/blobs/{id}                            the blob (Range, ETag, Content-Length)
-//	HEAD /v1/blobs/{id}                            its headers, from the control plane alone
+//	PUT  /v1/blobs?epochs=E&deletable=true|false&name=N   body: the file → JSON FileResult
+//	GET  /v1/blobs/{id}                            the file (Range, ETag, Content-Length, Content-Type)
+//	HEAD /v1/blobs/{id}                            its headers
+//	GET  /v1/blobs/{id}/files/{name}               one file of a batch (weft store --batch)
 //	GET  /v1/health                                {"status":"ok","pid":…,"bytesInFlight":…}
 //
+// A body larger than Config.SegmentSize is streamed into a file of
+// segments with a manifest (client.StoreFile), whose blob ID the answer
+// gives; GET of a manifest streams its file, and a Range fetches only the
+// segments and rows it needs. The request's Content-Type and the name
+// parameter are registered as the blob's attributes, and sent back as
+// Content-Type and Content-Disposition.
+//
 // The gateway bounds the memory requests hold by a budget of bytes in
-// flight (Config.MaxBytesInFlight): a PUT takes its body plus its encoding,
+// flight (Config.MaxBytesInFlight): a PUT takes its body plus its encoding
+// (at most two segments and their encodings),
 // a GET of a whole blob twice the blob (it is decoded and checked against
 // its ID before the first byte goes out), a Range only the rows that hold
-// it, streamed Config.ReadChunkBytes at a time, and a HEAD nothing. A request
+// it, streamed Config.ReadChunkBytes at a time (a file of segments is
+// streamed whole a segment at a time), and a HEAD nothing. A request
 // that cannot get its bytes within Config.BudgetWait is answered 503 with
 // Retry-After.
 package gateway
@@ -22,7 +32,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -30,12 +42,13 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
 )
 
 // Defaults of Config.
 const (
-	MaxBlobBytes     = 1 << 30
+	MaxBlobBytes     = 64 << 30
 	MaxBytesInFlight = 1 << 30
 	BudgetWait       = 2 * time.Second
 	ReadChunkBytes   = 8 << 20
@@ -43,8 +56,12 @@ const (
 
 // Config tunes a gateway. The zero value uses the defaults.
 type Config struct {
-	// MaxBlobBytes bounds an uploaded blob. Default 1 GiB.
+	// MaxBlobBytes bounds an uploaded body (a file of several segments
+	// when larger than SegmentSize). Default 64 GiB.
 	MaxBlobBytes int64
+	// SegmentSize is the largest body stored as one blob, and the size of
+	// the segments of larger ones. Default client.DefaultSegmentSize.
+	SegmentSize int64
 	// MaxBytesInFlight bounds the bytes all requests hold at once (bodies,
 	// their encodings, blob data being served). Default 1 GiB. A single
 	// request larger than the budget takes all of it and runs alone.
@@ -70,6 +87,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.ReadChunkBytes <= 0 {
 		cfg.ReadChunkBytes = ReadChunkBytes
+	}
+	if cfg.SegmentSize <= 0 {
+		cfg.SegmentSize = client.DefaultSegmentSize
 	}
 	return cfg
 }
@@ -105,6 +125,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("PUT /v1/blobs", g.put)
 	mux.HandleFunc("GET /v1/blobs/{id}", g.get)
 	mux.HandleFunc("HEAD /v1/blobs/{id}", g.get)
+	mux.HandleFunc("GET /v1/blobs/{id}/files/{name...}", g.getBatchFile)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(Health{Status: "ok", PID: os.Getpid(), BytesInFlight: g.BytesInFlight()})
@@ -153,39 +174,49 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 		}
 		o.Deletable = d
 	}
+	o.Attributes = &control.Attributes{Name: r.URL.Query().Get("name")}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if _, _, err := mime.ParseMediaType(ct); err == nil {
+			o.Attributes.ContentType = ct
+		}
+	}
+	if err := o.Attributes.Validate(); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	tooLarge := func() {
 		// Do not let the server drain the rest of the body for keep-alive.
 		w.Header().Set("Connection", "close")
-		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("blob exceeds %d bytes", g.cfg.MaxBlobBytes))
+		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", g.cfg.MaxBlobBytes))
 	}
 	if r.ContentLength > g.cfg.MaxBlobBytes {
 		tooLarge() // before reading a byte of it
 		return
 	}
-	// A body of unknown length (chunked) is charged as the largest blob.
-	size := r.ContentLength
-	if size < 0 {
-		size = g.cfg.MaxBlobBytes
+	// The body streams into StoreFile, which holds at most two segments
+	// and their encodings whatever the body's size: that is the charge
+	// (less for a smaller declared body).
+	seg := g.cfg.SegmentSize
+	p := g.c.Codec().Params()
+	charge := 2 * (seg + p.EncodedSize(uint64(seg)))
+	if r.ContentLength >= 0 && r.ContentLength <= seg {
+		charge = r.ContentLength + p.EncodedSize(uint64(r.ContentLength))
 	}
-	taken, ok := g.take(w, r, size+g.c.Codec().Params().EncodedSize(uint64(size)))
+	taken, ok := g.take(w, r, charge)
 	if !ok {
 		return
 	}
 	defer g.budget.release(taken)
-	data, err := readBody(http.MaxBytesReader(w, r.Body, g.cfg.MaxBlobBytes), r.ContentLength)
+	body := http.MaxBytesReader(w, r.Body, g.cfg.MaxBlobBytes)
+	res, err := g.c.StoreFile(r.Context(), body, r.ContentLength, client.FileOptions{StoreOptions: o, SegmentSize: seg})
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			tooLarge()
 			return
 		}
-		fail(w, http.StatusBadRequest, "reading body: "+err.Error())
-		return
-	}
-	res, err := g.c.Store(r.Context(), data, o)
-	if err != nil {
 		code := http.StatusBadGateway
-		if errors.Is(err, control.ErrEpoch) || errors.Is(err, control.ErrBadRequest) {
+		if errors.Is(err, control.ErrEpoch) || errors.Is(err, control.ErrBadRequest) || errors.Is(err, io.ErrUnexpectedEOF) {
 			code = http.StatusBadRequest
 		}
 		fail(w, code, err.Error())
@@ -195,44 +226,35 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(res)
 }
 
-// readBody reads a body of the declared length (-1: unknown) into one
-// buffer of that size.
-func readBody(r io.Reader, length int64) ([]byte, error) {
-	if length < 0 {
-		return io.ReadAll(r)
-	}
-	data := make([]byte, length)
-	if _, err := io.ReadFull(r, data); err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
 func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 	id, err := blob.ParseID(r.PathValue("id"))
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	info, err := g.c.Status(r.Context(), id)
+	fi, err := g.c.StatFile(r.Context(), id)
+	if errors.Is(err, client.ErrNotAvailable) && fi == nil {
+		info, serr := g.c.Status(r.Context(), id)
+		if serr != nil {
+			fail(w, http.StatusBadGateway, serr.Error())
+			return
+		}
+		switch info.Status {
+		case control.StatusUnknown, control.StatusRegistered:
+			fail(w, http.StatusNotFound, fmt.Sprintf("blob %v is %s", id, info.Status))
+		case control.StatusInvalid:
+			fail(w, http.StatusUnprocessableEntity, fmt.Sprintf("blob %v is invalid (inconsistently encoded)", id))
+		default:
+			fail(w, http.StatusGone, fmt.Sprintf("blob %v is %s", id, info.Status))
+		}
+		return
+	}
 	if err != nil {
 		fail(w, http.StatusBadGateway, err.Error())
 		return
 	}
-	switch info.Status {
-	case control.StatusCertified:
-	case control.StatusUnknown, control.StatusRegistered:
-		fail(w, http.StatusNotFound, fmt.Sprintf("blob %v is %s", id, info.Status))
-		return
-	case control.StatusInvalid:
-		fail(w, http.StatusUnprocessableEntity, fmt.Sprintf("blob %v is invalid (inconsistently encoded)", id))
-		return
-	default:
-		fail(w, http.StatusGone, fmt.Sprintf("blob %v is %s", id, info.Status))
-		return
-	}
 	etag := `"` + id.String() + `"`
-	size := int64(info.Length)
+	size := int64(fi.Length)
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Accept-Ranges", "bytes")
@@ -256,13 +278,137 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 		// A range we do not serve (several, or malformed) is ignored:
 		// the whole blob follows, as RFC 9110 allows.
 	}
-	h.Set("Content-Type", "application/octet-stream")
+	setContentHeaders(h, fi.Blob.Attributes)
 	h.Set("Content-Length", strconv.FormatInt(end-start, 10))
 	if r.Method == http.MethodHead {
 		w.WriteHeader(code)
 		return
 	}
+	if fi.Manifest != nil {
+		g.streamFile(w, r, fi, start, end, code)
+		return
+	}
 	g.stream(w, r, id, size, start, end, code)
+}
+
+// getBatchFile serves one file of a batch, fetching only the rows that
+// hold the batch's index and the file.
+func (g *Gateway) getBatchFile(w http.ResponseWriter, r *http.Request) {
+	id, err := blob.ParseID(r.PathValue("id"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// A batch is at most files.MaxBatchBytes: a file of it is held whole,
+	// with the rows it was cut from.
+	taken, ok := g.take(w, r, 2*files.MaxBatchBytes)
+	if !ok {
+		return
+	}
+	defer g.budget.release(taken)
+	data, e, err := g.c.ReadBatchFile(r.Context(), id, r.PathValue("name"))
+	switch {
+	case errors.Is(err, files.ErrNoSuchFile):
+		fail(w, http.StatusNotFound, err.Error())
+		return
+	case errors.Is(err, files.ErrBatch):
+		fail(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	case errors.Is(err, client.ErrNotAvailable):
+		fail(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		fail(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	name := e.Name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	setContentHeaders(w.Header(), &control.Attributes{ContentType: e.ContentType, Name: name})
+	w.Header().Set("ETag", `"`+id.String()+"/"+url.PathEscape(e.Name)+`"`)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
+}
+
+// setContentHeaders sets Content-Type and Content-Disposition from a
+// blob's registered attributes. They are hints from whoever registered
+// the blob first, so the browser is told not to sniff beyond them.
+func setContentHeaders(h http.Header, a *control.Attributes) {
+	ctype := "application/octet-stream"
+	if a != nil && a.ContentType != "" {
+		if _, _, err := mime.ParseMediaType(a.ContentType); err == nil {
+			ctype = a.ContentType
+		}
+	}
+	h.Set("Content-Type", ctype)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if a != nil && a.Name != "" {
+		if v := mime.FormatMediaType("inline", map[string]string{"filename": a.Name}); v != "" {
+			h.Set("Content-Disposition", v)
+		}
+	}
+}
+
+// streamFile writes bytes [start, end) of a file stored as segments: a
+// whole file segment by segment (each checked against its blob ID before
+// its bytes go out, one fetched ahead), a range from only the segments
+// and rows that hold it, a chunk at a time. Either way the budget is
+// charged a bounded amount, whatever the file's size.
+func (g *Gateway) streamFile(w http.ResponseWriter, r *http.Request, fi *client.FileInfo, start, end int64, code int) {
+	ctx := r.Context()
+	var largest int64
+	for _, s := range fi.Manifest.Segments {
+		largest = max(largest, int64(s.Length))
+	}
+	// A whole read holds the segment being written and the next one, each
+	// decoded from its slivers; a range chunk its rows and its bytes.
+	need := 4 * largest
+	if code != http.StatusOK {
+		need = 2 * min(end-start+2*largest, g.cfg.ReadChunkBytes+2*largest)
+	}
+	taken, ok := g.take(w, r, need)
+	if !ok {
+		return
+	}
+	defer g.budget.release(taken)
+	sw := &startedWriter{w: w, code: code}
+	var err error
+	if code == http.StatusOK {
+		_, err = g.c.ReadFileProgress(ctx, fi, sw, nil)
+	} else {
+		for off := start; off < end && err == nil; {
+			n := min(end-off, g.cfg.ReadChunkBytes)
+			_, err = g.c.ReadFileInfoRange(ctx, fi, off, n, sw)
+			off += n
+		}
+	}
+	if err != nil {
+		if !sw.started {
+			fail(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		// The status line is out: cut the answer short.
+		panic(http.ErrAbortHandler)
+	}
+	if !sw.started {
+		w.WriteHeader(code)
+	}
+}
+
+// startedWriter writes the status line before the first byte.
+type startedWriter struct {
+	w       http.ResponseWriter
+	code    int
+	started bool
+}
+
+func (s *startedWriter) Write(p []byte) (int, error) {
+	if !s.started {
+		s.w.WriteHeader(s.code)
+		s.started = true
+	}
+	return s.w.Write(p)
 }
 
 // stream writes bytes [start, end) of a blob of size bytes. A range goes a

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/gateway"
@@ -396,5 +398,82 @@ func TestConcurrentPutsWithinBudget(t *testing.T) {
 			t.Fatalf("%d bytes still in flight", gw.BytesInFlight())
 		}
 		runtime.Gosched()
+	}
+}
+
+// TestSegmentedFile: a PUT larger than the segment size streams into a
+// segmented file with a manifest; GET streams it back with the registered
+// content type and file name, and a one-byte Range fetches the manifest
+// and one row of one segment, not the file.
+func TestSegmentedFile(t *testing.T) {
+	tn := newTestNet(t)
+	const seg = 64 << 10
+	data := randomBytes(2, 3*seg+500)
+	base := serve(t, gateway.New(tn.c, gateway.Config{SegmentSize: seg}).Handler())
+	// Chunked: the gateway does not know the size in advance.
+	req, _ := http.NewRequest(http.MethodPut, base+"/v1/blobs?name=r%C3%A9sum%C3%A9.pdf", io.MultiReader(bytes.NewReader(data)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/pdf")
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res client.FileResult
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !res.Manifest || len(res.Segments) != 4 || res.Size != int64(len(data)) {
+		t.Fatalf("PUT: %s %+v", resp.Status, res)
+	}
+	fileURL := base + "/v1/blobs/" + res.BlobID.String()
+	resp, body := do(t, http.MethodGet, fileURL, nil, nil)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) || resp.ContentLength != int64(len(data)) {
+		t.Fatalf("GET: %s, %d bytes", resp.Status, len(body))
+	}
+	if ct, cd := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"); ct != "application/pdf" || cd != `inline; filename*=utf-8''r%C3%A9sum%C3%A9.pdf` {
+		t.Fatalf("GET headers: Content-Type %q, Content-Disposition %q", ct, cd)
+	}
+	tn.sliverGets.Store(0)
+	resp, body = do(t, http.MethodGet, fileURL, map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", 2*seg+7, 2*seg+7)}, nil)
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[2*seg+7:2*seg+8]) {
+		t.Fatalf("1-byte range: %s %q", resp.Status, body)
+	}
+	kp := int64(tn.c.Codec().Params().Kp)
+	if n := tn.sliverGets.Load(); n > kp+1 {
+		t.Fatalf("a 1-byte range fetched %d slivers, want at most %d (the manifest's kp and one row)", n, kp+1)
+	}
+	// Ranges across segment boundaries.
+	for _, rg := range [][2]int{{seg - 10, seg + 10}, {0, 3*seg + 499}, {3*seg - 1, 3*seg + 499}} {
+		resp, body := do(t, http.MethodGet, fileURL, map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", rg[0], rg[1])}, nil)
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[rg[0]:rg[1]+1]) {
+			t.Fatalf("range %v: %s, %d bytes", rg, resp.Status, len(body))
+		}
+	}
+	resp, _ = do(t, http.MethodHead, fileURL, nil, nil)
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(data)) {
+		t.Fatalf("HEAD: %s %d", resp.Status, resp.ContentLength)
+	}
+}
+
+// TestBatchFile: GET /v1/blobs/{id}/files/{name} serves one file of a
+// batch (names with / and unicode) with its content type; unknown names
+// are 404.
+func TestBatchFile(t *testing.T) {
+	tn := newTestNet(t)
+	in := []files.BatchFile{{Name: "a/b/ünï.txt", ContentType: "text/plain; charset=utf-8", Data: []byte("hello")}, {Name: "empty"}}
+	r, err := tn.c.StoreBatch(context.Background(), in, client.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, gateway.New(tn.c, gateway.Config{}).Handler())
+	resp, body := do(t, http.MethodGet, base+"/v1/blobs/"+r.BlobID.String()+"/files/a/b/%C3%BCn%C3%AF.txt", nil, nil)
+	if resp.StatusCode != http.StatusOK || string(body) != "hello" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("batch file: %s %q %q", resp.Status, body, resp.Header.Get("Content-Type"))
+	}
+	resp, body = do(t, http.MethodGet, base+"/v1/blobs/"+r.BlobID.String()+"/files/empty", nil, nil)
+	if resp.StatusCode != http.StatusOK || len(body) != 0 {
+		t.Fatalf("empty file: %s %q", resp.Status, body)
+	}
+	if resp, _ := do(t, http.MethodGet, base+"/v1/blobs/"+r.BlobID.String()+"/files/nope", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("missing name: %s", resp.Status)
 	}
 }

@@ -1,0 +1,287 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// FilesConfig says what the files benchmark measures.
+type FilesConfig struct {
+	Sizes       []int64 // files to store and read; default 1 GiB
+	SegmentSize int64   // default client.DefaultSegmentSize
+	SmallFiles  int     // files in the batch comparison; default 1000
+	SmallSize   int64   // their size; default 1 KiB
+	NoGateway   bool    // skip the gateway round trip
+}
+
+// seededFile yields n bytes generated from a seed, never held whole.
+type seededFile struct {
+	rng  *rand.ChaCha8
+	left int64
+}
+
+func newSeededFile(seed uint64, n int64) *seededFile {
+	var s [32]byte
+	for i := range 8 {
+		s[i] = byte(seed >> (8 * i))
+	}
+	return &seededFile{rng: rand.NewChaCha8(s), left: n}
+}
+
+func (r *seededFile) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), r.left)]
+	r.rng.Read(p)
+	r.left -= int64(len(p))
+	return len(p), nil
+}
+
+// rssWatch samples the resident sets of processes until stopped and keeps
+// each one's peak.
+type rssWatch struct {
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	once sync.Once
+	peak map[int]int64
+}
+
+func watchRSS(pids []int) *rssWatch {
+	w := &rssWatch{stop: make(chan struct{}), done: make(chan struct{}), peak: map[int]int64{}}
+	sample := func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, pid := range pids {
+			if rss, _ := procStat(pid); rss > w.peak[pid] {
+				w.peak[pid] = rss
+			}
+		}
+	}
+	sample()
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				sample()
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return w
+}
+
+// end stops sampling (once) and returns the peaks.
+func (w *rssWatch) end() map[int]int64 {
+	w.once.Do(func() { close(w.stop); <-w.done })
+	return w.peak
+}
+
+// selfHWM is this process's peak resident set (VmHWM).
+func selfHWM() int64 {
+	raw, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// Files starts the default devnet and stores and reads back, byte-exact,
+// files generated from a seed (never held in memory) through the SDK and
+// through the devnet's gateway, printing throughput and the peak resident
+// sets of the client (this process), the busiest node and the gateway;
+// then compares one batch of small files with as many single stores.
+func Files(w io.Writer, cfg FilesConfig) error {
+	if len(cfg.Sizes) == 0 {
+		cfg.Sizes = []int64{1 << 30}
+	}
+	if cfg.SegmentSize <= 0 {
+		cfg.SegmentSize = client.DefaultSegmentSize
+	}
+	if cfg.SmallFiles <= 0 {
+		cfg.SmallFiles = 1000
+	}
+	if cfg.SmallSize <= 0 {
+		cfg.SmallSize = 1 << 10
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(client.MemoryLimit(cfg.SegmentSize)) // as weft store and read do
+	}
+	ctx := context.Background()
+	layout, c, stop, err := startDevnetClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var nodePIDs []int
+	for _, n := range layout.Nodes {
+		if n.PID > 0 {
+			nodePIDs = append(nodePIDs, n.PID)
+		}
+	}
+	fmt.Fprintf(w, "weft bench files: %d storage node processes, %d shards, segments of %s\n\n", len(nodePIDs), c.Params().Shards, FormatSize(cfg.SegmentSize))
+	fmt.Fprintf(w, "%9s %5s | %10s %10s | %12s %12s | %13s %12s %12s\n", "file", "segs", "store MB/s", "read MB/s", "client peak", "busiest node", "gw store MB/s", "gw read MB/s", "gateway peak")
+	for i, size := range cfg.Sizes {
+		seed := uint64(time.Now().UnixNano()) + uint64(i)
+		want := sha256.New()
+		nodes := watchRSS(nodePIDs)
+		t0 := time.Now()
+		r, err := c.StoreFile(ctx, io.TeeReader(newSeededFile(seed, size), want), size, client.FileOptions{
+			StoreOptions: client.StoreOptions{Epochs: 2}, SegmentSize: cfg.SegmentSize})
+		if err != nil {
+			nodes.end()
+			return err
+		}
+		storeD := time.Since(t0)
+		got := sha256.New()
+		t0 = time.Now()
+		n, err := c.ReadFile(ctx, r.BlobID, got)
+		readD := time.Since(t0)
+		peaks := nodes.end()
+		if err != nil {
+			return err
+		}
+		if n != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+			return fmt.Errorf("bench: read %d bytes back, not the %d stored", n, size)
+		}
+		var busiest int64
+		for _, p := range peaks {
+			busiest = max(busiest, p)
+		}
+		gwStore, gwRead, gwPeak := "-", "-", "-"
+		if !cfg.NoGateway && layout.Gateway != "" {
+			s, r, p, err := gatewayRoundTrip(layout.Gateway, layout.GatewayPID, seed+1000, size)
+			if err != nil {
+				return err
+			}
+			gwStore, gwRead, gwPeak = fmt.Sprintf("%.1f", s), fmt.Sprintf("%.1f", r), FormatSize(p)
+		}
+		fmt.Fprintf(w, "%9s %5d | %10.1f %10.1f | %12s %12s | %13s %12s %12s\n", FormatSize(size), max(1, len(r.Segments)),
+			mbps(size, storeD), mbps(size, readD), FormatSize(selfHWM()), FormatSize(busiest), gwStore, gwRead, gwPeak)
+	}
+	return smallFiles(ctx, w, c, cfg)
+}
+
+// gatewayRoundTrip PUTs a seeded file through the gateway (streamed) and
+// GETs it back, returning MB/s both ways and the gateway's peak RSS.
+func gatewayRoundTrip(base string, pid int, seed uint64, size int64) (float64, float64, int64, error) {
+	watch := watchRSS([]int{pid})
+	defer watch.end()
+	want := sha256.New()
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/blobs?epochs=2", io.TeeReader(newSeededFile(seed, size), want))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	req.ContentLength = size
+	t0 := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	var res client.FileResult
+	err = json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil {
+		return 0, 0, 0, fmt.Errorf("bench: gateway PUT: %s %v", resp.Status, err)
+	}
+	storeD := time.Since(t0)
+	t0 = time.Now()
+	resp, err = http.Get(base + "/v1/blobs/" + res.BlobID.String())
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	got := sha256.New()
+	n, err := io.Copy(got, resp.Body)
+	resp.Body.Close()
+	readD := time.Since(t0)
+	if err != nil || n != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		return 0, 0, 0, fmt.Errorf("bench: gateway GET: %s, %d bytes, %v", resp.Status, n, err)
+	}
+	peak := watch.end()[pid]
+	return mbps(size, storeD), mbps(size, readD), peak, nil
+}
+
+// smallFiles compares one batch of small files with single stores.
+func smallFiles(ctx context.Context, w io.Writer, c *client.Client, cfg FilesConfig) error {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	fs := make([]files.BatchFile, cfg.SmallFiles)
+	for i := range fs {
+		data := make([]byte, cfg.SmallSize)
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		fs[i] = files.BatchFile{Name: fmt.Sprintf("small/%04d.bin", i), Data: data}
+	}
+	p := c.Params()
+	fmt.Fprintf(w, "\n%d files of %s: one batch against single stores (n = %d)\n", cfg.SmallFiles, FormatSize(cfg.SmallSize), p.Shards)
+	fmt.Fprintf(w, "%-14s | %14s %8s %10s\n", "", "encoded bytes", "txs", "wall time")
+	t0 := time.Now()
+	br, err := c.StoreBatch(ctx, fs, client.StoreOptions{Epochs: 2})
+	if err != nil {
+		return err
+	}
+	batchD := time.Since(t0)
+	got, _, err := c.ReadBatchFile(ctx, br.BlobID, fs[len(fs)/2].Name)
+	if err != nil || !bytes.Equal(got, fs[len(fs)/2].Data) {
+		return fmt.Errorf("bench: batch file read back: %v", err)
+	}
+	fmt.Fprintf(w, "%-14s | %14d %8d %10s\n", "one batch", br.EncodedSize, 2, formatDuration(batchD))
+	var encoded int64
+	t0 = time.Now()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	var firstErr error
+	for _, f := range fs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r, err := c.Store(ctx, f.Data, client.StoreOptions{Epochs: 2})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if err == nil {
+				encoded += r.EncodedSize
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	fmt.Fprintf(w, "%-14s | %14d %8d %10s\n", "single stores", encoded, 2*len(fs), formatDuration(time.Since(t0)))
+	// Offline, at n = 1000: the encoded bytes alone.
+	if big, err := redstuff.NewParams(1000); err == nil {
+		fmt.Fprintf(w, "at n = 1000 (offline): one batch %d encoded bytes, single stores %d (%d each)\n",
+			big.EncodedSize(uint64(br.Size)), int64(len(fs))*big.EncodedSize(uint64(cfg.SmallSize)), big.EncodedSize(uint64(cfg.SmallSize)))
+	}
+	return nil
+}
