@@ -126,6 +126,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/blobs/{id}", g.get)
 	mux.HandleFunc("HEAD /v1/blobs/{id}", g.get)
 	mux.HandleFunc("GET /v1/blobs/{id}/files/{name...}", g.getBatchFile)
+	mux.HandleFunc("PUT /v1/batches", g.putBatch)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(Health{Status: "ok", PID: os.Getpid(), BytesInFlight: g.BytesInFlight()})
@@ -217,6 +218,98 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 		}
 		code := http.StatusBadGateway
 		if errors.Is(err, control.ErrEpoch) || errors.Is(err, control.ErrBadRequest) || errors.Is(err, io.ErrUnexpectedEOF) {
+			code = http.StatusBadRequest
+		}
+		fail(w, code, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(res)
+}
+
+// putBatch stores the parts of a multipart/form-data body as one batch:
+// each part with a file name is a file (its name, its Content-Type). The
+// whole body is bounded by the batch limit and read part by part.
+func (g *Gateway) putBatch(w http.ResponseWriter, r *http.Request) {
+	limit := int64(files.MaxBatchBytes) + 1<<20 // room for multipart framing
+	if r.ContentLength > limit {
+		w.Header().Set("Connection", "close")
+		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
+		return
+	}
+	var o client.StoreOptions
+	if v := r.URL.Query().Get("epochs"); v != "" {
+		e, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || e == 0 {
+			fail(w, http.StatusBadRequest, "epochs must be a positive integer")
+			return
+		}
+		o.Epochs = e
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		fail(w, http.StatusBadRequest, "a batch is a multipart/form-data body: "+err.Error())
+		return
+	}
+	// The parts, the packed batch and its encoding are held at once.
+	p := g.c.Codec().Params()
+	want := limit
+	if r.ContentLength >= 0 {
+		want = r.ContentLength
+	}
+	taken, ok := g.take(w, r, 2*want+p.EncodedSize(uint64(want)))
+	if !ok {
+		return
+	}
+	defer g.budget.release(taken)
+	body := http.MaxBytesReader(w, r.Body, limit)
+	r.Body = body
+	var fs []files.BatchFile
+	var total int64
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
+				return
+			}
+			fail(w, http.StatusBadRequest, "malformed multipart body: "+err.Error())
+			return
+		}
+		// The name as sent, path included (FileName keeps only its base).
+		name := ""
+		if _, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition")); err == nil {
+			name = params["filename"]
+		}
+		if name == "" {
+			part.Close()
+			continue // a form field, not a file
+		}
+		data, err := io.ReadAll(io.LimitReader(part, files.MaxBatchBytes-total+1))
+		part.Close()
+		if err != nil {
+			fail(w, http.StatusBadRequest, "reading part "+name+": "+err.Error())
+			return
+		}
+		total += int64(len(data))
+		if total > files.MaxBatchBytes {
+			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
+			return
+		}
+		fs = append(fs, files.BatchFile{Name: name, ContentType: part.Header.Get("Content-Type"), Data: data})
+	}
+	if len(fs) == 0 {
+		fail(w, http.StatusBadRequest, "no files in the batch (parts need a filename)")
+		return
+	}
+	res, err := g.c.StoreBatch(r.Context(), fs, o)
+	if err != nil {
+		code := http.StatusBadGateway
+		if errors.Is(err, files.ErrBatchTooLarge) || errors.Is(err, files.ErrBatch) || errors.Is(err, files.ErrDuplicateName) || errors.Is(err, control.ErrBadRequest) {
 			code = http.StatusBadRequest
 		}
 		fail(w, code, err.Error())

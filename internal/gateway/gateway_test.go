@@ -8,10 +8,12 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -475,5 +477,63 @@ func TestBatchFile(t *testing.T) {
 	}
 	if resp, _ := do(t, http.MethodGet, base+"/v1/blobs/"+r.BlobID.String()+"/files/nope", nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("missing name: %s", resp.Status)
+	}
+}
+
+// TestPutBatch: a multipart PUT /v1/batches stores its file parts as one
+// batch, each readable alone by name; duplicates, no files and an
+// oversize declared body are refused.
+func TestPutBatch(t *testing.T) {
+	tn := newTestNet(t)
+	base := serve(t, gateway.New(tn.c, gateway.Config{}).Handler())
+	form := func(parts ...[2]string) (*bytes.Buffer, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for _, p := range parts {
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, p[0]))
+			h.Set("Content-Type", "text/plain")
+			pw, _ := mw.CreatePart(h)
+			pw.Write([]byte(p[1]))
+		}
+		mw.WriteField("note", "not a file")
+		mw.Close()
+		return &buf, mw.FormDataContentType()
+	}
+	body, ct := form([2]string{"logs/a.txt", "alpha"}, [2]string{"b.txt", "beta"}, [2]string{"empty.txt", ""})
+	resp, raw := do(t, http.MethodPut, base+"/v1/batches", map[string]string{"Content-Type": ct}, body)
+	var res client.BatchResult
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &res) != nil || len(res.Index.Entries) != 3 {
+		t.Fatalf("PUT /v1/batches: %s %s", resp.Status, raw)
+	}
+	for name, want := range map[string]string{"logs/a.txt": "alpha", "b.txt": "beta", "empty.txt": ""} {
+		resp, got := do(t, http.MethodGet, base+"/v1/blobs/"+res.BlobID.String()+"/files/"+name, nil, nil)
+		if resp.StatusCode != http.StatusOK || string(got) != want || resp.Header.Get("Content-Type") != "text/plain" {
+			t.Fatalf("file %s: %s %q %q", name, resp.Status, got, resp.Header.Get("Content-Type"))
+		}
+	}
+	dup, ct := form([2]string{"x", "1"}, [2]string{"x", "2"})
+	if resp, raw := do(t, http.MethodPut, base+"/v1/batches", map[string]string{"Content-Type": ct}, dup); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("duplicate names: %s %s", resp.Status, raw)
+	}
+	none, ct := form()
+	if resp, raw := do(t, http.MethodPut, base+"/v1/batches", map[string]string{"Content-Type": ct}, none); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("no files: %s %s", resp.Status, raw)
+	}
+	if resp, raw := do(t, http.MethodPut, base+"/v1/batches", map[string]string{"Content-Type": "text/plain"}, strings.NewReader("x")); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("not multipart: %s %s", resp.Status, raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v1/batches", blockingBody{ctx})
+	req.ContentLength = 1 << 30
+	req.Header.Set("Content-Type", ct)
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatalf("1 GiB declared batch: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("1 GiB declared batch: %s", resp.Status)
 	}
 }
