@@ -65,8 +65,11 @@ type FileResult struct {
 	EncodedSize int64 `json:"encodedSize"`
 	// Uploaded counts the blobs whose slivers were uploaded; the others
 	// were certified already (a resumed store, or content stored before).
-	Uploaded int    `json:"uploaded"`
-	EndEpoch uint64 `json:"endEpoch"`
+	Uploaded int `json:"uploaded"`
+	// CertifiedEpoch is when the naming blob (the manifest, or the blob
+	// itself) was certified.
+	CertifiedEpoch uint64 `json:"certifiedEpoch"`
+	EndEpoch       uint64 `json:"endEpoch"`
 }
 
 // segmentJob is a segment read (and encoded, unless found stored) by the
@@ -272,7 +275,7 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 	}
 	res.Size = total
 	if single {
-		res.BlobID, res.EndEpoch = lastRes.BlobID, lastRes.EndEpoch
+		res.BlobID, res.EndEpoch, res.CertifiedEpoch = lastRes.BlobID, lastRes.EndEpoch, lastRes.CertifiedEpoch
 		res.Segments = nil
 		return res, nil
 	}
@@ -291,7 +294,7 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 	if !mr.AlreadyCertified {
 		res.Uploaded++
 	}
-	res.BlobID, res.Manifest, res.EndEpoch = mr.BlobID, true, mr.EndEpoch
+	res.BlobID, res.Manifest, res.EndEpoch, res.CertifiedEpoch = mr.BlobID, true, mr.EndEpoch, mr.CertifiedEpoch
 	res.EncodedSize += mr.EncodedSize
 	return res, nil
 }
