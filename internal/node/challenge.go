@@ -146,6 +146,19 @@ func (n *Node) challengeClosed(w uint64) {
 	}
 }
 
+// countWindow counts this node's result in a closed window
+// (weft_challenge_windows_total{result}). A window it was no member of,
+// or that cannot be read now, is not counted.
+func (n *Node) countWindow(ctx context.Context, w uint64) {
+	win, err := n.ctl.ChallengeWindow(ctx, w)
+	if err != nil || win == nil {
+		return
+	}
+	if me := win.Member(n.id); me != nil && win.Closed {
+		n.m.challengeWindows.WithLabelValues(string(me.Result)).Inc()
+	}
+}
+
 func (n *Node) setAnswered(w uint64, s string) {
 	n.chal.mu.Lock()
 	defer n.chal.mu.Unlock()

@@ -150,6 +150,14 @@ func TestChallenges(t *testing.T) {
 	if n, err := tb.ctl.Node(ctx, liar.ID()); err != nil || n.Weight != 0 {
 		t.Fatalf("evicted node: %+v %v", n, err)
 	}
+	// Each node counts its own results (it follows the close event).
+	for deadline := time.Now().Add(10 * time.Second); metric(t, liar, `weft_challenge_windows_total{result="failed"}`) < 2 ||
+		metric(t, tb.nodes[0], `weft_challenge_windows_total{result="passed"}`) < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("window metrics: liar failed %v, node 0 passed %v", metric(t, liar, `weft_challenge_windows_total{result="failed"}`),
+				metric(t, tb.nodes[0], `weft_challenge_windows_total{result="passed"}`))
+		}
+	}
 
 	// A node shut down for a whole window fails it.
 	tb.stop(2)

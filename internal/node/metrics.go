@@ -1,6 +1,10 @@
 package node
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftnet/weft/internal/control"
+)
 
 type metrics struct {
 	reg                          *prometheus.Registry
@@ -28,6 +32,7 @@ type metrics struct {
 	shardStates *prometheus.GaugeVec
 
 	challengeAnswers *prometheus.CounterVec
+	challengeWindows *prometheus.CounterVec
 	challengeBuild   prometheus.Histogram
 	challengeBytes   prometheus.Counter
 }
@@ -82,6 +87,12 @@ func newMetrics() *metrics {
 		m.challengeAnswers.WithLabelValues(r)
 	}
 	m.reg.MustRegister(m.challengeAnswers)
+	m.challengeWindows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_challenge_windows_total",
+		Help: "Closed challenge windows this node was challenged in, by its result: passed, failed or void."}, []string{"result"})
+	for _, r := range []control.ChallengeResult{control.ChallengePassed, control.ChallengeFailed, control.ChallengeVoid} {
+		m.challengeWindows.WithLabelValues(string(r))
+	}
+	m.reg.MustRegister(m.challengeWindows)
 	m.challengeBuild = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weft_challenge_answer_build_seconds",
 		Help: "Time to build a challenge answer from stored slivers.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	m.reg.MustRegister(m.challengeBuild)

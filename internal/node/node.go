@@ -291,6 +291,7 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 		return n.challengeOpened(ctx, ev.Window)
 	case control.EventChallengeClosed:
 		n.challengeClosed(ev.Window)
+		n.countWindow(ctx, ev.Window)
 		return nil
 	case control.EventEpochDone:
 		// The epoch's change is done (n − f of its shards synced): the
