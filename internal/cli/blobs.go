@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/weftnet/weft/internal/bench"
 	"io"
 	"mime"
 	"net"
@@ -63,7 +64,7 @@ func newStoreCmd(s Streams) *cobra.Command {
 		epochs    uint64
 		deletable bool
 		asJSON    bool
-		segment   int64
+		segment   int64 = client.DefaultSegmentSize
 		ctype     string
 		batch     bool
 	)
@@ -128,7 +129,7 @@ file again (after an interruption, say) uploads only what is not stored yet.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&batch, "batch", false, "pack the files into one blob with an index; print BATCH_ID/NAME per file")
 	cmd.Flags().StringVar(&ctype, "content-type", "", "the files' content type (default: from each file name's extension)")
-	cmd.Flags().Int64Var(&segment, "segment-size", client.DefaultSegmentSize, "largest file stored as one blob, and the size of larger files' segments")
+	cmd.Flags().Var(&sizeFlag{&segment}, "segment-size", "largest file stored as one blob, and the size of larger files' segments, e.g. 64MiB")
 	return cmd
 }
 
@@ -619,3 +620,27 @@ func (f *challengeFlag) Set(v string) error {
 }
 
 func (f *challengeFlag) Type() string { return "duration" }
+
+// sizeFlag is a byte-size flag: 1048576, 1MiB, 64MiB.
+type sizeFlag struct{ v *int64 }
+
+func (f *sizeFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return bench.FormatSize(*f.v)
+}
+
+func (f *sizeFlag) Set(s string) error {
+	v, err := bench.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	if v <= 0 {
+		return fmt.Errorf("want a positive size such as 64MiB")
+	}
+	*f.v = v
+	return nil
+}
+
+func (f *sizeFlag) Type() string { return "size" }
