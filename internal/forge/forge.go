@@ -49,6 +49,11 @@ func Recommit(c *redstuff.Codec, e *redstuff.Encoded) error {
 // primary sliver row is changed and everything recommitted: the columns
 // disagree with that row. e itself is left as it was.
 func TamperRow(c *redstuff.Codec, e *redstuff.Encoded, row, col int) (*redstuff.Encoded, error) {
+	return tamperRow(c, e, row, col, 1)
+}
+
+// tamperRow XORs the first byte of stored symbol (row, col) with delta.
+func tamperRow(c *redstuff.Codec, e *redstuff.Encoded, row, col int, delta byte) (*redstuff.Encoded, error) {
 	p := c.Params()
 	if row < 0 || row >= p.N || col < 0 || col >= p.Ks {
 		return nil, fmt.Errorf("forge: symbol (%d, %d) is not stored in a primary sliver", row, col)
@@ -56,7 +61,7 @@ func TamperRow(c *redstuff.Codec, e *redstuff.Encoded, row, col int) (*redstuff.
 	t := *e
 	t.Primary = append([][]byte(nil), e.Primary...)
 	t.Primary[row] = bytes.Clone(e.Primary[row])
-	t.Primary[row][col*e.SymbolSize] ^= 1
+	t.Primary[row][col*e.SymbolSize] ^= delta
 	t.Pairs = make([]blob.PairCommitment, p.N)
 	for i := range t.Pairs {
 		t.Pairs[i] = e.Pairs[i]
@@ -73,9 +78,12 @@ func TamperRow(c *redstuff.Codec, e *redstuff.Encoded, row, col int) (*redstuff.
 // the change moves), trying rows in turn from start.
 func TamperForShard(c *redstuff.Codec, e *redstuff.Encoded, shard, start int) (*redstuff.Encoded, int, error) {
 	p := c.Params()
+	// Every try is a different change (row, column and the bits flipped),
+	// so each gives a new blob ID: small grids have few (row, column)s.
 	for i := 0; i < 64*p.N; i++ {
 		row, col := (start+i)%p.N, (i/p.N)%p.Ks
-		t, err := TamperRow(c, e, row, col)
+		delta := byte(1 + (i/(p.N*p.Ks))%255)
+		t, err := tamperRow(c, e, row, col, delta)
 		if err != nil {
 			return nil, 0, err
 		}
