@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
-	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
 	ctlclient "github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/node"
@@ -122,15 +121,7 @@ func TestChallengesOnDevnet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 5))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ccfg, err := client.LoadConfig(n.layout.ClientConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(ctx, ccfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := n.sdk(ctx)
 	ctl := c.Control()
 	shards := c.Params().Shards
 

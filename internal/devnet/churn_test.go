@@ -204,15 +204,7 @@ func TestChurn(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	ccfg, err := client.LoadConfig(n.layout.ClientConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(ctx, ccfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := n.sdk(ctx)
 	ctl := c.Control()
 
 	w := &writer{t: t, c: c, rng: rand.New(rand.NewPCG(seed, 4)), data: map[blob.ID][]byte{}}
@@ -399,8 +391,6 @@ func TestChurn(t *testing.T) {
 		n.waitHoldsAll(n.index(m.Name), ids, time.Minute)
 	}
 	c.Close()
-	if c, err = client.New(ctx, ccfg); err != nil {
-		t.Fatal(err)
-	}
+	c = n.sdk(ctx)
 	readAll()
 }

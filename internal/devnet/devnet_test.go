@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/weftnet/weft/client"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -108,6 +109,22 @@ func (n *net_) weft(args ...string) (string, error) {
 		return stdout.String(), fmt.Errorf("weft %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String(), nil
+}
+
+// sdk connects the SDK to the devnet with its client config; it is
+// closed when the test ends.
+func (n *net_) sdk(ctx context.Context) *client.Client {
+	n.t.Helper()
+	ccfg, err := client.LoadConfig(n.layout.ClientConfig)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	c, err := client.New(ctx, ccfg)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func (n *net_) pid(i int) int {
