@@ -125,6 +125,14 @@ func Abuse(w io.Writer, cfg AbuseConfig) error {
 
 func (a *abuseRun) signer(name string) *ctlclient.Signer { return ctlclient.NewSigner(key(name)) }
 
+// register submits s's registration of a blob ID with the given length
+// and root, whether they agree or not.
+func (a *abuseRun) register(s *ctlclient.Signer, id blob.ID, length uint64, root blob.Hash, end uint64, deletable bool) error {
+	_, err := a.ctl.Submit(a.ctx, s, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: length,
+		Encoding: blob.RS2D16, Root: root, EndEpoch: end, Deletable: deletable}})
+	return err
+}
+
 // store stores a fresh blob of size bytes through the SDK.
 func (a *abuseRun) store(size int, tag string) (*client.StoreResult, []byte, error) {
 	data := randomBlob(int64(size))
@@ -204,8 +212,7 @@ func (a *abuseRun) squat() (string, error) {
 		return "", err
 	}
 	attacker := a.signer("squatter")
-	if _, err := a.ctl.Submit(a.ctx, attacker, control.Payload{RegisterBlob: &control.RegisterBlob{ID: e.ID, Length: e.Length,
-		Encoding: blob.RS2D16, Root: e.Root, EndEpoch: st.Epoch + 2, Deletable: true}}); err != nil {
+	if err := a.register(attacker, e.ID, e.Length, e.Root, st.Epoch+2, true); err != nil {
 		return "", err
 	}
 	r, err := a.c.Store(a.ctx, data, client.StoreOptions{Epochs: 50})
@@ -232,8 +239,7 @@ func (a *abuseRun) forgedLength() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, regErr := a.ctl.Submit(a.ctx, a.signer("forger"), control.Payload{RegisterBlob: &control.RegisterBlob{ID: e.ID, Length: e.Length * 2,
-		Encoding: blob.RS2D16, Root: e.Root, EndEpoch: st.Epoch + 2}})
+	regErr := a.register(a.signer("forger"), e.ID, e.Length*2, e.Root, st.Epoch+2, false)
 	r, err := a.c.Store(a.ctx, data, client.StoreOptions{Epochs: 5})
 	if err != nil {
 		return "", fmt.Errorf("victim's store: %w", err)
@@ -404,9 +410,7 @@ func (a *abuseRun) fakeBlob(length uint64) (blob.ID, error) {
 	if err != nil {
 		return id, err
 	}
-	_, err = a.ctl.Submit(a.ctx, a.signer("faker"), control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: length,
-		Encoding: blob.RS2D16, Root: root, EndEpoch: st.Epoch + 5}})
-	return id, err
+	return id, a.register(a.signer("faker"), id, length, root, st.Epoch+5, false)
 }
 
 func rawPut(addr, path string, length int64) (net.Conn, error) {

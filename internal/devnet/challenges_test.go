@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	ctlclient "github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/node"
@@ -126,14 +125,7 @@ func TestChallengesOnDevnet(t *testing.T) {
 	shards := c.Params().Shards
 
 	// 1. Honest, under a writer, until three closed windows sampled blobs.
-	w := &writer{t: t, c: c, rng: rand.New(rand.NewPCG(seed, 6)), data: map[blob.ID][]byte{}}
-	wctx, wstop := context.WithCancel(ctx)
-	wdone := make(chan struct{})
-	go func() { defer close(wdone); w.run(wctx) }()
-	stopWriter := func() {
-		wstop()
-		<-wdone
-	}
+	w, stopWriter := startWriter(ctx, t, c, rand.New(rand.NewPCG(seed, 6)))
 	defer stopWriter()
 	pollWindows(t, ctl, "three closed windows sampling blobs", 90*time.Second, func(reps []control.WindowReport) *control.WindowReport {
 		k := 0

@@ -73,6 +73,15 @@ type writer struct {
 	errs []error
 }
 
+// startWriter runs a writer until stop is called.
+func startWriter(ctx context.Context, t *testing.T, c *client.Client, rng *rand.Rand) (w *writer, stop func()) {
+	w = &writer{t: t, c: c, rng: rng, data: map[blob.ID][]byte{}}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(wctx) }()
+	return w, func() { cancel(); <-done }
+}
+
 func (w *writer) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		size := 2<<10 + w.rng.IntN(1<<20-2<<10)
@@ -207,14 +216,7 @@ func TestChurn(t *testing.T) {
 	c := n.sdk(ctx)
 	ctl := c.Control()
 
-	w := &writer{t: t, c: c, rng: rand.New(rand.NewPCG(seed, 4)), data: map[blob.ID][]byte{}}
-	wctx, wstop := context.WithCancel(ctx)
-	wdone := make(chan struct{})
-	go func() { defer close(wdone); w.run(wctx) }()
-	stopWriter := func() {
-		wstop()
-		<-wdone
-	}
+	w, stopWriter := startWriter(ctx, t, c, rand.New(rand.NewPCG(seed, 4)))
 	defer stopWriter()
 	// Some data for the new nodes to sync.
 	poll(t, time.Minute, "the writer's first blobs", func() bool { return w.count() >= 30 })
