@@ -490,15 +490,12 @@ func (m *SliverMessage) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := m.Sliver.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, 6+len(c)+len(s))
+	// One allocation and one copy of the sliver's data.
+	b := make([]byte, 0, 6+len(c)+m.Sliver.BinarySize())
 	b = appendHeader(b, tagSliverMessage)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c)))
 	b = append(b, c...)
-	return append(b, s...), nil
+	return m.Sliver.AppendBinary(b)
 }
 
 // UnmarshalBinary decodes the form written by MarshalBinary. The sliver's

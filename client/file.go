@@ -90,9 +90,9 @@ type segmentJob struct {
 // Segments go through a pipeline: the next is read and encoded while the
 // previous is uploaded, so at most two segments and their encodings are in
 // memory whatever the file's size. While every segment so far was stored
-// already (a store resumed after an interruption), a segment's blob ID is
-// computed first, without its slivers, and a segment this account holds a
-// certified registration of is neither encoded nor uploaded again.
+// already (a store resumed after an interruption), each encoded segment's
+// blob ID is looked up first, and a segment this account holds a
+// certified registration of is not uploaded again.
 func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileOptions) (*FileResult, error) {
 	if c.signer == nil {
 		return nil, errors.New("client: storing needs a keyFile in the config")
@@ -197,9 +197,15 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 			if single {
 				so.Attributes = fileAttrs(control.KindBlob)
 			}
+			e, err := c.codec.Encode(data)
+			if err != nil {
+				readErr = err
+				return
+			}
 			if precheck && !single {
-				res, err := c.storedAlready(ctx, data, segOpts)
+				res, err := c.storedAlready(ctx, e.ID, len(data), segOpts)
 				if err != nil {
+					e.Release()
 					readErr = err
 					return
 				}
@@ -207,13 +213,14 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 				precheck = res != nil
 			}
 			if j.stored == nil {
-				e, err := c.codec.Encode(data)
-				if err != nil {
-					readErr = err
-					return
-				}
+				// Registering now lets the registration's block go by
+				// while the previous segment uploads; an error here is
+				// met again, and reported, by the store itself.
+				c.ensureRegistration(ctx, e, so, &StoreResult{})
 				j.enc = e
 				j.store = func() (*StoreResult, error) { return c.storeEncodedProgress(ctx, e, so, prog) }
+			} else {
+				e.Release()
 			}
 			select {
 			case jobs <- j:
@@ -299,15 +306,10 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 	return res, nil
 }
 
-// storedAlready computes data's blob ID without keeping its slivers and
-// reports whether this account holds a registration of it lasting long
-// enough (extending it when it is shorter) and the blob is certified; if
-// so nothing needs encoding or uploading.
-func (c *Client) storedAlready(ctx context.Context, data []byte, o StoreOptions) (*StoreResult, error) {
-	id, err := c.codec.BlobID(data)
-	if err != nil {
-		return nil, err
-	}
+// storedAlready reports whether this account holds a registration of
+// the blob id (of length bytes) lasting long enough (extending it when it
+// is shorter) and the blob is certified; if so nothing needs uploading.
+func (c *Client) storedAlready(ctx context.Context, id blob.ID, length int, o StoreOptions) (*StoreResult, error) {
 	mine, err := c.ctl.Registration(ctx, id, c.signer.Key())
 	if err != nil || mine == nil {
 		return nil, err
@@ -327,7 +329,7 @@ func (c *Client) storedAlready(ctx context.Context, data []byte, o StoreOptions)
 		}
 		end = want
 	}
-	return &StoreResult{BlobID: id, Size: int64(len(data)), EncodedSize: c.codec.Params().EncodedSize(uint64(len(data))),
+	return &StoreResult{BlobID: id, Size: int64(length), EncodedSize: c.codec.Params().EncodedSize(uint64(length)),
 		CertifiedEpoch: info.CertifiedEpoch, EndEpoch: end, AlreadyCertified: true}, nil
 }
 

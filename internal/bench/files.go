@@ -18,6 +18,7 @@ import (
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -99,6 +100,22 @@ func (w *rssWatch) end() map[int]int64 {
 	return w.peak
 }
 
+// cpuOf sums the CPU time the processes have used.
+func cpuOf(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		_, cpu := procStat(pid)
+		sum += cpu
+	}
+	return sum
+}
+
+// cpuSplit prints CPU seconds per GiB stored as client+nodes.
+func cpuSplit(client, all time.Duration, size int64) string {
+	gib := float64(size) / (1 << 30)
+	return fmt.Sprintf("%.1f+%.1f", client.Seconds()/gib, (all-client).Seconds()/gib)
+}
+
 // selfHWM is this process's peak resident set (VmHWM).
 func selfHWM() int64 {
 	raw, _ := os.ReadFile("/proc/self/status")
@@ -145,11 +162,32 @@ func Files(w io.Writer, cfg FilesConfig) error {
 		}
 	}
 	fmt.Fprintf(w, "weft bench files: %d storage node processes, %d shards, segments of %s\n\n", len(nodePIDs), c.Params().Shards, FormatSize(cfg.SegmentSize))
-	fmt.Fprintf(w, "%9s %5s | %10s %10s | %12s %12s | %13s %12s %12s\n", "file", "segs", "store MB/s", "read MB/s", "client peak", "busiest node", "gw store MB/s", "gw read MB/s", "gateway peak")
+	// The baseline, in this run and on this devnet: blobs of a segment's
+	// size stored one after another through Store, reading the input
+	// included as it is for the files below. Several, so that the nodes'
+	// database flushes, which a first blob leaves for later, are paid in
+	// it as they are during a file.
+	all := append([]int{os.Getpid()}, nodePIDs...)
+	const baseBlobs = 4
+	cpu0, self0 := cpuOf(all), cpuOf(all[:1])
+	t0 := time.Now()
+	for i := range baseBlobs {
+		data, _ := io.ReadAll(newSeededFile(uint64(time.Now().UnixNano())+uint64(100+i), cfg.SegmentSize))
+		if _, err := c.Store(ctx, data, client.StoreOptions{Epochs: 2}); err != nil {
+			return err
+		}
+	}
+	blobMBps := mbps(baseBlobs*cfg.SegmentSize, time.Since(t0))
+	fmt.Fprintf(w, "baseline: %d blobs of %s, one after another, stored at %.1f MB/s; CPU s/GiB %s (client+nodes)\n\n",
+		baseBlobs, FormatSize(cfg.SegmentSize), blobMBps, cpuSplit(cpuOf(all[:1])-self0, cpuOf(all)-cpu0, baseBlobs*cfg.SegmentSize))
+	fmt.Fprintf(w, "%9s %5s | %10s %8s %11s %10s | %12s %12s | %13s %12s %12s\n", "file", "segs", "store MB/s", "/ blob", "CPU c+n", "read MB/s", "client peak", "busiest node", "gw store MB/s", "gw read MB/s", "gateway peak")
+	var rangeID string
+	var rangeSize int64
 	for i, size := range cfg.Sizes {
 		seed := uint64(time.Now().UnixNano()) + uint64(i)
 		want := sha256.New()
 		nodes := watchRSS(nodePIDs)
+		cpu0, self0 := cpuOf(all), cpuOf(all[:1])
 		t0 := time.Now()
 		r, err := c.StoreFile(ctx, io.TeeReader(newSeededFile(seed, size), want), size, client.FileOptions{
 			StoreOptions: client.StoreOptions{Epochs: 2}, SegmentSize: cfg.SegmentSize})
@@ -158,6 +196,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 			return err
 		}
 		storeD := time.Since(t0)
+		storeCPU, storeClientCPU := cpuOf(all)-cpu0, cpuOf(all[:1])-self0
 		got := sha256.New()
 		t0 = time.Now()
 		n, err := c.ReadFile(ctx, r.BlobID, got)
@@ -175,59 +214,142 @@ func Files(w io.Writer, cfg FilesConfig) error {
 		}
 		gwStore, gwRead, gwPeak := "-", "-", "-"
 		if !cfg.NoGateway && layout.Gateway != "" {
-			s, r, p, err := gatewayRoundTrip(layout.Gateway, layout.GatewayPID, seed+1000, size)
+			id, s, r, p, err := gatewayRoundTrip(layout.Gateway, layout.GatewayPID, seed+1000, size)
 			if err != nil {
 				return err
 			}
 			gwStore, gwRead, gwPeak = fmt.Sprintf("%.1f", s), fmt.Sprintf("%.1f", r), FormatSize(p)
+			if size >= rangeSize {
+				rangeID, rangeSize = id, size
+			}
 		}
-		fmt.Fprintf(w, "%9s %5d | %10.1f %10.1f | %12s %12s | %13s %12s %12s\n", FormatSize(size), max(1, len(r.Segments)),
-			mbps(size, storeD), mbps(size, readD), FormatSize(selfHWM()), FormatSize(busiest), gwStore, gwRead, gwPeak)
+		fmt.Fprintf(w, "%9s %5d | %10.1f %8.2f %11s %10.1f | %12s %12s | %13s %12s %12s\n", FormatSize(size), max(1, len(r.Segments)),
+			mbps(size, storeD), mbps(size, storeD)/blobMBps, cpuSplit(storeClientCPU, storeCPU, size), mbps(size, readD), FormatSize(selfHWM()), FormatSize(busiest), gwStore, gwRead, gwPeak)
 	}
-	return smallFiles(ctx, w, c, cfg)
+	if rangeID != "" {
+		if err := oneByteRange(w, layout, rangeID, rangeSize); err != nil {
+			return err
+		}
+	}
+	return smallFiles(ctx, w, c, layout, cfg)
+}
+
+// oneByteRange asks the gateway for the byte in the middle of a stored
+// file and prints the time to answer and the bytes the nodes sent for it
+// (the sum of their weft_node_bytes_out_total).
+func oneByteRange(w io.Writer, layout *devnet.Layout, id string, size int64) error {
+	hc := &http.Client{Timeout: time.Minute}
+	sent := func() float64 {
+		var sum float64
+		for _, n := range layout.Nodes {
+			if n.PID > 0 {
+				sum += metricSum(hc, n.API, "weft_node_bytes_out_total")
+			}
+		}
+		return sum
+	}
+	mid := size / 2
+	before := sent()
+	req, err := http.NewRequest(http.MethodGet, layout.Gateway+"/v1/blobs/"+id, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", mid, mid))
+	t0 := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 2))
+	resp.Body.Close()
+	d := time.Since(t0)
+	if err != nil || resp.StatusCode != http.StatusPartialContent || len(body) != 1 {
+		return fmt.Errorf("bench: 1-byte range: %s, %d bytes, %v", resp.Status, len(body), err)
+	}
+	fetched := sent() - before
+	fmt.Fprintf(w, "\n1-byte Range at offset %d of the %s file through the gateway: %s, %s fetched from nodes\n",
+		mid, FormatSize(size), formatDuration(d), FormatSize(int64(fetched)))
+	return nil
+}
+
+// chainTxs counts the transactions in the control plane's blocks after
+// height from (exclusive) up to its current height, from CometBFT's
+// /blockchain, and returns them with that height.
+func chainTxs(ctx context.Context, c *client.Client, rpc string, from int64) (int64, int64, error) {
+	st, err := c.Control().Status(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	var txs int64
+	for hi := st.Height; hi > from; {
+		lo := max(from+1, hi-19)
+		var out struct {
+			Result struct {
+				BlockMetas []struct {
+					NumTxs string `json:"num_txs"`
+				} `json:"block_metas"`
+			} `json:"result"`
+		}
+		if err := getJSON(ctx, hc, fmt.Sprintf("%s/blockchain?minHeight=%d&maxHeight=%d", rpc, lo, hi), &out); err != nil {
+			return 0, 0, err
+		}
+		if len(out.Result.BlockMetas) == 0 {
+			return 0, 0, fmt.Errorf("bench: no blocks %d..%d from %s", lo, hi, rpc)
+		}
+		for _, m := range out.Result.BlockMetas {
+			n, err := strconv.ParseInt(m.NumTxs, 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("bench: block meta num_txs %q", m.NumTxs)
+			}
+			txs += n
+		}
+		hi = lo - 1
+	}
+	return txs, st.Height, nil
 }
 
 // gatewayRoundTrip PUTs a seeded file through the gateway (streamed) and
 // GETs it back, returning MB/s both ways and the gateway's peak RSS.
-func gatewayRoundTrip(base string, pid int, seed uint64, size int64) (float64, float64, int64, error) {
+func gatewayRoundTrip(base string, pid int, seed uint64, size int64) (string, float64, float64, int64, error) {
 	watch := watchRSS([]int{pid})
 	defer watch.end()
 	want := sha256.New()
 	req, err := http.NewRequest(http.MethodPut, base+"/v1/blobs?epochs=2", io.TeeReader(newSeededFile(seed, size), want))
 	if err != nil {
-		return 0, 0, 0, err
+		return "", 0, 0, 0, err
 	}
 	req.ContentLength = size
 	t0 := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0, 0, err
+		return "", 0, 0, 0, err
 	}
 	var res client.FileResult
 	err = json.NewDecoder(resp.Body).Decode(&res)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || err != nil {
-		return 0, 0, 0, fmt.Errorf("bench: gateway PUT: %s %v", resp.Status, err)
+		return "", 0, 0, 0, fmt.Errorf("bench: gateway PUT: %s %v", resp.Status, err)
 	}
 	storeD := time.Since(t0)
 	t0 = time.Now()
 	resp, err = http.Get(base + "/v1/blobs/" + res.BlobID.String())
 	if err != nil {
-		return 0, 0, 0, err
+		return "", 0, 0, 0, err
 	}
 	got := sha256.New()
 	n, err := io.Copy(got, resp.Body)
 	resp.Body.Close()
 	readD := time.Since(t0)
 	if err != nil || n != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
-		return 0, 0, 0, fmt.Errorf("bench: gateway GET: %s, %d bytes, %v", resp.Status, n, err)
+		return "", 0, 0, 0, fmt.Errorf("bench: gateway GET: %s, %d bytes, %v", resp.Status, n, err)
 	}
 	peak := watch.end()[pid]
-	return mbps(size, storeD), mbps(size, readD), peak, nil
+	return res.BlobID.String(), mbps(size, storeD), mbps(size, readD), peak, nil
 }
 
 // smallFiles compares one batch of small files with single stores.
-func smallFiles(ctx context.Context, w io.Writer, c *client.Client, cfg FilesConfig) error {
+func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devnet.Layout, cfg FilesConfig) error {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	fs := make([]files.BatchFile, cfg.SmallFiles)
 	for i := range fs {
@@ -240,6 +362,11 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, cfg FilesCon
 	p := c.Params()
 	fmt.Fprintf(w, "\n%d files of %s: one batch against single stores (n = %d)\n", cfg.SmallFiles, FormatSize(cfg.SmallSize), p.Shards)
 	fmt.Fprintf(w, "%-14s | %14s %8s %10s\n", "", "encoded bytes", "txs", "wall time")
+	st, err := c.Control().Status(ctx)
+	if err != nil {
+		return err
+	}
+	h0 := st.Height
 	t0 := time.Now()
 	br, err := c.StoreBatch(ctx, fs, client.StoreOptions{Epochs: 2})
 	if err != nil {
@@ -250,7 +377,11 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, cfg FilesCon
 	if err != nil || !bytes.Equal(got, fs[len(fs)/2].Data) {
 		return fmt.Errorf("bench: batch file read back: %v", err)
 	}
-	fmt.Fprintf(w, "%-14s | %14d %8d %10s\n", "one batch", br.EncodedSize, 2, formatDuration(batchD))
+	batchTxs, h1, err := chainTxs(ctx, c, layout.ControlPlane, h0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%-14s | %14d %8d %10s\n", "one batch", br.EncodedSize, batchTxs, formatDuration(batchD))
 	var encoded int64
 	t0 = time.Now()
 	var mu sync.Mutex
@@ -277,7 +408,12 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, cfg FilesCon
 	if firstErr != nil {
 		return firstErr
 	}
-	fmt.Fprintf(w, "%-14s | %14d %8d %10s\n", "single stores", encoded, 2*len(fs), formatDuration(time.Since(t0)))
+	singleD := time.Since(t0)
+	singleTxs, _, err := chainTxs(ctx, c, layout.ControlPlane, h1)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%-14s | %14d %8d %10s\n", "single stores", encoded, singleTxs, formatDuration(singleD))
 	// Offline, at n = 1000: the encoded bytes alone.
 	if big, err := redstuff.NewParams(1000); err == nil {
 		fmt.Fprintf(w, "at n = 1000 (offline): one batch %d encoded bytes, single stores %d (%d each)\n",
