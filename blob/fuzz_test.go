@@ -345,3 +345,30 @@ func FuzzSliverMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeProof decodes both forms of inconsistency proof by their tag,
+// to the type that wrote them, and refuses other messages.
+func TestDecodeProof(t *testing.T) {
+	for _, raw := range append(seedInconsistencyProofs(), seedPairsProofs()...) {
+		p, err := blob.DecodeProof(raw)
+		if err != nil {
+			t.Fatalf("DecodeProof: %v", err)
+		}
+		again, err := p.MarshalBinary()
+		if err != nil || !bytes.Equal(again, raw) {
+			t.Fatalf("%T does not encode back to its input: %v", p, err)
+		}
+		want := "*blob.InconsistencyProof"
+		if raw[1] == 'P' {
+			want = "*blob.PairsInconsistencyProof"
+		}
+		if got := fmt.Sprintf("%T", p); got != want {
+			t.Fatalf("tag %q decoded as %s, want %s", raw[1], got, want)
+		}
+	}
+	for _, raw := range append([][]byte{nil, {blob.WireVersion}}, seedSymbols()...) {
+		if _, err := blob.DecodeProof(raw); !errors.Is(err, blob.ErrWire) {
+			t.Fatalf("DecodeProof(% x): %v, want ErrWire", raw[:min(len(raw), 4)], err)
+		}
+	}
+}

@@ -176,6 +176,42 @@ func appendPath(b []byte, p []Hash) []byte {
 	return b
 }
 
+// AppendPairCommitment appends c's encoding without a header, as other
+// messages embed it (here and in the recovery symbols protocol): pair
+// u32, primary root, secondary root, path length u8, path. A path longer
+// than MaxPathLen is an error.
+func AppendPairCommitment(b []byte, c *PairCommitment) ([]byte, error) {
+	if err := checkPathLen(c.Path); err != nil {
+		return nil, err
+	}
+	return appendPair(b, c), nil
+}
+
+// ReadPairCommitment decodes a commitment written by AppendPairCommitment
+// at the start of data and returns the bytes after it.
+func ReadPairCommitment(data []byte) (PairCommitment, []byte, error) {
+	r := reader{b: data}
+	c := r.pair()
+	return c, r.b, r.err
+}
+
+// AppendPath appends a Merkle path (length u8, then the hashes) as
+// commitments and symbols carry it.
+func AppendPath(b []byte, p []Hash) ([]byte, error) {
+	if err := checkPathLen(p); err != nil {
+		return nil, err
+	}
+	return appendPath(b, p), nil
+}
+
+// ReadPath decodes a path written by AppendPath at the start of data and
+// returns the bytes after it.
+func ReadPath(data []byte) ([]Hash, []byte, error) {
+	r := reader{b: data}
+	p := r.path()
+	return p, r.b, r.err
+}
+
 func checkPathLen(p []Hash) error {
 	if len(p) > MaxPathLen {
 		return fmt.Errorf("blob: path of %d hashes exceeds %d", len(p), MaxPathLen)
@@ -516,4 +552,38 @@ func (m *SliverMessage) UnmarshalBinary(data []byte) error {
 	}
 	*m = v
 	return nil
+}
+
+// Proof is either form of inconsistency proof: *InconsistencyProof or
+// *PairsInconsistencyProof.
+type Proof interface {
+	MarshalBinary() ([]byte, error)
+	inconsistencyProof()
+}
+
+func (*InconsistencyProof) inconsistencyProof()      {}
+func (*PairsInconsistencyProof) inconsistencyProof() {}
+
+// DecodeProof decodes an inconsistency proof in either wire form, told
+// apart by its type tag. Symbol data aliases data.
+func DecodeProof(data []byte) (Proof, error) {
+	if len(data) < 2 {
+		return nil, wireErr("inconsistency proof of %d bytes", len(data))
+	}
+	var p interface {
+		Proof
+		UnmarshalBinary([]byte) error
+	}
+	switch data[1] {
+	case tagInconsistencyProof:
+		p = &InconsistencyProof{}
+	case tagPairsProof:
+		p = &PairsInconsistencyProof{}
+	default:
+		return nil, wireErr("not an inconsistency proof (type %q)", data[1])
+	}
+	if err := p.UnmarshalBinary(data); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

@@ -34,24 +34,11 @@ type Attestation Confirmation
 // verifyProof checks an inconsistency proof in either wire form against
 // the blob ID.
 func (n *Node) verifyProof(id blob.ID, length uint64, raw []byte) error {
-	if len(raw) < 2 {
-		return fmt.Errorf("%w: empty proof", blob.ErrWire)
+	p, err := blob.DecodeProof(raw)
+	if err != nil {
+		return err
 	}
-	switch raw[1] {
-	case 'I':
-		var p blob.InconsistencyProof
-		if err := p.UnmarshalBinary(raw); err != nil {
-			return err
-		}
-		return n.codec.VerifyInconsistencyProof(id, length, &p)
-	case 'P':
-		var p blob.PairsInconsistencyProof
-		if err := p.UnmarshalBinary(raw); err != nil {
-			return err
-		}
-		return n.codec.VerifyPairsInconsistencyProof(id, length, &p)
-	}
-	return fmt.Errorf("%w: not an inconsistency proof (type %q)", blob.ErrWire, raw[1])
+	return n.codec.VerifyProof(id, length, p)
 }
 
 // attest answers POST /v1/blobs/{id}/inconsistency: it checks the proof

@@ -172,8 +172,12 @@ func Serve(c *redstuff.Codec, h Holder, req *Request, l Limits) (head, body []by
 				case err != nil:
 					w.miss(Failed)
 				default:
-					w.present()
-					w.body = appendPair(w.body, pc)
+					if b, err := blob.AppendPairCommitment(w.body, pc); err != nil {
+						w.miss(Failed)
+					} else {
+						w.present()
+						w.body = b
+					}
 				}
 			}
 		}
@@ -236,7 +240,11 @@ func serveItem(c *redstuff.Codec, h Holder, id blob.ID, length uint64, s int, it
 	pc := src.Pair()
 	start := len(w.body)
 	if it.Proofs {
-		w.body = appendPair(w.body, pc)
+		b, err := blob.AppendPairCommitment(w.body, pc)
+		if err != nil {
+			return Failed
+		}
+		w.body = b
 	}
 	for _, pos := range it.Positions {
 		d, err := src.Data(int(pos))
@@ -251,7 +259,10 @@ func serveItem(c *redstuff.Codec, h Holder, id blob.ID, length uint64, s int, it
 				w.body = w.body[:start]
 				return Failed
 			}
-			w.body = appendPath(w.body, path)
+			if w.body, err = blob.AppendPath(w.body, path); err != nil {
+				w.body = w.body[:start]
+				return Failed
+			}
 		}
 	}
 	w.present()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/merkle"
 )
 
 // The symbols exchange. A node asks one peer, in one request, for symbols
@@ -43,7 +44,6 @@ const (
 const (
 	// MaxSymbolSize is the largest symbol a request may name.
 	MaxSymbolSize = 1 << 32
-	maxPath       = blob.MaxPathLen
 )
 
 // ErrWire is wrapped by every decoding error.
@@ -114,25 +114,19 @@ func (r *Request) ResponseSize(n int) int64 {
 
 // commitmentSize bounds the bytes of one commitment in an answer (with
 // its missing-entry header, should it be missing).
-func commitmentSize(n int) int64 { return 4 + 2*blob.HashSize + 1 + int64(blob.HashSize*depth(n)) + 6 }
+func commitmentSize(n int) int64 {
+	return 4 + 2*blob.HashSize + 1 + int64(blob.HashSize*merkle.Depth(n)) + 6
+}
 
 // itemSize bounds the bytes of one item's answer.
 func itemSize(it *Item, s, n int) int64 {
 	per := int64(s)
 	size := int64(6)
 	if it.Proofs {
-		per += 1 + int64(blob.HashSize*depth(n))
+		per += 1 + int64(blob.HashSize*merkle.Depth(n))
 		size += commitmentSize(n)
 	}
 	return size + per*int64(len(it.Positions))
-}
-
-func depth(n int) int {
-	d := 0
-	for 1<<d < n {
-		d++
-	}
-	return d
 }
 
 // MarshalBinary encodes the request.
@@ -382,21 +376,6 @@ func (w *responseWriter) miss(r Reason) {
 
 func (w *responseWriter) present() { w.ordinal++ }
 
-func appendPair(b []byte, c *blob.PairCommitment) []byte {
-	b = binary.BigEndian.AppendUint32(b, c.Pair)
-	b = append(b, c.Primary[:]...)
-	b = append(b, c.Secondary[:]...)
-	return appendPath(b, c.Path)
-}
-
-func appendPath(b []byte, p []blob.Hash) []byte {
-	b = append(b, byte(len(p)))
-	for i := range p {
-		b = append(b, p[i][:]...)
-	}
-	return b
-}
-
 // header returns the response's head; the body follows it.
 func (w *responseWriter) header() []byte {
 	out := make([]byte, 0, 2+10+3*len(w.missing))
@@ -411,36 +390,31 @@ func (w *responseWriter) header() []byte {
 	return out
 }
 
+// path reads a Merkle path in blob's encoding.
 func (r *reader) path(what string) []blob.Hash {
-	n := int(r.u8(what + " length"))
 	if r.err != nil {
 		return nil
 	}
-	if n > maxPath {
-		r.fail("%s of %d hashes", what, n)
+	p, rest, err := blob.ReadPath(r.b)
+	if err != nil {
+		r.fail("%s: %v", what, err)
 		return nil
 	}
-	raw := r.take(n*blob.HashSize, what)
-	if r.err != nil {
-		return nil
-	}
-	p := make([]blob.Hash, n)
-	for i := range p {
-		copy(p[i][:], raw[i*blob.HashSize:])
-	}
+	r.b = rest
 	return p
 }
 
+// pair reads a pair commitment in blob's encoding.
 func (r *reader) pair() blob.PairCommitment {
-	var c blob.PairCommitment
-	raw := r.take(4+2*blob.HashSize, "pair commitment")
 	if r.err != nil {
+		return blob.PairCommitment{}
+	}
+	c, rest, err := blob.ReadPairCommitment(r.b)
+	if err != nil {
+		r.fail("pair commitment: %v", err)
 		return c
 	}
-	c.Pair = binary.BigEndian.Uint32(raw)
-	copy(c.Primary[:], raw[4:])
-	copy(c.Secondary[:], raw[4+blob.HashSize:])
-	c.Path = r.path("commitment path")
+	r.b = rest
 	return c
 }
 
