@@ -1,0 +1,125 @@
+// The scrub: stored slivers re-verified against their commitments,
+// paced, and what fails queued for recovery.
+
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/store"
+)
+
+// scrubLoop re-verifies every stored sliver against its commitment, one
+// pass every ScrubInterval, paced to ScrubBytesPerSecond. A sliver that
+// is missing, unreadable or wrong is dropped and its blob queued for
+// recovery.
+func (n *Node) scrubLoop(ctx context.Context) {
+	if n.cfg.ScrubInterval < 0 {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(n.cfg.ScrubInterval)):
+		}
+		if err := n.scrub(ctx); err != nil && ctx.Err() == nil {
+			n.logger.Printf("node: scrub: %v", err)
+		}
+	}
+}
+
+func (n *Node) scrub(ctx context.Context) error {
+	start := time.Now()
+	var done int64
+	err := n.store.Blobs(func(b *store.Blob) (bool, error) {
+		err := n.checkBlob(ctx, b, func(bytes int64) error {
+			done += bytes
+			return n.pace(ctx, start, done)
+		})
+		return err == nil, err
+	})
+	if err == nil {
+		n.m.scrubPasses.Inc()
+	}
+	return err
+}
+
+// checkBlob verifies the node's slivers of a certified, live blob against
+// their commitments. Missing, unreadable or wrong ones are dropped and the
+// blob queued for recovery. paced is called with the bytes of each good
+// sliver checked.
+func (n *Node) checkBlob(ctx context.Context, b *store.Blob, paced func(int64) error) error {
+	epoch, shards, _ := n.state()
+	if !b.Certified || epoch >= b.EndEpoch {
+		return nil
+	}
+	p := n.codec.Params()
+	bad := false
+	// Shards still being synced or recovered are not checked: their sync
+	// queues what they lack.
+	for _, shard := range n.settled(shards) {
+		pair := p.PairAt(b.ID, shard)
+		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sl, pc, err := n.store.Sliver(b.ID, uint32(pair), k)
+			if errors.Is(err, store.ErrNotFound) {
+				bad = true
+				n.m.corrupt.Inc()
+				continue
+			}
+			n.m.scrubbed.Inc()
+			switch {
+			case err != nil:
+				n.logger.Printf("node: scrub: blob %v pair %d %s: unreadable: %v", b.ID, pair, k, err)
+				err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
+			case n.codec.VerifySliver(b.ID, b.Length, sl, pc) != nil:
+				// VerifySliver checks the commitment too; tell which is bad.
+				if n.codec.VerifyCommitment(b.ID, b.Length, pc) != nil {
+					n.logger.Printf("node: scrub: blob %v pair %d: commitment does not match the blob ID", b.ID, pair)
+					err = n.store.DeleteSliver(b.ID, uint32(pair), k, true)
+				} else {
+					n.logger.Printf("node: scrub: blob %v pair %d: %s sliver does not match its commitment", b.ID, pair, k)
+					err = n.store.DeleteSliver(b.ID, uint32(pair), k, false)
+				}
+			default:
+				if err := paced(int64(len(sl.Data))); err != nil {
+					return err
+				}
+				continue
+			}
+			bad = true
+			n.m.corrupt.Inc()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if bad {
+		n.sources.dropBlob(b.ID)
+		return n.enqueue(b.ID, b.Length, "scrub: missing or corrupt sliver", time.Now(), true)
+	}
+	return nil
+}
+
+// pace waits until done bytes fit the scrub's rate since start.
+func (n *Node) pace(ctx context.Context, start time.Time, done int64) error {
+	due := start.Add(time.Duration(float64(done) / float64(n.cfg.ScrubBytesPerSecond) * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
