@@ -4,18 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/weftnet/weft/internal/bench"
 	"io"
 	"mime"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/weftnet/weft/internal/bench"
 
 	"github.com/spf13/cobra"
 
@@ -23,8 +19,6 @@ import (
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/devnet"
-	"github.com/weftnet/weft/internal/gateway"
 )
 
 // connect opens the SDK client named by --config or WEFT_CONFIG.
@@ -420,206 +414,6 @@ func newInfoCmd(s Streams) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
-
-func newDevnetCmd(s Streams) *cobra.Command {
-	var cfg devnet.Config
-	cmd := &cobra.Command{
-		Use:   "devnet --dir DIR [--nodes N] [--shards S]",
-		Short: "Run a local network: control plane and storage nodes on loopback",
-		Long: `Run a local Weft network until SIGINT or SIGTERM: the embedded control plane
-(one CometBFT validator in this process), N storage nodes as separate
-weft node processes and a weft gateway process, all on 127.0.0.1. The
-children die with the devnet (on Linux, even on kill -9); nodes or a gateway
-an earlier run of DIR left running are stopped first. The first run creates the network in
-DIR (keys, configs, genesis); later runs resume it. When ready, DIR/devnet.json
-describes it and DIR/client.json is a client config for weft store/read.`,
-		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if cfg.Dir == "" {
-				return usagef("devnet needs --dir")
-			}
-			cfg.Out = s.Out
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return devnet.Run(ctx, cfg)
-		},
-	}
-	cmd.Flags().StringVar(&cfg.Dir, "dir", "", "directory of the devnet (created on first run)")
-	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 0, "storage nodes (default 7)")
-	cmd.Flags().IntVar(&cfg.Shards, "shards", 0, "shards (default 28)")
-	cmd.Flags().Var(&challengeFlag{&cfg.ChallengeInterval}, "challenge-interval", `how often storage challenges open, e.g. 30s, or "off" (default 30s; set when DIR is created)`)
-	// For tests that break nodes on purpose (node config testHooks).
-	cmd.Flags().BoolVar(&cfg.TestHooks, "test-hooks", false, "turn on the nodes' test hooks (tests only; set when DIR is created)")
-	cmd.Flags().MarkHidden("test-hooks")
-	cmd.AddCommand(newDevnetAddNodeCmd(s), newDevnetRemoveNodeCmd(s), newDevnetAdvanceEpochCmd(s))
-	return cmd
-}
-
-func newDevnetAddNodeCmd(s Streams) *cobra.Command {
-	var (
-		dir    string
-		weight uint64
-	)
-	cmd := &cobra.Command{
-		Use:   "add-node --dir DIR [--weight W]",
-		Short: "Add a storage node to the running devnet in DIR",
-		Long: `Ask the devnet running in DIR (through its control endpoint, named in
-DIR/devnet.json) to create one more node (its key in DIR/keys, its config in
-DIR/node-K/config.json on a free loopback port), start it as one of its
-children, wait until it is healthy and registered, and give it weight with the
-admin key: by default the weight most members have. It joins the committee at
-the next epoch boundary (weft devnet advance-epoch). The devnet resumes it
-with the others.`,
-		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" {
-				return usagef("devnet add-node needs --dir")
-			}
-			n, err := devnet.AddNode(cmd.Context(), dir, weight)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(s.Out, "%s added at %s (key %s) with weight %d; it joins the committee at epoch %d\n", n.Name, n.API, n.Key, n.Weight, n.FromEpoch)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory of the running devnet")
-	cmd.Flags().Uint64Var(&weight, "weight", 0, "the node's weight (default: the weight of most members)")
-	return cmd
-}
-
-func newDevnetRemoveNodeCmd(s Streams) *cobra.Command {
-	var dir string
-	cmd := &cobra.Command{
-		Use:   "remove-node --dir DIR NAME",
-		Short: "Make a node of the running devnet in DIR leave the committee",
-		Long: `Submit LeaveCommittee from the node's key: it is in no committee from the next
-epoch on. The command returns at once and does not advance the epoch; at the
-next epoch boundary (weft devnet advance-epoch, or the epoch's end) the node's
-shards move to the others, and the devnet stops the node once that change is
-done and the node dropped the shards it served read-only meanwhile (or a
-minute after the change is done). It stays in devnet.json with "left": true
-and is not started again when the devnet resumes.`,
-		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" {
-				return usagef("devnet remove-node needs --dir")
-			}
-			r, err := devnet.RemoveNode(cmd.Context(), dir, args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(s.Out, "%s leaves the committee from epoch %d; the devnet stops it once that epoch's change is done\n", r.Name, r.LeaveEpoch)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory of the running devnet")
-	return cmd
-}
-
-func newDevnetAdvanceEpochCmd(s Streams) *cobra.Command {
-	var dir string
-	cmd := &cobra.Command{
-		Use:   "advance-epoch --dir DIR",
-		Short: "Start the next epoch of the devnet in DIR now (its admin key)",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" {
-				return usagef("devnet advance-epoch needs --dir")
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			ch, err := devnet.AdvanceEpoch(ctx, dir)
-			if err != nil {
-				return err
-			}
-			if ch.State == "done" {
-				fmt.Fprintf(s.Out, "epoch %d started (done: the committee is unchanged)\n", ch.Epoch)
-			} else {
-				fmt.Fprintf(s.Out, "epoch %d started (%s from epoch %d)\n", ch.Epoch, ch.State, ch.PreviousEpoch)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory of the running devnet")
-	return cmd
-}
-
-func newGatewayCmd(s Streams) *cobra.Command {
-	var listen string
-	var gcfg gateway.Config
-	cmd := &cobra.Command{
-		Use:   "gateway --listen ADDR",
-		Short: "Serve the publisher (PUT /v1/blobs) and aggregator (GET /v1/blobs/{id}) API",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			c, err := connect(ctx, cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			l, err := net.Listen("tcp", listen)
-			if err != nil {
-				return err
-			}
-			// The byte budget counts what requests hold; a soft memory limit a
-			// little above it makes the collector return garbage before the
-			// process grows past it (unless GOMEMLIMIT says otherwise).
-			if os.Getenv("GOMEMLIMIT") == "" {
-				budget := gcfg.MaxBytesInFlight
-				if budget <= 0 {
-					budget = gateway.MaxBytesInFlight
-				}
-				debug.SetMemoryLimit(budget + budget/4 + 256<<20)
-			}
-			// Bounded connections: idle ones close, and a request may take
-			// at most 15 minutes (a maximum-size blob at a few MB/s).
-			srv := &http.Server{Handler: gateway.New(c, gcfg).Handler(), ReadHeaderTimeout: 10 * time.Second,
-				ReadTimeout: 15 * time.Minute, WriteTimeout: 15 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-			go func() { <-ctx.Done(); srv.Close() }()
-			fmt.Fprintf(s.Out, "gateway listening on http://%s\n", l.Addr())
-			if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
-				return err
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
-	cmd.Flags().Int64Var(&gcfg.MaxBlobBytes, "max-blob-bytes", gateway.MaxBlobBytes, "largest blob accepted")
-	cmd.Flags().Int64Var(&gcfg.MaxBytesInFlight, "max-bytes-in-flight", gateway.MaxBytesInFlight, "bytes all requests may hold at once (bodies, encodings, data served)")
-	cmd.Flags().DurationVar(&gcfg.BudgetWait, "budget-wait", gateway.BudgetWait, "how long a request waits for bytes in flight before 503")
-	return cmd
-}
-
-// challengeFlag is a duration flag that also takes "off".
-type challengeFlag struct{ d *time.Duration }
-
-func (f *challengeFlag) String() string {
-	if f.d == nil || *f.d == 0 {
-		return ""
-	}
-	if *f.d < 0 {
-		return "off"
-	}
-	return f.d.String()
-}
-
-func (f *challengeFlag) Set(v string) error {
-	if v == "off" || v == "0" {
-		*f.d = -1
-		return nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return fmt.Errorf("want a positive duration such as 30s, or off")
-	}
-	*f.d = d
-	return nil
-}
-
-func (f *challengeFlag) Type() string { return "duration" }
 
 // sizeFlag is a byte-size flag: 1048576, 1MiB, 64MiB.
 type sizeFlag struct{ v *int64 }
