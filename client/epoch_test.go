@@ -54,7 +54,7 @@ func TestStoreAcrossEpochBoundary(t *testing.T) {
 			return
 		}
 		for _, n := range tn.nodes {
-			var st node.BlobStatus
+			var st node.HeldSlivers
 			if err := getJSON("http://"+n.Addr()+"/v1/blobs/"+id.String()+"/status", &st); err != nil {
 				t.Error(err)
 				return

@@ -81,7 +81,7 @@ func (n *net_) metric(i int, name string) float64 {
 func (n *net_) holdsAll(i int, ids []string) bool {
 	for _, id := range ids {
 		code, body := n.get(i, "/v1/blobs/"+id+"/status")
-		var st node.BlobStatus
+		var st node.HeldSlivers
 		if code != http.StatusOK || json.Unmarshal(body, &st) != nil || len(st.Pairs) == 0 {
 			return false
 		}
@@ -247,7 +247,7 @@ func TestSelfHealing(t *testing.T) {
 	for _, id := range ids {
 		bid, _ := blob.ParseID(id)
 		_, body := n.get(wiped, "/v1/blobs/"+id+"/status")
-		var st node.BlobStatus
+		var st node.HeldSlivers
 		json.Unmarshal(body, &st)
 		for _, ps := range st.Pairs {
 			for _, k := range []string{"primary", "secondary"} {

@@ -26,7 +26,7 @@ import (
 //	PUT  /v1/blobs/{id}/slivers/{pair}/{primary|secondary}   body: blob.SliverMessage
 //	GET  /v1/blobs/{id}/slivers/{pair}/{primary|secondary}   → blob.SliverMessage
 //	GET  /v1/blobs/{id}/confirmation                         → Confirmation (JSON)
-//	GET  /v1/blobs/{id}/status                               → BlobStatus (JSON)
+//	GET  /v1/blobs/{id}/status                               → HeldSlivers (JSON)
 //	GET  /v1/blobs/{id}/inconsistency                        → inconsistency proof (blob.InconsistencyProof or PairsInconsistencyProof)
 //	POST /v1/blobs/{id}/inconsistency                        body: a proof → Attestation (JSON), if it holds
 //	POST /v1/symbols                                         body: recovery.Request → recovery answer (binary)
@@ -385,8 +385,9 @@ type PairState struct {
 	Secondary bool `json:"secondary"`
 }
 
-// BlobStatus is the answer of GET /v1/blobs/{id}/status.
-type BlobStatus struct {
+// HeldSlivers is the answer of GET /v1/blobs/{id}/status: which slivers
+// of the blob this node holds, on each of its shards.
+type HeldSlivers struct {
 	BlobID    blob.ID     `json:"blobId"`
 	Certified bool        `json:"certified"`
 	Pairs     []PairState `json:"pairs"`
@@ -456,7 +457,7 @@ func (n *Node) status(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, BlobStatus{BlobID: id, Certified: b != nil && b.Certified, Pairs: pairs})
+	writeJSON(w, HeldSlivers{BlobID: id, Certified: b != nil && b.Certified, Pairs: pairs})
 	return nil
 }
 

@@ -226,7 +226,7 @@ func TestForgetHook(t *testing.T) {
 		t.Fatalf("forget: %d %s", code, body)
 	}
 	_, body := do(t, "GET", url(n, "/v1/blobs/%s/status", id), nil)
-	var st node.BlobStatus
+	var st node.HeldSlivers
 	if err := json.Unmarshal(body, &st); err != nil || len(st.Pairs) == 0 {
 		t.Fatalf("status: %s %v", body, err)
 	}

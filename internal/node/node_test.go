@@ -268,7 +268,7 @@ func TestStoreConfirmServe(t *testing.T) {
 
 	// Status lists the node's pairs.
 	code, body = do(t, "GET", url(n, "/v1/blobs/%s/status", e.ID), nil)
-	var st node.BlobStatus
+	var st node.HeldSlivers
 	if code != http.StatusOK || json.Unmarshal(body, &st) != nil || len(st.Pairs) != len(mine) || !st.Pairs[0].Primary || !st.Pairs[0].Secondary {
 		t.Fatalf("status: %d %s", code, body)
 	}

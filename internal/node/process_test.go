@@ -587,7 +587,7 @@ func TestNodeSurvivesKill9DuringUploads(t *testing.T) {
 			}
 		}
 		code, body, err = p.do(ctx, "GET", fmt.Sprintf("/v1/blobs/%s/status", e.ID), nil)
-		var st node.BlobStatus
+		var st node.HeldSlivers
 		if err != nil || code != http.StatusOK || json.Unmarshal(body, &st) != nil || len(st.Pairs) != procShards {
 			t.Errorf("blob %d: status after restart: %d %s %v", b, code, body, err)
 			continue

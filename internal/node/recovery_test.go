@@ -102,7 +102,7 @@ func waitHolding(t *testing.T, n *node.Node, blobs []*redstuff.Encoded, d time.D
 	for _, e := range blobs {
 		for {
 			code, body := do(t, "GET", url(n, "/v1/blobs/%s/status", e.ID), nil)
-			var st node.BlobStatus
+			var st node.HeldSlivers
 			complete := code == http.StatusOK && json.Unmarshal(body, &st) == nil && len(st.Pairs) > 0
 			for _, ps := range st.Pairs {
 				complete = complete && ps.Primary && ps.Secondary
