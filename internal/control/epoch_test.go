@@ -2,11 +2,14 @@ package control
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Helpers for epoch changes.
@@ -505,4 +508,67 @@ func TestEpochChangesProperty(t *testing.T) {
 		t.Fatalf("seed %d: no epoch synced", seed)
 	}
 	t.Logf("seed %d: %d shards, %d nodes, %d epochs: %d syncing, %d superseded", seed, shards, len(keys), n.epoch(), syncing, superseded)
+}
+
+// TestCorruptNodeRecordIsFatal: a weighted node whose record is missing,
+// does not decode, or is not the record of a weighted node that stays is
+// corrupt state. The epoch change stops with an error naming the node,
+// fatal for the replica like any other corrupt record — the node is never
+// silently left out of the next committee.
+func TestCorruptNodeRecordIsFatal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		record func(n Node) []byte
+	}{
+		{"missing", func(Node) []byte { return nil }},
+		{"not JSON", func(Node) []byte { return []byte("{") }},
+		{"wrong type", func(Node) []byte { return []byte(`{"weight":"heavy"}`) }},
+		{"null", func(Node) []byte { return []byte("null") }},
+		{"empty object", func(Node) []byte { return []byte("{}") }},
+		{"another node's key", func(n Node) []byte {
+			n.Key = KeyOf(testKey("someone else"))
+			return mustJSON(n)
+		}},
+		{"weight 0", func(n Node) []byte { n.Weight = 0; return mustJSON(n) }},
+		{"leaving", func(n Node) []byte { n.Leaving, n.LeaveEpoch = true, 2; return mustJSON(n) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newTestNet(t, 4, 12, 0)
+			victim := KeyOf(n.nodes[2])
+			rec, err := n.m.Node(victim)
+			if err != nil || rec == nil {
+				t.Fatalf("node record: %v %v", rec, err)
+			}
+			if raw := tc.record(*rec); raw == nil {
+				n.store.Delete(keyNode(victim))
+			} else {
+				n.store.Set(keyNode(victim), raw)
+			}
+			n.height++
+			n.now = n.now.Add(time.Second)
+			n.m.Begin(n.height, n.now)
+			evs, err := n.m.Deliver(n.tx(n.admin, Payload{AdvanceEpoch: &AdvanceEpoch{Epoch: 2}}))
+			if err != nil {
+				t.Fatalf("deliver: %v", err)
+			}
+			if slices.Contains(eventTypes(evs), EventEpochChanged) {
+				t.Errorf("epoch changed over a corrupt node record: %v", eventTypes(evs))
+			}
+			_, err = n.m.End()
+			if err == nil || !strings.Contains(err.Error(), victim.String()) {
+				t.Fatalf("end of block: %v, want an error naming node %s", err, victim)
+			}
+			if _, err := n.m.Commit(); err == nil {
+				t.Fatal("the block committed over a corrupt node record")
+			}
+		})
+	}
+}
+
+func mustJSON(v any) []byte {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return raw
 }

@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -169,10 +170,10 @@ func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
 	})
 	nodes := make([]Node, 0, len(keys))
 	for _, k := range keys {
-		var n Node
-		if !m.getJSON(keyNode(k), &n) {
+		n, err := m.weightedNode(k)
+		if err != nil {
 			if m.err == nil {
-				m.err = fmt.Errorf("control: weighted node %s has no record", k)
+				m.err = err
 			}
 			return
 		}
@@ -202,6 +203,27 @@ func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
 	if change.State == EpochDone {
 		m.emit(Event{Type: EventEpochDone, Epoch: epoch})
 	}
+}
+
+// weightedNode reads the record of a node in the index of weighted
+// nodes. putNode writes the two together, so a record that is missing,
+// does not decode, or is not that of a weighted node that stays is
+// corrupt state: an error naming the node, fatal for the replica like
+// every other corrupt record. Left out instead, the node would silently
+// lose its shards.
+func (m *Machine) weightedNode(k PublicKey) (Node, error) {
+	var n Node
+	raw := m.get(keyNode(k))
+	if raw == nil {
+		return n, fmt.Errorf("control: weighted node %s has no record", k)
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return n, fmt.Errorf("control: weighted node %s: corrupt record: %w", k, err)
+	}
+	if n.Key != k || n.Weight == 0 || n.Leaving {
+		return n, fmt.Errorf("control: weighted node %s: corrupt record (key %s, weight %d, leaving %v)", k, n.Key, n.Weight, n.Leaving)
+	}
+	return n, nil
 }
 
 // epochChange reads an epoch's change. A state written before epoch

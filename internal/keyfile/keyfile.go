@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 )
 
-// LoadKey reads an Ed25519 private key from a PEM (PKCS #8) file.
+// Load reads an Ed25519 private key from a PEM (PKCS #8) file.
 func Load(path string) (ed25519.PrivateKey, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -34,8 +34,8 @@ func Load(path string) (ed25519.PrivateKey, error) {
 	return priv, nil
 }
 
-// LoadOrCreateKey reads the key at path, creating a new one (mode 0600)
-// if the file does not exist.
+// LoadOrCreate reads the key at path, creating a new one (mode 0600,
+// its directory 0700 if missing) if the file does not exist.
 func LoadOrCreate(path string) (ed25519.PrivateKey, error) {
 	k, err := Load(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {

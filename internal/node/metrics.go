@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/weftnet/weft/internal/control"
 )
@@ -107,6 +108,6 @@ func newMetrics() *metrics {
 	m.shardStates = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weft_shards", Help: "Shards this node holds, by state: ready, syncing, recovering, readOnly."}, []string{"state"})
 	m.reg.MustRegister(m.syncSlivers, m.shardStates)
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.stored, m.rejected, m.gc, m.storedBytes, m.symbols, m.shards,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -129,7 +129,8 @@ type blobRef struct {
 
 // Job rebuilds the missing slivers of a batch of blobs. It does no I/O: it
 // hands out rounds of calls, one request per peer covering every blob of
-// the batch, and takes their answers. It is not safe for concurrent use.
+// the batch (cut into several where an answer would exceed the Options'
+// bounds), and takes their answers. It is not safe for concurrent use.
 //
 // A round asks, for each group of slivers to rebuild (the primary or the
 // secondary slivers a blob lacks), k source slivers plus a small margin,
@@ -148,8 +149,8 @@ type Job struct {
 	prev   []int // shard → peer that held it before, -1 if none or the owner
 	blobs  []*blobState
 	round  int
-	failed map[int]bool // peers that failed a call this job
-	liars  map[int]string
+	failed map[int]bool   // peers whose calls failed this job; the node itself once its slivers rotted
+	liars  map[int]string // peers caught lying, with what they did
 	// corrupt lists blobs of which the node's own slivers failed proofs:
 	// they rotted on its disk.
 	corrupt map[blob.ID]bool
@@ -484,16 +485,18 @@ func (j *Job) step(b *blobState) {
 		}
 		for _, t := range slices.Sorted(maps.Keys(g.targets)) {
 			syms := make([]blob.RecoverySymbol, 0, len(ok))
+			from := make([]*source, 0, len(ok))
 			for _, s := range ok {
 				if sym, found := s.syms[t]; found {
 					syms = append(syms, sym)
+					from = append(from, s)
 				}
 			}
 			if len(syms) < g.k {
 				continue
 			}
 			ps := b.pairs[j.p.PairOf(g.target, t)]
-			if !j.rebuild(b, g, ps, t, syms) {
+			if !j.rebuild(b, g, ps, t, syms, from) {
 				break
 			}
 		}
@@ -507,9 +510,11 @@ func (j *Job) step(b *blobState) {
 	j.collect(b)
 }
 
-// rebuild rebuilds target t of group g; it reports false when the group
-// changed course (proofs needed) or the blob is finished.
-func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol) bool {
+// rebuild rebuilds target t of group g from syms, each sent by the
+// source at the same place in from; it reports false when the group
+// changed course (proofs needed, a source dropped) or the blob is
+// finished.
+func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol, from []*source) bool {
 	var (
 		data []byte
 		root blob.Hash
@@ -541,13 +546,17 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 		b.done, b.err, b.proof = true, fmt.Errorf("%w: blob %v", ErrInconsistent, b.id), &inc.Proof
 		return false
 	case errors.As(err, &bad):
-		// Proven symbols are checked on arrival; this one was not.
-		sym := syms[bad.Index]
-		for _, s := range g.sources {
-			if s.syms[t].Row == sym.Row && s.syms[t].Col == sym.Col {
-				j.ban(s.peer, bad.Error())
-				break
-			}
+		// Not through DecodeResponse, which cuts every symbol to the
+		// request's size, after Deliver verified the proven ones: only an
+		// answer handed to Deliver by other means gets here. Its sender
+		// is to blame (our own sliver, if we sent it).
+		src := from[bad.Index]
+		if j.peers[src.peer].Self {
+			j.corrupt[b.id] = true
+			j.failed[src.peer] = true
+			j.drop(src.peer)
+		} else {
+			j.ban(src.peer, bad.Error())
 		}
 		return false
 	default:
@@ -807,8 +816,7 @@ func mix(x uint64) uint32 {
 }
 
 // Results returns what the job did for each blob, in the order given
-// (duplicates dropped). Call
-// it once Round returned no calls.
+// (duplicates dropped). Call it once Round returned no calls.
 func (j *Job) Results() []Result {
 	out := make([]Result, 0, len(j.blobs))
 	for _, b := range j.blobs {

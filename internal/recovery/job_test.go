@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -524,4 +525,93 @@ func TestMalformedAnswer(t *testing.T) {
 	if why := job.Liars()[liar]; !strings.Contains(why, "malformed") {
 		t.Fatalf("liars: %v", job.Liars())
 	}
+}
+
+// TestBadSymbolBlamesItsSender: a symbol that Rebuild refuses outright (it
+// has the wrong size) is blamed on the peer that sent it, not on another
+// source of the group — here one whose call timed out and that sent
+// nothing. DecodeResponse never yields such a symbol; an answer handed to
+// Deliver by other means may.
+func TestBadSymbolBlamesItsSender(t *testing.T) {
+	const n = 7
+	c, err := redstuff.New(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Params()
+	// Node 0 rebuilds primary sliver 0; the bad symbol is then (0, 0), cut
+	// from secondary sliver 0. Try blobs until that source is not asked in
+	// the first round, so that a source that times out comes before it.
+	for try := 0; try < 50; try++ {
+		e, err := c.Encode(bytes.Repeat([]byte{byte(try + 1)}, 3000+try))
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers := make([]Peer, n)
+		holders := make([]*memHolder, n)
+		self := p.ShardOf(e.ID, 0)
+		for i := range peers {
+			peers[i] = Peer{Shards: []int{i}, Self: i == self}
+			holders[i] = &memHolder{c: c, shards: map[int]bool{i: true}, blobs: map[blob.ID]*redstuff.Encoded{e.ID: e}, lost: map[blob.ID]map[int]bool{}}
+		}
+		liar := p.ShardOf(e.ID, p.PairOf(blob.Secondary, 0))
+		wants := []Want{{ID: e.ID, Length: e.Length, Pairs: []WantPair{{Pair: 0, Have: [2]bool{false, true}, Commitment: &e.Pairs[0]}}}}
+		job := NewJob(c, peers, wants, Options{})
+		asks := func(calls []Call, peer int) bool {
+			return slices.ContainsFunc(calls, func(cl Call) bool { return cl.Peer == peer })
+		}
+		serve := func(cl Call) *Response {
+			head, body, _, err := Serve(c, holders[cl.Peer], cl.Req, Limits{MaxBytes: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := DecodeResponse(cl.Req, append(head, body...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}
+		calls := job.Round()
+		if asks(calls, liar) {
+			continue
+		}
+		timedOut := map[int]bool{}
+		for len(calls) > 0 && !asks(calls, liar) {
+			// Every other peer asked times out, one per round, until the
+			// liar's source is asked.
+			down := -1
+			for _, cl := range calls {
+				if !peers[cl.Peer].Self && (down < 0 || cl.Peer == down) {
+					down, timedOut[cl.Peer] = cl.Peer, true
+					job.Deliver(cl, nil, errDown)
+					continue
+				}
+				job.Deliver(cl, serve(cl), nil)
+			}
+			calls = job.Round()
+		}
+		if len(calls) == 0 {
+			continue
+		}
+		for _, cl := range calls {
+			resp := serve(cl)
+			if cl.Peer == liar {
+				sym := resp.Blobs[0].Items[0].Symbols[0]
+				resp.Blobs[0].Items[0].Symbols[0] = append(sym[:len(sym):len(sym)], 0, 0)
+			}
+			job.Deliver(cl, resp, nil)
+		}
+		for calls := job.Round(); len(calls) > 0; calls = job.Round() {
+			for _, cl := range calls {
+				job.Deliver(cl, serve(cl), nil)
+			}
+		}
+		job.Results()
+		liars := job.Liars()
+		if _, ok := liars[liar]; !ok || len(liars) != 1 {
+			t.Fatalf("try %d: liars %v, want only peer %d (timed out: %v)", try, liars, liar, timedOut)
+		}
+		return
+	}
+	t.Fatal("no blob led to the scenario")
 }

@@ -26,8 +26,9 @@ import (
 	"github.com/weftnet/weft/internal/control/engine"
 )
 
-// ErrTimeout is returned when a transaction was accepted but not seen
-// committed before the context ended.
+// ErrTimeout is returned when the context ended before a transaction
+// was seen committed: while it waited for one of its signer's in-flight
+// slots, or after the mempool accepted it.
 var ErrTimeout = errors.New("client: transaction not committed in time")
 
 // Client is a connection to one validator's RPC. It is safe for
@@ -46,7 +47,7 @@ type Client struct {
 // Result is a committed transaction's outcome.
 type Result struct {
 	Height int64
-	Events []control.Event // seq and type only, as indexed
+	Events []control.Event // seq, type and blob ID only, as indexed
 	Err    error           // the state machine's rejection, if any
 }
 
