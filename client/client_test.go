@@ -75,11 +75,11 @@ func startNetworkWith(t *testing.T, wrap func(i int, addr string) string) *testN
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := engine.Start(cp, io.Discard)
+	v, err := engine.Start(context.Background(), cp, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { v.Stop() })
+	t.Cleanup(func() { v.Shutdown(context.Background()) })
 	ctx := context.Background()
 	var nodes []*node.Node
 	for _, c := range cfgs {

@@ -94,7 +94,7 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer node.Stop()
+	defer node.Shutdown(context.Background())
 	defer c.Close()
 	st, err := c.Status(ctx)
 	if err != nil {
@@ -192,17 +192,17 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 
 // embedded starts a one-validator control plane in dir, the way weft
 // devnet runs it, and connects a client to it.
-func embedded(ctx context.Context, dir string, g control.Genesis) (*engine.Node, *client.Client, error) {
+func embedded(ctx context.Context, dir string, g control.Genesis) (*engine.Validator, *client.Client, error) {
 	if _, err := engine.Init(engine.InitConfig{Dir: dir, Validators: 1, Genesis: g}); err != nil {
 		return nil, nil, err
 	}
-	node, err := engine.Start(dir, io.Discard)
+	node, err := engine.Start(ctx, dir, io.Discard)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := client.Dial(ctx, node.RPC())
 	if err != nil {
-		node.Stop()
+		node.Shutdown(ctx)
 		return nil, nil, err
 	}
 	return node, c, nil

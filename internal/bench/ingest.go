@@ -179,7 +179,7 @@ func ingestOne(n int, cfg IngestConfig) (IngestResult, error) {
 	if err != nil {
 		return r, err
 	}
-	defer v.Stop()
+	defer v.Shutdown(context.Background())
 	defer ctl.Close()
 
 	codec, err := redstuff.New(n)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -37,10 +38,10 @@ func testControlPlane(t *testing.T, dir string, weights ...uint64) (rpc, adminKe
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := engine.Start(cp, io.Discard)
+	v, err := engine.Start(context.Background(), cp, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { v.Stop() })
+	t.Cleanup(func() { v.Shutdown(context.Background()) })
 	return v.RPC(), adminKey, nodeKeys
 }

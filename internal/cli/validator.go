@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -125,7 +126,7 @@ func newValidatorStartCmd(s Streams) *cobra.Command {
 				defer f.Close()
 				logw = f
 			}
-			n, err := engine.Start(home, logw)
+			n, err := engine.Start(cmd.Context(), home, logw)
 			if err != nil {
 				return err
 			}
@@ -133,7 +134,9 @@ func newValidatorStartCmd(s Streams) *cobra.Command {
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 			<-sig
-			return n.Stop()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return n.Shutdown(ctx)
 		},
 	}
 	cmd.Flags().StringVar(&home, "home", "", "validator home created by weft validator init")

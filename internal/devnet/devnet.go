@@ -244,11 +244,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer logf.Close()
-	cp, err := engine.Start(filepath.Join(cfg.Dir, "control"), logf)
+	cp, err := engine.Start(ctx, filepath.Join(cfg.Dir, "control"), logf)
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
+	defer cp.Shutdown(context.Background())
 
 	clientCfg := filepath.Join(cfg.Dir, "client.json")
 	if err := writeJSON(clientCfg, client.Config{ControlPlane: cp.RPC(), KeyFile: filepath.Join(cfg.Dir, "keys", "client.key")}); err != nil {

@@ -77,11 +77,11 @@ func newTestbedWith(t testing.TB, nodes int, edit func(*control.Genesis)) *testb
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := engine.Start(cp, io.Discard)
+	v, err := engine.Start(context.Background(), cp, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { v.Stop() })
+	t.Cleanup(func() { v.Shutdown(context.Background()) })
 	ctx := context.Background()
 	if tb.ctl, err = client.Dial(ctx, v.RPC()); err != nil {
 		t.Fatal(err)

@@ -403,11 +403,11 @@ func TestNodeSurvivesKill9DuringUploads(t *testing.T) {
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := engine.Start(cp, io.Discard)
+	v, err := engine.Start(context.Background(), cp, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { v.Stop() })
+	t.Cleanup(func() { v.Shutdown(context.Background()) })
 	ctl, err := client.Dial(ctx, v.RPC())
 	if err != nil {
 		t.Fatal(err)

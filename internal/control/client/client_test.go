@@ -23,7 +23,7 @@ func key(name string) ed25519.PrivateKey {
 
 // testNetwork starts one embedded validator with a committee of nodes
 // storage nodes holding shards shards.
-func testNetwork(t *testing.T, nodes, shards int) (*engine.Node, []ed25519.PrivateKey, ed25519.PrivateKey) {
+func testNetwork(t *testing.T, nodes, shards int) (*engine.Validator, []ed25519.PrivateKey, ed25519.PrivateKey) {
 	t.Helper()
 	admin := key("admin")
 	g := control.Genesis{Params: control.Params{NetworkID: "weft-test", Shards: shards, Admin: control.KeyOf(admin), MaxEpochsAhead: 100}}
@@ -37,11 +37,11 @@ func testNetwork(t *testing.T, nodes, shards int) (*engine.Node, []ed25519.Priva
 	if _, err := engine.Init(engine.InitConfig{Dir: dir, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := engine.Start(dir, io.Discard)
+	n, err := engine.Start(context.Background(), dir, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Stop() })
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	return n, keys, admin
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,18 +215,22 @@ func cometConfig(home string, vc ValidatorConfig) *cfg.Config {
 	return c
 }
 
-// Node is a running validator with its application.
-type Node struct {
+// Validator is a running validator with its application.
+type Validator struct {
 	cmt  *node.Node
 	app  *App
 	rpc  string
 	home string
 }
 
-// Start runs the validator in home until Stop. CometBFT logs go to logw.
+// Start runs the validator in home until Shutdown. CometBFT logs go to
+// logw. A ctx already done stops it from starting.
 // If the application's state does not match the chain (CometBFT checks
 // the app hash while replaying), Start fails rather than serve it.
-func Start(home string, logw io.Writer) (n *Node, err error) {
+func Start(ctx context.Context, home string, logw io.Writer) (n *Validator, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	vc, err := LoadValidatorConfig(home)
 	if err != nil {
 		return nil, err
@@ -273,21 +278,31 @@ func Start(home string, logw io.Writer) (n *Node, err error) {
 		app.Close()
 		return nil, fmt.Errorf("engine: starting CometBFT: %w", err)
 	}
-	return &Node{cmt: cn, app: app, rpc: "http://" + vc.RPC, home: home}, nil
+	return &Validator{cmt: cn, app: app, rpc: "http://" + vc.RPC, home: home}, nil
 }
 
 // RPC returns the URL of the validator's CometBFT RPC.
-func (n *Node) RPC() string { return n.rpc }
+func (n *Validator) RPC() string { return n.rpc }
 
 // Home returns the validator's home directory.
-func (n *Node) Home() string { return n.home }
+func (n *Validator) Home() string { return n.home }
 
 // App returns the node's application, for in-process queries.
-func (n *Node) App() *App { return n.app }
+func (n *Validator) App() *App { return n.app }
 
-// Stop stops consensus and closes the state.
-func (n *Node) Stop() error {
-	err := n.cmt.Stop()
-	n.cmt.Wait()
-	return errors.Join(err, n.app.Close())
+// Shutdown stops consensus and closes the state, waiting for both at
+// most until ctx is done.
+func (n *Validator) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		err := n.cmt.Stop()
+		n.cmt.Wait()
+		done <- errors.Join(err, n.app.Close())
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("engine: shutdown: %w", ctx.Err())
+	}
 }
