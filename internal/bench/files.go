@@ -227,6 +227,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 			mbps(size, storeD), mbps(size, storeD)/blobMBps, cpuSplit(storeClientCPU, storeCPU, size), mbps(size, readD), FormatSize(selfHWM()), FormatSize(busiest), gwStore, gwRead, gwPeak)
 	}
 	if rangeID != "" {
+		fmt.Fprintln(w)
 		if err := oneByteRange(w, layout, rangeID, rangeSize); err != nil {
 			return err
 		}
@@ -234,9 +235,9 @@ func Files(w io.Writer, cfg FilesConfig) error {
 	return smallFiles(ctx, w, c, layout, cfg)
 }
 
-// oneByteRange asks the gateway for the byte in the middle of a stored
-// file and prints the time to answer and the bytes the nodes sent for it
-// (the sum of their weft_node_bytes_out_total).
+// oneByteRange asks the gateway for single bytes of a stored file (the
+// middle one first) and prints each one's time to answer and the bytes
+// the nodes sent for it (the sum of their weft_node_bytes_out_total).
 func oneByteRange(w io.Writer, layout *devnet.Layout, id string, size int64) error {
 	hc := &http.Client{Timeout: time.Minute}
 	sent := func() float64 {
@@ -248,27 +249,29 @@ func oneByteRange(w io.Writer, layout *devnet.Layout, id string, size int64) err
 		}
 		return sum
 	}
-	mid := size / 2
-	before := sent()
-	req, err := http.NewRequest(http.MethodGet, layout.Gateway+"/v1/blobs/"+id, nil)
-	if err != nil {
-		return err
+	// The middle first, then two other offsets, each a cold read of a
+	// segment not read since it was stored through the gateway.
+	for _, off := range []int64{size / 2, size / 4, size / 4 * 3} {
+		before := sent()
+		req, err := http.NewRequest(http.MethodGet, layout.Gateway+"/v1/blobs/"+id, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off))
+		t0 := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 2))
+		resp.Body.Close()
+		d := time.Since(t0)
+		if err != nil || resp.StatusCode != http.StatusPartialContent || len(body) != 1 {
+			return fmt.Errorf("bench: 1-byte range: %s, %d bytes, %v", resp.Status, len(body), err)
+		}
+		fmt.Fprintf(w, "1-byte Range at offset %d of the %s file through the gateway: %s, %s fetched from nodes\n",
+			off, FormatSize(size), formatDuration(d), FormatSize(int64(sent()-before)))
 	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", mid, mid))
-	t0 := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 2))
-	resp.Body.Close()
-	d := time.Since(t0)
-	if err != nil || resp.StatusCode != http.StatusPartialContent || len(body) != 1 {
-		return fmt.Errorf("bench: 1-byte range: %s, %d bytes, %v", resp.Status, len(body), err)
-	}
-	fetched := sent() - before
-	fmt.Fprintf(w, "\n1-byte Range at offset %d of the %s file through the gateway: %s, %s fetched from nodes\n",
-		mid, FormatSize(size), formatDuration(d), FormatSize(int64(fetched)))
 	return nil
 }
 
