@@ -20,7 +20,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/redstuff"
 )
@@ -82,8 +82,8 @@ const (
 // Client is a connection to a Weft network. It is safe for concurrent use.
 type Client struct {
 	cfg    Config
-	ctl    *ctlclient.Client
-	signer *ctlclient.Signer
+	ctl    *rpc.Client
+	signer *rpc.Signer
 	codec  *redstuff.Codec
 	params control.Params
 	http   *http.Client
@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("client: %w", err)
 		}
 	}
-	ctl, err := ctlclient.Dial(ctx, cfg.ControlPlane)
+	ctl, err := rpc.Dial(ctx, cfg.ControlPlane)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, ctl: ctl, codec: codec, params: *st.Params, http: newHTTPClient(cfg.Parallelism)}
 	if key != nil {
-		c.signer = ctlclient.NewSigner(key)
+		c.signer = rpc.NewSigner(key)
 	}
 	return c, nil
 }
@@ -153,7 +153,7 @@ func (c *Client) Params() control.Params { return c.params }
 func (c *Client) Codec() *redstuff.Codec { return c.codec }
 
 // Control returns the control plane client.
-func (c *Client) Control() *ctlclient.Client { return c.ctl }
+func (c *Client) Control() *rpc.Client { return c.ctl }
 
 // Status returns what the control plane knows of a blob.
 func (c *Client) Status(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {

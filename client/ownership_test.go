@@ -13,7 +13,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 )
 
 // TestSquattedBlobIsStoredUnderItsOwner: an attacker who registers a
@@ -36,7 +36,7 @@ func TestSquattedBlobIsStoredUnderItsOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	seed := sha256.Sum256([]byte("attacker"))
-	attacker := ctlclient.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
+	attacker := rpc.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
 	// A forged length is refused outright.
 	if _, err := ctl.Submit(ctx, attacker, control.Payload{RegisterBlob: &control.RegisterBlob{
 		ID: e.ID, Length: e.Length + 1, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: st.Epoch + 1, Deletable: true}}); !errors.Is(err, control.ErrBadRequest) {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 )
 
@@ -227,7 +227,7 @@ func resultLetter(r control.ChallengeResult) string {
 
 // waitClosed polls until window w is closed, for at most d after it
 // opened (or from now, before).
-func waitClosed(ctx context.Context, ctl *ctlclient.Client, w uint64, d time.Duration) (*control.Window, error) {
+func waitClosed(ctx context.Context, ctl *rpc.Client, w uint64, d time.Duration) (*control.Window, error) {
 	deadline := time.Now().Add(d)
 	for {
 		win, err := ctl.ChallengeWindow(ctx, w)

@@ -17,7 +17,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
@@ -149,7 +149,7 @@ func poll(t *testing.T, d time.Duration, what string, ok func() bool) {
 }
 
 // waitDone waits until epoch's change is done.
-func waitDone(t *testing.T, ctl *ctlclient.Client, epoch uint64, d time.Duration) {
+func waitDone(t *testing.T, ctl *rpc.Client, epoch uint64, d time.Duration) {
 	t.Helper()
 	var last *control.EpochChange
 	deadline := time.Now().Add(d)
@@ -167,7 +167,7 @@ func waitDone(t *testing.T, ctl *ctlclient.Client, epoch uint64, d time.Duration
 }
 
 // liveIDs lists the certified live blobs on the control plane.
-func liveIDs(t *testing.T, ctl *ctlclient.Client) []string {
+func liveIDs(t *testing.T, ctl *rpc.Client) []string {
 	t.Helper()
 	var out []string
 	for _, b := range liveBlobs(t, ctl) {
@@ -176,7 +176,7 @@ func liveIDs(t *testing.T, ctl *ctlclient.Client) []string {
 	return out
 }
 
-func liveBlobs(t *testing.T, ctl *ctlclient.Client) []control.BlobInfo {
+func liveBlobs(t *testing.T, ctl *rpc.Client) []control.BlobInfo {
 	t.Helper()
 	var out []control.BlobInfo
 	var after *blob.ID
