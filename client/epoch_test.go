@@ -38,7 +38,7 @@ func TestStoreAcrossEpochBoundary(t *testing.T) {
 	t.Cleanup(func() { fifth.Shutdown(context.Background()) })
 	key, _ := keyfile.Load(kf)
 	admin := rpc.NewSigner(tn.admin)
-	ctl := tn.c.Control()
+	ctl := client.Control(tn.c)
 
 	data := bytes.Repeat([]byte("across the boundary "), 20_000)
 	id, err := tn.c.Codec().BlobID(data)

@@ -104,8 +104,17 @@ func Abuse(w io.Writer, cfg AbuseConfig) error {
 	if err != nil {
 		return err
 	}
-	a := &abuseRun{ctx: ctx, cfg: cfg, layout: layout, dir: dir, c: c, ctl: c.Control(), admin: rpc.NewSigner(adminKey),
-		params: c.Params(), http: &http.Client{Timeout: time.Minute}}
+	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		return err
+	}
+	a := &abuseRun{ctx: ctx, cfg: cfg, layout: layout, dir: dir, c: c, ctl: ctl, admin: rpc.NewSigner(adminKey),
+		params: *st.Params, http: &http.Client{Timeout: time.Minute}}
 	fmt.Fprintf(w, "weft bench abuse: the default devnet (%d storage node processes, %d shards); \"before\" is what each attack got on the build before the security work, observed from outside; \"now\" is measured in this run\n\n",
 		len(layout.Nodes), a.params.Shards)
 	fmt.Fprintf(w, "%-18s | %-82s | %s\n", "attack", "before", "now")

@@ -80,8 +80,12 @@ func Challenges(w io.Writer, cfg ChallengesConfig) ([]ChallengeWindow, error) {
 		return nil, err
 	}
 	defer c.Close()
-	ctl := c.Control()
-	shards := c.Params().Shards
+	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
+	if err != nil {
+		return nil, err
+	}
+	defer ctl.Close()
+	shards := c.Codec().Params().N
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var stored int64

@@ -159,8 +159,12 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 		return nil, err
 	}
 	defer c.Close()
-	ctl := c.Control()
-	params, err := redstuff.NewParams(c.Params().Shards)
+	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
+	if err != nil {
+		return nil, err
+	}
+	defer ctl.Close()
+	params, err := redstuff.NewParams(c.Codec().Params().N)
 	if err != nil {
 		return nil, err
 	}

@@ -144,7 +144,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 			nodePIDs = append(nodePIDs, n.PID)
 		}
 	}
-	fmt.Fprintf(w, "weft bench files: %d storage node processes, %d shards, segments of %s\n\n", len(nodePIDs), c.Params().Shards, FormatSize(cfg.SegmentSize))
+	fmt.Fprintf(w, "weft bench files: %d storage node processes, %d shards, segments of %s\n\n", len(nodePIDs), c.Codec().Params().N, FormatSize(cfg.SegmentSize))
 	fmt.Fprintf(w, "%9s %5s | %10s %10s | %12s %12s | %13s %12s %12s\n", "file", "segs", "store MB/s", "read MB/s", "client peak", "busiest node", "gw store MB/s", "gw read MB/s", "gateway peak")
 	for i, size := range cfg.Sizes {
 		seed := uint64(time.Now().UnixNano()) + uint64(i)
@@ -237,8 +237,7 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, cfg FilesCon
 		}
 		fs[i] = files.BatchFile{Name: fmt.Sprintf("small/%04d.bin", i), Data: data}
 	}
-	p := c.Params()
-	fmt.Fprintf(w, "\n%d files of %s: one batch against single stores (n = %d)\n", cfg.SmallFiles, FormatSize(cfg.SmallSize), p.Shards)
+	fmt.Fprintf(w, "\n%d files of %s: one batch against single stores (n = %d)\n", cfg.SmallFiles, FormatSize(cfg.SmallSize), c.Codec().Params().N)
 	fmt.Fprintf(w, "%-14s | %14s %8s %10s\n", "", "encoded bytes", "txs", "wall time")
 	t0 := time.Now()
 	br, err := c.StoreBatch(ctx, fs, client.StoreOptions{Epochs: 2})

@@ -121,8 +121,8 @@ func TestChallengesOnDevnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := n.sdk(ctx)
-	ctl := c.Control()
-	shards := c.Params().Shards
+	ctl := n.control(ctx)
+	shards := c.Codec().Params().N
 
 	// 1. Honest, under a writer, until three closed windows sampled blobs.
 	w, stopWriter := startWriter(ctx, t, c, rand.New(rand.NewPCG(seed, 6)))

@@ -214,7 +214,7 @@ func TestChurn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := n.sdk(ctx)
-	ctl := c.Control()
+	ctl := n.control(ctx)
 
 	w, stopWriter := startWriter(ctx, t, c, rand.New(rand.NewPCG(seed, 4)))
 	defer stopWriter()
@@ -233,7 +233,7 @@ func TestChurn(t *testing.T) {
 	st, _ := ctl.Status(ctx)
 	// What pulling all of node-7's shards would cost: a resumed sync pulls
 	// less.
-	params, _ := redstuff.NewParams(c.Params().Shards)
+	params, _ := redstuff.NewParams(c.Codec().Params().N)
 	var pairBytes int64
 	for _, b := range liveBlobs(t, ctl) {
 		pairBytes += int64(params.Ks+params.Kp) * int64(params.SymbolSize(b.Length))

@@ -1,7 +1,8 @@
-// Package client is how storage nodes and the SDK talk to the control
-// plane: submit a signed transaction and wait until it is committed,
-// query state, and follow events from a cursor across reconnects and
-// validator restarts.
+// Package rpc is how storage nodes, the SDK and the tools talk to the
+// control plane: submit a signed transaction and wait until it is
+// committed, query state, and follow events from a cursor across
+// reconnects and validator restarts. It speaks a validator's JSON-RPC
+// over HTTP and links nothing of the validator itself.
 package rpc
 
 import (
