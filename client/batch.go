@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/files"
-	"github.com/weftnet/weft/internal/control"
 )
 
 // BatchResult describes a stored batch.
@@ -24,7 +24,7 @@ func (c *Client) StoreBatch(ctx context.Context, fs []files.BatchFile, o StoreOp
 	if err != nil {
 		return nil, err
 	}
-	o.Attributes = &control.Attributes{Kind: control.KindBatch}
+	o.Attributes = &chain.Attributes{Kind: chain.KindBatch}
 	r, err := c.Store(ctx, raw, o)
 	if err != nil {
 		return nil, err

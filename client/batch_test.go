@@ -6,9 +6,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
-	"github.com/weftnet/weft/internal/control"
 )
 
 // TestBatch packs files (an empty one, names with / and unicode) into one
@@ -28,7 +28,7 @@ func TestBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info, _ := c.Status(ctx, r.BlobID); info.Attributes == nil || info.Attributes.Kind != control.KindBatch {
+	if info, _ := c.Status(ctx, r.BlobID); info.Attributes == nil || info.Attributes.Kind != chain.KindBatch {
 		t.Fatalf("batch attributes %+v", info.Attributes)
 	}
 	for _, f := range in {

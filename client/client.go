@@ -2,6 +2,17 @@
 // back, check its status and delete it. It talks to the control plane
 // (registration, certification, status) and directly to storage nodes
 // (slivers), verifying everything it receives against the blob ID.
+//
+// Everything the SDK returns is public: blob IDs and wire types come from
+// package blob, the control plane's records of blobs (BlobInfo,
+// Attributes) from package chain, file formats from package files.
+// Errors wrap sentinels that errors.Is tests: this package's (ErrNotAvailable,
+// ErrTooFewNodes, ...), the control plane's rejections (chain.ErrEpoch,
+// chain.ErrNotAllowed, ...) and those of packages files and redstuff.
+//
+// The SDK links no server: it speaks HTTP to storage nodes and JSON-RPC
+// to a control plane validator. Package clienttest starts a whole network
+// in one process for tests and examples.
 package client
 
 import (
@@ -19,8 +30,9 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/redstuff"
 )
@@ -82,8 +94,8 @@ const (
 // Client is a connection to a Weft network. It is safe for concurrent use.
 type Client struct {
 	cfg    Config
-	ctl    *ctlclient.Client
-	signer *ctlclient.Signer
+	ctl    *rpc.Client
+	signer *rpc.Signer
 	codec  *redstuff.Codec
 	params control.Params
 	http   *http.Client
@@ -109,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("client: %w", err)
 		}
 	}
-	ctl, err := ctlclient.Dial(ctx, cfg.ControlPlane)
+	ctl, err := rpc.Dial(ctx, cfg.ControlPlane)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, ctl: ctl, codec: codec, params: *st.Params, http: newHTTPClient(cfg.Parallelism)}
 	if key != nil {
-		c.signer = ctlclient.NewSigner(key)
+		c.signer = rpc.NewSigner(key)
 	}
 	return c, nil
 }
@@ -146,17 +158,15 @@ func LoadConfig(path string) (Config, error) {
 // Close releases the client's connections.
 func (c *Client) Close() error { return c.ctl.Close() }
 
-// Params returns the network's parameters.
-func (c *Client) Params() control.Params { return c.params }
+// NetworkID returns the ID of the network the client is connected to.
+func (c *Client) NetworkID() string { return c.params.NetworkID }
 
 // Codec returns the network's codec (for computing blob IDs offline).
 func (c *Client) Codec() *redstuff.Codec { return c.codec }
 
-// Control returns the control plane client.
-func (c *Client) Control() *ctlclient.Client { return c.ctl }
-
-// Status returns what the control plane knows of a blob.
-func (c *Client) Status(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {
+// Status returns what the control plane knows of a blob: its record and
+// its status now (chain.StatusUnknown for an ID never registered).
+func (c *Client) Status(ctx context.Context, id blob.ID) (*chain.BlobInfo, error) {
 	return c.ctl.Blob(ctx, id)
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/engine"
@@ -168,7 +169,7 @@ func TestStoreReadOneNodeDown(t *testing.T) {
 	if _, err := c.Read(ctx, ids[2]); !errors.Is(err, client.ErrNotAvailable) {
 		t.Fatalf("deleted blob: %v", err)
 	}
-	if info, _ := c.Status(ctx, ids[2]); info.Status != control.StatusDeleted {
+	if info, _ := c.Status(ctx, ids[2]); info.Status != chain.StatusDeleted {
 		t.Fatalf("status after delete: %s", info.Status)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
 )
@@ -37,8 +37,8 @@ func TestStoreAcrossEpochBoundary(t *testing.T) {
 	}
 	t.Cleanup(func() { fifth.Shutdown(context.Background()) })
 	key, _ := keyfile.Load(kf)
-	admin := ctlclient.NewSigner(tn.admin)
-	ctl := tn.c.Control()
+	admin := rpc.NewSigner(tn.admin)
+	ctl := client.Control(tn.c)
 
 	data := bytes.Repeat([]byte("across the boundary "), 20_000)
 	id, err := tn.c.Codec().BlobID(data)

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
 )
@@ -129,15 +130,15 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 	segOpts.Progress = nil
 	// Segments are plain blobs; the file's attributes go to the blob that
 	// names it (the manifest, or the only blob).
-	segOpts.Attributes = &control.Attributes{Kind: control.KindBlob}
-	fileAttrs := func(kind string) *control.Attributes {
-		a := control.Attributes{Kind: kind}
+	segOpts.Attributes = &chain.Attributes{Kind: chain.KindBlob}
+	fileAttrs := func(kind string) *chain.Attributes {
+		a := chain.Attributes{Kind: kind}
 		if o.Attributes != nil {
 			a.ContentType, a.Name = o.Attributes.ContentType, o.Attributes.Name
 		}
 		return &a
 	}
-	if err := fileAttrs(control.KindManifest).Validate(); err != nil {
+	if err := fileAttrs(chain.KindManifest).Validate(); err != nil {
 		return nil, err
 	}
 
@@ -195,7 +196,7 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 			j := &segmentJob{index: i, buf: buf}
 			so := segOpts
 			if single {
-				so.Attributes = fileAttrs(control.KindBlob)
+				so.Attributes = fileAttrs(chain.KindBlob)
 			}
 			e, err := c.codec.Encode(data)
 			if err != nil {
@@ -293,7 +294,7 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 		return nil, err
 	}
 	mo := o.StoreOptions
-	mo.Progress, mo.Attributes = nil, fileAttrs(control.KindManifest)
+	mo.Progress, mo.Attributes = nil, fileAttrs(chain.KindManifest)
 	mr, err := c.Store(ctx, raw, mo)
 	if err != nil {
 		return nil, fmt.Errorf("client: storing the manifest: %w", err)
@@ -315,7 +316,7 @@ func (c *Client) storedAlready(ctx context.Context, id blob.ID, length int, o St
 		return nil, err
 	}
 	info, err := c.ctl.Blob(ctx, id)
-	if err != nil || info.Status != control.StatusCertified {
+	if err != nil || info.Status != chain.StatusCertified {
 		return nil, err
 	}
 	st, err := c.ctl.Status(ctx)
@@ -342,7 +343,7 @@ type FileInfo struct {
 	// Manifest is the file's manifest, nil for a file that is one blob.
 	Manifest *files.Manifest `json:"manifest,omitempty"`
 	// Blob is the control plane's record of the blob ID itself.
-	Blob *control.BlobInfo `json:"blob"`
+	Blob *chain.BlobInfo `json:"blob"`
 }
 
 // maxProbe is the largest blob StatFile reads whole to see whether it is
@@ -388,7 +389,7 @@ func (c *Client) checkSegments(ctx context.Context, m *files.Manifest, which []i
 		if err != nil {
 			return err
 		}
-		if info.Status != control.StatusCertified {
+		if info.Status != chain.StatusCertified {
 			return fmt.Errorf("%w: segment %d (%v) is %s", ErrBadManifest, i, s.ID, info.Status)
 		}
 		if info.Length != s.Length {

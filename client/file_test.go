@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
-	"github.com/weftnet/weft/internal/control"
 )
 
 const testSegment = 64 << 10
@@ -62,7 +62,7 @@ func TestStoreFileSegments(t *testing.T) {
 		if tc.name == "one byte more" {
 			size = -1
 		}
-		attrs := &control.Attributes{ContentType: "application/x-test", Name: "f.bin"}
+		attrs := &chain.Attributes{ContentType: "application/x-test", Name: "f.bin"}
 		r, err := c.StoreFile(ctx, bytes.NewReader(data), size, client.FileOptions{SegmentSize: testSegment, StoreOptions: client.StoreOptions{Attributes: attrs}})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -78,9 +78,9 @@ func TestStoreFileSegments(t *testing.T) {
 			t.Fatalf("%s: manifest hash", tc.name)
 		}
 		// The file's attributes are registered with the blob naming it.
-		kind := control.KindBlob
+		kind := chain.KindBlob
 		if r.Manifest {
-			kind = control.KindManifest
+			kind = chain.KindManifest
 		}
 		if a := fi.Blob.Attributes; a == nil || a.ContentType != attrs.ContentType || a.Name != attrs.Name || a.Kind != kind {
 			t.Fatalf("%s: attributes %+v", tc.name, a)

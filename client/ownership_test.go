@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 )
 
 // TestSquattedBlobIsStoredUnderItsOwner: an attacker who registers a
@@ -30,16 +31,16 @@ func TestSquattedBlobIsStoredUnderItsOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl := c.Control()
+	ctl := client.Control(c)
 	st, err := ctl.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed := sha256.Sum256([]byte("attacker"))
-	attacker := ctlclient.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
+	attacker := rpc.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
 	// A forged length is refused outright.
 	if _, err := ctl.Submit(ctx, attacker, control.Payload{RegisterBlob: &control.RegisterBlob{
-		ID: e.ID, Length: e.Length + 1, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: st.Epoch + 1, Deletable: true}}); !errors.Is(err, control.ErrBadRequest) {
+		ID: e.ID, Length: e.Length + 1, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: st.Epoch + 1, Deletable: true}}); !errors.Is(err, chain.ErrBadRequest) {
 		t.Fatalf("registration with a forged length: %v", err)
 	}
 	if _, err := ctl.Submit(ctx, attacker, control.Payload{RegisterBlob: &control.RegisterBlob{
@@ -57,13 +58,13 @@ func TestSquattedBlobIsStoredUnderItsOwner(t *testing.T) {
 		t.Fatalf("attacker deletes its own registration: %v", err)
 	}
 	info, err := c.Status(ctx, e.ID)
-	if err != nil || info.Status != control.StatusCertified || info.Registrations != 1 {
+	if err != nil || info.Status != chain.StatusCertified || info.Registrations != 1 {
 		t.Fatalf("after the attacker's delete: %+v %v", info, err)
 	}
-	if _, err := ctl.Submit(ctx, attacker, control.Payload{ExtendBlob: &control.ExtendBlob{ID: e.ID, EndEpoch: st.Epoch + 99}}); !errors.Is(err, control.ErrUnknownBlob) {
+	if _, err := ctl.Submit(ctx, attacker, control.Payload{ExtendBlob: &control.ExtendBlob{ID: e.ID, EndEpoch: st.Epoch + 99}}); !errors.Is(err, chain.ErrUnknownBlob) {
 		t.Fatalf("a stranger's extend: %v", err)
 	}
-	if _, err := ctl.Submit(ctx, attacker, control.Payload{DeleteBlob: &control.BlobRef{ID: e.ID}}); !errors.Is(err, control.ErrUnknownBlob) {
+	if _, err := ctl.Submit(ctx, attacker, control.Payload{DeleteBlob: &control.BlobRef{ID: e.ID}}); !errors.Is(err, chain.ErrUnknownBlob) {
 		t.Fatalf("a stranger's second delete: %v", err)
 	}
 	if got, err := c.Read(ctx, e.ID); err != nil || !bytes.Equal(got, data) {

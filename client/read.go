@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
 )
 
@@ -102,12 +103,12 @@ func (c *Client) ReadRangeRows(ctx context.Context, id blob.ID, offset, length i
 	return out, nil
 }
 
-func (c *Client) available(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {
+func (c *Client) available(ctx context.Context, id blob.ID) (*chain.BlobInfo, error) {
 	info, err := c.ctl.Blob(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if info.Status != control.StatusCertified {
+	if info.Status != chain.StatusCertified {
 		return info, fmt.Errorf("%w: blob %v is %s", ErrNotAvailable, id, info.Status)
 	}
 	return info, nil

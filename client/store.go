@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/redstuff"
 )
@@ -21,8 +22,8 @@ type StoreOptions struct {
 	Epochs    uint64 // epochs to store for, counting the current one; default 5
 	Deletable bool
 	// Attributes, optional, are registered with the blob (content type,
-	// file name, kind); see control.Attributes.
-	Attributes *control.Attributes
+	// file name, kind); see chain.Attributes.
+	Attributes *chain.Attributes
 	// Progress, if set, is called as slivers reach nodes with the bytes
 	// sent so far and the total to send. It must be safe for concurrent
 	// use.
@@ -104,7 +105,7 @@ func (c *Client) storeEncodedProgress(ctx context.Context, e *redstuff.Encoded, 
 		// A store caught across an epoch boundary (or by nodes that have
 		// not followed it yet) uploads to the new committee what its
 		// members lack and collects its certificate in the new epoch.
-		if attempt >= 3 || !(errors.Is(err, control.ErrEpoch) || errors.Is(err, errEpochLag)) {
+		if attempt >= 3 || !(errors.Is(err, chain.ErrEpoch) || errors.Is(err, errEpochLag)) {
 			return nil, err
 		}
 		select {
@@ -117,7 +118,7 @@ func (c *Client) storeEncodedProgress(ctx context.Context, e *redstuff.Encoded, 
 	if err != nil {
 		return nil, err
 	}
-	if info.Status != control.StatusCertified {
+	if info.Status != chain.StatusCertified {
 		return nil, fmt.Errorf("client: blob %v is %s after certification", e.ID, info.Status)
 	}
 	res.CertifiedEpoch = info.CertifiedEpoch
@@ -148,7 +149,7 @@ func (c *Client) uploadAndCertify(ctx context.Context, e *redstuff.Encoded, prog
 		c.beforeCertify()
 	}
 	cert := &control.Certificate{ID: e.ID, Epoch: com.Epoch, Signatures: sigs}
-	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: cert}); err != nil && !errors.Is(err, control.ErrBlobState) {
+	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: cert}); err != nil && !errors.Is(err, chain.ErrBlobState) {
 		return err
 	}
 	return nil
@@ -184,17 +185,17 @@ func (c *Client) ensureRegistration(ctx context.Context, e *redstuff.Encoded, o 
 				return false, err
 			}
 			switch info.Status {
-			case control.StatusCertified:
+			case chain.StatusCertified:
 				res.CertifiedEpoch, res.AlreadyCertified = info.CertifiedEpoch, true
 				return true, nil
-			case control.StatusRegistered:
+			case chain.StatusRegistered:
 				return false, nil
 			}
 			return false, fmt.Errorf("%w: blob %v is %s", ErrNotAvailable, e.ID, info.Status)
 		}
 		// Another store of ours may have raced this one: look again.
-		if err != nil && (attempt > 2 || !(errors.Is(err, control.ErrBlobExists) || errors.Is(err, control.ErrEpoch))) {
-			if errors.Is(err, control.ErrBlobState) {
+		if err != nil && (attempt > 2 || !(errors.Is(err, chain.ErrBlobExists) || errors.Is(err, chain.ErrEpoch))) {
+			if errors.Is(err, chain.ErrBlobState) {
 				return false, fmt.Errorf("%w: %v", ErrNotAvailable, err)
 			}
 			return false, err

@@ -22,7 +22,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/recovery"
@@ -80,8 +80,8 @@ type abuseRun struct {
 	layout *devnet.Layout
 	dir    string
 	c      *client.Client
-	ctl    *ctlclient.Client
-	admin  *ctlclient.Signer
+	ctl    *rpc.Client
+	admin  *rpc.Signer
 	params control.Params
 	http   *http.Client
 	gwBlob blob.ID // stored once for the gateway attacks
@@ -104,8 +104,17 @@ func Abuse(w io.Writer, cfg AbuseConfig) error {
 	if err != nil {
 		return err
 	}
-	a := &abuseRun{ctx: ctx, cfg: cfg, layout: layout, dir: dir, c: c, ctl: c.Control(), admin: ctlclient.NewSigner(adminKey),
-		params: c.Params(), http: &http.Client{Timeout: time.Minute}}
+	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		return err
+	}
+	a := &abuseRun{ctx: ctx, cfg: cfg, layout: layout, dir: dir, c: c, ctl: ctl, admin: rpc.NewSigner(adminKey),
+		params: *st.Params, http: &http.Client{Timeout: time.Minute}}
 	fmt.Fprintf(w, "weft bench abuse: the default devnet (%d storage node processes, %d shards); \"before\" is what each attack got on the build before the security work, observed from outside; \"now\" is measured in this run\n\n",
 		len(layout.Nodes), a.params.Shards)
 	fmt.Fprintf(w, "%-18s | %-82s | %s\n", "attack", "before", "now")
@@ -123,11 +132,11 @@ func Abuse(w io.Writer, cfg AbuseConfig) error {
 	return nil
 }
 
-func (a *abuseRun) signer(name string) *ctlclient.Signer { return ctlclient.NewSigner(key(name)) }
+func (a *abuseRun) signer(name string) *rpc.Signer { return rpc.NewSigner(key(name)) }
 
 // register submits s's registration of a blob ID with the given length
 // and root, whether they agree or not.
-func (a *abuseRun) register(s *ctlclient.Signer, id blob.ID, length uint64, root blob.Hash, end uint64, deletable bool) error {
+func (a *abuseRun) register(s *rpc.Signer, id blob.ID, length uint64, root blob.Hash, end uint64, deletable bool) error {
 	_, err := a.ctl.Submit(a.ctx, s, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: length,
 		Encoding: blob.RS2D16, Root: root, EndEpoch: end, Deletable: deletable}})
 	return err
@@ -151,7 +160,7 @@ func (a *abuseRun) sybil() (string, error) {
 	errs := make([]error, 21)
 	for i := range errs {
 		keys = append(keys, key(fmt.Sprint("sybil ", i)))
-		k := ctlclient.NewSigner(keys[i])
+		k := rpc.NewSigner(keys[i])
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,7 +189,7 @@ func (a *abuseRun) sybil() (string, error) {
 		raw := ed25519.Sign(k, control.InvalidMessage(a.params.NetworkID, com.Epoch, r.BlobID))
 		cert.Signatures = append(cert.Signatures, control.Signature{Node: control.KeyOf(k), Sig: raw})
 	}
-	_, invErr := a.ctl.Submit(a.ctx, ctlclient.NewSigner(keys[0]), control.Payload{InvalidateBlob: cert})
+	_, invErr := a.ctl.Submit(a.ctx, rpc.NewSigner(keys[0]), control.Payload{InvalidateBlob: cert})
 	info, err := a.c.Status(a.ctx, r.BlobID)
 	if err != nil {
 		return "", err

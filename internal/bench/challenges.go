@@ -16,7 +16,7 @@ import (
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 )
 
@@ -80,8 +80,12 @@ func Challenges(w io.Writer, cfg ChallengesConfig) ([]ChallengeWindow, error) {
 		return nil, err
 	}
 	defer c.Close()
-	ctl := c.Control()
-	shards := c.Params().Shards
+	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
+	if err != nil {
+		return nil, err
+	}
+	defer ctl.Close()
+	shards := c.Codec().Params().N
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var stored int64
@@ -227,7 +231,7 @@ func resultLetter(r control.ChallengeResult) string {
 
 // waitClosed polls until window w is closed, for at most d after it
 // opened (or from now, before).
-func waitClosed(ctx context.Context, ctl *ctlclient.Client, w uint64, d time.Duration) (*control.Window, error) {
+func waitClosed(ctx context.Context, ctl *rpc.Client, w uint64, d time.Duration) (*control.Window, error) {
 	deadline := time.Now().Add(d)
 	for {
 		win, err := ctl.ChallengeWindow(ctx, w)

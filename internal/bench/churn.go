@@ -19,7 +19,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
@@ -159,8 +159,12 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 		return nil, err
 	}
 	defer c.Close()
-	ctl := c.Control()
-	params, err := redstuff.NewParams(c.Params().Shards)
+	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
+	if err != nil {
+		return nil, err
+	}
+	defer ctl.Close()
+	params, err := redstuff.NewParams(c.Codec().Params().N)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +346,7 @@ func nodeAPIs(dir string) (map[string]string, error) {
 	return out, nil
 }
 
-func liveBlobs(ctx context.Context, ctl *ctlclient.Client) ([]control.BlobInfo, error) {
+func liveBlobs(ctx context.Context, ctl *rpc.Client) ([]control.BlobInfo, error) {
 	var out []control.BlobInfo
 	var after *blob.ID
 	for {
@@ -362,7 +366,7 @@ func liveBlobs(ctx context.Context, ctl *ctlclient.Client) ([]control.BlobInfo, 
 	}
 }
 
-func waitEpochDone(ctx context.Context, ctl *ctlclient.Client, epoch uint64, d time.Duration) error {
+func waitEpochDone(ctx context.Context, ctl *rpc.Client, epoch uint64, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
 		ch, err := ctl.EpochChange(ctx, epoch)

@@ -14,8 +14,8 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/control/rpc"
 )
 
 // ControlConfig says what the control plane benchmark measures.
@@ -139,7 +139,7 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := client.NewSigner(key(fmt.Sprint("bench client ", wk)))
+			s := rpc.NewSigner(key(fmt.Sprint("bench client ", wk)))
 			for {
 				i, ok := take()
 				if !ok {
@@ -192,7 +192,7 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 
 // embedded starts a one-validator control plane in dir, the way weft
 // devnet runs it, and connects a client to it.
-func embedded(ctx context.Context, dir string, g control.Genesis) (*engine.Validator, *client.Client, error) {
+func embedded(ctx context.Context, dir string, g control.Genesis) (*engine.Validator, *rpc.Client, error) {
 	if _, err := engine.Init(engine.InitConfig{Dir: dir, Validators: 1, Genesis: g}); err != nil {
 		return nil, nil, err
 	}
@@ -200,7 +200,7 @@ func embedded(ctx context.Context, dir string, g control.Genesis) (*engine.Valid
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := client.Dial(ctx, node.RPC())
+	c, err := rpc.Dial(ctx, node.RPC())
 	if err != nil {
 		node.Shutdown(ctx)
 		return nil, nil, err

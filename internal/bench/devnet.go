@@ -36,7 +36,7 @@ func Devnet(w io.Writer, cfg DevnetConfig) error {
 	}
 	defer stop()
 	fmt.Fprintf(w, "weft bench devnet: %d storage node processes, %d shards, embedded control plane; medians of %d runs\n\n",
-		len(layout.Nodes), c.Params().Shards, cfg.Runs)
+		len(layout.Nodes), c.Codec().Params().N, cfg.Runs)
 	fmt.Fprintf(w, "%9s | %11s %11s | %11s %11s %11s\n", "size", "store MB/s", "store", "read MB/s", "read", "first byte")
 	for _, size := range cfg.Sizes {
 		var stores, reads, firsts []time.Duration

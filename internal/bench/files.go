@@ -18,6 +18,7 @@ import (
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/redstuff"
 )
@@ -161,7 +162,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 			nodePIDs = append(nodePIDs, n.PID)
 		}
 	}
-	fmt.Fprintf(w, "weft bench files: %d storage node processes, %d shards, segments of %s\n\n", len(nodePIDs), c.Params().Shards, FormatSize(cfg.SegmentSize))
+	fmt.Fprintf(w, "weft bench files: %d storage node processes, %d shards, segments of %s\n\n", len(nodePIDs), c.Codec().Params().N, FormatSize(cfg.SegmentSize))
 	// The baseline, in this run and on this devnet: blobs of a segment's
 	// size stored one after another through Store, reading the input
 	// included as it is for the files below. Several, so that the nodes'
@@ -277,9 +278,15 @@ func oneByteRange(w io.Writer, layout *devnet.Layout, id string, size int64) err
 
 // chainTxs counts the transactions in the control plane's blocks after
 // height from (exclusive) up to its current height, from CometBFT's
-// /blockchain, and returns them with that height.
-func chainTxs(ctx context.Context, c *client.Client, rpc string, from int64) (int64, int64, error) {
-	st, err := c.Control().Status(ctx)
+// /blockchain, and returns them with that height (from at or above it
+// counts nothing: the height alone).
+func chainTxs(ctx context.Context, rpcURL string, from int64) (int64, int64, error) {
+	ctl, err := rpc.Dial(ctx, rpcURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer ctl.Close()
+	st, err := ctl.Status(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -294,11 +301,11 @@ func chainTxs(ctx context.Context, c *client.Client, rpc string, from int64) (in
 				} `json:"block_metas"`
 			} `json:"result"`
 		}
-		if err := getJSON(ctx, hc, fmt.Sprintf("%s/blockchain?minHeight=%d&maxHeight=%d", rpc, lo, hi), &out); err != nil {
+		if err := getJSON(ctx, hc, fmt.Sprintf("%s/blockchain?minHeight=%d&maxHeight=%d", rpcURL, lo, hi), &out); err != nil {
 			return 0, 0, err
 		}
 		if len(out.Result.BlockMetas) == 0 {
-			return 0, 0, fmt.Errorf("bench: no blocks %d..%d from %s", lo, hi, rpc)
+			return 0, 0, fmt.Errorf("bench: no blocks %d..%d from %s", lo, hi, rpcURL)
 		}
 		for _, m := range out.Result.BlockMetas {
 			n, err := strconv.ParseInt(m.NumTxs, 10, 64)
@@ -362,14 +369,12 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devn
 		}
 		fs[i] = files.BatchFile{Name: fmt.Sprintf("small/%04d.bin", i), Data: data}
 	}
-	p := c.Params()
-	fmt.Fprintf(w, "\n%d files of %s: one batch against single stores (n = %d)\n", cfg.SmallFiles, FormatSize(cfg.SmallSize), p.Shards)
+	fmt.Fprintf(w, "\n%d files of %s: one batch against single stores (n = %d)\n", cfg.SmallFiles, FormatSize(cfg.SmallSize), c.Codec().Params().N)
 	fmt.Fprintf(w, "%-14s | %14s %8s %10s\n", "", "encoded bytes", "txs", "wall time")
-	st, err := c.Control().Status(ctx)
+	_, h0, err := chainTxs(ctx, layout.ControlPlane, 1<<62)
 	if err != nil {
 		return err
 	}
-	h0 := st.Height
 	t0 := time.Now()
 	br, err := c.StoreBatch(ctx, fs, client.StoreOptions{Epochs: 2})
 	if err != nil {
@@ -380,7 +385,7 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devn
 	if err != nil || !bytes.Equal(got, fs[len(fs)/2].Data) {
 		return fmt.Errorf("bench: batch file read back: %v", err)
 	}
-	batchTxs, h1, err := chainTxs(ctx, c, layout.ControlPlane, h0)
+	batchTxs, h1, err := chainTxs(ctx, layout.ControlPlane, h0)
 	if err != nil {
 		return err
 	}
@@ -412,7 +417,7 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devn
 		return firstErr
 	}
 	singleD := time.Since(t0)
-	singleTxs, _, err := chainTxs(ctx, c, layout.ControlPlane, h1)
+	singleTxs, _, err := chainTxs(ctx, layout.ControlPlane, h1)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
@@ -190,7 +190,7 @@ func ingestOne(n int, cfg IngestConfig) (IngestResult, error) {
 	if err != nil {
 		return r, err
 	}
-	user := client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	user := rpc.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
 	if _, err := ctl.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{ID: e.ID, Length: e.Length, Encoding: blob.RS2D16, Root: e.Root, EndEpoch: 10}}); err != nil {
 		return r, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 )
 
@@ -31,7 +31,7 @@ WEFT_CONFIG).`,
 }
 
 // adminConnect dials the control plane and loads the governance key.
-func adminConnect(ctx context.Context, cmd *cobra.Command) (*ctlclient.Client, *ctlclient.Signer, error) {
+func adminConnect(ctx context.Context, cmd *cobra.Command) (*rpc.Client, *rpc.Signer, error) {
 	keyPath, _ := cmd.Flags().GetString("admin-key")
 	if keyPath == "" {
 		return nil, nil, usagef("%s needs --admin-key FILE", cmd.Name())
@@ -55,11 +55,11 @@ func adminConnect(ctx context.Context, cmd *cobra.Command) (*ctlclient.Client, *
 		}
 		url = cfg.ControlPlane
 	}
-	c, err := ctlclient.Dial(ctx, url)
+	c, err := rpc.Dial(ctx, url)
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, ctlclient.NewSigner(key), nil
+	return c, rpc.NewSigner(key), nil
 }
 
 func newSetWeightCmd(s Streams) *cobra.Command {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 )
@@ -19,12 +19,12 @@ import (
 // weight; weft admin advance-epoch puts it in the committee.
 func TestMembershipCommands(t *testing.T) {
 	dir := t.TempDir()
-	rpc, adminKey, _ := testControlPlane(t, dir, 1, 1, 1)
+	rpcURL, adminKey, _ := testControlPlane(t, dir, 1, 1, 1)
 
 	addr, _ := loopback.FreeAddr()
 	nodeKey := filepath.Join(dir, "new.key")
 	cfg, _ := json.Marshal(map[string]string{"name": "newcomer", "listen": addr, "dataDir": filepath.Join(dir, "data"),
-		"keyFile": nodeKey, "controlPlane": rpc})
+		"keyFile": nodeKey, "controlPlane": rpcURL})
 	cfgPath := filepath.Join(dir, "node.json")
 	os.WriteFile(cfgPath, cfg, 0o600)
 	code, out, errs := run(t, "", "node", "register", "--config", cfgPath)
@@ -37,20 +37,20 @@ func TestMembershipCommands(t *testing.T) {
 	// Any other key is refused; the governance key is not.
 	other := filepath.Join(dir, "other.key")
 	keyfile.LoadOrCreate(other)
-	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", other, "--control-plane", rpc); code == 0 || !strings.Contains(errs, "only the governance key") {
+	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", other, "--control-plane", rpcURL); code == 0 || !strings.Contains(errs, "only the governance key") {
 		t.Fatalf("set-weight with another key: code %d, err %q", code, errs)
 	}
-	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--control-plane", rpc); code != 2 || !strings.Contains(errs, "--admin-key") {
+	if code, _, errs := run(t, "", "admin", "set-weight", key, "3", "--control-plane", rpcURL); code != 2 || !strings.Contains(errs, "--admin-key") {
 		t.Fatalf("set-weight without a key: code %d, err %q", code, errs)
 	}
-	if code, out, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", adminKey, "--control-plane", rpc); code != 0 || !strings.Contains(out, "weight 3 from epoch 2") {
+	if code, out, errs := run(t, "", "admin", "set-weight", key, "3", "--admin-key", adminKey, "--control-plane", rpcURL); code != 0 || !strings.Contains(out, "weight 3 from epoch 2") {
 		t.Fatalf("set-weight: code %d, out %q, err %q", code, out, errs)
 	}
-	if code, out, errs := run(t, "", "admin", "advance-epoch", "--admin-key", adminKey, "--control-plane", rpc); code != 0 || out != "epoch 2 started\n" {
+	if code, out, errs := run(t, "", "admin", "advance-epoch", "--admin-key", adminKey, "--control-plane", rpcURL); code != 0 || out != "epoch 2 started\n" {
 		t.Fatalf("advance-epoch: code %d, out %q, err %q", code, out, errs)
 	}
 	ctx := context.Background()
-	c, err := ctlclient.Dial(ctx, rpc)
+	c, err := rpc.Dial(ctx, rpcURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,22 +19,38 @@ import (
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/rpc"
 )
 
-// connect opens the SDK client named by --config or WEFT_CONFIG.
-func connect(ctx context.Context, cmd *cobra.Command) (*client.Client, error) {
+// clientConfig loads the client config named by --config or WEFT_CONFIG.
+func clientConfig(cmd *cobra.Command) (client.Config, error) {
 	path, _ := cmd.Flags().GetString("config")
 	if path == "" {
 		path = os.Getenv("WEFT_CONFIG")
 	}
 	if path == "" {
-		return nil, usagef("no client config: pass --config FILE or set WEFT_CONFIG (weft devnet writes one)")
+		return client.Config{}, usagef("no client config: pass --config FILE or set WEFT_CONFIG (weft devnet writes one)")
 	}
-	cfg, err := client.LoadConfig(path)
+	return client.LoadConfig(path)
+}
+
+// connect opens the SDK client named by --config or WEFT_CONFIG.
+func connect(ctx context.Context, cmd *cobra.Command) (*client.Client, error) {
+	cfg, err := clientConfig(cmd)
 	if err != nil {
 		return nil, err
 	}
 	return client.New(ctx, cfg)
+}
+
+// connectControl connects to the control plane of the client config
+// named by --config or WEFT_CONFIG, for commands that ask it directly.
+func connectControl(ctx context.Context, cmd *cobra.Command) (*rpc.Client, error) {
+	cfg, err := clientConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Dial(ctx, cfg.ControlPlane)
 }
 
 // blobCommand parses a command's blob ID argument and connects.
@@ -371,22 +387,22 @@ func newInfoCmd(s Streams) *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := connect(ctx, cmd)
+			ctl, err := connectControl(ctx, cmd)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			st, err := c.Control().Status(ctx)
+			defer ctl.Close()
+			st, err := ctl.Status(ctx)
 			if err != nil {
 				return err
 			}
-			com, err := c.Control().Committee(ctx, 0)
+			com, err := ctl.Committee(ctx, 0)
 			if err != nil {
 				return err
 			}
 			// While the epoch is syncing, readers ask the previous
 			// committee (the last whose change was done) first.
-			prev, err := c.Control().PreviousCommittee(ctx, st)
+			prev, err := ctl.PreviousCommittee(ctx, st)
 			if err != nil {
 				return err
 			}

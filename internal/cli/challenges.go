@@ -27,12 +27,12 @@ rate) and its weight now (0 once evicted).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := connect(ctx, cmd)
+			ctl, err := connectControl(ctx, cmd)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			reps, err := c.Control().Challenges(ctx, window, limit)
+			defer ctl.Close()
+			reps, err := ctl.Challenges(ctx, window, limit)
 			if err != nil {
 				return err
 			}

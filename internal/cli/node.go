@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
 )
@@ -128,12 +128,12 @@ delete them and stop. Refused if it is the last node with weight.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			c, err := ctlclient.Dial(ctx, cfg.ControlPlane)
+			c, err := rpc.Dial(ctx, cfg.ControlPlane)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			signer := ctlclient.NewSigner(key)
+			signer := rpc.NewSigner(key)
 			if _, err := c.LeaveCommittee(ctx, signer); err != nil {
 				return fmt.Errorf("node leave: %w", err)
 			}

@@ -22,17 +22,6 @@ import (
 // every byte. At the deadline a member that did not answer fails; a
 // member failing EvictAfter windows in a row loses its weight.
 
-// Challenge rejections.
-var (
-	// ErrWindow: no such window open (closed, never opened, or not the
-	// one open now), or the answer came at or after its deadline.
-	ErrWindow = errors.New("control: no such challenge window open")
-	// ErrAnswered: the member answered this window already.
-	ErrAnswered = errors.New("control: challenge already answered")
-	// ErrAnswer: the answer does not prove what was asked.
-	ErrAnswer = errors.New("control: challenge answer does not verify")
-)
-
 // Challenge defaults, used when the genesis leaves a value at 0.
 const (
 	DefaultChallengeBlobs   = 4

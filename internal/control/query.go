@@ -42,12 +42,6 @@ func (m *Machine) EpochChange(epoch uint64) (*EpochChange, error) {
 	return &c, m.err
 }
 
-// BlobInfo is a blob's record and its status now.
-type BlobInfo struct {
-	Blob
-	Status BlobStatus `json:"status"`
-}
-
 // Blob returns what the control plane knows of a blob: Status is
 // StatusUnknown (and the record empty) for an unregistered blob.
 func (m *Machine) Blob(id blob.ID) (BlobInfo, error) {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -156,12 +155,6 @@ type EpochSyncDone struct {
 
 // MaxWeight bounds a node's weight.
 const MaxWeight = 1 << 40
-
-// Errors of transaction decoding.
-var (
-	ErrMalformedTx = errors.New("control: malformed transaction")
-	ErrBadSig      = errors.New("control: bad signature")
-)
 
 func txMessage(networkID string, payload []byte) []byte {
 	m := make([]byte, 0, 16+len(networkID)+len(payload))

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/node"
 )
 
@@ -56,7 +56,7 @@ func nodeIn(r *control.WindowReport, name string) *control.NodeReport {
 
 // pollWindows polls the latest windows (every 50 ms, in-process: the
 // timing matters) until pick returns one, or d passes.
-func pollWindows(t *testing.T, ctl *ctlclient.Client, what string, d time.Duration, pick func(reps []control.WindowReport) *control.WindowReport) *control.WindowReport {
+func pollWindows(t *testing.T, ctl *rpc.Client, what string, d time.Duration, pick func(reps []control.WindowReport) *control.WindowReport) *control.WindowReport {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var reps []control.WindowReport
@@ -76,7 +76,7 @@ func pollWindows(t *testing.T, ctl *ctlclient.Client, what string, d time.Durati
 }
 
 // closedAfter waits until the first window opened after t0 closes.
-func closedAfter(t *testing.T, ctl *ctlclient.Client, what string, t0 time.Time) *control.WindowReport {
+func closedAfter(t *testing.T, ctl *rpc.Client, what string, t0 time.Time) *control.WindowReport {
 	t.Helper()
 	return pollWindows(t, ctl, what, 30*time.Second, func(reps []control.WindowReport) *control.WindowReport {
 		var first *control.WindowReport
@@ -121,8 +121,8 @@ func TestChallengesOnDevnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := n.sdk(ctx)
-	ctl := c.Control()
-	shards := c.Params().Shards
+	ctl := n.control(ctx)
+	shards := c.Codec().Params().N
 
 	// 1. Honest, under a writer, until three closed windows sampled blobs.
 	w, stopWriter := startWriter(ctx, t, c, rand.New(rand.NewPCG(seed, 6)))

@@ -17,7 +17,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
@@ -149,7 +149,7 @@ func poll(t *testing.T, d time.Duration, what string, ok func() bool) {
 }
 
 // waitDone waits until epoch's change is done.
-func waitDone(t *testing.T, ctl *ctlclient.Client, epoch uint64, d time.Duration) {
+func waitDone(t *testing.T, ctl *rpc.Client, epoch uint64, d time.Duration) {
 	t.Helper()
 	var last *control.EpochChange
 	deadline := time.Now().Add(d)
@@ -167,7 +167,7 @@ func waitDone(t *testing.T, ctl *ctlclient.Client, epoch uint64, d time.Duration
 }
 
 // liveIDs lists the certified live blobs on the control plane.
-func liveIDs(t *testing.T, ctl *ctlclient.Client) []string {
+func liveIDs(t *testing.T, ctl *rpc.Client) []string {
 	t.Helper()
 	var out []string
 	for _, b := range liveBlobs(t, ctl) {
@@ -176,7 +176,7 @@ func liveIDs(t *testing.T, ctl *ctlclient.Client) []string {
 	return out
 }
 
-func liveBlobs(t *testing.T, ctl *ctlclient.Client) []control.BlobInfo {
+func liveBlobs(t *testing.T, ctl *rpc.Client) []control.BlobInfo {
 	t.Helper()
 	var out []control.BlobInfo
 	var after *blob.ID
@@ -214,7 +214,7 @@ func TestChurn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := n.sdk(ctx)
-	ctl := c.Control()
+	ctl := n.control(ctx)
 
 	w, stopWriter := startWriter(ctx, t, c, rand.New(rand.NewPCG(seed, 4)))
 	defer stopWriter()
@@ -233,7 +233,7 @@ func TestChurn(t *testing.T) {
 	st, _ := ctl.Status(ctx)
 	// What pulling all of node-7's shards would cost: a resumed sync pulls
 	// less.
-	params, _ := redstuff.NewParams(c.Params().Shards)
+	params, _ := redstuff.NewParams(c.Codec().Params().N)
 	var pairBytes int64
 	for _, b := range liveBlobs(t, ctl) {
 		pairBytes += int64(params.Ks+params.Kp) * int64(params.SymbolSize(b.Length))

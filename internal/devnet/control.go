@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
@@ -50,8 +50,8 @@ import (
 type runner struct {
 	cfg   Config
 	sp    *spawner
-	ctl   *ctlclient.Client
-	admin *ctlclient.Signer
+	ctl   *rpc.Client
+	admin *rpc.Signer
 
 	op sync.Mutex // one add or remove at a time
 
@@ -319,7 +319,7 @@ func (r *runner) handleRemove(w http.ResponseWriter, req *http.Request) {
 		httpError(w, http.StatusInternalServerError, err)
 		return
 	}
-	signer := ctlclient.NewSigner(key)
+	signer := rpc.NewSigner(key)
 	if _, err := r.ctl.LeaveCommittee(ctx, signer); err != nil {
 		httpError(w, http.StatusConflict, fmt.Errorf("devnet: %s cannot leave: %w", name, err))
 		return
@@ -536,7 +536,7 @@ func AdvanceEpoch(ctx context.Context, dir string) (*control.EpochChange, error)
 	if err != nil {
 		return nil, err
 	}
-	c, err := ctlclient.Dial(ctx, l.ControlPlane)
+	c, err := rpc.Dial(ctx, l.ControlPlane)
 	if err != nil {
 		return nil, err
 	}
@@ -545,7 +545,7 @@ func AdvanceEpoch(ctx context.Context, dir string) (*control.EpochChange, error)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Submit(ctx, ctlclient.NewSigner(key), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: st.Epoch + 1}}); err != nil {
+	if _, err := c.Submit(ctx, rpc.NewSigner(key), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: st.Epoch + 1}}); err != nil {
 		return nil, err
 	}
 	return c.EpochChange(ctx, st.Epoch+1)

@@ -26,8 +26,8 @@ import (
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
-	ctlclient "github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/gateway"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
@@ -274,13 +274,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := ctlclient.Dial(ctx, cp.RPC())
+	ctl, err := rpc.Dial(ctx, cp.RPC())
 	if err != nil {
 		return err
 	}
 	defer ctl.Close()
 	r := &runner{cfg: cfg, s: s, sp: newSpawner(), procs: map[string]*child{}, layout: layout,
-		ctl: ctl, admin: ctlclient.NewSigner(admin), leaving: map[string]uint64{}}
+		ctl: ctl, admin: rpc.NewSigner(admin), leaving: map[string]uint64{}}
 	defer r.stopAll()
 	for name, e := range s.Leaving {
 		r.leaving[name] = e

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/weftnet/weft/client"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 )
 
@@ -125,6 +126,18 @@ func (n *net_) sdk(ctx context.Context) *client.Client {
 	}
 	n.t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// control connects to the devnet's control plane; it is closed when the
+// test ends.
+func (n *net_) control(ctx context.Context) *rpc.Client {
+	n.t.Helper()
+	ctl, err := rpc.Dial(ctx, n.layout.ControlPlane)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { ctl.Close() })
+	return ctl
 }
 
 func (n *net_) pid(i int) int {

@@ -41,9 +41,9 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
-	"github.com/weftnet/weft/internal/control"
 )
 
 // Defaults of Config.
@@ -175,7 +175,7 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 		}
 		o.Deletable = d
 	}
-	o.Attributes = &control.Attributes{Name: r.URL.Query().Get("name")}
+	o.Attributes = &chain.Attributes{Name: r.URL.Query().Get("name")}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if _, _, err := mime.ParseMediaType(ct); err == nil {
 			o.Attributes.ContentType = ct
@@ -217,7 +217,7 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		code := http.StatusBadGateway
-		if errors.Is(err, control.ErrEpoch) || errors.Is(err, control.ErrBadRequest) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.Is(err, chain.ErrEpoch) || errors.Is(err, chain.ErrBadRequest) || errors.Is(err, io.ErrUnexpectedEOF) {
 			code = http.StatusBadRequest
 		}
 		fail(w, code, err.Error())
@@ -309,7 +309,7 @@ func (g *Gateway) putBatch(w http.ResponseWriter, r *http.Request) {
 	res, err := g.c.StoreBatch(r.Context(), fs, o)
 	if err != nil {
 		code := http.StatusBadGateway
-		if errors.Is(err, files.ErrBatchTooLarge) || errors.Is(err, files.ErrBatch) || errors.Is(err, files.ErrDuplicateName) || errors.Is(err, control.ErrBadRequest) {
+		if errors.Is(err, files.ErrBatchTooLarge) || errors.Is(err, files.ErrBatch) || errors.Is(err, files.ErrDuplicateName) || errors.Is(err, chain.ErrBadRequest) {
 			code = http.StatusBadRequest
 		}
 		fail(w, code, err.Error())
@@ -333,9 +333,9 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch info.Status {
-		case control.StatusUnknown, control.StatusRegistered:
+		case chain.StatusUnknown, chain.StatusRegistered:
 			fail(w, http.StatusNotFound, fmt.Sprintf("blob %v is %s", id, info.Status))
-		case control.StatusInvalid:
+		case chain.StatusInvalid:
 			fail(w, http.StatusUnprocessableEntity, fmt.Sprintf("blob %v is invalid (inconsistently encoded)", id))
 		default:
 			fail(w, http.StatusGone, fmt.Sprintf("blob %v is %s", id, info.Status))
@@ -418,7 +418,7 @@ func (g *Gateway) getBatchFile(w http.ResponseWriter, r *http.Request) {
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]
 	}
-	setContentHeaders(w.Header(), &control.Attributes{ContentType: e.ContentType, Name: name})
+	setContentHeaders(w.Header(), &chain.Attributes{ContentType: e.ContentType, Name: name})
 	w.Header().Set("ETag", `"`+id.String()+"/"+url.PathEscape(e.Name)+`"`)
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.Write(data)
@@ -427,7 +427,7 @@ func (g *Gateway) getBatchFile(w http.ResponseWriter, r *http.Request) {
 // setContentHeaders sets Content-Type and Content-Disposition from a
 // blob's registered attributes. They are hints from whoever registered
 // the blob first, so the browser is told not to sniff beyond them.
-func setContentHeaders(h http.Header, a *control.Attributes) {
+func setContentHeaders(h http.Header, a *chain.Attributes) {
 	ctype := "application/octet-stream"
 	if a != nil && a.ContentType != "" {
 		if _, _, err := mime.ParseMediaType(a.ContentType); err == nil {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 )
 
@@ -32,7 +32,7 @@ func (n *Node) register(ctx context.Context) error {
 	return nil
 }
 
-func ensureRegistered(ctx context.Context, ctl *client.Client, signer *client.Signer, name, addr string) (*control.Node, error) {
+func ensureRegistered(ctx context.Context, ctl *rpc.Client, signer *rpc.Signer, name, addr string) (*control.Node, error) {
 	rec, err := ctl.Node(ctx, signer.Key())
 	if err != nil {
 		return nil, fmt.Errorf("node: looking up its registration: %w", err)
@@ -67,12 +67,12 @@ func Register(ctx context.Context, cfg *Config) (*control.Node, error) {
 	if err := control.CheckNodeAddress(addr); err != nil {
 		return nil, fmt.Errorf("node: address: %w", err)
 	}
-	ctl, err := client.Dial(ctx, cfg.ControlPlane)
+	ctl, err := rpc.Dial(ctx, cfg.ControlPlane)
 	if err != nil {
 		return nil, err
 	}
 	defer ctl.Close()
-	return ensureRegistered(ctx, ctl, client.NewSigner(key), cfg.Name, addr)
+	return ensureRegistered(ctx, ctl, rpc.NewSigner(key), cfg.Name, addr)
 }
 
 // attestSyncDone tells the control plane that every shard this node

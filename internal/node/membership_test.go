@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
@@ -55,7 +55,7 @@ func TestNodeRegistersAsCandidate(t *testing.T) {
 	}
 
 	// A node that left comes back by starting again: it registers anew.
-	if _, err := tb.ctl.LeaveCommittee(ctx, client.NewSigner(key)); err != nil {
+	if _, err := tb.ctl.LeaveCommittee(ctx, rpc.NewSigner(key)); err != nil {
 		t.Fatal(err)
 	}
 	if rec, _ := tb.ctl.Node(ctx, control.KeyOf(key)); rec == nil || !rec.Leaving {

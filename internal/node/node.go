@@ -20,7 +20,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/store"
 	"github.com/weftnet/weft/redstuff"
@@ -32,7 +32,7 @@ type Node struct {
 	key    ed25519.PrivateKey
 	id     control.PublicKey
 	store  *store.Store
-	ctl    *client.Client
+	ctl    *rpc.Client
 	codec  *redstuff.Codec
 	params control.Params
 	m      *metrics
@@ -61,7 +61,7 @@ type Node struct {
 	inflight *byteBudget   // request bodies held in memory
 	sources  *sourceCache  // extended slivers, for symbol requests
 	invalid  chan blob.ID  // blobs proven inconsistent, to have marked invalid
-	signer   *client.Signer
+	signer   *rpc.Signer
 	submitMu sync.Mutex
 	bg       sync.WaitGroup
 
@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		return nil, err
 	}
 	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{}),
-		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: client.NewSigner(key)}
+		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: rpc.NewSigner(key)}
 	n.syncDone = n.attestSyncDone
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
@@ -173,7 +173,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 func (n *Node) connect(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
-		c, err := client.Dial(ctx, n.cfg.ControlPlane)
+		c, err := rpc.Dial(ctx, n.cfg.ControlPlane)
 		if err == nil {
 			st, err := c.Status(ctx)
 			if err == nil {

@@ -17,8 +17,8 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
@@ -31,9 +31,9 @@ const shards = 10
 type testbed struct {
 	t     testing.TB
 	dir   string
-	ctl   *client.Client
-	user  *client.Signer
-	admin *client.Signer // governance: weights and epochs
+	ctl   *rpc.Client
+	user  *rpc.Signer
+	admin *rpc.Signer // governance: weights and epochs
 	codec *redstuff.Codec
 	cfgs  []*node.Config
 	nodes []*node.Node
@@ -54,7 +54,7 @@ func newTestbedWith(t testing.TB, nodes int, edit func(*control.Genesis)) *testb
 	tb := &testbed{t: t, dir: t.TempDir()}
 	adminSeed := make([]byte, 32)
 	adminSeed[0] = 0xad
-	tb.admin = client.NewSigner(ed25519.NewKeyFromSeed(adminSeed))
+	tb.admin = rpc.NewSigner(ed25519.NewKeyFromSeed(adminSeed))
 	g := control.Genesis{Params: control.Params{NetworkID: "weft-node-test", Shards: shards, MaxEpochsAhead: 100, Admin: tb.admin.Key()}}
 	for i := 0; i < nodes; i++ {
 		kf := filepath.Join(tb.dir, "keys", fmt.Sprintf("node-%d.key", i))
@@ -83,11 +83,11 @@ func newTestbedWith(t testing.TB, nodes int, edit func(*control.Genesis)) *testb
 	}
 	t.Cleanup(func() { v.Shutdown(context.Background()) })
 	ctx := context.Background()
-	if tb.ctl, err = client.Dial(ctx, v.RPC()); err != nil {
+	if tb.ctl, err = rpc.Dial(ctx, v.RPC()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tb.ctl.Close() })
-	tb.user = client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	tb.user = rpc.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
 	if tb.codec, err = redstuff.New(shards); err != nil {
 		t.Fatal(err)
 	}

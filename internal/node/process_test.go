@@ -23,8 +23,8 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
@@ -408,12 +408,12 @@ func TestNodeSurvivesKill9DuringUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Shutdown(context.Background()) })
-	ctl, err := client.Dial(ctx, v.RPC())
+	ctl, err := rpc.Dial(ctx, v.RPC())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ctl.Close() })
-	user := client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	user := rpc.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
 	codec, err := redstuff.New(procShards)
 	if err != nil {
 		t.Fatal(err)

@@ -186,43 +186,6 @@ func abciEvents(evs []control.Event) []abci.Event {
 	return out
 }
 
-// Query paths served by the application. Answers are JSON.
-const (
-	QueryStatus       = "/status"       // data: none
-	QueryBlob         = "/blob"         // data: 32-byte blob ID
-	QueryCommittee    = "/committee"    // data: uint64 epoch (empty = current)
-	QueryEvents       = "/events"       // data: uint64 after ‖ uint32 limit
-	QueryLive         = "/live"         // data: [32-byte after] ‖ uint32 limit
-	QueryNode         = "/node"         // data: 32-byte public key
-	QueryRegistration = "/registration" // data: 32-byte blob ID ‖ 32-byte owner key
-	QueryEpochChange  = "/epochchange"  // data: uint64 epoch (empty = current)
-	// QueryChallenges answers []control.WindowReport: window W's, or the
-	// latest limit ones with W = 0. data: uint64 W ‖ uint32 limit.
-	QueryChallenges = "/challenges"
-	// QueryChallengeWindow answers the raw control.Window (null if none):
-	// data: uint64 W, or empty for the window open now.
-	QueryChallengeWindow = "/challenge/window"
-)
-
-// Status is the answer to QueryStatus.
-type Status struct {
-	Height     int64  `json:"height"`
-	Epoch      uint64 `json:"epoch"`
-	EpochStart int64  `json:"epochStart"`
-	// EpochState is "syncing" while the current epoch's change of
-	// committee is under way, else "done" (control.EpochChange).
-	EpochState control.EpochState `json:"epochState"`
-	// PreviousEpoch is the epoch whose committee the current one syncs
-	// from (the last one that was done; 0 in the first epoch): readers
-	// ask its members first while the epoch is syncing.
-	PreviousEpoch uint64 `json:"previousEpoch"`
-	// SyncedWeight is the weight in shards of the members that attested
-	// EpochSyncDone; the epoch is done at n − f.
-	SyncedWeight int             `json:"syncedWeight"`
-	NextSeq      uint64          `json:"nextSeq"`
-	Params       *control.Params `json:"params"`
-}
-
 // MaxQueryLimit bounds pages of events and blobs.
 const MaxQueryLimit = 10000
 
@@ -262,7 +225,7 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 	}
 	bad := fmt.Errorf("%w: malformed query data for %s", control.ErrBadRequest, path)
 	switch path {
-	case QueryStatus:
+	case control.QueryStatus:
 		h, _, err := qm.LastBlock()
 		if err != nil {
 			return nil, err
@@ -272,14 +235,14 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Status{Height: h, Epoch: e, EpochStart: start.UnixNano(), EpochState: ch.State, PreviousEpoch: ch.PreviousEpoch,
+		return control.Status{Height: h, Epoch: e, EpochStart: start.UnixNano(), EpochState: ch.State, PreviousEpoch: ch.PreviousEpoch,
 			SyncedWeight: ch.SyncedWeight, NextSeq: qm.NextSeq(), Params: qm.Params()}, nil
-	case QueryBlob:
+	case control.QueryBlob:
 		if len(data) != len(blob.ID{}) {
 			return nil, bad
 		}
 		return qm.Blob(blob.ID(data))
-	case QueryCommittee:
+	case control.QueryCommittee:
 		var e uint64
 		if len(data) == 8 {
 			e = binary.BigEndian.Uint64(data)
@@ -287,7 +250,7 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 			return nil, bad
 		}
 		return qm.Committee(e)
-	case QueryEpochChange:
+	case control.QueryEpochChange:
 		var e uint64
 		if len(data) == 8 {
 			e = binary.BigEndian.Uint64(data)
@@ -295,7 +258,7 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 			return nil, bad
 		}
 		return qm.EpochChange(e)
-	case QueryEvents:
+	case control.QueryEvents:
 		if len(data) != 12 {
 			return nil, bad
 		}
@@ -304,7 +267,7 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 			evs = []control.Event{}
 		}
 		return evs, err
-	case QueryLive:
+	case control.QueryLive:
 		var after *blob.ID
 		switch len(data) {
 		case 4:
@@ -319,12 +282,12 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 			live = []control.BlobInfo{}
 		}
 		return live, err
-	case QueryChallenges:
+	case control.QueryChallenges:
 		if len(data) != 12 {
 			return nil, bad
 		}
 		return qm.ChallengeReports(binary.BigEndian.Uint64(data), min(limitOf(data[8:]), 100))
-	case QueryChallengeWindow:
+	case control.QueryChallengeWindow:
 		switch len(data) {
 		case 0:
 			return qm.OpenWindow()
@@ -332,12 +295,12 @@ func query(qm *control.Machine, path string, data []byte) (any, error) {
 			return qm.ChallengeWindow(binary.BigEndian.Uint64(data))
 		}
 		return nil, bad
-	case QueryNode:
+	case control.QueryNode:
 		if len(data) != len(control.PublicKey{}) {
 			return nil, bad
 		}
 		return qm.Node(control.PublicKey(data))
-	case QueryRegistration:
+	case control.QueryRegistration:
 		if len(data) != len(blob.ID{})+len(control.PublicKey{}) {
 			return nil, bad
 		}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 )
 
@@ -99,11 +99,11 @@ func (v *validator) stop() {
 }
 
 // dial polls until the validator answers, with a deadline.
-func dial(t *testing.T, ctx context.Context, url string) *client.Client {
+func dial(t *testing.T, ctx context.Context, url string) *rpc.Client {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := client.Dial(ctx, url)
+		c, err := rpc.Dial(ctx, url)
 		if err == nil {
 			return c
 		}
@@ -136,7 +136,7 @@ func certificate(networkID string, epoch uint64, id blob.ID, keys []ed25519.Priv
 
 // storeBlob registers and certifies a blob, returning the events of both
 // transactions once committed.
-func storeBlob(ctx context.Context, c *client.Client, s *client.Signer, keys []ed25519.PrivateKey, i int) ([]control.Event, error) {
+func storeBlob(ctx context.Context, c *rpc.Client, s *rpc.Signer, keys []ed25519.PrivateKey, i int) ([]control.Event, error) {
 	root := blob.Hash(sha256.Sum256([]byte(fmt.Sprint("process blob ", i))))
 	id := blob.ComputeID(blob.RS2D16, uint64(i), root)
 	r1, err := c.Submit(ctx, s, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: uint64(i), Encoding: blob.RS2D16, Root: root, EndEpoch: 50}})
@@ -163,7 +163,7 @@ func TestValidatorSurvivesKill9(t *testing.T) {
 
 	v := startValidator(t, dir)
 	c := dial(t, ctx, v.rpc)
-	user := client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	user := rpc.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
 
 	// A follower with its own connection keeps reading events through the
 	// crash and the restart, from its cursor.
@@ -193,7 +193,7 @@ func TestValidatorSurvivesKill9(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := client.NewSigner(ed25519.NewKeyFromSeed(append(make([]byte, 31), byte(w+1))))
+			s := rpc.NewSigner(ed25519.NewKeyFromSeed(append(make([]byte, 31), byte(w+1))))
 			for i := w * 1000; wctx.Err() == nil; i++ {
 				evs, err := storeBlob(wctx, c, s, keys, i)
 				if err != nil {
@@ -284,7 +284,7 @@ func TestValidatorSurvivesKill9(t *testing.T) {
 	}
 }
 
-func bySeqAfter(t *testing.T, ctx context.Context, c *client.Client, seq uint64) control.Event {
+func bySeqAfter(t *testing.T, ctx context.Context, c *rpc.Client, seq uint64) control.Event {
 	evs, err := c.Events(ctx, seq-1, 1)
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("event %d: %v", seq, err)
@@ -302,7 +302,7 @@ func TestReplayChecksAppHash(t *testing.T) {
 	defer cancel()
 	v := startValidator(t, dir)
 	c := dial(t, ctx, v.rpc)
-	if _, err := storeBlob(ctx, c, client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32))), keys, 1); err != nil {
+	if _, err := storeBlob(ctx, c, rpc.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32))), keys, 1); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -341,7 +341,7 @@ func TestFourValidatorsTolerateOneKilled(t *testing.T) {
 	}
 	c := dial(t, ctx, vs[0].rpc)
 	defer c.Close()
-	user := client.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	user := rpc.NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)))
 	for i := 0; i < 3; i++ {
 		if _, err := storeBlob(ctx, c, user, keys, i); err != nil {
 			t.Fatalf("with 4 validators: %v", err)

@@ -1,4 +1,4 @@
-package client_test
+package rpc_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 )
 
 func testBlob(tag string, i int) *control.RegisterBlob {
@@ -31,12 +31,12 @@ func TestConcurrentSubmitsFromOneSigner(t *testing.T) {
 	n, _, _ := testNetwork(t, 4, 8)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, n.RPC())
+	c, err := rpc.Dial(ctx, n.RPC())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	s := client.NewSigner(key("busy user"))
+	s := rpc.NewSigner(key("busy user"))
 	errs := make([]error, 64)
 	var wg sync.WaitGroup
 	for i := range errs {
@@ -81,12 +81,12 @@ func TestFloodIsRefusedAtAdmission(t *testing.T) {
 	n, nodes, _ := testNetwork(t, 4, 8)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := client.Dial(ctx, n.RPC())
+	c, err := rpc.Dial(ctx, n.RPC())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	honest := client.NewSigner(key("honest"))
+	honest := rpc.NewSigner(key("honest"))
 	latency := func(tag string, k int) time.Duration {
 		var ds []time.Duration
 		for i := 0; i < k; i++ {

@@ -1,4 +1,4 @@
-package client_test
+package rpc_test
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/client"
 	"github.com/weftnet/weft/internal/control/engine"
+	"github.com/weftnet/weft/internal/control/rpc"
 )
 
 func key(name string) ed25519.PrivateKey {
@@ -49,7 +49,7 @@ func TestEmbeddedValidatorCertifies(t *testing.T) {
 	n, nodes, admin := testNetwork(t, 4, 8)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, n.RPC())
+	c, err := rpc.Dial(ctx, n.RPC())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestEmbeddedValidatorCertifies(t *testing.T) {
 	if err != nil || st.Epoch != 1 || st.Params.Shards != 8 {
 		t.Fatalf("status %+v, %v", st, err)
 	}
-	user := client.NewSigner(key("user"))
+	user := rpc.NewSigner(key("user"))
 	root := blob.Hash(sha256.Sum256([]byte("blob")))
 	id := blob.ComputeID(blob.RS2D16, 10, root)
 	res, err := c.Submit(ctx, user, control.Payload{RegisterBlob: &control.RegisterBlob{ID: id, Length: 10, Encoding: blob.RS2D16, Root: root, EndEpoch: 5}})
@@ -83,7 +83,7 @@ func TestEmbeddedValidatorCertifies(t *testing.T) {
 	if err != nil || info.Status != control.StatusCertified {
 		t.Fatalf("blob after certify: %+v %v", info, err)
 	}
-	if _, err := c.Submit(ctx, client.NewSigner(admin), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: 2}}); err != nil {
+	if _, err := c.Submit(ctx, rpc.NewSigner(admin), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	// Following from the start sees every event in order.
@@ -121,7 +121,7 @@ func TestEpochSyncThroughClient(t *testing.T) {
 	n, nodes, admin := testNetwork(t, 4, 8) // n = 8, f = 2, quorum 6; two shards each
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, n.RPC())
+	c, err := rpc.Dial(ctx, n.RPC())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +133,14 @@ func TestEpochSyncThroughClient(t *testing.T) {
 	if prev, err := c.PreviousCommittee(ctx, st); err != nil || prev != nil {
 		t.Fatalf("previous committee at epoch 1: %+v, %v", prev, err)
 	}
-	leaver := client.NewSigner(nodes[3])
+	leaver := rpc.NewSigner(nodes[3])
 	if _, err := c.LeaveCommittee(ctx, leaver); err != nil {
 		t.Fatalf("leave: %v", err)
 	}
 	if _, err := c.LeaveCommittee(ctx, leaver); !errors.Is(err, control.ErrBadRequest) {
 		t.Fatalf("second leave: got %v, want ErrBadRequest", err)
 	}
-	if _, err := c.Submit(ctx, client.NewSigner(admin), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: 2}}); err != nil {
+	if _, err := c.Submit(ctx, rpc.NewSigner(admin), control.Payload{AdvanceEpoch: &control.AdvanceEpoch{Epoch: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	st, err = c.Status(ctx)
@@ -163,7 +163,7 @@ func TestEpochSyncThroughClient(t *testing.T) {
 	// the epoch is done exactly when they reach the quorum of 6.
 	weight := 0
 	for i, k := range nodes[:3] {
-		s := client.NewSigner(k)
+		s := rpc.NewSigner(k)
 		res, err := c.EpochSyncDone(ctx, s, 2)
 		if err != nil {
 			t.Fatalf("sync done from member %d: %v", i, err)
@@ -188,15 +188,15 @@ func TestEpochSyncThroughClient(t *testing.T) {
 	if err != nil || ch.State != control.EpochDone || ch.SyncedWeight != weight || weight < 6 {
 		t.Fatalf("epoch change 2: %+v, %v", ch, err)
 	}
-	if _, err := c.EpochSyncDone(ctx, client.NewSigner(nodes[0]), 2); !errors.Is(err, control.ErrAttested) {
+	if _, err := c.EpochSyncDone(ctx, rpc.NewSigner(nodes[0]), 2); !errors.Is(err, control.ErrAttested) {
 		t.Fatalf("sync done again after done: got %v, want ErrAttested", err)
 	}
-	if _, err := c.EpochSyncDone(ctx, client.NewSigner(nodes[0]), 3); !errors.Is(err, control.ErrEpoch) {
+	if _, err := c.EpochSyncDone(ctx, rpc.NewSigner(nodes[0]), 3); !errors.Is(err, control.ErrEpoch) {
 		t.Fatalf("sync done for a future epoch: got %v, want ErrEpoch", err)
 	}
 }
 
-func mustSign(t *testing.T, s *client.Signer, networkID string, p control.Payload) []byte {
+func mustSign(t *testing.T, s *rpc.Signer, networkID string, p control.Payload) []byte {
 	t.Helper()
 	raw, err := s.Sign(networkID, p)
 	if err != nil {

@@ -1,8 +1,9 @@
-// Package client is how storage nodes and the SDK talk to the control
-// plane: submit a signed transaction and wait until it is committed,
-// query state, and follow events from a cursor across reconnects and
-// validator restarts.
-package client
+// Package rpc is how storage nodes, the SDK and the tools talk to the
+// control plane: submit a signed transaction and wait until it is
+// committed, query state, and follow events from a cursor across
+// reconnects and validator restarts. It speaks a validator's JSON-RPC
+// over HTTP and links nothing of the validator itself.
+package rpc
 
 import (
 	"context"
@@ -14,28 +15,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	abci "github.com/cometbft/cometbft/abci/types"
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-	"github.com/cometbft/cometbft/types"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/engine"
 )
 
 // ErrTimeout is returned when the context ended before a transaction
 // was seen committed: while it waited for one of its signer's in-flight
 // slots, or after the mempool accepted it.
-var ErrTimeout = errors.New("client: transaction not committed in time")
+var ErrTimeout = errors.New("rpc: transaction not committed in time")
 
 // Client is a connection to one validator's RPC. It is safe for
 // concurrent use.
 type Client struct {
 	url       string
-	rpc       *rpchttp.HTTP
+	base      *url.URL
+	http      *http.Client
+	maxAnswer int64 // bound on a call's answer (maxAnswer; tests lower it)
+	nextID    atomic.Uint64
 	networkID string
 
 	mu      sync.Mutex
@@ -54,11 +56,11 @@ type Result struct {
 // Dial connects to the control plane at url (a validator's CometBFT RPC,
 // such as http://127.0.0.1:26657) and learns the network ID.
 func Dial(ctx context.Context, url string) (*Client, error) {
-	rpc, err := rpchttp.New(url, "/websocket")
+	base, err := baseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return nil, err
 	}
-	c := &Client{url: url, rpc: rpc, waiters: map[[32]byte]chan *Result{}}
+	c := &Client{url: url, base: base, http: newHTTPClient(), maxAnswer: maxAnswer, waiters: map[[32]byte]chan *Result{}}
 	st, err := c.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -79,32 +81,31 @@ func (c *Client) Close() error {
 	defer c.mu.Unlock()
 	if c.stop != nil {
 		c.stop()
+		c.stop = nil
 	}
-	if c.started {
-		c.started = false
-		return c.rpc.Stop()
-	}
+	c.started = false
+	c.http.CloseIdleConnections()
 	return nil
 }
 
 func (c *Client) query(ctx context.Context, path string, data []byte, v any) error {
-	res, err := c.rpc.ABCIQuery(ctx, path, data)
+	code, log, value, err := c.abciQuery(ctx, path, data)
 	if err != nil {
-		return fmt.Errorf("client: query %s: %w", path, err)
+		return fmt.Errorf("rpc: query %s: %w", path, err)
 	}
-	if res.Response.Code != 0 {
-		return control.CodeError(res.Response.Code, res.Response.Log)
+	if code != 0 {
+		return control.CodeError(code, log)
 	}
-	if err := json.Unmarshal(res.Response.Value, v); err != nil {
-		return fmt.Errorf("client: query %s: %w", path, err)
+	if err := json.Unmarshal(value, v); err != nil {
+		return fmt.Errorf("rpc: query %s: %w", path, err)
 	}
 	return nil
 }
 
 // Status returns the control plane's height, epoch and parameters.
-func (c *Client) Status(ctx context.Context) (*engine.Status, error) {
-	var st engine.Status
-	if err := c.query(ctx, engine.QueryStatus, nil, &st); err != nil {
+func (c *Client) Status(ctx context.Context) (*control.Status, error) {
+	var st control.Status
+	if err := c.query(ctx, control.QueryStatus, nil, &st); err != nil {
 		return nil, err
 	}
 	if st.Params == nil {
@@ -117,7 +118,7 @@ func (c *Client) Status(ctx context.Context) (*engine.Status, error) {
 // if nothing).
 func (c *Client) Blob(ctx context.Context, id blob.ID) (*control.BlobInfo, error) {
 	var b control.BlobInfo
-	return &b, c.query(ctx, engine.QueryBlob, id[:], &b)
+	return &b, c.query(ctx, control.QueryBlob, id[:], &b)
 }
 
 // Committee returns the committee of an epoch (0 = current).
@@ -127,7 +128,7 @@ func (c *Client) Committee(ctx context.Context, epoch uint64) (*control.Committe
 		data = binary.BigEndian.AppendUint64(nil, epoch)
 	}
 	var com control.Committee
-	return &com, c.query(ctx, engine.QueryCommittee, data, &com)
+	return &com, c.query(ctx, control.QueryCommittee, data, &com)
 }
 
 // EpochChange returns the state of an epoch's change of committee (0 =
@@ -139,13 +140,13 @@ func (c *Client) EpochChange(ctx context.Context, epoch uint64) (*control.EpochC
 		data = binary.BigEndian.AppendUint64(nil, epoch)
 	}
 	var ch control.EpochChange
-	return &ch, c.query(ctx, engine.QueryEpochChange, data, &ch)
+	return &ch, c.query(ctx, control.QueryEpochChange, data, &ch)
 }
 
 // PreviousCommittee returns the committee the current epoch syncs from
 // (Status.PreviousEpoch: the last epoch whose change was done), or nil in
 // the first epoch.
-func (c *Client) PreviousCommittee(ctx context.Context, st *engine.Status) (*control.Committee, error) {
+func (c *Client) PreviousCommittee(ctx context.Context, st *control.Status) (*control.Committee, error) {
 	if st.PreviousEpoch == 0 {
 		return nil, nil
 	}
@@ -169,7 +170,7 @@ func (c *Client) EpochSyncDone(ctx context.Context, s *Signer, epoch uint64) (*R
 func (c *Client) Challenges(ctx context.Context, w uint64, limit int) ([]control.WindowReport, error) {
 	data := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, w), uint32(limit))
 	var out []control.WindowReport
-	return out, c.query(ctx, engine.QueryChallenges, data, &out)
+	return out, c.query(ctx, control.QueryChallenges, data, &out)
 }
 
 // ChallengeWindow returns challenge window w, or with w = 0 the window
@@ -180,7 +181,7 @@ func (c *Client) ChallengeWindow(ctx context.Context, w uint64) (*control.Window
 		data = binary.BigEndian.AppendUint64(nil, w)
 	}
 	var out *control.Window
-	return out, c.query(ctx, engine.QueryChallengeWindow, data, &out)
+	return out, c.query(ctx, control.QueryChallengeWindow, data, &out)
 }
 
 // ChallengeAnswer submits a member's answer to a window.
@@ -192,7 +193,7 @@ func (c *Client) ChallengeAnswer(ctx context.Context, s *Signer, w uint64, answe
 func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]control.Event, error) {
 	data := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, after), uint32(limit))
 	var evs []control.Event
-	return evs, c.query(ctx, engine.QueryEvents, data, &evs)
+	return evs, c.query(ctx, control.QueryEvents, data, &evs)
 }
 
 // LiveBlobs returns a page of the blobs nodes must store now, after the
@@ -204,21 +205,21 @@ func (c *Client) LiveBlobs(ctx context.Context, after *blob.ID, limit int) ([]co
 	}
 	data = binary.BigEndian.AppendUint32(data, uint32(limit))
 	var out []control.BlobInfo
-	return out, c.query(ctx, engine.QueryLive, data, &out)
+	return out, c.query(ctx, control.QueryLive, data, &out)
 }
 
 // Node returns a registered node's record, or nil if the key is not
 // registered.
 func (c *Client) Node(ctx context.Context, key control.PublicKey) (*control.Node, error) {
 	var n *control.Node
-	return n, c.query(ctx, engine.QueryNode, key[:], &n)
+	return n, c.query(ctx, control.QueryNode, key[:], &n)
 }
 
 // Registration returns an owner's registration of a blob, or nil if it
 // holds none.
 func (c *Client) Registration(ctx context.Context, id blob.ID, owner control.PublicKey) (*control.Registration, error) {
 	var r *control.Registration
-	return r, c.query(ctx, engine.QueryRegistration, append(id[:len(id):len(id)], owner[:]...), &r)
+	return r, c.query(ctx, control.QueryRegistration, append(id[:len(id):len(id)], owner[:]...), &r)
 }
 
 // Signer signs transactions for one account. Transactions carry a random
@@ -293,11 +294,11 @@ func (c *Client) Submit(ctx context.Context, s *Signer, p control.Payload) (*Res
 // Broadcast hands a signed transaction to the mempool without waiting
 // for its commit: nil if it was admitted, else why not.
 func (c *Client) Broadcast(ctx context.Context, raw []byte) error {
-	bres, err := c.rpc.BroadcastTxSync(ctx, raw)
+	code, log, err := c.broadcastTxSync(ctx, raw)
 	if err != nil {
-		return fmt.Errorf("client: broadcast: %w", err)
+		return fmt.Errorf("rpc: broadcast: %w", err)
 	}
-	return control.CodeError(bres.Code, bres.Log)
+	return control.CodeError(code, log)
 }
 
 // SubmitRaw broadcasts an already signed transaction and waits until it
@@ -316,12 +317,12 @@ func (c *Client) SubmitRaw(ctx context.Context, raw []byte) (*Result, error) {
 		delete(c.waiters, hash)
 		c.mu.Unlock()
 	}()
-	bres, err := c.rpc.BroadcastTxSync(ctx, raw)
+	code, log, err := c.broadcastTxSync(ctx, raw)
 	if err != nil {
-		return nil, fmt.Errorf("client: broadcast: %w", err)
+		return nil, fmt.Errorf("rpc: broadcast: %w", err)
 	}
-	if bres.Code != 0 {
-		return nil, control.CodeError(bres.Code, bres.Log)
+	if code != 0 {
+		return nil, control.CodeError(code, log)
 	}
 	// Wait for the committed event; poll the index now and then in case
 	// the event stream dropped it.
@@ -332,8 +333,8 @@ func (c *Client) SubmitRaw(ctx context.Context, raw []byte) (*Result, error) {
 		case r := <-ch:
 			return r, r.Err
 		case <-poll.C:
-			if tr, err := c.rpc.Tx(ctx, hash[:], false); err == nil {
-				r := result(tr.Height, tr.TxResult.Code, tr.TxResult.Log, tr.TxResult.Events)
+			if height, tr, err := c.tx(ctx, hash[:]); err == nil {
+				r := result(height, tr)
 				return r, r.Err
 			}
 		case <-ctx.Done():
@@ -342,9 +343,9 @@ func (c *Client) SubmitRaw(ctx context.Context, raw []byte) (*Result, error) {
 	}
 }
 
-func result(height int64, code uint32, log string, events []abci.Event) *Result {
-	r := &Result{Height: height, Err: control.CodeError(code, log)}
-	for _, e := range events {
+func result(height int64, tr txResult) *Result {
+	r := &Result{Height: height, Err: control.CodeError(tr.Code, tr.Log)}
+	for _, e := range tr.Events {
 		var ev control.Event
 		for _, a := range e.Attributes {
 			switch a.Key {
@@ -371,47 +372,34 @@ func (c *Client) ensureSubscribed() error {
 	if c.started {
 		return nil
 	}
-	if err := c.rpc.Start(); err != nil {
-		return fmt.Errorf("client: websocket: %w", err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	events, err := c.rpc.Subscribe(ctx, "weft-client", types.EventQueryTx.String(), 10000)
+	done, err := c.subscribeTxs(ctx, func(tx committedTx) {
+		hash := sha256.Sum256(tx.Tx)
+		c.mu.Lock()
+		ch := c.waiters[hash]
+		c.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- result(int64(tx.Height), tx.Result):
+			default:
+			}
+		}
+	})
 	if err != nil {
 		cancel()
-		c.rpc.Stop()
-		return fmt.Errorf("client: subscribe: %w", err)
+		return err
 	}
 	c.started, c.stop = true, cancel
 	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-events:
-				if !ok {
-					// The stream ended; waiters fall back to polling.
-					c.mu.Lock()
-					c.started = false
-					c.mu.Unlock()
-					return
-				}
-				data, ok := ev.Data.(types.EventDataTx)
-				if !ok {
-					continue
-				}
-				hash := sha256.Sum256(data.Tx)
-				c.mu.Lock()
-				ch := c.waiters[hash]
-				c.mu.Unlock()
-				if ch != nil {
-					r := result(data.Height, data.Result.Code, data.Result.Log, data.Result.Events)
-					select {
-					case ch <- r:
-					default:
-					}
-				}
-			}
+		<-done
+		// The stream ended; waiters fall back to polling until the
+		// next submit subscribes again.
+		c.mu.Lock()
+		if c.started && ctx.Err() == nil {
+			c.started, c.stop = false, nil
 		}
+		c.mu.Unlock()
+		cancel()
 	}()
 	return nil
 }
