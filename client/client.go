@@ -35,6 +35,7 @@ import (
 	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/redstuff"
+	"github.com/weftnet/weft/units"
 )
 
 // Config says how to reach a network. It is also the JSON client config
@@ -46,22 +47,9 @@ type Config struct {
 	// (created if missing).
 	KeyFile string `json:"keyFile"`
 	// NodeTimeout bounds each request to a storage node. Default 60s.
-	NodeTimeout Duration `json:"nodeTimeout,omitempty"`
+	NodeTimeout units.Duration `json:"nodeTimeout,omitempty"`
 	// Parallelism bounds concurrent requests to storage nodes. Default 16.
 	Parallelism int `json:"parallelism,omitempty"`
-}
-
-// Duration is a time.Duration written as "30s" in JSON.
-type Duration time.Duration
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	*d = Duration(v)
-	return err
 }
 
 // Errors.
@@ -109,7 +97,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, errors.New("client: config has no controlPlane URL")
 	}
 	if cfg.NodeTimeout == 0 {
-		cfg.NodeTimeout = Duration(60 * time.Second)
+		cfg.NodeTimeout = units.Duration(60 * time.Second)
 	}
 	if cfg.Parallelism <= 0 {
 		cfg.Parallelism = 16

@@ -21,6 +21,7 @@ import (
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/units"
 )
 
 // network starts an embedded control plane and storage nodes in-process
@@ -92,7 +93,7 @@ func startNetworkWith(t *testing.T, wrap func(i int, addr string) string) *testN
 		t.Cleanup(func() { n.Shutdown(context.Background()) })
 		nodes = append(nodes, n)
 	}
-	c, err := client.New(ctx, client.Config{ControlPlane: v.RPC(), KeyFile: filepath.Join(dir, "keys", "client.key"), NodeTimeout: client.Duration(10 * time.Second)})
+	c, err := client.New(ctx, client.Config{ControlPlane: v.RPC(), KeyFile: filepath.Join(dir, "keys", "client.key"), NodeTimeout: units.Duration(10 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

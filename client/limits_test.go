@@ -13,6 +13,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/redstuff"
+	"github.com/weftnet/weft/units"
 )
 
 // fakeNodeClient returns a client with no control plane, enough to fetch
@@ -35,7 +36,7 @@ func fakeNodeClient(t *testing.T) (*Client, *redstuff.Encoded, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Client{cfg: Config{NodeTimeout: Duration(10 * time.Second), Parallelism: 4}, codec: codec, http: newHTTPClient(4)}
+	c := &Client{cfg: Config{NodeTimeout: units.Duration(10 * time.Second), Parallelism: 4}, codec: codec, http: newHTTPClient(4)}
 	return c, e, msg
 }
 

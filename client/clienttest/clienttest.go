@@ -27,6 +27,7 @@ import (
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/units"
 )
 
 // Options shape the network. The zero value but for Dir is a network of
@@ -113,7 +114,7 @@ func (n *Network) ControlPlane() string { return n.rpc }
 // Config returns a client config for the network, with an account key
 // in the network's directory.
 func (n *Network) Config() client.Config {
-	return client.Config{ControlPlane: n.rpc, KeyFile: filepath.Join(n.dir, "keys", "client.key"), NodeTimeout: client.Duration(10 * time.Second)}
+	return client.Config{ControlPlane: n.rpc, KeyFile: filepath.Join(n.dir, "keys", "client.key"), NodeTimeout: units.Duration(10 * time.Second)}
 }
 
 // Close stops the storage nodes, then the control plane.

@@ -30,6 +30,7 @@ import (
 	"github.com/weftnet/weft/internal/gateway"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/units"
 )
 
 // testNet is an in-process network (4 nodes × 3 of 12 shards) whose nodes
@@ -79,7 +80,7 @@ func newTestNet(t *testing.T) *testNet {
 		}
 		t.Cleanup(func() { n.Shutdown(context.Background()) })
 	}
-	tn.c, err = client.New(ctx, client.Config{ControlPlane: v.RPC(), KeyFile: filepath.Join(dir, "keys", "client.key"), NodeTimeout: client.Duration(time.Minute)})
+	tn.c, err = client.New(ctx, client.Config{ControlPlane: v.RPC(), KeyFile: filepath.Join(dir, "keys", "client.key"), NodeTimeout: units.Duration(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/migration"
+	"github.com/weftnet/weft/units"
 )
 
 // Config is a storage node's configuration file (JSON). Example:
@@ -92,13 +93,13 @@ type Config struct {
 	// RecoveryDelay is how long after a blob's certification the node
 	// waits before rebuilding slivers it lacks, so that uploads still in
 	// flight can land. Default 2s.
-	RecoveryDelay Duration `json:"recoveryDelay,omitempty"`
+	RecoveryDelay units.Duration `json:"recoveryDelay,omitempty"`
 	// RecoveryTimeout bounds one call to a peer for symbols (plus a second
 	// per 8 MiB of answer). Default 30s.
-	RecoveryTimeout Duration `json:"recoveryTimeout,omitempty"`
+	RecoveryTimeout units.Duration `json:"recoveryTimeout,omitempty"`
 	// ScrubInterval is the time between two passes that re-verify every
 	// stored sliver against its commitment. Default 24h; "off" disables.
-	ScrubInterval Duration `json:"scrubInterval,omitempty"`
+	ScrubInterval units.Duration `json:"scrubInterval,omitempty"`
 	// ScrubBytesPerSecond paces the scrub. Default 32 MiB/s.
 	ScrubBytesPerSecond int64 `json:"scrubBytesPerSecond,omitempty"`
 	// SymbolConcurrency is how many symbol requests from peers are served
@@ -123,13 +124,13 @@ type Config struct {
 	// RequestTimeout is the time a request may take (headers, body and
 	// answer) beyond what its size needs at MinBytesPerSecond: a body or
 	// an answer that falls behind that pace is cut off. Default 10s.
-	RequestTimeout Duration `json:"requestTimeout,omitempty"`
+	RequestTimeout units.Duration `json:"requestTimeout,omitempty"`
 	// MinBytesPerSecond is the slowest pace at which a peer may send a
 	// body or read an answer. Default 64 KiB/s.
 	MinBytesPerSecond int64 `json:"minBytesPerSecond,omitempty"`
 	// IdleTimeout closes a keep-alive connection idle this long.
 	// Default 60s.
-	IdleTimeout Duration `json:"idleTimeout,omitempty"`
+	IdleTimeout units.Duration `json:"idleTimeout,omitempty"`
 
 	// SyncBatchBlobs and SyncBatchBytes bound one request for a gained
 	// shard's pairs to its previous owner (and its answer). Defaults 256
@@ -138,13 +139,13 @@ type Config struct {
 	SyncBatchBytes int64 `json:"syncBatchBytes,omitempty"`
 	// SyncTimeout bounds one such request (plus a second per 8 MiB of
 	// answer). Default 30s.
-	SyncTimeout Duration `json:"syncTimeout,omitempty"`
+	SyncTimeout units.Duration `json:"syncTimeout,omitempty"`
 	// SyncRetries is the number of failed requests in a row after which
 	// the previous owner is given up and the rest of the shard is rebuilt
 	// by recovery; SyncBackoff the wait after the first failure, doubled
 	// after each. Defaults 3 and 1s.
-	SyncRetries int      `json:"syncRetries,omitempty"`
-	SyncBackoff Duration `json:"syncBackoff,omitempty"`
+	SyncRetries int            `json:"syncRetries,omitempty"`
+	SyncBackoff units.Duration `json:"syncBackoff,omitempty"`
 
 	// TestHooks is for tests only: it adds endpoints that break the node
 	// on purpose (POST /v1/test/forget/{id}: delete the node's slivers of
@@ -153,38 +154,6 @@ type Config struct {
 	// a real node.
 	// Default false.
 	TestHooks bool `json:"testHooks,omitempty"`
-}
-
-// Duration is a time.Duration written in JSON as a Go duration string
-// ("2s", "24h"); "off" is a negative duration.
-type Duration time.Duration
-
-// Off is the Duration that turns a periodic task off.
-const Off = Duration(-1)
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) {
-	if d < 0 {
-		return []byte("off"), nil
-	}
-	return []byte(time.Duration(d).String()), nil
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	if string(b) == "off" {
-		*d = Off
-		return nil
-	}
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("node: %q is not a duration (like \"2s\" or \"24h\")", b)
-	}
-	if v < 0 {
-		return fmt.Errorf("node: negative duration %q", b)
-	}
-	*d = Duration(v)
-	return nil
 }
 
 // LoadConfig reads, defaults and validates a config file. Relative paths
@@ -222,23 +191,23 @@ func (c *Config) WithDefaults() *Config {
 	setDefault(&d.RecoveryConcurrency, 2)
 	setDefault(&d.RecoveryBatchBlobs, 64)
 	setDefault(&d.RecoveryBatchBytes, 64<<20)
-	setDefault(&d.RecoveryDelay, Duration(2*time.Second))
-	setDefault(&d.RecoveryTimeout, Duration(30*time.Second))
-	setDefault(&d.ScrubInterval, Duration(24*time.Hour))
+	setDefault(&d.RecoveryDelay, units.Duration(2*time.Second))
+	setDefault(&d.RecoveryTimeout, units.Duration(30*time.Second))
+	setDefault(&d.ScrubInterval, units.Duration(24*time.Hour))
 	setDefault(&d.ScrubBytesPerSecond, 32<<20)
 	setDefault(&d.SymbolConcurrency, 2)
 	setDefault(&d.SymbolCacheBytes, 64<<20)
 	setDefault(&d.MaxInflightBytes, 256<<20)
 	setDefault(&d.MaxConnections, 1024)
 	setDefault(&d.MaxHeaderBytes, 64<<10)
-	setDefault(&d.RequestTimeout, Duration(10*time.Second))
+	setDefault(&d.RequestTimeout, units.Duration(10*time.Second))
 	setDefault(&d.MinBytesPerSecond, 64<<10)
-	setDefault(&d.IdleTimeout, Duration(60*time.Second))
+	setDefault(&d.IdleTimeout, units.Duration(60*time.Second))
 	setDefault(&d.SyncBatchBlobs, 256)
 	setDefault(&d.SyncBatchBytes, 32<<20)
-	setDefault(&d.SyncTimeout, Duration(30*time.Second))
+	setDefault(&d.SyncTimeout, units.Duration(30*time.Second))
 	setDefault(&d.SyncRetries, 3)
-	setDefault(&d.SyncBackoff, Duration(time.Second))
+	setDefault(&d.SyncBackoff, units.Duration(time.Second))
 	return &d
 }
 

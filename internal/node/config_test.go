@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/units"
 )
 
 // TestConfig: defaults are filled in, durations parse (and "off"), and
@@ -26,12 +27,12 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RecoveryConcurrency != 2 || c.RecoveryBatchBlobs != 64 || c.RecoveryDelay != node.Duration(2*time.Second) ||
-		c.ScrubInterval != node.Duration(24*time.Hour) || c.SymbolConcurrency != 2 || c.DataDir != filepath.Join(dir, "data") {
+	if c.RecoveryConcurrency != 2 || c.RecoveryBatchBlobs != 64 || c.RecoveryDelay != units.Duration(2*time.Second) ||
+		c.ScrubInterval != units.Duration(24*time.Hour) || c.SymbolConcurrency != 2 || c.DataDir != filepath.Join(dir, "data") {
 		t.Fatalf("defaults: %+v", c)
 	}
 	c, err = node.LoadConfig(write(`{` + base + `,"scrubInterval":"off","recoveryDelay":"150ms","recoveryBatchBlobs":1}`))
-	if err != nil || c.ScrubInterval != node.Off || c.RecoveryDelay != node.Duration(150*time.Millisecond) || c.RecoveryBatchBlobs != 1 {
+	if err != nil || c.ScrubInterval != units.Off || c.RecoveryDelay != units.Duration(150*time.Millisecond) || c.RecoveryBatchBlobs != 1 {
 		t.Fatalf("%+v %v", c, err)
 	}
 	for name, body := range map[string]string{

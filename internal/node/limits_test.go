@@ -18,6 +18,7 @@ import (
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/redstuff"
+	"github.com/weftnet/weft/units"
 )
 
 // newLimitsTestbed starts one node holding every shard, with its config
@@ -119,7 +120,7 @@ func TestDeclaredLengthsDoNotAllocate(t *testing.T) {
 // off within the request timeout, and an honest upload still works.
 func TestSlowBodyIsCutOff(t *testing.T) {
 	tb := newLimitsTestbed(t, func(c *node.Config) {
-		c.RequestTimeout = node.Duration(500 * time.Millisecond)
+		c.RequestTimeout = units.Duration(500 * time.Millisecond)
 		c.MinBytesPerSecond = 4096
 	})
 	n := tb.nodes[0]

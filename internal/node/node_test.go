@@ -24,6 +24,7 @@ import (
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/redstuff"
+	"github.com/weftnet/weft/units"
 )
 
 const shards = 10
@@ -70,7 +71,7 @@ func newTestbedWith(t testing.TB, nodes int, edit func(*control.Genesis)) *testb
 		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://" + addr})
 		tb.cfgs = append(tb.cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr,
 			DataDir: filepath.Join(tb.dir, "data", fmt.Sprint(i)), KeyFile: kf, MaxBodyBytes: 64 << 20,
-			RecoveryDelay: node.Duration(20 * time.Millisecond)})
+			RecoveryDelay: units.Duration(20 * time.Millisecond)})
 	}
 	edit(&g)
 	cp := filepath.Join(tb.dir, "control")

@@ -28,6 +28,7 @@ import (
 	"github.com/weftnet/weft/internal/store"
 	"github.com/weftnet/weft/internal/testseed"
 	"github.com/weftnet/weft/redstuff"
+	"github.com/weftnet/weft/units"
 )
 
 // sdk returns a client of the testbed's network.
@@ -342,7 +343,7 @@ func TestScrubRepairsCorruptSlivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	tb.cfgs[1].ScrubInterval = node.Duration(50 * time.Millisecond)
+	tb.cfgs[1].ScrubInterval = units.Duration(50 * time.Millisecond)
 	n := tb.start(1)
 	waitHolding(t, n, blobs, 30*time.Second)
 	// The status only says present: wait for the rotten one to be

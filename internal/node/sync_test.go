@@ -21,6 +21,7 @@ import (
 	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/migration"
 	"github.com/weftnet/weft/internal/node"
+	"github.com/weftnet/weft/units"
 )
 
 // addNode starts a node that is not in the genesis: it registers itself
@@ -38,8 +39,8 @@ func (tb *testbed) addNode(tune func(*node.Config)) int {
 		tb.t.Fatal(err)
 	}
 	c := &node.Config{Name: fmt.Sprint("node-", i), Listen: addr, DataDir: filepath.Join(tb.dir, "data", fmt.Sprint(i)), KeyFile: kf,
-		ControlPlane: tb.cfgs[0].ControlPlane, MaxBodyBytes: 64 << 20, RecoveryDelay: node.Duration(20 * time.Millisecond),
-		SyncBackoff: node.Duration(50 * time.Millisecond)}
+		ControlPlane: tb.cfgs[0].ControlPlane, MaxBodyBytes: 64 << 20, RecoveryDelay: units.Duration(20 * time.Millisecond),
+		SyncBackoff: units.Duration(50 * time.Millisecond)}
 	if tune != nil {
 		tune(c)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/loopback"
+	"github.com/weftnet/weft/units"
 )
 
 // ValidatorConfig is a validator home's validator.json: everything that
@@ -37,23 +38,10 @@ type ValidatorConfig struct {
 	// BlockInterval is the pause after each block (CometBFT's
 	// timeout_commit); EmptyBlockInterval how often a block is made when
 	// there are no transactions (it carries time for epochs).
-	BlockInterval      Duration `json:"blockInterval"`
-	EmptyBlockInterval Duration `json:"emptyBlockInterval"`
+	BlockInterval      units.Duration `json:"blockInterval"`
+	EmptyBlockInterval units.Duration `json:"emptyBlockInterval"`
 	// LogLevel is CometBFT's: "error" (default), "info" or "debug".
 	LogLevel string `json:"logLevel,omitempty"`
-}
-
-// Duration is a time.Duration written as "50ms" in JSON.
-type Duration time.Duration
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	*d = Duration(v)
-	return err
 }
 
 const validatorFile = "validator.json"
@@ -129,7 +117,7 @@ func Init(c InitConfig) ([]string, error) {
 			return nil, err
 		}
 		vcs[i] = ValidatorConfig{Moniker: fmt.Sprintf("validator-%d", i), RPC: rpc, P2P: p2pAddr,
-			BlockInterval: Duration(c.BlockInterval), EmptyBlockInterval: Duration(time.Second)}
+			BlockInterval: units.Duration(c.BlockInterval), EmptyBlockInterval: units.Duration(time.Second)}
 	}
 	if err := doc.ValidateAndComplete(); err != nil {
 		return nil, fmt.Errorf("engine: genesis: %w", err)
