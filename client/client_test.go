@@ -70,7 +70,7 @@ func startNetworkWith(t *testing.T, wrap func(i int, addr string) string) *testN
 		if wrap != nil {
 			public = wrap(i, addr)
 		}
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: public})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: public})
 		cfgs = append(cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr, DataDir: filepath.Join(dir, fmt.Sprint("data-", i)), KeyFile: kf})
 	}
 	cp := filepath.Join(dir, "control")

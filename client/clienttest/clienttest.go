@@ -80,7 +80,7 @@ func Start(ctx context.Context, o Options) (_ *Network, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("clienttest: %w", err)
 		}
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: name, Address: "http://" + addr})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: name, Address: "http://" + addr})
 		cfgs = append(cfgs, &node.Config{Name: name, Listen: addr, DataDir: filepath.Join(o.Dir, name), KeyFile: kf})
 	}
 	home := filepath.Join(o.Dir, "control")

@@ -86,7 +86,7 @@ func Control(w io.Writer, cfg ControlConfig) (*ControlResult, error) {
 	for i := 0; i < cfg.Committee; i++ {
 		k := key(fmt.Sprint("bench node ", i))
 		nodes = append(nodes, k)
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9100+i)})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9100+i)})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()

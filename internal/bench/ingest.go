@@ -172,7 +172,7 @@ func ingestOne(n int, cfg IngestConfig) (IngestResult, error) {
 		return r, err
 	}
 	g := control.Genesis{Params: control.Params{NetworkID: "weft-bench", Shards: n, MaxEpochsAhead: 100},
-		Nodes: []control.Node{{Key: control.KeyOf(key), Name: "node-0", Address: "http://127.0.0.1"}}}
+		Nodes: []control.NodeRecord{{Key: control.KeyOf(key), Name: "node-0", Address: "http://127.0.0.1"}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	v, ctl, err := embedded(ctx, filepath.Join(dir, "control"), g)

@@ -32,7 +32,7 @@ func testControlPlane(t *testing.T, dir string, weights ...uint64) (rpc, adminKe
 			t.Fatal(err)
 		}
 		nodeKeys = append(nodeKeys, path)
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("g", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9400+i), Weight: w})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: fmt.Sprint("g", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9400+i), Weight: w})
 	}
 	cp := filepath.Join(dir, "control")
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {

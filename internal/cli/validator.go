@@ -73,7 +73,7 @@ or are generated with --gen-nodes (keys in DIR/storage-keys/).`,
 					if err != nil {
 						return err
 					}
-					g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprintf("node-%d", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9100+i)})
+					g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: fmt.Sprintf("node-%d", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9100+i)})
 				}
 			default:
 				return usagef("validator init needs the storage nodes: --nodes FILE or --gen-nodes K")

@@ -462,7 +462,7 @@ func (m *Machine) closeWindow(w *Window, cp ChallengeParams) {
 		s := m.score(nd.Key)
 		s = NextScore(s, w.Window, nd.Result == ChallengePassed)
 		if s.Streak >= cp.EvictAfter {
-			var node Node
+			var node NodeRecord
 			if m.getJSON(keyNode(nd.Key), &node) && node.Weight > 0 && !m.lastWeighted(nd.Key) {
 				node.Weight = 0
 				m.putNode(node)
@@ -701,7 +701,7 @@ func (m *Machine) ChallengeReports(w uint64, limit int) ([]WindowReport, error) 
 			Deadline: time.Unix(0, win.Deadline).UTC(), Closed: win.Closed, Void: win.Void, Seed: win.Seed, Symbols: win.Symbols, Blobs: win.Blobs, Nodes: []NodeReport{}}
 		for _, nd := range win.Nodes {
 			s := m.score(nd.Key)
-			var node Node
+			var node NodeRecord
 			m.getJSON(keyNode(nd.Key), &node)
 			r.Nodes = append(r.Nodes, NodeReport{Name: nd.Name, Key: nd.Key, Shards: nd.Shards, Result: nd.Result,
 				Score: float64(s.Score) / ScoreOne, Streak: s.Streak, Weight: node.Weight, AnswerBytes: nd.AnswerBytes})

@@ -93,10 +93,10 @@ func heldOf(held []int, i int) int {
 // surplus of shrinking members and the shards of departed ones move,
 // dealt round-robin to members below quota. Nodes whose quota is 0 are left
 // out. The result is sorted by node key and deterministic.
-func AssignShards(n int, prev *Committee, nodes []Node) []Member {
+func AssignShards(n int, prev *Committee, nodes []NodeRecord) []Member {
 	nodes = slices.Clone(nodes)
-	slices.SortFunc(nodes, func(a, b Node) int { return bytes.Compare(a.Key[:], b.Key[:]) })
-	nodes = slices.DeleteFunc(nodes, func(nd Node) bool { return nd.Weight == 0 })
+	slices.SortFunc(nodes, func(a, b NodeRecord) int { return bytes.Compare(a.Key[:], b.Key[:]) })
+	nodes = slices.DeleteFunc(nodes, func(nd NodeRecord) bool { return nd.Weight == 0 })
 	if len(nodes) == 0 {
 		return nil
 	}
@@ -115,7 +115,7 @@ func AssignShards(n int, prev *Committee, nodes []Node) []Member {
 	members := make([]Member, len(nodes))
 	taken := make([]bool, n)
 	for i, nd := range nodes {
-		members[i].Node = nd
+		members[i].NodeRecord = nd
 		for _, s := range prevHeld[nd.Key] {
 			if len(members[i].Shards) == quota[i] {
 				break

@@ -407,7 +407,7 @@ func TestEpochChangesProperty(t *testing.T) {
 			}
 		}
 		// The model's next committee: weighted nodes not leaving.
-		var eligible []Node
+		var eligible []NodeRecord
 		for k := range keys {
 			if rec, _ := n.m.Node(k); rec != nil && rec.Weight > 0 && !rec.Leaving {
 				eligible = append(eligible, *rec)
@@ -518,19 +518,19 @@ func TestEpochChangesProperty(t *testing.T) {
 func TestCorruptNodeRecordIsFatal(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		record func(n Node) []byte
+		record func(n NodeRecord) []byte
 	}{
-		{"missing", func(Node) []byte { return nil }},
-		{"not JSON", func(Node) []byte { return []byte("{") }},
-		{"wrong type", func(Node) []byte { return []byte(`{"weight":"heavy"}`) }},
-		{"null", func(Node) []byte { return []byte("null") }},
-		{"empty object", func(Node) []byte { return []byte("{}") }},
-		{"another node's key", func(n Node) []byte {
+		{"missing", func(NodeRecord) []byte { return nil }},
+		{"not JSON", func(NodeRecord) []byte { return []byte("{") }},
+		{"wrong type", func(NodeRecord) []byte { return []byte(`{"weight":"heavy"}`) }},
+		{"null", func(NodeRecord) []byte { return []byte("null") }},
+		{"empty object", func(NodeRecord) []byte { return []byte("{}") }},
+		{"another node's key", func(n NodeRecord) []byte {
 			n.Key = KeyOf(testKey("someone else"))
 			return mustJSON(n)
 		}},
-		{"weight 0", func(n Node) []byte { n.Weight = 0; return mustJSON(n) }},
-		{"leaving", func(n Node) []byte { n.Leaving, n.LeaveEpoch = true, 2; return mustJSON(n) }},
+		{"weight 0", func(n NodeRecord) []byte { n.Weight = 0; return mustJSON(n) }},
+		{"leaving", func(n NodeRecord) []byte { n.Leaving, n.LeaveEpoch = true, 2; return mustJSON(n) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := newTestNet(t, 4, 12, 0)

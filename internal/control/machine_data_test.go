@@ -191,7 +191,7 @@ func (x *machineDriver) genesis(t *testing.T, d *datadriven.TestData) string {
 	nodes, _ := d.Arg("nodes")
 	weights, _ := d.Arg("weights")
 	for i, name := range nodes.Vals {
-		nd := Node{Key: KeyOf(x.key(name)), Name: name, Address: fmt.Sprintf("http://127.0.0.1:%d", 7000+i)}
+		nd := NodeRecord{Key: KeyOf(x.key(name)), Name: name, Address: fmt.Sprintf("http://127.0.0.1:%d", 7000+i)}
 		if i < len(weights.Vals) {
 			w, err := strconv.ParseUint(weights.Vals[i], 10, 64)
 			if err != nil {

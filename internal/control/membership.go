@@ -42,7 +42,7 @@ func checkNodeInfo(name, addr string) error {
 // putNode writes a node record and keeps the index of weighted nodes
 // that are not leaving, which is all an epoch change reads: candidates
 // and leavers cost it nothing.
-func (m *Machine) putNode(n Node) {
+func (m *Machine) putNode(n NodeRecord) {
 	m.setJSON(keyNode(n.Key), n)
 	if n.Weight > 0 && !n.Leaving {
 		m.set(keyWeighted(n.Key), []byte{1})
@@ -69,7 +69,7 @@ func (m *Machine) registerNode(sender PublicKey, r *RegisterNode) error {
 	if err := checkNodeInfo(r.Name, r.Address); err != nil {
 		return err
 	}
-	var n Node
+	var n NodeRecord
 	if m.getJSON(keyNode(sender), &n) {
 		// A registered node may update its name and address; its weight
 		// is governance's. Registering again is also how a node that
@@ -81,7 +81,7 @@ func (m *Machine) registerNode(sender PublicKey, r *RegisterNode) error {
 		return nil
 	}
 	epoch, _ := m.epoch()
-	m.putNode(Node{Key: sender, Name: r.Name, Address: r.Address, Registered: epoch})
+	m.putNode(NodeRecord{Key: sender, Name: r.Name, Address: r.Address, Registered: epoch})
 	m.emit(Event{Type: EventNodeRegistered, Node: &sender})
 	return nil
 }
@@ -93,7 +93,7 @@ func (m *Machine) setWeight(sender PublicKey, w *SetWeight) error {
 	if w.Weight > MaxWeight {
 		return fmt.Errorf("%w: weight %d exceeds %d", ErrBadRequest, w.Weight, uint64(MaxWeight))
 	}
-	var n Node
+	var n NodeRecord
 	if !m.getJSON(keyNode(w.Node), &n) {
 		return fmt.Errorf("%w: node %s is not registered (it registers itself first)", ErrBadRequest, w.Node)
 	}
@@ -111,7 +111,7 @@ func (m *Machine) setWeight(sender PublicKey, w *SetWeight) error {
 }
 
 func (m *Machine) leaveCommittee(sender PublicKey) error {
-	var n Node
+	var n NodeRecord
 	switch {
 	case !m.getJSON(keyNode(sender), &n):
 		return fmt.Errorf("%w: node %s is not registered", ErrBadRequest, sender)
@@ -128,8 +128,8 @@ func (m *Machine) leaveCommittee(sender PublicKey) error {
 }
 
 // Node returns a registered node's record.
-func (m *Machine) Node(key PublicKey) (*Node, error) {
-	var n Node
+func (m *Machine) Node(key PublicKey) (*NodeRecord, error) {
+	var n NodeRecord
 	if !m.getJSON(keyNode(key), &n) {
 		return nil, m.err
 	}
@@ -168,7 +168,7 @@ func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
 		keys = append(keys, PublicKey(k[2:]))
 		return true
 	})
-	nodes := make([]Node, 0, len(keys))
+	nodes := make([]NodeRecord, 0, len(keys))
 	for _, k := range keys {
 		n, err := m.weightedNode(k)
 		if err != nil {
@@ -211,8 +211,8 @@ func (m *Machine) startEpoch(epoch uint64, prev *Committee) {
 // corrupt state: an error naming the node, fatal for the replica like
 // every other corrupt record. Left out instead, the node would silently
 // lose its shards.
-func (m *Machine) weightedNode(k PublicKey) (Node, error) {
-	var n Node
+func (m *Machine) weightedNode(k PublicKey) (NodeRecord, error) {
+	var n NodeRecord
 	raw := m.get(keyNode(k))
 	if raw == nil {
 		return n, fmt.Errorf("control: weighted node %s has no record", k)

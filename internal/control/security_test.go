@@ -94,13 +94,13 @@ func TestApportion(t *testing.T) {
 	for round := 0; round < 300; round++ {
 		shards := 4 + rng.IntN(300)
 		m := 1 + rng.IntN(40)
-		nodes := make([]Node, m)
+		nodes := make([]NodeRecord, m)
 		for i := range nodes {
 			w := uint64(1 + rng.IntN(100))
 			if rng.IntN(10) == 0 {
 				w = uint64(1+rng.IntN(5)) << 38 // a whale
 			}
-			nodes[i] = Node{Key: KeyOf(testKey(fmt.Sprint(seed, round, i))), Weight: w}
+			nodes[i] = NodeRecord{Key: KeyOf(testKey(fmt.Sprint(seed, round, i))), Weight: w}
 		}
 		first := AssignShards(shards, nil, nodes)
 		checkCommittee(t, seed, round, shards, nodes, first)
@@ -116,7 +116,7 @@ func TestApportion(t *testing.T) {
 			next = slices.Delete(next, i, i+1)
 		}
 		if rng.IntN(2) == 0 {
-			next = append(next, Node{Key: KeyOf(testKey(fmt.Sprint(seed, round, "new"))), Weight: uint64(1 + rng.IntN(100))})
+			next = append(next, NodeRecord{Key: KeyOf(testKey(fmt.Sprint(seed, round, "new"))), Weight: uint64(1 + rng.IntN(100))})
 		}
 		prev := &Committee{Members: first}
 		second := AssignShards(shards, prev, next)
@@ -149,7 +149,7 @@ func TestApportion(t *testing.T) {
 	}
 }
 
-func checkCommittee(t *testing.T, seed uint64, round, shards int, nodes []Node, members []Member) {
+func checkCommittee(t *testing.T, seed uint64, round, shards int, nodes []NodeRecord, members []Member) {
 	t.Helper()
 	weight := map[PublicKey]uint64{}
 	for _, nd := range nodes {

@@ -13,7 +13,7 @@ import (
 // Genesis is the initial state.
 type Genesis struct {
 	Params Params `json:"params"`
-	Nodes  []Node `json:"nodes"`
+	Nodes  []NodeRecord `json:"nodes"`
 }
 
 // Machine is the control plane state machine over a Store.

@@ -56,7 +56,7 @@ func newTestNetWith(t testing.TB, nodes, shards int, edit func(*Params)) *testNe
 	for i := 0; i < nodes; i++ {
 		k := testKey(fmt.Sprint("node", i))
 		n.nodes = append(n.nodes, k)
-		g.Nodes = append(g.Nodes, Node{Key: KeyOf(k), Name: fmt.Sprint("node", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 7000+i)})
+		g.Nodes = append(g.Nodes, NodeRecord{Key: KeyOf(k), Name: fmt.Sprint("node", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 7000+i)})
 	}
 	var err error
 	if n.m, err = NewMachine(n.store); err != nil {
@@ -543,7 +543,7 @@ func TestAssignShards(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var prev *Committee
-	var nodes []Node
+	var nodes []NodeRecord
 	for round := 0; round < 200; round++ {
 		shards := 4 + rng.IntN(200)
 		if prev != nil { // n is fixed once the network runs
@@ -554,7 +554,7 @@ func TestAssignShards(t *testing.T) {
 		}
 		// Churn: some nodes join, some leave.
 		if len(nodes) == 0 || rng.IntN(2) == 0 {
-			nodes = append(nodes, Node{Key: KeyOf(testKey(fmt.Sprint(seed, round))), Weight: 1})
+			nodes = append(nodes, NodeRecord{Key: KeyOf(testKey(fmt.Sprint(seed, round))), Weight: 1})
 		}
 		if len(nodes) > 1 && rng.IntN(3) == 0 {
 			i := rng.IntN(len(nodes))

@@ -96,7 +96,7 @@ func (p *Params) Quorum() int { return p.Shards - p.F() }
 // shard: f + 1.
 func (p *Params) Validity() int { return p.F() + 1 }
 
-// Node is a registered storage node. A node registers itself as a
+// NodeRecord is a registered storage node. A node registers itself as a
 // candidate with weight 0; weight (a stand-in for stake) comes from the
 // genesis file or from the governance key's SetWeight, and only nodes
 // with weight above 0 that are not leaving at an epoch boundary join the
@@ -106,7 +106,7 @@ func (p *Params) Validity() int { return p.F() + 1 }
 // every committee whatever its weight, until the node itself registers
 // again (RegisterNode from its key). Governance may still change its
 // weight, which then counts from the epoch the node comes back.
-type Node struct {
+type NodeRecord struct {
 	Key        PublicKey `json:"key"`
 	Name       string    `json:"name"`
 	Address    string    `json:"address"` // base URL of its API
@@ -119,7 +119,7 @@ type Node struct {
 
 // Member is a node in an epoch's committee, with the shards it holds.
 type Member struct {
-	Node
+	NodeRecord
 	Shards []int `json:"shards"`
 }
 

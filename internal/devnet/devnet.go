@@ -147,7 +147,7 @@ func create(cfg *Config) error {
 		if err != nil {
 			return err
 		}
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: name, Address: "http://" + addr})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: name, Address: "http://" + addr})
 		ncs = append(ncs, node.Config{Name: name, Listen: addr, DataDir: filepath.Join(cfg.Dir, name, "data"),
 			KeyFile: filepath.Join(keys, name+".key"), TestHooks: cfg.TestHooks})
 	}

@@ -59,7 +59,7 @@ func newTestNet(t *testing.T) *testNet {
 		addr := freeAddr(t)
 		proxy := httptest.NewServer(tn.proxy(addr))
 		t.Cleanup(proxy.Close)
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: proxy.URL})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: proxy.URL})
 		cfgs = append(cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr, DataDir: filepath.Join(dir, fmt.Sprint("data-", i)), KeyFile: kf})
 	}
 	cp := filepath.Join(dir, "control")

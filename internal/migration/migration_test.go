@@ -21,7 +21,7 @@ func committee(epoch uint64, shards ...[]int) *control.Committee {
 	c := &control.Committee{Epoch: epoch}
 	for i, s := range shards {
 		if len(s) > 0 {
-			c.Members = append(c.Members, control.Member{Node: control.Node{Key: key(i), Name: fmt.Sprint("n", i), Address: fmt.Sprint("http://n", i)}, Shards: s})
+			c.Members = append(c.Members, control.Member{NodeRecord: control.NodeRecord{Key: key(i), Name: fmt.Sprint("n", i), Address: fmt.Sprint("http://n", i)}, Shards: s})
 		}
 	}
 	return c
@@ -70,13 +70,13 @@ func TestPlanProperties(t *testing.T) {
 	rng := testseed.Rand(t)
 	for round := 0; round < 200; round++ {
 		n := 4 + rng.IntN(60)
-		var nodes []control.Node
+		var nodes []control.NodeRecord
 		for i := 0; i < 1+rng.IntN(12); i++ {
-			nodes = append(nodes, control.Node{Key: key(i), Weight: 1 + uint64(rng.IntN(5))})
+			nodes = append(nodes, control.NodeRecord{Key: key(i), Weight: 1 + uint64(rng.IntN(5))})
 		}
 		prev := &control.Committee{Epoch: 1, Members: control.AssignShards(n, nil, nodes)}
 		// Weights change, nodes leave and join.
-		var next []control.Node
+		var next []control.NodeRecord
 		for _, nd := range nodes {
 			if rng.IntN(5) > 0 {
 				nd.Weight = 1 + uint64(rng.IntN(5))
@@ -84,7 +84,7 @@ func TestPlanProperties(t *testing.T) {
 			}
 		}
 		for i := len(nodes); i < len(nodes)+rng.IntN(4); i++ {
-			next = append(next, control.Node{Key: key(i), Weight: 1 + uint64(rng.IntN(5))})
+			next = append(next, control.NodeRecord{Key: key(i), Weight: 1 + uint64(rng.IntN(5))})
 		}
 		if len(next) == 0 {
 			next = nodes[:1]

@@ -59,7 +59,7 @@ func (n *Node) peers() ([]recovery.Peer, []control.Member) {
 		for _, m := range prev.Members {
 			previous[m.Key] = m.Shards
 			if !slices.ContainsFunc(members, func(c control.Member) bool { return c.Key == m.Key }) {
-				members = append(members, control.Member{Node: m.Node})
+				members = append(members, control.Member{NodeRecord: m.NodeRecord})
 			}
 		}
 	}

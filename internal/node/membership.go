@@ -32,7 +32,7 @@ func (n *Node) register(ctx context.Context) error {
 	return nil
 }
 
-func ensureRegistered(ctx context.Context, ctl *rpc.Client, signer *rpc.Signer, name, addr string) (*control.Node, error) {
+func ensureRegistered(ctx context.Context, ctl *rpc.Client, signer *rpc.Signer, name, addr string) (*control.NodeRecord, error) {
 	rec, err := ctl.Node(ctx, signer.Key())
 	if err != nil {
 		return nil, fmt.Errorf("node: looking up its registration: %w", err)
@@ -55,7 +55,7 @@ func ensureRegistered(ctx context.Context, ctl *rpc.Client, signer *rpc.Signer, 
 // Register registers the node of cfg on the control plane without
 // starting it (weft node register): its key (created if missing), name
 // and address (cfg.Address, else "http://" + cfg.Listen).
-func Register(ctx context.Context, cfg *Config) (*control.Node, error) {
+func Register(ctx context.Context, cfg *Config) (*control.NodeRecord, error) {
 	key, err := keyfile.LoadOrCreate(cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("node: identity key: %w", err)

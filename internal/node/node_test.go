@@ -68,7 +68,7 @@ func newTestbedWith(t testing.TB, nodes int, edit func(*control.Genesis)) *testb
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://" + addr})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: fmt.Sprint("node-", i), Address: "http://" + addr})
 		tb.cfgs = append(tb.cfgs, &node.Config{Name: fmt.Sprint("node-", i), Listen: addr,
 			DataDir: filepath.Join(tb.dir, "data", fmt.Sprint(i)), KeyFile: kf, MaxBodyBytes: 64 << 20,
 			RecoveryDelay: units.Duration(20 * time.Millisecond)})

@@ -397,7 +397,7 @@ func TestNodeSurvivesKill9DuringUploads(t *testing.T) {
 	// The control plane runs in-process: it is not under test.
 	g := control.Genesis{
 		Params: control.Params{NetworkID: procNetworkID, Shards: procShards, MaxEpochsAhead: 100},
-		Nodes:  []control.Node{{Key: key, Name: "kill-node", Address: "http://" + addr}},
+		Nodes:  []control.NodeRecord{{Key: key, Name: "kill-node", Address: "http://" + addr}},
 	}
 	cp := filepath.Join(dir, "control")
 	if _, err := engine.Init(engine.InitConfig{Dir: cp, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {

@@ -70,9 +70,9 @@ func (tb *testbed) grow(i int) (next, prev *control.Committee) {
 	if err != nil {
 		tb.t.Fatal(err)
 	}
-	var nodes []control.Node
+	var nodes []control.NodeRecord
 	for _, m := range prev.Members {
-		nodes = append(nodes, m.Node)
+		nodes = append(nodes, m.NodeRecord)
 	}
 	rec, err := tb.ctl.Node(ctx, key)
 	if err != nil || rec == nil {

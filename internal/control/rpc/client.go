@@ -210,8 +210,8 @@ func (c *Client) LiveBlobs(ctx context.Context, after *blob.ID, limit int) ([]co
 
 // Node returns a registered node's record, or nil if the key is not
 // registered.
-func (c *Client) Node(ctx context.Context, key control.PublicKey) (*control.Node, error) {
-	var n *control.Node
+func (c *Client) Node(ctx context.Context, key control.PublicKey) (*control.NodeRecord, error) {
+	var n *control.NodeRecord
 	return n, c.query(ctx, control.QueryNode, key[:], &n)
 }
 

@@ -31,7 +31,7 @@ func testNetwork(t *testing.T, nodes, shards int) (*engine.Validator, []ed25519.
 	for i := 0; i < nodes; i++ {
 		k := key(fmt.Sprint("node", i))
 		keys = append(keys, k)
-		g.Nodes = append(g.Nodes, control.Node{Key: control.KeyOf(k), Name: fmt.Sprint("node", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9000+i)})
+		g.Nodes = append(g.Nodes, control.NodeRecord{Key: control.KeyOf(k), Name: fmt.Sprint("node", i), Address: fmt.Sprintf("http://127.0.0.1:%d", 9000+i)})
 	}
 	dir := t.TempDir()
 	if _, err := engine.Init(engine.InitConfig{Dir: dir, Validators: 1, Genesis: g, BlockInterval: 20 * time.Millisecond}); err != nil {
