@@ -2,6 +2,7 @@ package redstuff
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,11 +18,21 @@ const Encoding = blob.RS2D16
 // Codec encodes and decodes blobs for one shard count. It is safe for
 // concurrent use.
 type Codec struct {
-	p       Params
-	row     reedsolomon.Encoder // extends a row: ks source symbols → n
-	col     reedsolomon.Encoder // extends a column: kp source symbols → n
+	p Params
+
+	// The library's encoders are built on first use: building the first
+	// one in a process costs about 0.2 s of tables, which small grids
+	// avoid with the scalar encoders.
+	rsOnce sync.Once
+	rsErr  error
+	row    reedsolomon.Encoder // extends a row: ks source symbols → n
+	col    reedsolomon.Encoder // extends a column: kp source symbols → n
+	srow   *scalarCode
+	scol   *scalarCode
+
 	workers int
 	batch   int
+	scalar  int // when > 0, overrides the scalarCold/scalarWarm bound; -1: never
 
 	// Big buffers recycled between encodes: one pool for the slivers,
 	// one for worker scratch space, one for the n² leaf hashes.
@@ -45,6 +56,13 @@ func withBatchBytes(n int) Option {
 	return func(c *Codec) { c.batch = max(n, 2) }
 }
 
+// withScalarLimit sets the bound, in element-butterflies, under which
+// grids are extended with the scalar encoders (negative: never), for
+// tests and benchmarks.
+func withScalarLimit(n int) Option {
+	return func(c *Codec) { c.scalar = n }
+}
+
 // New returns a codec for n shards.
 func New(n int, opts ...Option) (*Codec, error) {
 	p, err := NewParams(n)
@@ -55,13 +73,56 @@ func New(n int, opts ...Option) (*Codec, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	if c.row, err = reedsolomon.New(p.Ks, p.N-p.Ks, reedsolomon.WithLeopardGF16(true)); err != nil {
-		return nil, fmt.Errorf("redstuff: row code: %w", err)
-	}
-	if c.col, err = reedsolomon.New(p.Kp, p.N-p.Kp, reedsolomon.WithLeopardGF16(true)); err != nil {
-		return nil, fmt.Errorf("redstuff: column code: %w", err)
-	}
+	c.srow, c.scol = newScalarCode(p.Ks, p.N-p.Ks), newScalarCode(p.Kp, p.N-p.Kp)
 	return c, nil
+}
+
+// leopardReady is set once any codec in the process has built the
+// library's encoders, whose tables are then paid for.
+var leopardReady atomic.Bool
+
+// rs returns the library's row and column encoders, building them on
+// first use.
+func (c *Codec) rs() (row, col reedsolomon.Encoder, err error) {
+	c.rsOnce.Do(func() {
+		p := c.p
+		if c.row, c.rsErr = reedsolomon.New(p.Ks, p.N-p.Ks, reedsolomon.WithLeopardGF16(true)); c.rsErr != nil {
+			c.rsErr = fmt.Errorf("redstuff: row code: %w", c.rsErr)
+			return
+		}
+		if c.col, c.rsErr = reedsolomon.New(p.Kp, p.N-p.Kp, reedsolomon.WithLeopardGF16(true)); c.rsErr != nil {
+			c.rsErr = fmt.Errorf("redstuff: column code: %w", c.rsErr)
+			return
+		}
+		leopardReady.Store(true)
+	})
+	return c.row, c.col, c.rsErr
+}
+
+// extender extends shards in Leopard's layout: shards[k:] from shards[:k].
+type extender interface{ Encode(shards [][]byte) error }
+
+// scalarWork bounds, in element-butterflies, the grids extended with the
+// scalar encoders: below it they beat building the library's tables
+// (scalarCold) or, once built, the library itself (scalarWarm).
+var scalarCold, scalarWarm = 1 << 25, 1 << 18
+
+// extenders returns the row and column encoders for symbols of s bytes.
+func (c *Codec) extenders(s int) (row, col extender, err error) {
+	p := c.p
+	work := p.N * p.N * (s / 2) * bits.Len(uint(p.N))
+	limit := scalarCold
+	if leopardReady.Load() {
+		limit = scalarWarm
+	}
+	if c.scalar != 0 {
+		limit = c.scalar
+	}
+	if s <= maxChunk && work <= limit {
+		return c.srow, c.scol, nil
+	}
+	r, cl, err := c.rs()
+	return r, cl, err
 }
 
 // Params returns the codec's grid parameters.
@@ -69,11 +130,15 @@ func (c *Codec) Params() Params { return c.p }
 
 // code returns the encoder that extends a sliver of kind k, and its number
 // of source symbols.
-func (c *Codec) code(k blob.SliverKind) (reedsolomon.Encoder, int) {
-	if k == blob.Primary {
-		return c.row, c.p.Ks
+func (c *Codec) code(k blob.SliverKind) (reedsolomon.Encoder, int, error) {
+	row, col, err := c.rs()
+	if err != nil {
+		return nil, 0, err
 	}
-	return c.col, c.p.Kp
+	if k == blob.Primary {
+		return row, c.p.Ks, nil
+	}
+	return col, c.p.Kp, nil
 }
 
 // parallel runs fn(w, i) for i in [0, n) on up to workers goroutines; w is

@@ -204,6 +204,10 @@ type grid struct {
 	src    source
 	keep   bool
 
+	rowEnc, colEnc extender
+	zero           *zeroTrees
+	lh             leafHasher
+
 	primary   [][]byte // keep: all n; else nil
 	secondary [][]byte // columns ≥ ks always; < ks only with keep
 	leaves    []merkle.Hash
@@ -301,6 +305,12 @@ const maxChunk = 64 << 10
 func (g *grid) run() error {
 	p, s := g.p, g.s
 	n := p.N
+	var err error
+	if g.rowEnc, g.colEnc, err = g.c.extenders(s); err != nil {
+		return err
+	}
+	g.zero = newZeroTrees(s)
+	g.lh = newLeafHasher(p, s, g.zero)
 	// Batch so that one Reed–Solomon call works on shards of about
 	// c.batch bytes: big enough to amortise the call, small enough to stay
 	// in cache.
@@ -424,7 +434,7 @@ func (g *grid) rowPass(wk *worker, r0, r1 int) {
 	for j := 0; j < p.Ks; j++ {
 		toLeo(shards[j], g.colNat(wk, j, r0, r1))
 	}
-	if err := g.c.row.Encode(shards); err != nil {
+	if err := g.rowEnc.Encode(shards); err != nil {
 		g.fail(fmt.Errorf("redstuff: row extension: %w", err))
 		return
 	}
@@ -435,7 +445,7 @@ func (g *grid) rowPass(wk *worker, r0, r1 int) {
 		nat := g.colNat(wk, j, r0, r1)
 		for r := r0; r < r1; r++ {
 			o := (r - r0) * s
-			g.leaves[r*p.N+j] = wk.h.Leaf(nat[o : o+s])
+			g.leaves[r*p.N+j] = g.lh.leaf(&wk.h, nat[o:o+s])
 		}
 	}
 }
@@ -464,7 +474,7 @@ func (g *grid) colPass(wk *worker, c0, c1 int) {
 		}
 		toLeo(shards[r], seg)
 	}
-	if err := g.c.col.Encode(shards); err != nil {
+	if err := g.colEnc.Encode(shards); err != nil {
 		g.fail(fmt.Errorf("redstuff: column extension: %w", err))
 		return
 	}
@@ -476,7 +486,7 @@ func (g *grid) colPass(wk *worker, c0, c1 int) {
 		fromLeo(out, shards[r])
 		for c := c0; c < c1; c++ {
 			o := (c - c0) * s
-			g.leaves[r*p.N+c] = wk.h.Leaf(out[o : o+s])
+			g.leaves[r*p.N+c] = g.lh.leaf(&wk.h, out[o:o+s])
 		}
 	}
 }
@@ -514,7 +524,7 @@ func (g *grid) rowPassChunked(wk *worker, r int) {
 				copy(g.secondary[j][r*s+b0:], d)
 			}
 		}
-		if err := g.c.row.Encode(shards); err != nil {
+		if err := g.rowEnc.Encode(shards); err != nil {
 			g.fail(fmt.Errorf("redstuff: row extension: %w", err))
 			return
 		}
@@ -550,7 +560,7 @@ func (g *grid) colPassChunked(wk *worker, c int) {
 			}
 			toLeo(shards[r], d)
 		}
-		if err := g.c.col.Encode(shards); err != nil {
+		if err := g.colEnc.Encode(shards); err != nil {
 			g.fail(fmt.Errorf("redstuff: column extension: %w", err))
 			return
 		}
@@ -573,24 +583,40 @@ func (g *grid) commit() {
 	n := g.p.N
 	g.rowRoots = make([]merkle.Hash, n)
 	g.colRoots = make([]merkle.Hash, n)
-	type scratch struct{ col, tree []merkle.Hash }
-	scr := make([]*scratch, g.c.workers)
+	// Column trees are gathered treesPer columns at a time, so that each
+	// row of the leaf table is read in one contiguous run.
 	const treesPer = 16
-	parallel(g.c.workers, (2*n+treesPer-1)/treesPer, func(w, i int) {
+	type scratch struct {
+		cols [treesPer][]merkle.Hash
+		tree []merkle.Hash
+	}
+	scr := make([]*scratch, g.c.workers)
+	nRow := (n + treesPer - 1) / treesPer
+	parallel(g.c.workers, 2*nRow, func(w, i int) {
 		if scr[w] == nil {
-			scr[w] = &scratch{col: make([]merkle.Hash, n), tree: make([]merkle.Hash, (n+1)/2)}
+			sc := &scratch{tree: make([]merkle.Hash, (n+1)/2)}
+			for j := range sc.cols {
+				sc.cols[j] = make([]merkle.Hash, n)
+			}
+			scr[w] = sc
 		}
 		sc := scr[w]
-		for t := i * treesPer; t < min((i+1)*treesPer, 2*n); t++ {
-			if t < n {
-				g.rowRoots[t] = merkle.RootScratch(g.leaves[t*n:(t+1)*n], sc.tree)
-				continue
+		if i < nRow {
+			for t := i * treesPer; t < min((i+1)*treesPer, n); t++ {
+				g.rowRoots[t] = g.zero.root(g.leaves[t*n:(t+1)*n], sc.tree)
 			}
-			c := t - n
-			for r := 0; r < n; r++ {
-				sc.col[r] = g.leaves[r*n+c]
+			return
+		}
+		c0 := (i - nRow) * treesPer
+		c1 := min(c0+treesPer, n)
+		for r := 0; r < n; r++ {
+			row := g.leaves[r*n+c0 : r*n+c1]
+			for j, h := range row {
+				sc.cols[j][r] = h
 			}
-			g.colRoots[c] = merkle.RootScratch(sc.col, sc.tree)
+		}
+		for c := c0; c < c1; c++ {
+			g.colRoots[c] = g.zero.root(sc.cols[c-c0], sc.tree)
 		}
 	})
 	pairLeaves := make([]merkle.Hash, n)

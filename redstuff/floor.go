@@ -18,12 +18,16 @@ func (c *Codec) Floor(length uint64) error {
 		return fmt.Errorf("%w: blob of %d bytes", ErrSize, length)
 	}
 	s := p.SymbolSize(length)
+	rowEnc, colEnc, err := c.extenders(s)
+	if err != nil {
+		return err
+	}
 	rowsPer := min(max(c.batch/s, 1), p.Kp)
 	colsPer := max(c.batch/s, 1)
 	shard := leoLen(max(rowsPer, colsPer) * s)
 	if s > maxChunk {
 		// Like Encode, split big symbols into chunks, hashing as a stream.
-		return c.floorChunked(s)
+		return c.floorChunked(s, rowEnc, colEnc)
 	}
 	bufs := make([][][]byte, c.workers)
 	get := func(w int) [][]byte {
@@ -47,13 +51,12 @@ func (c *Codec) Floor(length uint64) error {
 			}
 		}
 	}
-	var err error
 	nb1 := (p.Kp + rowsPer - 1) / rowsPer
 	parallel(c.workers, nb1, func(w, i int) {
 		r0 := i * rowsPer
 		rows := min(r0+rowsPer, p.Kp) - r0
 		shards := trim(get(w), leoLen(rows*s))
-		if e := c.row.Encode(shards); e != nil {
+		if e := rowEnc.Encode(shards); e != nil {
 			err = e
 		}
 		hashAll(shards, rows, rows*s)
@@ -68,7 +71,7 @@ func (c *Codec) Floor(length uint64) error {
 			cols = min(p.Ks+(i-nbA+1)*colsPer, p.N) - (p.Ks + (i-nbA)*colsPer)
 		}
 		shards := trim(get(w), leoLen(cols*s))
-		if e := c.col.Encode(shards); e != nil {
+		if e := colEnc.Encode(shards); e != nil {
 			err = e
 		}
 		hashAll(shards[p.Kp:], cols, cols*s)
@@ -86,7 +89,7 @@ func trim(shards [][]byte, size int) [][]byte {
 // floorChunked is Floor for symbols above maxChunk: one row or column per
 // batch, a chunk of each symbol per Reed–Solomon call, leaves hashed as
 // streams.
-func (c *Codec) floorChunked(s int) error {
+func (c *Codec) floorChunked(s int, rowEnc, colEnc extender) error {
 	p := c.p
 	type scratch struct {
 		shards [][]byte
@@ -107,7 +110,7 @@ func (c *Codec) floorChunked(s int) error {
 		return scr[w]
 	}
 	var err error
-	pass := func(enc interface{ Encode([][]byte) error }, hashFrom, batches int) {
+	pass := func(enc extender, hashFrom, batches int) {
 		parallel(c.workers, batches, func(w, i int) {
 			sc := get(w)
 			startLeaves(sc.dig[hashFrom:])
@@ -127,7 +130,7 @@ func (c *Codec) floorChunked(s int) error {
 			}
 		})
 	}
-	pass(c.row, 0, p.Kp)
-	pass(c.col, p.Kp, p.N)
+	pass(rowEnc, 0, p.Kp)
+	pass(colEnc, p.Kp, p.N)
 	return err
 }
