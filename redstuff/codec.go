@@ -39,6 +39,7 @@ type Codec struct {
 	outSlabs  slabPool
 	workSlabs slabPool
 	leaves    sync.Pool // *[]merkle.Hash of n*n leaf hashes
+	vals      sync.Pool // *[]uint16 of n*n 2-byte symbols
 }
 
 // Option configures a Codec.

@@ -208,9 +208,10 @@ type grid struct {
 	zero           *zeroTrees
 	lh             leafHasher
 
-	primary   [][]byte // keep: all n; else nil
-	secondary [][]byte // columns ≥ ks always; < ks only with keep
-	leaves    []merkle.Hash
+	primary   [][]byte      // keep: all n; else nil
+	secondary [][]byte      // columns ≥ ks always; < ks only with keep
+	leaves    []merkle.Hash // n×n leaf hashes, row-major; or:
+	vals      []uint16      // n×n 2-byte symbols, whose leaves are in lh.table
 
 	rowRoots, colRoots []merkle.Hash
 	pairTree           *merkle.Tree
@@ -268,10 +269,21 @@ func (c *Codec) newGrid(length uint64, keep bool) (*grid, error) {
 		i := c - first
 		g.secondary[c] = rest[i*colLen : (i+1)*colLen : (i+1)*colLen]
 	}
-	if v, ok := c.leaves.Get().(*[]merkle.Hash); ok {
-		g.leaves = *v
-	} else {
-		g.leaves = make([]merkle.Hash, n*n)
+	g.zero = newZeroTrees(s)
+	g.lh = newLeafHasher(p, s, g.zero)
+	switch {
+	case g.lh.table != nil:
+		if v, ok := c.vals.Get().(*[]uint16); ok {
+			g.vals = *v
+		} else {
+			g.vals = make([]uint16, n*n)
+		}
+	default:
+		if v, ok := c.leaves.Get().(*[]merkle.Hash); ok {
+			g.leaves = *v
+		} else {
+			g.leaves = make([]merkle.Hash, n*n)
+		}
 	}
 	return g, nil
 }
@@ -309,13 +321,20 @@ func (g *grid) run() error {
 	if g.rowEnc, g.colEnc, err = g.c.extenders(s); err != nil {
 		return err
 	}
-	g.zero = newZeroTrees(s)
-	g.lh = newLeafHasher(p, s, g.zero)
 	// Batch so that one Reed–Solomon call works on shards of about
 	// c.batch bytes: big enough to amortise the call, small enough to stay
 	// in cache.
 	rowsPer := min(max(g.c.batch/s, 1), p.Kp)
 	colsPer := max(g.c.batch/s, 1)
+	if _, ok := g.rowEnc.(*scalarCode); ok {
+		// The scalar code costs the same per element however it is
+		// batched: cut each pass into several batches per worker, of at
+		// least one 64-byte block, so that every core has work.
+		per := func(total int) int {
+			return max((total+4*g.c.workers-1)/(4*g.c.workers), (64+s-1)/s)
+		}
+		rowsPer, colsPer = min(rowsPer, per(p.Kp)), min(colsPer, per(p.Ks))
+	}
 	shard := leoLen(max(rowsPer, colsPer) * s)
 	chunked := s > maxChunk
 	if chunked {
@@ -445,7 +464,7 @@ func (g *grid) rowPass(wk *worker, r0, r1 int) {
 		nat := g.colNat(wk, j, r0, r1)
 		for r := r0; r < r1; r++ {
 			o := (r - r0) * s
-			g.leaves[r*p.N+j] = g.lh.leaf(&wk.h, nat[o:o+s])
+			g.setLeaf(wk, r*p.N+j, nat[o:o+s])
 		}
 	}
 }
@@ -486,7 +505,7 @@ func (g *grid) colPass(wk *worker, c0, c1 int) {
 		fromLeo(out, shards[r])
 		for c := c0; c < c1; c++ {
 			o := (c - c0) * s
-			g.leaves[r*p.N+c] = g.lh.leaf(&wk.h, out[o:o+s])
+			g.setLeaf(wk, r*p.N+c, out[o:o+s])
 		}
 	}
 }
@@ -578,6 +597,15 @@ func (g *grid) colPassChunked(wk *worker, c int) {
 	}
 }
 
+// setLeaf records the leaf of the symbol at index i (row-major) of the grid.
+func (g *grid) setLeaf(wk *worker, i int, sym []byte) {
+	if g.vals != nil {
+		g.vals[i] = uint16(sym[0]) | uint16(sym[1])<<8
+		return
+	}
+	g.leaves[i] = g.lh.leaf(&wk.h, sym)
+}
+
 // commit builds the 2n sliver trees, the pair leaves and the blob root.
 func (g *grid) commit() {
 	n := g.p.N
@@ -588,13 +616,15 @@ func (g *grid) commit() {
 	const treesPer = 16
 	type scratch struct {
 		cols [treesPer][]merkle.Hash
+		row  []merkle.Hash
 		tree []merkle.Hash
 	}
+	table := g.lh.table
 	scr := make([]*scratch, g.c.workers)
 	nRow := (n + treesPer - 1) / treesPer
 	parallel(g.c.workers, 2*nRow, func(w, i int) {
 		if scr[w] == nil {
-			sc := &scratch{tree: make([]merkle.Hash, (n+1)/2)}
+			sc := &scratch{tree: make([]merkle.Hash, (n+1)/2), row: make([]merkle.Hash, n)}
 			for j := range sc.cols {
 				sc.cols[j] = make([]merkle.Hash, n)
 			}
@@ -603,15 +633,28 @@ func (g *grid) commit() {
 		sc := scr[w]
 		if i < nRow {
 			for t := i * treesPer; t < min((i+1)*treesPer, n); t++ {
-				g.rowRoots[t] = g.zero.root(g.leaves[t*n:(t+1)*n], sc.tree)
+				leaves := sc.row
+				if table != nil {
+					for j, v := range g.vals[t*n : (t+1)*n] {
+						leaves[j] = table[v]
+					}
+				} else {
+					leaves = g.leaves[t*n : (t+1)*n]
+				}
+				g.rowRoots[t] = g.zero.root(leaves, sc.tree)
 			}
 			return
 		}
 		c0 := (i - nRow) * treesPer
 		c1 := min(c0+treesPer, n)
 		for r := 0; r < n; r++ {
-			row := g.leaves[r*n+c0 : r*n+c1]
-			for j, h := range row {
+			if table != nil {
+				for j, v := range g.vals[r*n+c0 : r*n+c1] {
+					sc.cols[j][r] = table[v]
+				}
+				continue
+			}
+			for j, h := range g.leaves[r*n+c0 : r*n+c1] {
 				sc.cols[j][r] = h
 			}
 		}
@@ -626,9 +669,15 @@ func (g *grid) commit() {
 	g.pairTree = merkle.NewTree(pairLeaves)
 	g.root = g.pairTree.Root()
 	g.id = blob.ComputeID(Encoding, g.length, g.root)
-	leaves := g.leaves
-	g.c.leaves.Put(&leaves)
-	g.leaves = nil
+	if g.vals != nil {
+		vals := g.vals
+		g.c.vals.Put(&vals)
+		g.vals = nil
+	} else {
+		leaves := g.leaves
+		g.c.leaves.Put(&leaves)
+		g.leaves = nil
+	}
 }
 
 // pairLeaf is the Merkle leaf of a pair: H(0x00 ‖ primaryRoot ‖ secondaryRoot).
