@@ -32,7 +32,8 @@ type Codec struct {
 
 	workers int
 	batch   int
-	scalar  int // when > 0, overrides the scalarCold/scalarWarm bound; -1: never
+	prehash bool // tests: always hash the blob's own leaves up front
+	scalar  int  // when > 0, overrides the scalarCold/scalarWarm bound; -1: never
 
 	// Big buffers recycled between encodes: one pool for the slivers,
 	// one for worker scratch space, one for the n² leaf hashes.
@@ -62,6 +63,12 @@ func withBatchBytes(n int) Option {
 // tests and benchmarks.
 func withScalarLimit(n int) Option {
 	return func(c *Codec) { c.scalar = n }
+}
+
+// withPrehash makes every encode hash the blob's own leaves before
+// extending, as a process's first encode does, for tests.
+func withPrehash() Option {
+	return func(c *Codec) { c.prehash = true }
 }
 
 // New returns a codec for n shards.
@@ -106,10 +113,11 @@ type extender interface{ Encode(shards [][]byte) error }
 // scalarWork bounds, in element-butterflies, the grids extended with the
 // scalar encoders: below it they beat building the library's tables
 // (scalarCold) or, once built, the library itself (scalarWarm).
-var scalarCold, scalarWarm = 1 << 25, 1 << 18
+var scalarCold, scalarWarm = 1 << 25, 1 << 24
 
-// extenders returns the row and column encoders for symbols of s bytes.
-func (c *Codec) extenders(s int) (row, col extender, err error) {
+// useScalar reports whether symbols of s bytes are extended with the
+// scalar encoders.
+func (c *Codec) useScalar(s int) bool {
 	p := c.p
 	work := p.N * p.N * (s / 2) * bits.Len(uint(p.N))
 	limit := scalarCold
@@ -119,7 +127,12 @@ func (c *Codec) extenders(s int) (row, col extender, err error) {
 	if c.scalar != 0 {
 		limit = c.scalar
 	}
-	if s <= maxChunk && work <= limit {
+	return s <= maxChunk && work <= limit
+}
+
+// extenders returns the row and column encoders for symbols of s bytes.
+func (c *Codec) extenders(s int) (row, col extender, err error) {
+	if c.useScalar(s) {
 		return c.srow, c.scol, nil
 	}
 	r, cl, err := c.rs()

@@ -205,6 +205,7 @@ type grid struct {
 	keep   bool
 
 	rowEnc, colEnc extender
+	prehash        bool // the blob's own leaves are hashed before pass 1
 	zero           *zeroTrees
 	lh             leafHasher
 
@@ -317,16 +318,20 @@ const maxChunk = 64 << 10
 func (g *grid) run() error {
 	p, s := g.p, g.s
 	n := p.N
-	var err error
-	if g.rowEnc, g.colEnc, err = g.c.extenders(s); err != nil {
-		return err
+	// The library's encoders, when needed and not yet built in this
+	// process, take one core about 0.2 s to build: meanwhile the other
+	// cores hash the blob's own symbols, which need no encoder.
+	scalar := g.c.useScalar(s)
+	g.prehash = !scalar && s <= maxChunk && (!leopardReady.Load() || g.c.prehash)
+	if scalar {
+		g.rowEnc, g.colEnc = g.c.srow, g.c.scol
 	}
 	// Batch so that one Reed–Solomon call works on shards of about
 	// c.batch bytes: big enough to amortise the call, small enough to stay
 	// in cache.
 	rowsPer := min(max(g.c.batch/s, 1), p.Kp)
 	colsPer := max(g.c.batch/s, 1)
-	if _, ok := g.rowEnc.(*scalarCode); ok {
+	if scalar {
 		// The scalar code costs the same per element however it is
 		// batched: cut each pass into several batches per worker, of at
 		// least one 64-byte block, so that every core has work.
@@ -377,6 +382,19 @@ func (g *grid) run() error {
 		return workers[w]
 	}
 
+	if !scalar {
+		var err error
+		if g.prehash {
+			g.prehashLeaves(get, rowsPer)
+		}
+		if g.rowEnc, g.colEnc, err = g.c.extenders(s); err != nil {
+			return err
+		}
+		if g.err != nil {
+			return g.err
+		}
+	}
+
 	// Pass 1: extend the source rows.
 	nb1 := (p.Kp + rowsPer - 1) / rowsPer
 	parallel(g.c.workers, nb1, func(w, i int) {
@@ -422,6 +440,33 @@ func (g *grid) run() error {
 	return nil
 }
 
+// prehashLeaves hashes the leaves of the blob's kp × ks symbols while
+// one worker builds the library's encoders.
+func (g *grid) prehashLeaves(get func(int) *worker, rowsPer int) {
+	p, s := g.p, g.s
+	nb := (p.Kp + rowsPer - 1) / rowsPer
+	parallel(g.c.workers, 1+nb, func(w, i int) {
+		if i == 0 {
+			g.c.rs()
+			return
+		}
+		if g.err != nil {
+			return
+		}
+		wk := get(w)
+		for r := (i - 1) * rowsPer; r < min(i*rowsPer, p.Kp); r++ {
+			row, err := g.src.read(wk.rowBuf, r*p.Ks*s, p.Ks*s)
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			for j := 0; j < p.Ks; j++ {
+				g.setLeaf(wk, r*p.N+j, row[j*s:(j+1)*s])
+			}
+		}
+	})
+}
+
 // colNat returns the natural-layout segment of column j for rows r0..r1.
 func (g *grid) colNat(wk *worker, j, r0, r1 int) []byte {
 	s := g.s
@@ -460,7 +505,11 @@ func (g *grid) rowPass(wk *worker, r0, r1 int) {
 	for j := p.Ks; j < p.N; j++ {
 		fromLeo(g.colNat(wk, j, r0, r1), shards[j])
 	}
-	for j := 0; j < p.N; j++ {
+	first := 0
+	if g.prehash {
+		first = p.Ks
+	}
+	for j := first; j < p.N; j++ {
 		nat := g.colNat(wk, j, r0, r1)
 		for r := r0; r < r1; r++ {
 			o := (r - r0) * s

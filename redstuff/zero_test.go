@@ -16,8 +16,14 @@ func TestLargeGridRoots(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 11))
 	n := 520
-	c := codecFor(t, n)
+	for _, opts := range [][]Option{nil, {withScalarLimit(-1), withPrehash()}} {
+		largeGridRoots(t, rng, seed, codecFor(t, n, opts...))
+	}
+}
+
+func largeGridRoots(t *testing.T, rng *rand.Rand, seed uint64, c *Codec) {
 	p := c.Params()
+	n := p.N
 	for _, length := range []int{1, 1024, 3 * p.Ks * 2, p.Kp * p.Ks * 2, p.Kp*p.Ks*2 + 1 + rng.IntN(5000)} {
 		data := randBytes(rng, length)
 		e, err := c.Encode(data)
