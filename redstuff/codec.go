@@ -107,6 +107,16 @@ func (c *Codec) rs() (row, col reedsolomon.Encoder, err error) {
 	return c.row, c.col, c.rsErr
 }
 
+// Prepare builds now what encoding a blob of length bytes will need and
+// takes long to build: the Reed–Solomon library's tables, about 0.2 s on
+// one core the first time in a process. A caller that starts it in a
+// goroutine overlaps that with reading the blob. Calling it is optional.
+func (c *Codec) Prepare(length uint64) {
+	if !c.useScalar(c.p.SymbolSize(length)) {
+		c.rs() // an error is reported by the encode itself
+	}
+}
+
 // extender extends shards in Leopard's layout: shards[k:] from shards[:k].
 type extender interface{ Encode(shards [][]byte) error }
 

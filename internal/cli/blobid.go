@@ -65,6 +65,8 @@ func fileBlobID(codec *redstuff.Codec, path string, stdin io.Reader) (blob.ID, e
 		}
 		return codec.BlobID(data)
 	}
+	// Build the codec's tables on another core while the file is mapped.
+	go codec.Prepare(uint64(st.Size()))
 	// A mapped file is hashed in place, with no copy and no second read
 	// for the column pass; where mapping fails, it is streamed.
 	if data, unmap, ok := mapFile(f, st.Size()); ok {
