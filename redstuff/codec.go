@@ -125,11 +125,16 @@ type extender interface{ Encode(shards [][]byte) error }
 // (scalarCold) or, once built, the library itself (scalarWarm).
 var scalarCold, scalarWarm = 1 << 25, 1 << 24
 
-// useScalar reports whether symbols of s bytes are extended with the
-// scalar encoders.
+// useScalar reports whether a whole grid of s-byte symbols is extended
+// with the scalar encoders.
 func (c *Codec) useScalar(s int) bool {
 	p := c.p
-	work := p.N * p.N * (s / 2) * bits.Len(uint(p.N))
+	return c.scalarFits(p.N*p.N*(s/2)*bits.Len(uint(p.N)), s)
+}
+
+// scalarFits reports whether work element-butterflies on s-byte symbols
+// are done by the scalar encoders.
+func (c *Codec) scalarFits(work, s int) bool {
 	limit := scalarCold
 	if leopardReady.Load() {
 		limit = scalarWarm
@@ -138,6 +143,21 @@ func (c *Codec) useScalar(s int) bool {
 		limit = c.scalar
 	}
 	return s <= maxChunk && work <= limit
+}
+
+// sliverCode returns the encoder that extends one sliver of kind k with
+// s-byte symbols, and its number of source symbols: the scalar one when
+// that is small work, so that verifying a sliver does not build the
+// library's tables.
+func (c *Codec) sliverCode(k blob.SliverKind, s int) (extender, int, error) {
+	p := c.p
+	if c.scalarFits(p.N*(s/2)*bits.Len(uint(p.N)), s) {
+		if k == blob.Primary {
+			return c.srow, p.Ks, nil
+		}
+		return c.scol, p.Kp, nil
+	}
+	return c.code(k)
 }
 
 // extenders returns the row and column encoders for symbols of s bytes.

@@ -40,7 +40,7 @@ func (c *Codec) VerifyCommitment(id blob.ID, length uint64, pc *blob.PairCommitm
 // expand extends a stored sliver of kind k (ks or kp symbols of s bytes)
 // to its full row or column of n symbols.
 func (c *Codec) expand(k blob.SliverKind, data []byte, s int) ([]byte, error) {
-	enc, kk, err := c.code(k)
+	enc, kk, err := c.sliverCode(k, s)
 	if err != nil {
 		return nil, err
 	}
