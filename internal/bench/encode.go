@@ -47,7 +47,8 @@ type EncodeResult struct {
 	Size         int64
 	Encode       time.Duration // median of back-to-back encodes (buffers recycled)
 	Floor        time.Duration // median of redstuff.Codec.Floor, interleaved with Encode
-	Process      time.Duration // median whole `weft blob-id` process on a file; 0 if not measured
+	EncodeBest   time.Duration // fastest of those encodes
+	Process      time.Duration // fastest whole `weft blob-id` process on a file; 0 if not measured
 	DecodeSys    time.Duration // from the kp systematic primary slivers
 	DecodeParity time.Duration // from kp parity primary slivers
 	Recover      time.Duration // rebuild one sliver pair from recovery symbols
@@ -60,7 +61,9 @@ type EncodeResult struct {
 func (r EncodeResult) Ratio() float64 { return r.Encode.Seconds() / r.Floor.Seconds() }
 
 // ProcessRatio is the whole blob-id process over the in-process encode.
-func (r EncodeResult) ProcessRatio() float64 { return r.Process.Seconds() / r.Encode.Seconds() }
+// Both are the fastest of their runs: on a shared machine a process is
+// more exposed to the other load than a warm encode.
+func (r EncodeResult) ProcessRatio() float64 { return r.Process.Seconds() / r.EncodeBest.Seconds() }
 
 // repeat runs fn until minTime has passed and at least three times, and
 // returns the median duration.
@@ -75,7 +78,7 @@ func Encode(w io.Writer, cfg EncodeConfig) ([]EncodeResult, error) {
 	fmt.Fprintf(w, "weft bench encode: %s, GOMAXPROCS=%d, %s\n", cpuid.CPU.BrandName, runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(w, "floor = the Reed–Solomon extensions on ready buffers + one SHA-256 per grid symbol + the 2n·(n−1) inner nodes\n")
 	fmt.Fprintf(w, "        and the pair tree, same hash, same workers, same run; encode and floor are warm (buffers recycled)\n")
-	fmt.Fprintf(w, "blob-id = the whole `weft blob-id --shards N FILE` process on the blob as a file (page cache warm), as a user runs it\n")
+	fmt.Fprintf(w, "blob-id = the whole `weft blob-id --shards N FILE` process on the blob as a file (page cache warm),\n        as a user runs it; best of ≥ 3 runs, compared with the best encode\n")
 	fmt.Fprintf(w, "dec par = decode from kp non-systematic primary slivers; rebuild = one sliver pair from recovery symbols\n\n")
 	const header = "%6s %9s | %8s %8s %8s %7s | %8s %8s | %8s %8s | %8s %10s | %10s %10s\n"
 	fmt.Fprintf(w, header, "shards", "size", "encode", "MB/s", "floor", "enc/flr", "blob-id", "/encode", "dec sys", "dec par", "rebuild", "recv bytes", "encoded", "peak mem")
@@ -151,6 +154,7 @@ func encodeOne(n int, size int64, cfg EncodeConfig) (EncodeResult, error) {
 	slices.Sort(encs)
 	slices.Sort(floors)
 	r.Encode, r.Floor = encs[len(encs)/2], floors[len(floors)/2]
+	r.EncodeBest = encs[0]
 	if cfg.Binary != "" {
 		if r.Process, err = blobIDProcess(cfg.Binary, n, data, e.ID, minTime); err != nil {
 			return r, err
@@ -217,7 +221,8 @@ func encodeOne(n int, size int64, cfg EncodeConfig) (EncodeResult, error) {
 }
 
 // blobIDProcess writes data to a temporary file and times the whole
-// `bin blob-id` process on it (median), checking the ID it prints.
+// `bin blob-id` process on it (the fastest of at least three runs),
+// checking the ID it prints.
 func blobIDProcess(bin string, n int, data []byte, want blob.ID, minTime time.Duration) (time.Duration, error) {
 	f, err := os.CreateTemp("", "weft-bench-*.blob")
 	if err != nil {
@@ -231,7 +236,9 @@ func blobIDProcess(bin string, n int, data []byte, want blob.ID, minTime time.Du
 	if err := f.Close(); err != nil {
 		return 0, err
 	}
-	return repeat(minTime, func() error {
+	best := time.Duration(0)
+	_, err = repeat(minTime, func() error {
+		t0 := time.Now()
 		out, err := exec.Command(bin, "blob-id", "--shards", strconv.Itoa(n), f.Name()).Output()
 		if err != nil {
 			return fmt.Errorf("%s blob-id: %w", bin, err)
@@ -239,6 +246,10 @@ func blobIDProcess(bin string, n int, data []byte, want blob.ID, minTime time.Du
 		if got := strings.TrimSpace(string(out)); got != want.String() {
 			return fmt.Errorf("%s blob-id printed %q, want %s", bin, got, want)
 		}
+		if d := time.Since(t0); best == 0 || d < best {
+			best = d
+		}
 		return nil
 	})
+	return best, err
 }
