@@ -20,9 +20,10 @@ const Encoding = blob.RS2D16
 type Codec struct {
 	p Params
 
-	// The library's encoders are built on first use: building the first
-	// one in a process costs about 0.2 s of tables, which small grids
-	// avoid with the scalar encoders.
+	// The library's encoders are built by New, or with WithLazyTables on
+	// first use: building the first one in a process costs about 0.2 s of
+	// tables, which small grids then avoid with the scalar encoders.
+	lazy   bool
 	rsOnce sync.Once
 	rsErr  error
 	row    reedsolomon.Encoder // extends a row: ks source symbols → n
@@ -50,6 +51,16 @@ type Option func(*Codec)
 // The default is GOMAXPROCS; values below 1 mean 1.
 func WithWorkers(n int) Option {
 	return func(c *Codec) { c.workers = max(n, 1) }
+}
+
+// WithLazyTables defers the Reed–Solomon library's tables (72 MB, about
+// 0.2 s on one core, once per process) until an operation needs them.
+// For one-shot processes: small blobs are then encoded and verified
+// without them, and a larger blob's first encode builds them on one core
+// while the others hash the blob. A long-lived process is better served
+// by the default, which builds them in New, once.
+func WithLazyTables() Option {
+	return func(c *Codec) { c.lazy = true }
 }
 
 // withBatchBytes sets the target shard size of one Reed–Solomon call, a
@@ -82,6 +93,11 @@ func New(n int, opts ...Option) (*Codec, error) {
 		o(c)
 	}
 	c.srow, c.scol = newScalarCode(p.Ks, p.N-p.Ks), newScalarCode(p.Kp, p.N-p.Kp)
+	if !c.lazy {
+		if _, _, err := c.rs(); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 

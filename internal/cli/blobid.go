@@ -25,7 +25,7 @@ never copied into memory whole.`,
 			if shards == 0 {
 				return usagef("blob-id needs --shards (the network's shard count)")
 			}
-			codec, err := redstuff.New(shards)
+			codec, err := redstuff.New(shards, redstuff.WithLazyTables())
 			if err != nil {
 				return usageError{err}
 			}
