@@ -7,6 +7,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/merkle"
@@ -225,8 +226,9 @@ type grid struct {
 	mu      sync.Mutex
 	scratch [][]byte // recycled worker buffers, released by run
 
-	errOnce sync.Once
-	err     error
+	// err holds the first error of any worker; workers poll it while
+	// another may be setting it.
+	err firstError
 }
 
 // workSlab returns worker scratch space; safe for concurrent use, handed
@@ -296,7 +298,24 @@ func btoi(b bool) int {
 	return 0
 }
 
-func (g *grid) fail(err error) { g.errOnce.Do(func() { g.err = err }) }
+// fail records err unless an error is recorded already.
+func (g *grid) fail(err error) { g.err.set(err) }
+
+// failed returns the error recorded by fail, if any.
+func (g *grid) failed() error { return g.err.get() }
+
+// firstError keeps the first error reported by concurrent workers, who
+// may check it at any time.
+type firstError struct{ p atomic.Pointer[error] }
+
+func (f *firstError) set(err error) { f.p.CompareAndSwap(nil, &err) }
+
+func (f *firstError) get() error {
+	if p := f.p.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // worker holds one goroutine's scratch space, reused across batches.
 type worker struct {
@@ -390,15 +409,15 @@ func (g *grid) run() error {
 		if g.rowEnc, g.colEnc, err = g.c.rs(); err != nil {
 			return err
 		}
-		if g.err != nil {
-			return g.err
+		if err := g.failed(); err != nil {
+			return err
 		}
 	}
 
 	// Pass 1: extend the source rows.
 	nb1 := (p.Kp + rowsPer - 1) / rowsPer
 	parallel(g.c.workers, nb1, func(w, i int) {
-		if g.err != nil {
+		if g.failed() != nil {
 			return
 		}
 		r0 := i * rowsPer
@@ -408,15 +427,15 @@ func (g *grid) run() error {
 		}
 		g.rowPass(get(w), r0, min(r0+rowsPer, p.Kp))
 	})
-	if g.err != nil {
-		return g.err
+	if err := g.failed(); err != nil {
+		return err
 	}
 
 	// Pass 2: extend every column, in batches that do not straddle ks.
 	nbA := (p.Ks + colsPer - 1) / colsPer
 	nbB := (n - p.Ks + colsPer - 1) / colsPer
 	parallel(g.c.workers, nbA+nbB, func(w, i int) {
-		if g.err != nil {
+		if g.failed() != nil {
 			return
 		}
 		var c0, c1 int
@@ -433,8 +452,8 @@ func (g *grid) run() error {
 		}
 		g.colPass(get(w), c0, c1)
 	})
-	if g.err != nil {
-		return g.err
+	if err := g.failed(); err != nil {
+		return err
 	}
 	g.commit()
 	return nil
@@ -450,7 +469,7 @@ func (g *grid) prehashLeaves(get func(int) *worker, rowsPer int) {
 			g.c.rs()
 			return
 		}
-		if g.err != nil {
+		if g.failed() != nil {
 			return
 		}
 		wk := get(w)

@@ -68,6 +68,7 @@ func (c *Codec) floorExtend(length uint64) error {
 		// Like Encode, split big symbols into chunks, hashing as a stream.
 		return c.floorChunked(s, rowEnc, colEnc)
 	}
+	var first firstError
 	bufs := make([][][]byte, c.workers)
 	get := func(w int) [][]byte {
 		if bufs[w] == nil {
@@ -96,7 +97,7 @@ func (c *Codec) floorExtend(length uint64) error {
 		rows := min(r0+rowsPer, p.Kp) - r0
 		shards := trim(get(w), leoLen(rows*s))
 		if e := rowEnc.Encode(shards); e != nil {
-			err = e
+			first.set(e)
 		}
 		hashAll(shards, rows, rows*s)
 	})
@@ -111,11 +112,11 @@ func (c *Codec) floorExtend(length uint64) error {
 		}
 		shards := trim(get(w), leoLen(cols*s))
 		if e := colEnc.Encode(shards); e != nil {
-			err = e
+			first.set(e)
 		}
 		hashAll(shards[p.Kp:], cols, cols*s)
 	})
-	return err
+	return first.get()
 }
 
 func trim(shards [][]byte, size int) [][]byte {
@@ -148,7 +149,7 @@ func (c *Codec) floorChunked(s int, rowEnc, colEnc extender) error {
 		}
 		return scr[w]
 	}
-	var err error
+	var first firstError
 	pass := func(enc extender, hashFrom, batches int) {
 		parallel(c.workers, batches, func(w, i int) {
 			sc := get(w)
@@ -157,7 +158,7 @@ func (c *Codec) floorChunked(s int, rowEnc, colEnc extender) error {
 				m := min(maxChunk, s-b0)
 				shards := trim(sc.shards, leoLen(m))
 				if e := enc.Encode(shards); e != nil {
-					err = e
+					first.set(e)
 				}
 				for j := hashFrom; j < p.N; j++ {
 					sc.dig[j].Write(shards[j][:m])
@@ -171,5 +172,5 @@ func (c *Codec) floorChunked(s int, rowEnc, colEnc extender) error {
 	}
 	pass(rowEnc, 0, p.Kp)
 	pass(colEnc, p.Kp, p.N)
-	return err
+	return first.get()
 }
