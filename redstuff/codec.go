@@ -28,8 +28,9 @@ type Codec struct {
 	rsErr  error
 	row    reedsolomon.Encoder // extends a row: ks source symbols → n
 	col    reedsolomon.Encoder // extends a column: kp source symbols → n
-	srow   *scalarCode
-	scol   *scalarCode
+	// Encoders that need no library tables: vecCode where there is SIMD
+	// code for it, scalarCode elsewhere.
+	srow, scol extender
 
 	workers int
 	batch   int
@@ -92,7 +93,11 @@ func New(n int, opts ...Option) (*Codec, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	c.srow, c.scol = newScalarCode(p.Ks, p.N-p.Ks), newScalarCode(p.Kp, p.N-p.Kp)
+	if hasVecCode {
+		c.srow, c.scol = newVecCode(p.Ks, p.N-p.Ks), newVecCode(p.Kp, p.N-p.Kp)
+	} else {
+		c.srow, c.scol = newScalarCode(p.Ks, p.N-p.Ks), newScalarCode(p.Kp, p.N-p.Kp)
+	}
 	if !c.lazy {
 		if _, _, err := c.rs(); err != nil {
 			return nil, err
@@ -160,7 +165,7 @@ var scalarSpent atomic.Int64
 // still worth doing with the scalar code.
 func (c *Codec) spendScalar(s int) bool {
 	p := c.p
-	if leopardReady.Load() || c.scalar != 0 {
+	if leopardReady.Load() || c.scalar != 0 || hasVecCode {
 		return true
 	}
 	return scalarSpent.Add(int64(p.N*p.N*(s/2)*bits.Len(uint(p.N)))) <= int64(scalarCold)
@@ -169,6 +174,11 @@ func (c *Codec) spendScalar(s int) bool {
 // scalarFits reports whether work element-butterflies on s-byte symbols
 // are done by the scalar encoders.
 func (c *Codec) scalarFits(work, s int) bool {
+	if hasVecCode && c.scalar == 0 && !leopardReady.Load() {
+		// The SIMD code costs about what the library does, without its
+		// tables: while they are not built, it extends everything.
+		return true
+	}
 	limit := scalarCold
 	if leopardReady.Load() {
 		limit = scalarWarm
@@ -176,7 +186,8 @@ func (c *Codec) scalarFits(work, s int) bool {
 	if c.scalar != 0 {
 		limit = c.scalar
 	}
-	return s <= maxChunk && work <= limit
+	// The scalar code is kept to symbols that need no chunking.
+	return (s <= maxChunk || hasVecCode) && work <= limit
 }
 
 // sliverCode returns the encoder that extends one sliver of kind k with

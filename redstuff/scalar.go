@@ -152,23 +152,7 @@ func (c *scalarCode) Encode(shards [][]byte) error {
 	for i := range work {
 		work[i] = vec(c.k + i)
 	}
-	m := c.m
-	skew := t.skew[m-1:]
-	mtrunc := min(c.k, m)
-	t.ifftEncoder(data, mtrunc, work, nil, m, skew)
-	if m < c.k {
-		sh, sk := data, skew
-		i := m
-		for ; i+m <= c.k; i += m {
-			sh, sk = sh[m:], sk[m:]
-			t.ifftEncoder(sh, m, work[m:], work, m, sk)
-		}
-		if last := c.k % m; last != 0 {
-			sh, sk = sh[m:], sk[m:]
-			t.ifftEncoder(sh, last, work[m:], work, m, sk)
-		}
-	}
-	t.fft(work, c.parity, m, t.skew[:])
+	leoEncode(uint16Kernel{t}, data, work, c.k, c.parity, c.m)
 	for i := 0; i < c.parity; i++ {
 		toLeoElems(shards[c.k+i], work[i])
 	}
@@ -203,15 +187,23 @@ func toLeoElems(dst []byte, src []uint16) {
 	}
 }
 
-func xorInto(dst, src []uint16) {
+// uint16Kernel is the transforms' arithmetic on vectors of elements, one
+// element at a time.
+type uint16Kernel struct{ t *gfTables }
+
+func (uint16Kernel) xor(dst, src []uint16) {
 	src = src[:len(dst)]
 	for i := range dst {
 		dst[i] ^= src[i]
 	}
 }
 
+func (uint16Kernel) copyv(dst, src []uint16) { copy(dst, src) }
+func (uint16Kernel) clearv(v []uint16)       { clear(v) }
+
 // fft2: x ^= y·m; y ^= x.
-func (t *gfTables) fft2(x, y []uint16, logM uint16) {
+func (k uint16Kernel) fft2(x, y []uint16, logM uint16) {
+	t := k.t
 	y = y[:len(x)]
 	for i := range x {
 		if v := y[i]; v != 0 {
@@ -222,119 +214,14 @@ func (t *gfTables) fft2(x, y []uint16, logM uint16) {
 }
 
 // ifft2: y ^= x; x ^= y·m.
-func (t *gfTables) ifft2(x, y []uint16, logM uint16) {
+func (k uint16Kernel) ifft2(x, y []uint16, logM uint16) {
+	t := k.t
 	y = y[:len(x)]
 	for i := range x {
 		v := y[i] ^ x[i]
 		y[i] = v
 		if v != 0 {
 			x[i] ^= t.exp[addMod(t.log[v], logM)]
-		}
-	}
-}
-
-func (t *gfTables) ifft4(w [][]uint16, dist int, m01, m23, m02 uint16) {
-	if m01 == gfModulus {
-		xorInto(w[dist], w[0])
-	} else {
-		t.ifft2(w[0], w[dist], m01)
-	}
-	if m23 == gfModulus {
-		xorInto(w[dist*3], w[dist*2])
-	} else {
-		t.ifft2(w[dist*2], w[dist*3], m23)
-	}
-	if m02 == gfModulus {
-		xorInto(w[dist*2], w[0])
-		xorInto(w[dist*3], w[dist])
-	} else {
-		t.ifft2(w[0], w[dist*2], m02)
-		t.ifft2(w[dist], w[dist*3], m02)
-	}
-}
-
-func (t *gfTables) fft4(w [][]uint16, dist int, m01, m23, m02 uint16) {
-	if m02 == gfModulus {
-		xorInto(w[dist*2], w[0])
-		xorInto(w[dist*3], w[dist])
-	} else {
-		t.fft2(w[0], w[dist*2], m02)
-		t.fft2(w[dist], w[dist*3], m02)
-	}
-	if m01 == gfModulus {
-		xorInto(w[dist], w[0])
-	} else {
-		t.fft2(w[0], w[dist], m01)
-	}
-	if m23 == gfModulus {
-		xorInto(w[dist*3], w[dist*2])
-	} else {
-		t.fft2(w[dist*2], w[dist*3], m23)
-	}
-}
-
-// ifftEncoder is the library's ifftDITEncoder: work[:m] = IFFT(data[:mtrunc]),
-// then xorRes[:m] ^= work[:m] when xorRes is given.
-func (t *gfTables) ifftEncoder(data [][]uint16, mtrunc int, work, xorRes [][]uint16, m int, skew []uint16) {
-	for i := 0; i < mtrunc; i++ {
-		copy(work[i], data[i])
-	}
-	for i := mtrunc; i < m; i++ {
-		clear(work[i])
-	}
-	dist, dist4 := 1, 4
-	for dist4 <= m {
-		for r := 0; r < mtrunc; r += dist4 {
-			iend := r + dist
-			m01, m02, m23 := skew[iend], skew[iend+dist], skew[iend+dist*2]
-			for i := r; i < iend; i++ {
-				t.ifft4(work[i:], dist, m01, m23, m02)
-			}
-		}
-		dist = dist4
-		dist4 <<= 2
-	}
-	if dist < m {
-		logM := skew[dist]
-		if logM == gfModulus {
-			for i := 0; i < dist; i++ {
-				xorInto(work[dist+i], work[i])
-			}
-		} else {
-			for i := 0; i < dist; i++ {
-				t.ifft2(work[i], work[i+dist], logM)
-			}
-		}
-	}
-	if xorRes != nil {
-		for i := 0; i < m; i++ {
-			xorInto(xorRes[i], work[i])
-		}
-	}
-}
-
-// fft is the library's fftDIT.
-func (t *gfTables) fft(work [][]uint16, mtrunc, m int, skew []uint16) {
-	dist4, dist := m, m>>2
-	for dist != 0 {
-		for r := 0; r < mtrunc; r += dist4 {
-			iend := r + dist
-			m01, m02, m23 := skew[iend-1], skew[iend+dist-1], skew[iend+dist*2-1]
-			for i := r; i < iend; i++ {
-				t.fft4(work[i:], dist, m01, m23, m02)
-			}
-		}
-		dist4 = dist
-		dist >>= 2
-	}
-	if dist4 == 2 {
-		for r := 0; r < mtrunc; r += 2 {
-			logM := skew[r]
-			if logM == gfModulus {
-				xorInto(work[r+1], work[r])
-			} else {
-				t.fft2(work[r], work[r+1], logM)
-			}
 		}
 	}
 }

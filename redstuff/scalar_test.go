@@ -9,9 +9,12 @@ import (
 )
 
 // TestScalarCodeMatchesLibrary checks the one-element-at-a-time encoder
-// against github.com/klauspost/reedsolomon for the shapes of many grids
-// and random, sparse and zero data.
-func TestScalarCodeMatchesLibrary(t *testing.T) {
+// and the SIMD one (where there is one) against
+// github.com/klauspost/reedsolomon for the shapes of many grids and
+// random, sparse and zero data.
+func TestScalarCodeMatchesLibrary(t *testing.T) { vecVariants(t, testCodesMatchLibrary) }
+
+func testCodesMatchLibrary(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 9))
 	ns := []int{4, 5, 7, 10, 13, 31, 64, 100, 256, 257, 1000}
@@ -26,8 +29,11 @@ func TestScalarCodeMatchesLibrary(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sc := newScalarCode(k, par)
+			codes := map[string]extender{"scalar": newScalarCode(k, par), "vec": newVecCode(k, par)}
 			size := 64 * (1 + rng.IntN(3))
+			if rng.IntN(4) == 0 {
+				size = 64 * (1 + rng.IntN(100))
+			}
 			for _, fill := range []int{0, 1, 2, 3} {
 				a := leoShards(k+par, size)
 				for j := 0; j < k; j++ {
@@ -46,22 +52,29 @@ func TestScalarCodeMatchesLibrary(t *testing.T) {
 						}
 					}
 				}
-				b := make([][]byte, len(a))
-				for j := range a {
-					b[j] = append([]byte(nil), a[j]...)
-					if j >= k {
-						fillRandom(rng, b[j])
+				bs := map[string][][]byte{}
+				for name := range codes {
+					b := make([][]byte, len(a))
+					for j := range a {
+						b[j] = append([]byte(nil), a[j]...)
+						if j >= k {
+							fillRandom(rng, b[j])
+						}
 					}
+					bs[name] = b
 				}
 				if err := lib.Encode(a); err != nil {
 					t.Fatal(err)
 				}
-				if err := sc.Encode(b); err != nil {
-					t.Fatal(err)
-				}
-				for j := k; j < k+par; j++ {
-					if !bytes.Equal(a[j], b[j]) {
-						t.Fatalf("n=%d k=%d parity=%d fill=%d: shard %d differs (seed %d)", n, k, par, fill, j, seed)
+				for name, code := range codes {
+					b := bs[name]
+					if err := code.Encode(b); err != nil {
+						t.Fatal(err)
+					}
+					for j := 0; j < k+par; j++ {
+						if !bytes.Equal(a[j], b[j]) {
+							t.Fatalf("%s: n=%d k=%d parity=%d size=%d fill=%d: shard %d differs (seed %d)", name, n, k, par, size, fill, j, seed)
+						}
 					}
 				}
 			}

@@ -1,0 +1,139 @@
+package redstuff
+
+// The additive-FFT transforms of the Leopard GF(2^16) encoder, written
+// once over any vector representation: a kernel supplies the arithmetic
+// on whole vectors (scalarCode: elements one at a time; vecCode: shards in
+// Leopard's layout with SIMD). A multiplier is given by its logarithm; the
+// logarithm gfModulus stands for 0, and a butterfly by 0 is a plain XOR.
+
+// kernel is the vector arithmetic the transforms need.
+type kernel[V any] interface {
+	xor(dst, src V)           // dst ^= src
+	fft2(x, y V, logM uint16) // x ^= y·m; y ^= x
+	ifft2(x, y V, logM uint16)
+	copyv(dst, src V)
+	clearv(v V)
+}
+
+func ifft4[V any, K kernel[V]](k K, w []V, dist int, m01, m23, m02 uint16) {
+	if m01 == gfModulus {
+		k.xor(w[dist], w[0])
+	} else {
+		k.ifft2(w[0], w[dist], m01)
+	}
+	if m23 == gfModulus {
+		k.xor(w[dist*3], w[dist*2])
+	} else {
+		k.ifft2(w[dist*2], w[dist*3], m23)
+	}
+	if m02 == gfModulus {
+		k.xor(w[dist*2], w[0])
+		k.xor(w[dist*3], w[dist])
+	} else {
+		k.ifft2(w[0], w[dist*2], m02)
+		k.ifft2(w[dist], w[dist*3], m02)
+	}
+}
+
+func fft4[V any, K kernel[V]](k K, w []V, dist int, m01, m23, m02 uint16) {
+	if m02 == gfModulus {
+		k.xor(w[dist*2], w[0])
+		k.xor(w[dist*3], w[dist])
+	} else {
+		k.fft2(w[0], w[dist*2], m02)
+		k.fft2(w[dist], w[dist*3], m02)
+	}
+	if m01 == gfModulus {
+		k.xor(w[dist], w[0])
+	} else {
+		k.fft2(w[0], w[dist], m01)
+	}
+	if m23 == gfModulus {
+		k.xor(w[dist*3], w[dist*2])
+	} else {
+		k.fft2(w[dist*2], w[dist*3], m23)
+	}
+}
+
+// ifftEncoder sets work[:m] to the IFFT of data[:mtrunc] (zeros after),
+// then XORs it into xorRes[:m] when xorRes is given.
+func ifftEncoder[V any, K kernel[V]](k K, data []V, mtrunc int, work, xorRes []V, m int, skew []uint16) {
+	for i := 0; i < mtrunc; i++ {
+		k.copyv(work[i], data[i])
+	}
+	for i := mtrunc; i < m; i++ {
+		k.clearv(work[i])
+	}
+	dist, dist4 := 1, 4
+	for dist4 <= m {
+		for r := 0; r < mtrunc; r += dist4 {
+			iend := r + dist
+			m01, m02, m23 := skew[iend], skew[iend+dist], skew[iend+dist*2]
+			for i := r; i < iend; i++ {
+				ifft4(k, work[i:], dist, m01, m23, m02)
+			}
+		}
+		dist = dist4
+		dist4 <<= 2
+	}
+	if dist < m {
+		logM := skew[dist]
+		for i := 0; i < dist; i++ {
+			if logM == gfModulus {
+				k.xor(work[dist+i], work[i])
+			} else {
+				k.ifft2(work[i], work[i+dist], logM)
+			}
+		}
+	}
+	if xorRes != nil {
+		for i := 0; i < m; i++ {
+			k.xor(xorRes[i], work[i])
+		}
+	}
+}
+
+// fft is the forward transform of work[:mtrunc] in place.
+func fft[V any, K kernel[V]](k K, work []V, mtrunc, m int, skew []uint16) {
+	dist4, dist := m, m>>2
+	for dist != 0 {
+		for r := 0; r < mtrunc; r += dist4 {
+			iend := r + dist
+			m01, m02, m23 := skew[iend-1], skew[iend+dist-1], skew[iend+dist*2-1]
+			for i := r; i < iend; i++ {
+				fft4(k, work[i:], dist, m01, m23, m02)
+			}
+		}
+		dist4 = dist
+		dist >>= 2
+	}
+	if dist4 == 2 {
+		for r := 0; r < mtrunc; r += 2 {
+			if logM := skew[r]; logM == gfModulus {
+				k.xor(work[r+1], work[r])
+			} else {
+				k.fft2(work[r], work[r+1], logM)
+			}
+		}
+	}
+}
+
+// leoEncode computes the parity of kk data vectors into work[:parity];
+// work holds 2m vectors, m = ceilPow2(parity).
+func leoEncode[V any, K kernel[V]](k K, data, work []V, kk, parity, m int) {
+	skew := gf16().skew[m-1:]
+	ifftEncoder(k, data, min(kk, m), work, nil, m, skew)
+	if m < kk {
+		sh, sk := data, skew
+		i := m
+		for ; i+m <= kk; i += m {
+			sh, sk = sh[m:], sk[m:]
+			ifftEncoder(k, sh, m, work[m:], work, m, sk)
+		}
+		if last := kk % m; last != 0 {
+			sh, sk = sh[m:], sk[m:]
+			ifftEncoder(k, sh, last, work[m:], work, m, sk)
+		}
+	}
+	fft(k, work, parity, m, gf16().skew[:])
+}
