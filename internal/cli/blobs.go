@@ -28,7 +28,13 @@ import (
 )
 
 // connect opens the SDK client named by --config or WEFT_CONFIG.
+// connect connects a one-shot command: its codec builds the Reed–Solomon
+// library's tables only if a decode needs them.
 func connect(ctx context.Context, cmd *cobra.Command) (*client.Client, error) {
+	return dial(ctx, cmd, true)
+}
+
+func dial(ctx context.Context, cmd *cobra.Command, lazy bool) (*client.Client, error) {
 	path, _ := cmd.Flags().GetString("config")
 	if path == "" {
 		path = os.Getenv("WEFT_CONFIG")
@@ -40,6 +46,7 @@ func connect(ctx context.Context, cmd *cobra.Command) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.LazyTables = lazy
 	return client.New(ctx, cfg)
 }
 
@@ -555,7 +562,7 @@ func newGatewayCmd(s Streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			c, err := connect(ctx, cmd)
+			c, err := dial(ctx, cmd, false) // long-lived: tables built once, up front
 			if err != nil {
 				return err
 			}
