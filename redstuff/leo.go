@@ -13,45 +13,57 @@ type kernel[V any] interface {
 	ifft2(x, y V, logM uint16)
 	copyv(dst, src V)
 	clearv(v V)
+	// ifft4 and fft4 are two layers of butterflies over four vectors:
+	// ifft4Steps and fft4Steps, or the same fused.
+	ifft4(w0, w1, w2, w3 V, m01, m23, m02 uint16)
+	fft4(w0, w1, w2, w3 V, m01, m23, m02 uint16)
 }
 
 func ifft4[V any, K kernel[V]](k K, w []V, dist int, m01, m23, m02 uint16) {
-	if m01 == gfModulus {
-		k.xor(w[dist], w[0])
-	} else {
-		k.ifft2(w[0], w[dist], m01)
-	}
-	if m23 == gfModulus {
-		k.xor(w[dist*3], w[dist*2])
-	} else {
-		k.ifft2(w[dist*2], w[dist*3], m23)
-	}
-	if m02 == gfModulus {
-		k.xor(w[dist*2], w[0])
-		k.xor(w[dist*3], w[dist])
-	} else {
-		k.ifft2(w[0], w[dist*2], m02)
-		k.ifft2(w[dist], w[dist*3], m02)
-	}
+	k.ifft4(w[0], w[dist], w[dist*2], w[dist*3], m01, m23, m02)
 }
 
 func fft4[V any, K kernel[V]](k K, w []V, dist int, m01, m23, m02 uint16) {
-	if m02 == gfModulus {
-		k.xor(w[dist*2], w[0])
-		k.xor(w[dist*3], w[dist])
-	} else {
-		k.fft2(w[0], w[dist*2], m02)
-		k.fft2(w[dist], w[dist*3], m02)
-	}
+	k.fft4(w[0], w[dist], w[dist*2], w[dist*3], m01, m23, m02)
+}
+
+func ifft4Steps[V any, K kernel[V]](k K, w0, w1, w2, w3 V, m01, m23, m02 uint16) {
 	if m01 == gfModulus {
-		k.xor(w[dist], w[0])
+		k.xor(w1, w0)
 	} else {
-		k.fft2(w[0], w[dist], m01)
+		k.ifft2(w0, w1, m01)
 	}
 	if m23 == gfModulus {
-		k.xor(w[dist*3], w[dist*2])
+		k.xor(w3, w2)
 	} else {
-		k.fft2(w[dist*2], w[dist*3], m23)
+		k.ifft2(w2, w3, m23)
+	}
+	if m02 == gfModulus {
+		k.xor(w2, w0)
+		k.xor(w3, w1)
+	} else {
+		k.ifft2(w0, w2, m02)
+		k.ifft2(w1, w3, m02)
+	}
+}
+
+func fft4Steps[V any, K kernel[V]](k K, w0, w1, w2, w3 V, m01, m23, m02 uint16) {
+	if m02 == gfModulus {
+		k.xor(w2, w0)
+		k.xor(w3, w1)
+	} else {
+		k.fft2(w0, w2, m02)
+		k.fft2(w1, w3, m02)
+	}
+	if m01 == gfModulus {
+		k.xor(w1, w0)
+	} else {
+		k.fft2(w0, w1, m01)
+	}
+	if m23 == gfModulus {
+		k.xor(w3, w2)
+	} else {
+		k.fft2(w2, w3, m23)
 	}
 }
 

@@ -201,6 +201,14 @@ func (uint16Kernel) xor(dst, src []uint16) {
 func (uint16Kernel) copyv(dst, src []uint16) { copy(dst, src) }
 func (uint16Kernel) clearv(v []uint16)       { clear(v) }
 
+func (k uint16Kernel) ifft4(w0, w1, w2, w3 []uint16, m01, m23, m02 uint16) {
+	ifft4Steps(k, w0, w1, w2, w3, m01, m23, m02)
+}
+
+func (k uint16Kernel) fft4(w0, w1, w2, w3 []uint16, m01, m23, m02 uint16) {
+	fft4Steps(k, w0, w1, w2, w3, m01, m23, m02)
+}
+
 // fft2: x ^= y·m; y ^= x.
 func (k uint16Kernel) fft2(x, y []uint16, logM uint16) {
 	t := k.t

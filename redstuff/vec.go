@@ -83,6 +83,18 @@ func (vecKernel) xor(dst, src []byte)   { subtle.XORBytes(dst, dst, src) }
 func (vecKernel) copyv(dst, src []byte) { copy(dst, src) }
 func (vecKernel) clearv(v []byte)       { clear(v) }
 
+func (k vecKernel) ifft4(w0, w1, w2, w3 []byte, m01, m23, m02 uint16) {
+	if m01 == gfModulus || m23 == gfModulus || m02 == gfModulus || !ifft4Vec(mulTableFor(m01), mulTableFor(m23), mulTableFor(m02), w0, w1, w2, w3) {
+		ifft4Steps(k, w0, w1, w2, w3, m01, m23, m02)
+	}
+}
+
+func (k vecKernel) fft4(w0, w1, w2, w3 []byte, m01, m23, m02 uint16) {
+	if m01 == gfModulus || m23 == gfModulus || m02 == gfModulus || !fft4Vec(mulTableFor(m01), mulTableFor(m23), mulTableFor(m02), w0, w1, w2, w3) {
+		fft4Steps(k, w0, w1, w2, w3, m01, m23, m02)
+	}
+}
+
 func (vecKernel) fft2(x, y []byte, logM uint16) {
 	fft2Vec(mulTableFor(logM), x, y[:len(x)])
 }
@@ -100,6 +112,10 @@ type mulTable struct {
 	// gfni holds 8×8 bit matrices for GF2P8AFFINEQB: low byte to low
 	// byte, high to low, low to high, high to high.
 	gfni [4]uint64
+	// gfni512 lays them out for a whole 64-byte block in one 512-bit
+	// register (low bytes, then high bytes): low→low and high→high for
+	// the block, then high→low and low→high for its halves swapped.
+	gfni512 [16]uint64
 }
 
 // mulTables caches the table of each multiplier (by logarithm), built on
@@ -135,6 +151,10 @@ func newMulTable(logM uint16) *mulTable {
 			mat := (in / 8) + 2*(out/8) // lo→lo, hi→lo, lo→hi, hi→hi
 			t.gfni[mat] |= 1 << ((7-out%8)*8 + in%8)
 		}
+	}
+	for i := 0; i < 4; i++ {
+		t.gfni512[i], t.gfni512[4+i] = t.gfni[0], t.gfni[3]
+		t.gfni512[8+i], t.gfni512[12+i] = t.gfni[1], t.gfni[2]
 	}
 	return &t
 }

@@ -4,15 +4,14 @@ package redstuff
 
 import "testing"
 
-// vecVariants runs f once per SIMD multiplication this machine has:
-// nibble lookups, and bit matrices where GFNI is present.
+// vecVariants runs f once per SIMD multiplication this machine has.
 func vecVariants(t *testing.T, f func(t *testing.T)) {
-	gfni := hasGFNI
-	defer func() { hasGFNI = gfni }()
-	hasGFNI = false
-	t.Run("avx2", f)
-	if gfni {
-		hasGFNI = true
-		t.Run("gfni", f)
+	level := vecLevel
+	defer func() { vecLevel = level }()
+	for l, name := range []string{vecNone: "generic", vecAVX2: "avx2", vecGFNI: "gfni", vecGFNI512: "gfni512"} {
+		if l <= level {
+			vecLevel = l
+			t.Run(name, f)
+		}
 	}
 }
