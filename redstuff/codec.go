@@ -22,7 +22,7 @@ type Codec struct {
 
 	// The library's encoders are built by New, or with WithLazyTables on
 	// first use: building the first one in a process costs about 0.2 s of
-	// tables, which small grids then avoid with the scalar encoders.
+	// tables, which vecCode (or, for small grids, the scalar code) avoids.
 	lazy   bool
 	rsOnce sync.Once
 	rsErr  error
@@ -56,10 +56,13 @@ func WithWorkers(n int) Option {
 
 // WithLazyTables defers the Reed–Solomon library's tables (72 MB, about
 // 0.2 s on one core, once per process) until an operation needs them.
-// For one-shot processes: small blobs are then encoded and verified
-// without them, and a larger blob's first encode builds them on one core
-// while the others hash the blob. A long-lived process is better served
-// by the default, which builds them in New, once.
+// For one-shot processes: blobs are then encoded and slivers verified
+// without them, by vecCode where there is SIMD code for it (else small
+// blobs by the scalar code, and a larger blob's first encode builds them
+// on one core while the others hash the blob); only decoding from parity
+// builds them. A long-lived process is better served by the default,
+// which builds them in New, once: the library's encoder is somewhat
+// faster.
 func WithLazyTables() Option {
 	return func(c *Codec) { c.lazy = true }
 }
@@ -130,8 +133,9 @@ func (c *Codec) rs() (row, col reedsolomon.Encoder, err error) {
 
 // Prepare builds now what encoding a blob of length bytes will need and
 // takes long to build: the Reed–Solomon library's tables, about 0.2 s on
-// one core the first time in a process. A caller that starts it in a
-// goroutine overlaps that with reading the blob. Calling it is optional.
+// one core the first time in a process, where the encode will use them. A
+// caller that starts it in a goroutine overlaps that with reading the
+// blob. Calling it is optional.
 func (c *Codec) Prepare(length uint64) {
 	if !c.useScalar(c.p.SymbolSize(length)) {
 		c.rs() // an error is reported by the encode itself
