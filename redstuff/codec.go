@@ -178,10 +178,12 @@ func (c *Codec) spendScalar(s int) bool {
 // scalarFits reports whether work element-butterflies on s-byte symbols
 // are done by the scalar encoders.
 func (c *Codec) scalarFits(work, s int) bool {
-	if hasVecCode && c.scalar == 0 && !leopardReady.Load() {
+	if hasVecCode && c.scalar == 0 {
 		// The SIMD code costs about what the library does, without its
-		// tables: while they are not built, it extends everything.
-		return true
+		// tables: while they are not built, it extends everything; once
+		// they are, it still takes small grids, whose zero columns it
+		// skips.
+		return !leopardReady.Load() || work <= scalarCold
 	}
 	limit := scalarCold
 	if leopardReady.Load() {
