@@ -50,6 +50,10 @@ type Config struct {
 	NodeTimeout units.Duration `json:"nodeTimeout,omitempty"`
 	// Parallelism bounds concurrent requests to storage nodes. Default 16.
 	Parallelism int `json:"parallelism,omitempty"`
+	// LazyTables defers the Reed–Solomon library's tables (72 MB, about
+	// 0.2 s of one core) until a decode needs them
+	// (redstuff.WithLazyTables): for one-shot processes such as the CLI.
+	LazyTables bool `json:"-"`
 }
 
 // Errors.
@@ -118,7 +122,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		ctl.Close()
 		return nil, err
 	}
-	codec, err := redstuff.New(st.Params.Shards)
+	var opts []redstuff.Option
+	if cfg.LazyTables {
+		opts = append(opts, redstuff.WithLazyTables())
+	}
+	codec, err := redstuff.New(st.Params.Shards, opts...)
 	if err != nil {
 		ctl.Close()
 		return nil, err

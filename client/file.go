@@ -188,10 +188,13 @@ func (c *Client) StoreFile(ctx context.Context, r io.Reader, size int64, o FileO
 				}
 			}
 			data := buf[:n]
-			sum.Write(data)
 			total += int64(n)
 			if i == 0 && last {
 				single = true
+			} else {
+				// Only a manifest carries the file's hash: a file of one
+				// blob is not hashed once more before its encode.
+				sum.Write(data)
 			}
 			j := &segmentJob{index: i, buf: buf}
 			so := segOpts

@@ -464,3 +464,21 @@ func BenchmarkRoot(b *testing.B) {
 		})
 	}
 }
+
+// TestNodeAllocs checks that an inner node is hashed without allocating:
+// an encode hashes millions of them.
+func TestNodeAllocs(t *testing.T) {
+	var l, r merkle.Hash
+	if a := testing.AllocsPerRun(100, func() { l = merkle.Node(l, r) }); a != 0 {
+		t.Fatalf("Node allocates %v times per call", a)
+	}
+}
+
+func BenchmarkNode(b *testing.B) {
+	var l, r merkle.Hash
+	b.SetBytes(1 + 2*merkle.HashSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		l = merkle.Node(l, r)
+	}
+}

@@ -66,6 +66,10 @@ func (c *Codec) Decode(id blob.ID, length uint64, slivers []blob.Sliver) ([]byte
 func (c *Codec) decodeColumns(rows [][]byte, out []byte, s int) error {
 	p := c.p
 	rowLen := p.Ks * s
+	_, col, err := c.rs()
+	if err != nil {
+		return err
+	}
 	// Use exactly kp rows, systematic ones first: fewer to copy in.
 	chosen := make([]bool, p.N)
 	for r, k := 0, 0; r < p.N && k < p.Kp; r++ {
@@ -112,7 +116,7 @@ func (c *Codec) decodeColumns(rows [][]byte, out []byte, s int) error {
 				toLeo(shards[r], rows[r][lo:hi])
 			}
 		}
-		if err := c.col.ReconstructData(shards); err != nil {
+		if err := col.ReconstructData(shards); err != nil {
 			errs[i] = fmt.Errorf("redstuff: decoding columns %d..%d: %w", bt.c0, bt.c1-1, err)
 			return
 		}

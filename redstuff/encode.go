@@ -7,6 +7,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/merkle"
@@ -204,9 +205,15 @@ type grid struct {
 	src    source
 	keep   bool
 
-	primary   [][]byte // keep: all n; else nil
-	secondary [][]byte // columns ≥ ks always; < ks only with keep
-	leaves    []merkle.Hash
+	rowEnc, colEnc extender
+	prehash        bool // the blob's own leaves are hashed before pass 1
+	zero           *zeroTrees
+	lh             leafHasher
+
+	primary   [][]byte      // keep: all n; else nil
+	secondary [][]byte      // columns ≥ ks always; < ks only with keep
+	leaves    []merkle.Hash // n×n leaf hashes, row-major; or:
+	vals      []uint16      // n×n 2-byte symbols, whose leaves are in lh.table
 
 	rowRoots, colRoots []merkle.Hash
 	pairTree           *merkle.Tree
@@ -219,8 +226,9 @@ type grid struct {
 	mu      sync.Mutex
 	scratch [][]byte // recycled worker buffers, released by run
 
-	errOnce sync.Once
-	err     error
+	// err holds the first error of any worker; workers poll it while
+	// another may be setting it.
+	err firstError
 }
 
 // workSlab returns worker scratch space; safe for concurrent use, handed
@@ -264,10 +272,21 @@ func (c *Codec) newGrid(length uint64, keep bool) (*grid, error) {
 		i := c - first
 		g.secondary[c] = rest[i*colLen : (i+1)*colLen : (i+1)*colLen]
 	}
-	if v, ok := c.leaves.Get().(*[]merkle.Hash); ok {
-		g.leaves = *v
-	} else {
-		g.leaves = make([]merkle.Hash, n*n)
+	g.zero = newZeroTrees(s)
+	g.lh = newLeafHasher(p, s, g.zero)
+	switch {
+	case g.lh.table != nil:
+		if v, ok := c.vals.Get().(*[]uint16); ok {
+			g.vals = *v
+		} else {
+			g.vals = make([]uint16, n*n)
+		}
+	default:
+		if v, ok := c.leaves.Get().(*[]merkle.Hash); ok {
+			g.leaves = *v
+		} else {
+			g.leaves = make([]merkle.Hash, n*n)
+		}
 	}
 	return g, nil
 }
@@ -279,7 +298,24 @@ func btoi(b bool) int {
 	return 0
 }
 
-func (g *grid) fail(err error) { g.errOnce.Do(func() { g.err = err }) }
+// fail records err unless an error is recorded already.
+func (g *grid) fail(err error) { g.err.set(err) }
+
+// failed returns the error recorded by fail, if any.
+func (g *grid) failed() error { return g.err.get() }
+
+// firstError keeps the first error reported by concurrent workers, who
+// may check it at any time.
+type firstError struct{ p atomic.Pointer[error] }
+
+func (f *firstError) set(err error) { f.p.CompareAndSwap(nil, &err) }
+
+func (f *firstError) get() error {
+	if p := f.p.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // worker holds one goroutine's scratch space, reused across batches.
 type worker struct {
@@ -301,11 +337,28 @@ const maxChunk = 64 << 10
 func (g *grid) run() error {
 	p, s := g.p, g.s
 	n := p.N
+	// The library's encoders, when needed and not yet built in this
+	// process, take one core about 0.2 s to build: meanwhile the other
+	// cores hash the blob's own symbols, which need no encoder.
+	scalar := g.c.useScalar(s) && g.c.spendScalar(s)
+	g.prehash = !scalar && s <= maxChunk && (!leopardReady.Load() || g.c.prehash)
+	if scalar {
+		g.rowEnc, g.colEnc = g.c.srow, g.c.scol
+	}
 	// Batch so that one Reed–Solomon call works on shards of about
 	// c.batch bytes: big enough to amortise the call, small enough to stay
 	// in cache.
 	rowsPer := min(max(g.c.batch/s, 1), p.Kp)
 	colsPer := max(g.c.batch/s, 1)
+	if scalar {
+		// The scalar code costs the same per element however it is
+		// batched: cut each pass into several batches per worker, of at
+		// least one 64-byte block, so that every core has work.
+		per := func(total int) int {
+			return max((total+4*g.c.workers-1)/(4*g.c.workers), (64+s-1)/s)
+		}
+		rowsPer, colsPer = min(rowsPer, per(p.Kp)), min(colsPer, per(p.Ks))
+	}
 	shard := leoLen(max(rowsPer, colsPer) * s)
 	chunked := s > maxChunk
 	if chunked {
@@ -348,10 +401,23 @@ func (g *grid) run() error {
 		return workers[w]
 	}
 
+	if !scalar {
+		var err error
+		if g.prehash {
+			g.prehashLeaves(get, rowsPer)
+		}
+		if g.rowEnc, g.colEnc, err = g.c.rs(); err != nil {
+			return err
+		}
+		if err := g.failed(); err != nil {
+			return err
+		}
+	}
+
 	// Pass 1: extend the source rows.
 	nb1 := (p.Kp + rowsPer - 1) / rowsPer
 	parallel(g.c.workers, nb1, func(w, i int) {
-		if g.err != nil {
+		if g.failed() != nil {
 			return
 		}
 		r0 := i * rowsPer
@@ -361,15 +427,15 @@ func (g *grid) run() error {
 		}
 		g.rowPass(get(w), r0, min(r0+rowsPer, p.Kp))
 	})
-	if g.err != nil {
-		return g.err
+	if err := g.failed(); err != nil {
+		return err
 	}
 
 	// Pass 2: extend every column, in batches that do not straddle ks.
 	nbA := (p.Ks + colsPer - 1) / colsPer
 	nbB := (n - p.Ks + colsPer - 1) / colsPer
 	parallel(g.c.workers, nbA+nbB, func(w, i int) {
-		if g.err != nil {
+		if g.failed() != nil {
 			return
 		}
 		var c0, c1 int
@@ -386,11 +452,38 @@ func (g *grid) run() error {
 		}
 		g.colPass(get(w), c0, c1)
 	})
-	if g.err != nil {
-		return g.err
+	if err := g.failed(); err != nil {
+		return err
 	}
 	g.commit()
 	return nil
+}
+
+// prehashLeaves hashes the leaves of the blob's kp × ks symbols while
+// one worker builds the library's encoders.
+func (g *grid) prehashLeaves(get func(int) *worker, rowsPer int) {
+	p, s := g.p, g.s
+	nb := (p.Kp + rowsPer - 1) / rowsPer
+	parallel(g.c.workers, 1+nb, func(w, i int) {
+		if i == 0 {
+			g.c.rs()
+			return
+		}
+		if g.failed() != nil {
+			return
+		}
+		wk := get(w)
+		for r := (i - 1) * rowsPer; r < min(i*rowsPer, p.Kp); r++ {
+			row, err := g.src.read(wk.rowBuf, r*p.Ks*s, p.Ks*s)
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			for j := 0; j < p.Ks; j++ {
+				g.setLeaf(wk, r*p.N+j, row[j*s:(j+1)*s])
+			}
+		}
+	})
 }
 
 // colNat returns the natural-layout segment of column j for rows r0..r1.
@@ -424,18 +517,22 @@ func (g *grid) rowPass(wk *worker, r0, r1 int) {
 	for j := 0; j < p.Ks; j++ {
 		toLeo(shards[j], g.colNat(wk, j, r0, r1))
 	}
-	if err := g.c.row.Encode(shards); err != nil {
+	if err := g.rowEnc.Encode(shards); err != nil {
 		g.fail(fmt.Errorf("redstuff: row extension: %w", err))
 		return
 	}
 	for j := p.Ks; j < p.N; j++ {
 		fromLeo(g.colNat(wk, j, r0, r1), shards[j])
 	}
-	for j := 0; j < p.N; j++ {
+	first := 0
+	if g.prehash {
+		first = p.Ks
+	}
+	for j := first; j < p.N; j++ {
 		nat := g.colNat(wk, j, r0, r1)
 		for r := r0; r < r1; r++ {
 			o := (r - r0) * s
-			g.leaves[r*p.N+j] = wk.h.Leaf(nat[o : o+s])
+			g.setLeaf(wk, r*p.N+j, nat[o:o+s])
 		}
 	}
 }
@@ -464,7 +561,7 @@ func (g *grid) colPass(wk *worker, c0, c1 int) {
 		}
 		toLeo(shards[r], seg)
 	}
-	if err := g.c.col.Encode(shards); err != nil {
+	if err := g.colEnc.Encode(shards); err != nil {
 		g.fail(fmt.Errorf("redstuff: column extension: %w", err))
 		return
 	}
@@ -476,7 +573,7 @@ func (g *grid) colPass(wk *worker, c0, c1 int) {
 		fromLeo(out, shards[r])
 		for c := c0; c < c1; c++ {
 			o := (c - c0) * s
-			g.leaves[r*p.N+c] = wk.h.Leaf(out[o : o+s])
+			g.setLeaf(wk, r*p.N+c, out[o:o+s])
 		}
 	}
 }
@@ -514,7 +611,7 @@ func (g *grid) rowPassChunked(wk *worker, r int) {
 				copy(g.secondary[j][r*s+b0:], d)
 			}
 		}
-		if err := g.c.row.Encode(shards); err != nil {
+		if err := g.rowEnc.Encode(shards); err != nil {
 			g.fail(fmt.Errorf("redstuff: row extension: %w", err))
 			return
 		}
@@ -550,7 +647,7 @@ func (g *grid) colPassChunked(wk *worker, c int) {
 			}
 			toLeo(shards[r], d)
 		}
-		if err := g.c.col.Encode(shards); err != nil {
+		if err := g.colEnc.Encode(shards); err != nil {
 			g.fail(fmt.Errorf("redstuff: column extension: %w", err))
 			return
 		}
@@ -568,29 +665,69 @@ func (g *grid) colPassChunked(wk *worker, c int) {
 	}
 }
 
+// setLeaf records the leaf of the symbol at index i (row-major) of the grid.
+func (g *grid) setLeaf(wk *worker, i int, sym []byte) {
+	if g.vals != nil {
+		g.vals[i] = uint16(sym[0]) | uint16(sym[1])<<8
+		return
+	}
+	g.leaves[i] = g.lh.leaf(&wk.h, sym)
+}
+
 // commit builds the 2n sliver trees, the pair leaves and the blob root.
 func (g *grid) commit() {
 	n := g.p.N
 	g.rowRoots = make([]merkle.Hash, n)
 	g.colRoots = make([]merkle.Hash, n)
-	type scratch struct{ col, tree []merkle.Hash }
-	scr := make([]*scratch, g.c.workers)
+	// Column trees are gathered treesPer columns at a time, so that each
+	// row of the leaf table is read in one contiguous run.
 	const treesPer = 16
-	parallel(g.c.workers, (2*n+treesPer-1)/treesPer, func(w, i int) {
+	type scratch struct {
+		cols [treesPer][]merkle.Hash
+		row  []merkle.Hash
+		tree []merkle.Hash
+	}
+	table := g.lh.table
+	scr := make([]*scratch, g.c.workers)
+	nRow := (n + treesPer - 1) / treesPer
+	parallel(g.c.workers, 2*nRow, func(w, i int) {
 		if scr[w] == nil {
-			scr[w] = &scratch{col: make([]merkle.Hash, n), tree: make([]merkle.Hash, (n+1)/2)}
+			sc := &scratch{tree: make([]merkle.Hash, (n+1)/2), row: make([]merkle.Hash, n)}
+			for j := range sc.cols {
+				sc.cols[j] = make([]merkle.Hash, n)
+			}
+			scr[w] = sc
 		}
 		sc := scr[w]
-		for t := i * treesPer; t < min((i+1)*treesPer, 2*n); t++ {
-			if t < n {
-				g.rowRoots[t] = merkle.RootScratch(g.leaves[t*n:(t+1)*n], sc.tree)
+		if i < nRow {
+			for t := i * treesPer; t < min((i+1)*treesPer, n); t++ {
+				leaves := sc.row
+				if table != nil {
+					for j, v := range g.vals[t*n : (t+1)*n] {
+						leaves[j] = table[v]
+					}
+				} else {
+					leaves = g.leaves[t*n : (t+1)*n]
+				}
+				g.rowRoots[t] = g.zero.root(leaves, sc.tree)
+			}
+			return
+		}
+		c0 := (i - nRow) * treesPer
+		c1 := min(c0+treesPer, n)
+		for r := 0; r < n; r++ {
+			if table != nil {
+				for j, v := range g.vals[r*n+c0 : r*n+c1] {
+					sc.cols[j][r] = table[v]
+				}
 				continue
 			}
-			c := t - n
-			for r := 0; r < n; r++ {
-				sc.col[r] = g.leaves[r*n+c]
+			for j, h := range g.leaves[r*n+c0 : r*n+c1] {
+				sc.cols[j][r] = h
 			}
-			g.colRoots[c] = merkle.RootScratch(sc.col, sc.tree)
+		}
+		for c := c0; c < c1; c++ {
+			g.colRoots[c] = g.zero.root(sc.cols[c-c0], sc.tree)
 		}
 	})
 	pairLeaves := make([]merkle.Hash, n)
@@ -600,9 +737,15 @@ func (g *grid) commit() {
 	g.pairTree = merkle.NewTree(pairLeaves)
 	g.root = g.pairTree.Root()
 	g.id = blob.ComputeID(Encoding, g.length, g.root)
-	leaves := g.leaves
-	g.c.leaves.Put(&leaves)
-	g.leaves = nil
+	if g.vals != nil {
+		vals := g.vals
+		g.c.vals.Put(&vals)
+		g.vals = nil
+	} else {
+		leaves := g.leaves
+		g.c.leaves.Put(&leaves)
+		g.leaves = nil
+	}
 }
 
 // pairLeaf is the Merkle leaf of a pair: H(0x00 ‖ primaryRoot ‖ secondaryRoot).

@@ -251,7 +251,10 @@ func (c *Codec) rebuild(id blob.ID, length uint64, target blob.SliverKind, index
 		}
 	}
 	s = c.p.SymbolSize(length)
-	enc, k := c.code(target)
+	enc, k, err := c.code(target)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	seen := make([]bool, n)
 	shards := leoShards(n, leoLen(s))
 	for i := range symbols {

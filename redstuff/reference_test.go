@@ -3,6 +3,7 @@ package redstuff
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestEncodeMatchesReference(t *testing.T) {
 			}
 		}
 
-		for _, opts := range [][]Option{nil, {WithWorkers(1)}, {WithWorkers(3), withBatchBytes(2)}, {withBatchBytes(1 << 20)}} {
+		for _, opts := range [][]Option{nil, {WithWorkers(1)}, {WithWorkers(3), withBatchBytes(2)}, {withBatchBytes(1 << 20)}, {withScalarLimit(-1)}, {withScalarLimit(-1), withPrehash(), WithWorkers(3)}, {withScalarLimit(math.MaxInt), WithWorkers(3)}} {
 			e, err := codecFor(t, n, opts...).Encode(data)
 			if err != nil {
 				t.Fatal(err)

@@ -40,7 +40,10 @@ func (c *Codec) VerifyCommitment(id blob.ID, length uint64, pc *blob.PairCommitm
 // expand extends a stored sliver of kind k (ks or kp symbols of s bytes)
 // to its full row or column of n symbols.
 func (c *Codec) expand(k blob.SliverKind, data []byte, s int) ([]byte, error) {
-	enc, kk := c.code(k)
+	enc, kk, err := c.sliverCode(k, s)
+	if err != nil {
+		return nil, err
+	}
 	n := c.p.N
 	if len(data) != kk*s {
 		return nil, fmt.Errorf("%w: %s sliver of %d bytes, want %d", ErrSize, k, len(data), kk*s)
@@ -161,7 +164,10 @@ func (c *Codec) sliverRoot(k blob.SliverKind, data []byte, s int) (merkle.Hash, 
 		}
 		return merkle.Root(symbolLeaves(exp, n, s)), nil
 	}
-	enc, kk := c.code(k)
+	enc, kk, err := c.code(k)
+	if err != nil {
+		return merkle.Hash{}, err
+	}
 	if len(data) != kk*s {
 		return merkle.Hash{}, fmt.Errorf("%w: %s sliver of %d bytes, want %d", ErrSize, k, len(data), kk*s)
 	}

@@ -18,13 +18,14 @@ func newBlobIDCmd(s Streams) *cobra.Command {
 		Short: "Print the blob ID of a file, offline",
 		Long: `Print the blob ID a file would have when stored on a network of N shards.
 Nothing is sent anywhere. FILE may be - for standard input (read into memory);
-a regular file is streamed and never held in memory whole.`,
+a regular file is mapped read-only (or, where it cannot be, streamed) and
+never copied into memory whole.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if shards == 0 {
 				return usagef("blob-id needs --shards (the network's shard count)")
 			}
-			codec, err := redstuff.New(shards)
+			codec, err := redstuff.New(shards, redstuff.WithLazyTables())
 			if err != nil {
 				return usageError{err}
 			}
@@ -62,6 +63,14 @@ func fileBlobID(codec *redstuff.Codec, path string, stdin io.Reader) (blob.ID, e
 		if err != nil {
 			return blob.ID{}, fmt.Errorf("reading %s: %w", path, err)
 		}
+		return codec.BlobID(data)
+	}
+	// Build the codec's tables on another core while the file is mapped.
+	go codec.Prepare(uint64(st.Size()))
+	// A mapped file is hashed in place, with no copy and no second read
+	// for the column pass; where mapping fails, it is streamed.
+	if data, unmap, ok := mapFile(f, st.Size()); ok {
+		defer unmap()
 		return codec.BlobID(data)
 	}
 	return codec.BlobIDReader(f, uint64(st.Size()))

@@ -34,12 +34,21 @@ func clientConfig(cmd *cobra.Command) (client.Config, error) {
 	return client.LoadConfig(path)
 }
 
-// connect opens the SDK client named by --config or WEFT_CONFIG.
+// connect opens the SDK client named by --config or WEFT_CONFIG for a
+// one-shot command: its codec builds the Reed–Solomon library's tables
+// only if a decode needs them.
 func connect(ctx context.Context, cmd *cobra.Command) (*client.Client, error) {
+	return dial(ctx, cmd, true)
+}
+
+// dial opens the SDK client named by --config or WEFT_CONFIG; lazy says
+// whether its codec defers the library's tables.
+func dial(ctx context.Context, cmd *cobra.Command, lazy bool) (*client.Client, error) {
 	cfg, err := clientConfig(cmd)
 	if err != nil {
 		return nil, err
 	}
+	cfg.LazyTables = lazy
 	return client.New(ctx, cfg)
 }
 

@@ -27,7 +27,7 @@ func newGatewayCmd(s Streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			c, err := connect(ctx, cmd)
+			c, err := dial(ctx, cmd, false) // long-lived: tables built once, up front
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,5 @@
+package cli
+
+import "syscall"
+
+const mapPopulate = syscall.MAP_POPULATE
