@@ -49,15 +49,15 @@ func NewParams(n int) (Params, error) {
 	if n < MinShards || n > MaxShards {
 		return Params{}, fmt.Errorf("%w: %d not in %d..%d", ErrShards, n, MinShards, MaxShards)
 	}
-	f := (n - 1) / 3
+	f := blob.MaxFaulty(n)
 	return Params{N: n, F: f, Kp: n - 2*f, Ks: n - f}, nil
 }
 
 // Quorum is the weight, in shards, of a write quorum: n − f.
-func (p Params) Quorum() int { return p.N - p.F }
+func (p Params) Quorum() int { return blob.Quorum(p.N) }
 
 // Validity is the weight that guarantees one honest shard: f + 1.
-func (p Params) Validity() int { return p.F + 1 }
+func (p Params) Validity() int { return blob.Validity(p.N) }
 
 // SymbolSize returns the symbol size in bytes for a blob of length bytes:
 // the smallest even size at which the kp × ks matrix holds the blob, and at

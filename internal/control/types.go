@@ -87,14 +87,14 @@ func (p *Params) Validate() error {
 }
 
 // F is the number of faulty shards tolerated.
-func (p *Params) F() int { return (p.Shards - 1) / 3 }
+func (p *Params) F() int { return blob.MaxFaulty(p.Shards) }
 
 // Quorum is the weight, in shards, of a certificate: n − f.
-func (p *Params) Quorum() int { return p.Shards - p.F() }
+func (p *Params) Quorum() int { return blob.Quorum(p.Shards) }
 
 // Validity is the weight that proves a fact to at least one honest
 // shard: f + 1.
-func (p *Params) Validity() int { return p.F() + 1 }
+func (p *Params) Validity() int { return blob.Validity(p.Shards) }
 
 // NodeRecord is a registered storage node. A node registers itself as a
 // candidate with weight 0; weight (a stand-in for stake) comes from the
