@@ -1,9 +1,8 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -32,30 +31,18 @@ func newGatewayCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			l, err := net.Listen("tcp", listen)
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(gateway.MemoryLimit(gcfg))
+			}
+			g, err := gateway.Start(ctx, c, listen, gcfg)
 			if err != nil {
 				return err
 			}
-			// The byte budget counts what requests hold; a soft memory limit a
-			// little above it makes the collector return garbage before the
-			// process grows past it (unless GOMEMLIMIT says otherwise).
-			if os.Getenv("GOMEMLIMIT") == "" {
-				budget := gcfg.MaxBytesInFlight
-				if budget <= 0 {
-					budget = gateway.MaxBytesInFlight
-				}
-				debug.SetMemoryLimit(budget + budget/4 + 256<<20)
-			}
-			// Bounded connections: idle ones close, and a request may take
-			// at most 15 minutes (a maximum-size blob at a few MB/s).
-			srv := &http.Server{Handler: gateway.New(c, gcfg).Handler(), ReadHeaderTimeout: 10 * time.Second,
-				ReadTimeout: 15 * time.Minute, WriteTimeout: 15 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-			go func() { <-ctx.Done(); srv.Close() }()
-			fmt.Fprintf(s.Out, "gateway listening on http://%s\n", l.Addr())
-			if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
-				return err
-			}
-			return nil
+			fmt.Fprintf(s.Out, "gateway listening on http://%s\n", g.Addr())
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return g.Shutdown(sctx)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")

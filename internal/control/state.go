@@ -12,7 +12,7 @@ import (
 
 // Genesis is the initial state.
 type Genesis struct {
-	Params Params `json:"params"`
+	Params Params       `json:"params"`
 	Nodes  []NodeRecord `json:"nodes"`
 }
 

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -44,6 +45,7 @@ import (
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/internal/httpapi"
 )
 
 // Defaults of Config.
@@ -99,6 +101,57 @@ type Gateway struct {
 	c      *client.Client
 	cfg    Config
 	budget *budget
+
+	srv  *http.Server // set by Start
+	addr string
+	done chan error
+}
+
+// Start listens on listen and serves the API over c until Shutdown, as
+// the storage node (node.Start) and the validator (engine.Start) do. A
+// request may take at most 15 minutes (a maximum-size blob at a few
+// MB/s), idle connections close after a minute.
+func Start(ctx context.Context, c *client.Client, listen string, cfg Config) (*Gateway, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g := New(c, cfg)
+	g.addr, g.done = l.Addr().String(), make(chan error, 1)
+	g.srv = &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 15 * time.Minute, WriteTimeout: 15 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	go func() {
+		err := g.srv.Serve(l)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		g.done <- err
+	}()
+	return g, nil
+}
+
+// Addr is the address a started gateway listens on.
+func (g *Gateway) Addr() string { return g.addr }
+
+// Shutdown stops a started gateway: no new requests, and those under way
+// finish until ctx is done, when their connections are closed.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	err := g.srv.Shutdown(ctx)
+	if err != nil {
+		g.srv.Close()
+	}
+	return errors.Join(err, <-g.done)
+}
+
+// MemoryLimit is the soft memory limit a gateway process sets for cfg
+// (unless GOMEMLIMIT says otherwise): a little above the byte budget, so
+// that the collector returns garbage before the process grows past it.
+func MemoryLimit(cfg Config) int64 {
+	budget := cfg.withDefaults().MaxBytesInFlight
+	return budget + budget/4 + 256<<20
 }
 
 // New returns a gateway using c.
@@ -132,15 +185,9 @@ func (g *Gateway) Handler() http.Handler {
 		json.NewEncoder(w).Encode(Health{Status: "ok", PID: os.Getpid(), BytesInFlight: g.BytesInFlight()})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+		httpapi.Fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
-}
-
-func fail(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
 // take takes n bytes of the budget, waiting at most BudgetWait; when it
@@ -151,7 +198,7 @@ func (g *Gateway) take(w http.ResponseWriter, r *http.Request, n int64) (int64, 
 	got, err := g.budget.acquire(ctx, n)
 	if err != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(g.cfg.BudgetWait/time.Second))))
-		fail(w, http.StatusServiceUnavailable, "gateway busy: too many bytes in flight, retry later")
+		httpapi.Fail(w, http.StatusServiceUnavailable, "gateway busy: too many bytes in flight, retry later")
 		return 0, false
 	}
 	return got, true
@@ -162,7 +209,7 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("epochs"); v != "" {
 		e, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || e == 0 {
-			fail(w, http.StatusBadRequest, "epochs must be a positive integer")
+			httpapi.Fail(w, http.StatusBadRequest, "epochs must be a positive integer")
 			return
 		}
 		o.Epochs = e
@@ -170,7 +217,7 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("deletable"); v != "" {
 		d, err := strconv.ParseBool(v)
 		if err != nil {
-			fail(w, http.StatusBadRequest, "deletable must be true or false")
+			httpapi.Fail(w, http.StatusBadRequest, "deletable must be true or false")
 			return
 		}
 		o.Deletable = d
@@ -182,13 +229,13 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := o.Attributes.Validate(); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		httpapi.Fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	tooLarge := func() {
 		// Do not let the server drain the rest of the body for keep-alive.
 		w.Header().Set("Connection", "close")
-		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", g.cfg.MaxBlobBytes))
+		httpapi.Fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", g.cfg.MaxBlobBytes))
 	}
 	if r.ContentLength > g.cfg.MaxBlobBytes {
 		tooLarge() // before reading a byte of it
@@ -216,11 +263,7 @@ func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
 			tooLarge()
 			return
 		}
-		code := http.StatusBadGateway
-		if errors.Is(err, chain.ErrEpoch) || errors.Is(err, chain.ErrBadRequest) || errors.Is(err, io.ErrUnexpectedEOF) {
-			code = http.StatusBadRequest
-		}
-		fail(w, code, err.Error())
+		httpapi.WriteError(w, err, http.StatusBadGateway)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -234,21 +277,21 @@ func (g *Gateway) putBatch(w http.ResponseWriter, r *http.Request) {
 	limit := int64(files.MaxBatchBytes) + 1<<20 // room for multipart framing
 	if r.ContentLength > limit {
 		w.Header().Set("Connection", "close")
-		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
+		httpapi.Fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
 		return
 	}
 	var o client.StoreOptions
 	if v := r.URL.Query().Get("epochs"); v != "" {
 		e, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || e == 0 {
-			fail(w, http.StatusBadRequest, "epochs must be a positive integer")
+			httpapi.Fail(w, http.StatusBadRequest, "epochs must be a positive integer")
 			return
 		}
 		o.Epochs = e
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		fail(w, http.StatusBadRequest, "a batch is a multipart/form-data body: "+err.Error())
+		httpapi.Fail(w, http.StatusBadRequest, "a batch is a multipart/form-data body: "+err.Error())
 		return
 	}
 	// The parts, the packed batch and its encoding are held at once.
@@ -274,10 +317,10 @@ func (g *Gateway) putBatch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
+				httpapi.Fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
 				return
 			}
-			fail(w, http.StatusBadRequest, "malformed multipart body: "+err.Error())
+			httpapi.Fail(w, http.StatusBadRequest, "malformed multipart body: "+err.Error())
 			return
 		}
 		// The name as sent, path included (FileName keeps only its base).
@@ -292,27 +335,23 @@ func (g *Gateway) putBatch(w http.ResponseWriter, r *http.Request) {
 		data, err := io.ReadAll(io.LimitReader(part, files.MaxBatchBytes-total+1))
 		part.Close()
 		if err != nil {
-			fail(w, http.StatusBadRequest, "reading part "+name+": "+err.Error())
+			httpapi.Fail(w, http.StatusBadRequest, "reading part "+name+": "+err.Error())
 			return
 		}
 		total += int64(len(data))
 		if total > files.MaxBatchBytes {
-			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
+			httpapi.Fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
 			return
 		}
 		fs = append(fs, files.BatchFile{Name: name, ContentType: part.Header.Get("Content-Type"), Data: data})
 	}
 	if len(fs) == 0 {
-		fail(w, http.StatusBadRequest, "no files in the batch (parts need a filename)")
+		httpapi.Fail(w, http.StatusBadRequest, "no files in the batch (parts need a filename)")
 		return
 	}
 	res, err := g.c.StoreBatch(r.Context(), fs, o)
 	if err != nil {
-		code := http.StatusBadGateway
-		if errors.Is(err, files.ErrBatchTooLarge) || errors.Is(err, files.ErrBatch) || errors.Is(err, files.ErrDuplicateName) || errors.Is(err, chain.ErrBadRequest) {
-			code = http.StatusBadRequest
-		}
-		fail(w, code, err.Error())
+		httpapi.WriteError(w, err, http.StatusBadGateway)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -322,28 +361,28 @@ func (g *Gateway) putBatch(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 	id, err := blob.ParseID(r.PathValue("id"))
 	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		httpapi.Fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	fi, err := g.c.StatFile(r.Context(), id)
 	if errors.Is(err, client.ErrNotAvailable) && fi == nil {
 		info, serr := g.c.Status(r.Context(), id)
 		if serr != nil {
-			fail(w, http.StatusBadGateway, serr.Error())
+			httpapi.Fail(w, http.StatusBadGateway, serr.Error())
 			return
 		}
 		switch info.Status {
 		case chain.StatusUnknown, chain.StatusRegistered:
-			fail(w, http.StatusNotFound, fmt.Sprintf("blob %v is %s", id, info.Status))
+			httpapi.Fail(w, http.StatusNotFound, fmt.Sprintf("blob %v is %s", id, info.Status))
 		case chain.StatusInvalid:
-			fail(w, http.StatusUnprocessableEntity, fmt.Sprintf("blob %v is invalid (inconsistently encoded)", id))
+			httpapi.Fail(w, http.StatusUnprocessableEntity, fmt.Sprintf("blob %v is invalid (inconsistently encoded)", id))
 		default:
-			fail(w, http.StatusGone, fmt.Sprintf("blob %v is %s", id, info.Status))
+			httpapi.Fail(w, http.StatusGone, fmt.Sprintf("blob %v is %s", id, info.Status))
 		}
 		return
 	}
 	if err != nil {
-		fail(w, http.StatusBadGateway, err.Error())
+		httpapi.Fail(w, http.StatusBadGateway, err.Error())
 		return
 	}
 	etag := `"` + id.String() + `"`
@@ -362,7 +401,7 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case ok && !satisfiable:
 			h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-			fail(w, http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("range %q outside a %d-byte blob", rh, size))
+			httpapi.Fail(w, http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("range %q outside a %d-byte blob", rh, size))
 			return
 		case ok:
 			start, end, code = s, e, http.StatusPartialContent
@@ -389,7 +428,7 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) getBatchFile(w http.ResponseWriter, r *http.Request) {
 	id, err := blob.ParseID(r.PathValue("id"))
 	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		httpapi.Fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	// A batch is at most files.MaxBatchBytes: a file of it is held whole,
@@ -401,17 +440,12 @@ func (g *Gateway) getBatchFile(w http.ResponseWriter, r *http.Request) {
 	defer g.budget.release(taken)
 	data, e, err := g.c.ReadBatchFile(r.Context(), id, r.PathValue("name"))
 	switch {
-	case errors.Is(err, files.ErrNoSuchFile):
-		fail(w, http.StatusNotFound, err.Error())
-		return
 	case errors.Is(err, files.ErrBatch):
-		fail(w, http.StatusUnprocessableEntity, err.Error())
-		return
-	case errors.Is(err, client.ErrNotAvailable):
-		fail(w, http.StatusNotFound, err.Error())
+		// The stored batch itself does not parse: not the caller's fault.
+		httpapi.Fail(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	case err != nil:
-		fail(w, http.StatusBadGateway, err.Error())
+		httpapi.WriteError(w, err, http.StatusBadGateway)
 		return
 	}
 	name := e.Name
@@ -478,7 +512,7 @@ func (g *Gateway) streamFile(w http.ResponseWriter, r *http.Request, fi *client.
 	}
 	if err != nil {
 		if !sw.started {
-			fail(w, http.StatusBadGateway, err.Error())
+			httpapi.Fail(w, http.StatusBadGateway, err.Error())
 			return
 		}
 		// The status line is out: cut the answer short.
@@ -523,7 +557,7 @@ func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, id blob.ID, siz
 		defer g.budget.release(taken)
 		data, err := g.c.Read(ctx, id)
 		if err != nil {
-			fail(w, http.StatusBadGateway, err.Error())
+			httpapi.Fail(w, http.StatusBadGateway, err.Error())
 			return
 		}
 		w.WriteHeader(code)
@@ -565,7 +599,7 @@ func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, id blob.ID, siz
 		}
 		if err != nil {
 			if !started {
-				fail(w, http.StatusBadGateway, err.Error())
+				httpapi.Fail(w, http.StatusBadGateway, err.Error())
 				return
 			}
 			// The status line is out: all that is left is to cut the

@@ -538,3 +538,38 @@ func TestPutBatch(t *testing.T) {
 		t.Fatalf("1 GiB declared batch: %s", resp.Status)
 	}
 }
+
+// TestStartShutdown starts the gateway as weft gateway does, stores and
+// reads a blob through it, and stops it: afterwards nothing listens.
+func TestStartShutdown(t *testing.T) {
+	tn := newTestNet(t)
+	ctx := context.Background()
+	g, err := gateway.Start(ctx, tn.c, "127.0.0.1:0", gateway.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + g.Addr()
+	data := randomBytes(7, 5000)
+	resp, body := do(t, "PUT", base+"/v1/blobs?epochs=2", nil, bytes.NewReader(data))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT: %s %s", resp.Status, body)
+	}
+	var res struct {
+		BlobID string `json:"blobId"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	if resp, got := do(t, "GET", base+"/v1/blobs/"+res.BlobID, nil, nil); resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+		t.Fatalf("GET: %s, %d bytes", resp.Status, len(got))
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := g.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", g.Addr(), time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts connections after Shutdown", g.Addr())
+	}
+}

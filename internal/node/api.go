@@ -16,6 +16,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/httpapi"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
 )
@@ -60,7 +61,7 @@ func (n *Node) Handler() http.Handler {
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+		httpapi.Fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -76,40 +77,6 @@ func (n *Node) testForget(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// apiError is an error with its HTTP status.
-type apiError struct {
-	code int
-	msg  string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func errorf(code int, format string, args ...any) error {
-	return &apiError{code, fmt.Sprintf(format, args...)}
-}
-
-func writeError(w http.ResponseWriter, err error) int {
-	code := http.StatusInternalServerError
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-		code = ae.code
-	case errors.Is(err, store.ErrDiskFull):
-		code = http.StatusInsufficientStorage
-	case errors.Is(err, store.ErrFailed):
-		code = http.StatusServiceUnavailable
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-	return code
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
 }
 
 // countingWriter counts bytes and keeps the status for metrics.
@@ -138,7 +105,7 @@ func (n *Node) instrument(name string, h func(http.ResponseWriter, *http.Request
 		start := time.Now()
 		cw := &countingWriter{ResponseWriter: w, code: http.StatusOK}
 		if err := h(cw, r); err != nil {
-			cw.code = writeError(cw, err)
+			cw.code = httpapi.WriteError(cw, err, http.StatusInternalServerError)
 			if cw.code == http.StatusInsufficientStorage {
 				n.m.refused.WithLabelValues("disk_full").Inc()
 			}
@@ -217,14 +184,14 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
 		json.NewEncoder(w).Encode(h)
 		return nil
 	}
-	writeJSON(w, h)
+	httpapi.JSON(w, h)
 	return nil
 }
 
 func parseID(r *http.Request) (blob.ID, error) {
 	id, err := blob.ParseID(r.PathValue("id"))
 	if err != nil {
-		return id, errorf(http.StatusBadRequest, "%v", err)
+		return id, httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	return id, nil
 }
@@ -239,11 +206,11 @@ func (n *Node) sliverPath(r *http.Request) (blob.ID, int, blob.SliverKind, int, 
 	p := n.codec.Params()
 	pair, err := strconv.Atoi(r.PathValue("pair"))
 	if err != nil || pair < 0 || pair >= p.N {
-		return id, 0, 0, 0, errorf(http.StatusBadRequest, "pair %q is not in 0..%d", r.PathValue("pair"), p.N-1)
+		return id, 0, 0, 0, httpapi.Errorf(http.StatusBadRequest, "pair %q is not in 0..%d", r.PathValue("pair"), p.N-1)
 	}
 	kind, err := blob.ParseSliverKind(r.PathValue("kind"))
 	if err != nil {
-		return id, 0, 0, 0, errorf(http.StatusBadRequest, "%v", err)
+		return id, 0, 0, 0, httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	index := p.PrimaryOf(pair)
 	if kind == blob.Secondary {
@@ -257,17 +224,17 @@ func (n *Node) sliverPath(r *http.Request) (blob.ID, int, blob.SliverKind, int, 
 func (n *Node) liveBlob(r *http.Request, id blob.ID) (*store.Blob, error) {
 	b, status, err := n.blobInfo(r.Context(), id)
 	if err != nil {
-		return nil, errorf(http.StatusServiceUnavailable, "cannot reach the control plane: %v", err)
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "cannot reach the control plane: %v", err)
 	}
 	switch status {
 	case control.StatusRegistered, control.StatusCertified:
 		return b, nil
 	case control.StatusUnknown:
-		return nil, errorf(http.StatusNotFound, "blob %v is not registered", id)
+		return nil, httpapi.Errorf(http.StatusNotFound, "blob %v is not registered", id)
 	case control.StatusInvalid:
-		return nil, errorf(http.StatusUnprocessableEntity, "blob %v is invalid (inconsistently encoded)", id)
+		return nil, httpapi.Errorf(http.StatusUnprocessableEntity, "blob %v is invalid (inconsistently encoded)", id)
 	}
-	return nil, errorf(http.StatusGone, "blob %v is %s", id, status)
+	return nil, httpapi.Errorf(http.StatusGone, "blob %v is %s", id, status)
 }
 
 func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
@@ -276,7 +243,7 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if shard, ok := n.owns(id, pair); !ok {
-		return errorf(http.StatusMisdirectedRequest, "pair %d of blob %v is on shard %d, which this node does not hold", pair, id, shard)
+		return httpapi.Errorf(http.StatusMisdirectedRequest, "pair %d of blob %v is on shard %d, which this node does not hold", pair, id, shard)
 	}
 	b, err := n.liveBlob(r, id)
 	if err != nil {
@@ -287,7 +254,7 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 	limit := min(maxSliverMessage(n.codec.Params(), b.Length, kind), n.cfg.MaxBodyBytes)
 	if r.ContentLength > limit {
 		n.m.refused.WithLabelValues("too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, "body of %d bytes: a %s sliver message of this blob has at most %d", r.ContentLength, kind, limit)
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "body of %d bytes: a %s sliver message of this blob has at most %d", r.ContentLength, kind, limit)
 	}
 	// A sliver the node holds was verified when it was stored: answer as
 	// for a new one (201: the node holds it), without writing it again.
@@ -308,22 +275,22 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 	body, err := n.readBody(w, r, limit)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return errorf(http.StatusBadRequest, "sliver: body shorter than its Content-Length")
+			return httpapi.Errorf(http.StatusBadRequest, "sliver: body shorter than its Content-Length")
 		}
 		return bodyError("sliver", err)
 	}
 	defer putBuffer(body)
 	var msg blob.SliverMessage
 	if err := msg.UnmarshalBinary(body); err != nil {
-		return errorf(http.StatusBadRequest, "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	if msg.Sliver.Kind != kind || int(msg.Sliver.Index) != index || int(msg.Commitment.Pair) != pair {
-		return errorf(http.StatusBadRequest, "body holds %s sliver %d of pair %d, the path names %s sliver %d of pair %d",
+		return httpapi.Errorf(http.StatusBadRequest, "body holds %s sliver %d of pair %d, the path names %s sliver %d of pair %d",
 			msg.Sliver.Kind, msg.Sliver.Index, msg.Commitment.Pair, kind, index, pair)
 	}
 	if err := n.codec.VerifySliver(id, b.Length, &msg.Sliver, &msg.Commitment); err != nil {
 		n.m.rejected.Inc()
-		return errorf(http.StatusUnprocessableEntity, "%v", err)
+		return httpapi.Errorf(http.StatusUnprocessableEntity, "%v", err)
 	}
 	// Store only if the blob is still live, atomically with respect to its
 	// deletion by the event follower.
@@ -351,7 +318,7 @@ func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
 	}
 	sl, pc, err := n.store.Sliver(id, uint32(pair), kind)
 	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, "%s sliver of pair %d of blob %v is not stored here", kind, pair, id)
+		return httpapi.Errorf(http.StatusNotFound, "%s sliver of pair %d of blob %v is not stored here", kind, pair, id)
 	}
 	if err != nil {
 		return err
@@ -437,10 +404,10 @@ func (n *Node) confirmation(w http.ResponseWriter, r *http.Request) error {
 				missing++
 			}
 		}
-		return errorf(http.StatusConflict, "%d slivers of this node's %d shards are not stored yet", missing, len(shards))
+		return httpapi.Errorf(http.StatusConflict, "%d slivers of this node's %d shards are not stored yet", missing, len(shards))
 	}
 	sig := ed25519.Sign(n.key, control.ConfirmationMessage(n.params.NetworkID, epoch, id))
-	writeJSON(w, Confirmation{BlobID: id, Epoch: epoch, Node: n.id, Shards: shards, Signature: sig})
+	httpapi.JSON(w, Confirmation{BlobID: id, Epoch: epoch, Node: n.id, Shards: shards, Signature: sig})
 	return nil
 }
 
@@ -457,7 +424,7 @@ func (n *Node) status(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, HeldSlivers{BlobID: id, Certified: b != nil && b.Certified, Pairs: pairs})
+	httpapi.JSON(w, HeldSlivers{BlobID: id, Certified: b != nil && b.Certified, Pairs: pairs})
 	return nil
 }
 
@@ -469,13 +436,13 @@ func (n *Node) status(w http.ResponseWriter, r *http.Request) error {
 func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > maxSymbolRequest {
 		n.m.refused.WithLabelValues("too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, "symbols request of %d bytes exceeds %d", r.ContentLength, maxSymbolRequest)
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "symbols request of %d bytes exceeds %d", r.ContentLength, maxSymbolRequest)
 	}
 	select {
 	case n.symSlots <- struct{}{}:
 		defer func() { <-n.symSlots }()
 	case <-r.Context().Done():
-		return errorf(http.StatusServiceUnavailable, "busy")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "busy")
 	}
 	release, err := n.reserveBody(w, r, maxSymbolRequest)
 	if err != nil {
@@ -489,7 +456,7 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 	defer putBuffer(raw)
 	req, err := recovery.DecodeRequest(raw, n.cfg.MaxSymbolsPerRequest)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	for i := range req.Blobs {
 		if err := n.refuseBlackout(w, req.Blobs[i].ID); err != nil {
@@ -500,10 +467,10 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, recovery.ErrDuplicate):
 		n.m.refused.WithLabelValues("duplicate").Inc()
-		return errorf(http.StatusBadRequest, "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	case errors.Is(err, recovery.ErrTooLarge):
 		n.m.refused.WithLabelValues("too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, "%v", err)
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "%v", err)
 	case err != nil:
 		return err
 	}
@@ -532,7 +499,7 @@ func (n *Node) inconsistency(w http.ResponseWriter, r *http.Request) error {
 	}
 	raw, err := n.store.Inconsistency(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, "no inconsistency proof for blob %v", id)
+		return httpapi.Errorf(http.StatusNotFound, "no inconsistency proof for blob %v", id)
 	}
 	if err != nil {
 		return err

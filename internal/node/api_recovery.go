@@ -3,6 +3,7 @@ package node
 import (
 	"net/http"
 
+	"github.com/weftnet/weft/internal/httpapi"
 	"github.com/weftnet/weft/internal/recovery"
 )
 
@@ -11,7 +12,7 @@ func (n *Node) recoveryQueue(w http.ResponseWriter, r *http.Request) error {
 	n.rec.mu.Lock()
 	q := RecoveryQueue{Pending: n.rec.sched.Pending(), InProgress: n.rec.sched.InProgress(), Entries: n.rec.sched.Entries(100)}
 	n.rec.mu.Unlock()
-	writeJSON(w, q)
+	httpapi.JSON(w, q)
 	return nil
 }
 

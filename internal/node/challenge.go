@@ -12,6 +12,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/httpapi"
 )
 
 // Storage challenges (DESIGN.md §11), the node's side. On ChallengeOpened
@@ -78,7 +79,7 @@ func (n *Node) refuseBlackout(w http.ResponseWriter, id blob.ID) error {
 	}
 	n.m.refused.WithLabelValues("challenge_blackout").Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	return errorf(http.StatusServiceUnavailable, "blob %v is under a storage challenge; retry after the window closes", id)
+	return httpapi.Errorf(http.StatusServiceUnavailable, "blob %v is under a storage challenge; retry after the window closes", id)
 }
 
 // ForgetBlob deletes the node's slivers of a blob and never rebuilds

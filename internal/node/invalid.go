@@ -13,6 +13,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/httpapi"
 	"github.com/weftnet/weft/internal/store"
 )
 
@@ -50,16 +51,16 @@ func (n *Node) attest(w http.ResponseWriter, r *http.Request) error {
 	}
 	info, err := n.ctl.Blob(r.Context(), id)
 	if err != nil {
-		return errorf(http.StatusServiceUnavailable, "cannot reach the control plane: %v", err)
+		return httpapi.Errorf(http.StatusServiceUnavailable, "cannot reach the control plane: %v", err)
 	}
 	if info.Status == control.StatusUnknown {
-		return errorf(http.StatusNotFound, "blob %v is not registered", id)
+		return httpapi.Errorf(http.StatusNotFound, "blob %v is not registered", id)
 	}
 	// No proof worth checking for this blob is longer than limit.
 	limit := min(maxProof(n.codec.Params(), info.Length), n.cfg.MaxBodyBytes)
 	if r.ContentLength > limit {
 		n.m.refused.WithLabelValues("too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, "proof of %d bytes: a proof for this blob has at most %d", r.ContentLength, limit)
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "proof of %d bytes: a proof for this blob has at most %d", r.ContentLength, limit)
 	}
 	// Checking a proof rebuilds slivers: it shares the symbol slots, and
 	// the body is read only once it has one.
@@ -67,7 +68,7 @@ func (n *Node) attest(w http.ResponseWriter, r *http.Request) error {
 	case n.symSlots <- struct{}{}:
 		defer func() { <-n.symSlots }()
 	case <-r.Context().Done():
-		return errorf(http.StatusServiceUnavailable, "busy")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "busy")
 	}
 	release, err := n.reserveBody(w, r, limit)
 	if err != nil {
@@ -83,9 +84,9 @@ func (n *Node) attest(w http.ResponseWriter, r *http.Request) error {
 	err = n.verifyProof(id, info.Length, raw)
 	if err != nil {
 		if errors.Is(err, blob.ErrWire) {
-			return errorf(http.StatusBadRequest, "%v", err)
+			return httpapi.Errorf(http.StatusBadRequest, "%v", err)
 		}
-		return errorf(http.StatusUnprocessableEntity, "the proof does not show blob %v inconsistent: %v", id, err)
+		return httpapi.Errorf(http.StatusUnprocessableEntity, "the proof does not show blob %v inconsistent: %v", id, err)
 	}
 	if _, err := n.store.Inconsistency(id); errors.Is(err, store.ErrNotFound) && info.Status != control.StatusInvalid {
 		if err := n.store.PutInconsistency(id, raw); err != nil {
@@ -94,7 +95,7 @@ func (n *Node) attest(w http.ResponseWriter, r *http.Request) error {
 	}
 	epoch, shards, _ := n.state()
 	n.m.attestations.Inc()
-	writeJSON(w, Attestation{BlobID: id, Epoch: epoch, Node: n.id, Shards: shards,
+	httpapi.JSON(w, Attestation{BlobID: id, Epoch: epoch, Node: n.id, Shards: shards,
 		Signature: ed25519.Sign(n.key, control.InvalidMessage(n.params.NetworkID, epoch, id))})
 	return nil
 }

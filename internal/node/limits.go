@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/httpapi"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -208,7 +209,7 @@ func (n *Node) reserveBody(w http.ResponseWriter, r *http.Request, limit int64) 
 	if !ok {
 		n.m.refused.WithLabelValues("busy").Inc()
 		retryAfter(w, 1)
-		return nil, errorf(http.StatusServiceUnavailable, "busy: %d bytes of request bodies in flight", n.inflight.inUse())
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "busy: %d bytes of request bodies in flight", n.inflight.inUse())
 	}
 	return func() { n.inflight.release(got) }, nil
 }
@@ -307,12 +308,12 @@ func (n *Node) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]
 func bodyError(what string, err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return errorf(http.StatusRequestEntityTooLarge, "%s: body exceeds %d bytes", what, mbe.Limit)
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "%s: body exceeds %d bytes", what, mbe.Limit)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return errorf(http.StatusRequestTimeout, "%s: body too slow", what)
+		return httpapi.Errorf(http.StatusRequestTimeout, "%s: body too slow", what)
 	}
-	return errorf(http.StatusBadRequest, "%s: reading body: %v", what, err)
+	return httpapi.Errorf(http.StatusBadRequest, "%s: reading body: %v", what, err)
 }
 
 // maxSliverMessage is the largest sliver message of kind k a blob of

@@ -14,6 +14,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/httpapi"
 	"github.com/weftnet/weft/internal/migration"
 	"github.com/weftnet/weft/internal/store"
 )
@@ -756,17 +757,17 @@ func (n *Node) shardGauges() {
 func (n *Node) serveSync(w http.ResponseWriter, r *http.Request) error {
 	shard, err := strconv.Atoi(r.PathValue("shard"))
 	if err != nil || shard < 0 || shard >= n.codec.Params().N {
-		return errorf(http.StatusBadRequest, "shard %q is not in 0..%d", r.PathValue("shard"), n.codec.Params().N-1)
+		return httpapi.Errorf(http.StatusBadRequest, "shard %q is not in 0..%d", r.PathValue("shard"), n.codec.Params().N-1)
 	}
 	if r.ContentLength > maxSyncRequest {
 		n.m.refused.WithLabelValues("too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, "sync request of %d bytes exceeds %d", r.ContentLength, maxSyncRequest)
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "sync request of %d bytes exceeds %d", r.ContentLength, maxSyncRequest)
 	}
 	select {
 	case n.symSlots <- struct{}{}:
 		defer func() { <-n.symSlots }()
 	case <-r.Context().Done():
-		return errorf(http.StatusServiceUnavailable, "busy")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "busy")
 	}
 	release, err := n.reserveBody(w, r, maxSyncRequest)
 	if err != nil {
@@ -780,10 +781,10 @@ func (n *Node) serveSync(w http.ResponseWriter, r *http.Request) error {
 	defer putBuffer(raw)
 	req, err := migration.DecodeRequest(raw)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	if int(req.Shard) != shard {
-		return errorf(http.StatusBadRequest, "request for shard %d sent to the path of shard %d", req.Shard, shard)
+		return httpapi.Errorf(http.StatusBadRequest, "request for shard %d sent to the path of shard %d", req.Shard, shard)
 	}
 	for _, id := range req.IDs {
 		if err := n.refuseBlackout(w, id); err != nil {
@@ -791,25 +792,25 @@ func (n *Node) serveSync(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if req.Epoch < 2 {
-		return errorf(http.StatusBadRequest, "no shard moves at epoch %d", req.Epoch)
+		return httpapi.Errorf(http.StatusBadRequest, "no shard moves at epoch %d", req.Epoch)
 	}
 	com, err := n.committeeAt(r.Context(), req.Epoch)
 	if err != nil {
-		return errorf(http.StatusForbidden, "no committee for epoch %d: %v", req.Epoch, err)
+		return httpapi.Errorf(http.StatusForbidden, "no committee for epoch %d: %v", req.Epoch, err)
 	}
 	owner, ok := migration.Owner(com, shard)
 	if !ok || !req.Verify(n.params.NetworkID, owner.Key[:]) {
-		return errorf(http.StatusForbidden, "not signed by the owner of shard %d in epoch %d", shard, req.Epoch)
+		return httpapi.Errorf(http.StatusForbidden, "not signed by the owner of shard %d in epoch %d", shard, req.Epoch)
 	}
 	prev, err := n.syncSource(r.Context(), req.Epoch)
 	if err != nil {
-		return errorf(http.StatusServiceUnavailable, "the committee epoch %d syncs from: %v", req.Epoch, err)
+		return httpapi.Errorf(http.StatusServiceUnavailable, "the committee epoch %d syncs from: %v", req.Epoch, err)
 	}
 	if was, ok := migration.Owner(prev, shard); !ok || was.Key != n.id {
-		return errorf(http.StatusMisdirectedRequest, "this node did not hold shard %d in epoch %d", shard, prev.Epoch)
+		return httpapi.Errorf(http.StatusMisdirectedRequest, "this node did not hold shard %d in epoch %d", shard, prev.Epoch)
 	}
 	if _, owned := slices.BinarySearch(n.currentShards(), shard); !owned && !n.readOnly(shard) {
-		return errorf(http.StatusGone, "this node no longer holds shard %d", shard)
+		return httpapi.Errorf(http.StatusGone, "this node no longer holds shard %d", shard)
 	}
 	// The answer's size from the blobs' lengths, before reading any.
 	params := n.codec.Params()
@@ -830,13 +831,13 @@ func (n *Node) serveSync(w http.ResponseWriter, r *http.Request) error {
 	}
 	if size > maxSyncAnswer {
 		n.m.refused.WithLabelValues("too_large").Inc()
-		return errorf(http.StatusRequestEntityTooLarge, "the answer would take up to %d bytes, more than %d: ask for fewer blobs", size, maxSyncAnswer)
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "the answer would take up to %d bytes, more than %d: ask for fewer blobs", size, maxSyncAnswer)
 	}
 	got, ok := n.inflight.acquire(r.Context(), size)
 	if !ok {
 		n.m.refused.WithLabelValues("busy").Inc()
 		retryAfter(w, 1)
-		return errorf(http.StatusServiceUnavailable, "busy: %d bytes in flight", n.inflight.inUse())
+		return httpapi.Errorf(http.StatusServiceUnavailable, "busy: %d bytes in flight", n.inflight.inUse())
 	}
 	defer n.inflight.release(got)
 	out := migration.AppendResponseHeader(make([]byte, 0, size), len(req.IDs))

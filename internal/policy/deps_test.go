@@ -173,6 +173,7 @@ var layers = [][]string{
 	{"internal/control", "internal/recovery", "internal/forge"},
 	{"internal/migration", "internal/control/rpc", "internal/store"},
 	{"client", "internal/control/engine"},
+	{"internal/httpapi"},
 	{"internal/node", "internal/gateway"},
 	{"client/clienttest", "internal/devnet"},
 	{"internal/bench"},
