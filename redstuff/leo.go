@@ -1,5 +1,7 @@
 package redstuff
 
+import "errors"
+
 // The additive-FFT transforms of the Leopard GF(2^16) encoder, written
 // once over any vector representation: a kernel supplies the arithmetic
 // on whole vectors (scalarCode: elements one at a time; vecCode: shards in
@@ -148,4 +150,19 @@ func leoEncode[V any, K kernel[V]](k K, data, work []V, kk, parity, m int) {
 		}
 	}
 	fft(k, work, parity, m, gf16().skew[:])
+}
+
+// shardSize checks the shards an encoder's Encode is given: count of
+// them, one size, a whole number of 64-byte blocks (Leopard's layout).
+func shardSize(shards [][]byte, count int) (int, error) {
+	if len(shards) != count {
+		return 0, errors.New("redstuff: wrong number of shards")
+	}
+	size := len(shards[0])
+	for _, sh := range shards {
+		if len(sh) != size || size%64 != 0 {
+			return 0, errors.New("redstuff: bad shard size")
+		}
+	}
+	return size, nil
 }

@@ -1,7 +1,6 @@
 package redstuff
 
 import (
-	"errors"
 	"math/bits"
 	"sync"
 )
@@ -110,14 +109,9 @@ func newScalarCode(k, parity int) *scalarCode {
 // Encode fills shards[k:] with the parity of shards[:k], all of one size
 // (a multiple of 64 bytes) in Leopard's layout, like the library's Encode.
 func (c *scalarCode) Encode(shards [][]byte) error {
-	if len(shards) != c.k+c.parity {
-		return errors.New("redstuff: wrong number of shards")
-	}
-	size := len(shards[0])
-	for _, sh := range shards {
-		if len(sh) != size || size%64 != 0 {
-			return errors.New("redstuff: bad shard size")
-		}
+	size, err := shardSize(shards, c.k+c.parity)
+	if err != nil {
+		return err
 	}
 	e := size / 2 // elements per shard
 	if e == 0 {

@@ -2,7 +2,6 @@ package redstuff
 
 import (
 	"crypto/subtle"
-	"errors"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -29,14 +28,9 @@ func newVecCode(k, parity int) *vecCode {
 // Encode fills shards[k:] with the parity of shards[:k], all of one size
 // (a multiple of 64 bytes) in Leopard's layout, like the library's Encode.
 func (c *vecCode) Encode(shards [][]byte) error {
-	if len(shards) != c.k+c.parity {
-		return errors.New("redstuff: wrong number of shards")
-	}
-	size := len(shards[0])
-	for _, sh := range shards {
-		if len(sh) != size || size%64 != 0 {
-			return errors.New("redstuff: bad shard size")
-		}
+	size, err := shardSize(shards, c.k+c.parity)
+	if err != nil {
+		return err
 	}
 	if size == 0 {
 		return nil
