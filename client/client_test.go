@@ -9,7 +9,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/units"
 )
@@ -176,10 +176,12 @@ func TestStoreReadOneNodeDown(t *testing.T) {
 }
 
 func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	// Below the ephemeral range, so that no outgoing connection takes
+	// the port before the server binds it.
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }

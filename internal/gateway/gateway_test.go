@@ -29,6 +29,7 @@ import (
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/gateway"
 	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/units"
 )
@@ -127,12 +128,14 @@ func serve(t *testing.T, h http.Handler) string {
 }
 
 func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	// Below the ephemeral range, so that no outgoing connection takes
+	// the port before the server binds it.
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func randomBytes(seed uint64, n int) []byte {

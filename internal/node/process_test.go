@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 	"github.com/weftnet/weft/internal/control/engine"
 	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/keyfile"
+	"github.com/weftnet/weft/internal/loopback"
 	"github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
 )
@@ -215,12 +215,12 @@ func procConfirmationPath(e *redstuff.Encoded) string {
 
 func procFreeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// Below the ephemeral range, so that no outgoing connection takes
+	// the port before the server binds it.
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	return addr
 }
 
