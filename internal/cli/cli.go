@@ -82,7 +82,7 @@ func newRoot(s Streams) *cobra.Command {
 	root.PersistentFlags().String("config", "", "client config file (or WEFT_CONFIG); weft devnet writes one")
 	root.AddCommand(newBlobIDCmd(s), newBenchCmd(s), newValidatorCmd(s), newNodeCmd(s), newDevnetCmd(s),
 		newStoreCmd(s), newReadCmd(s), newStatusCmd(s), newDeleteCmd(s), newInfoCmd(s), newGatewayCmd(s), newAdminCmd(s),
-		newChallengesCmd(s))
+		newChallengesCmd(s), newSimCmd(s))
 	return root
 }
 

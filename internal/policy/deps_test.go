@@ -171,7 +171,7 @@ var layers = [][]string{
 	{"blob"},
 	{"chain", "files", "redstuff"},
 	{"internal/control", "internal/recovery", "internal/forge"},
-	{"internal/migration", "internal/control/rpc", "internal/store"},
+	{"internal/migration", "internal/control/rpc", "internal/store", "internal/sim"},
 	{"client", "internal/control/engine"},
 	{"internal/httpapi"},
 	{"internal/node", "internal/gateway"},

@@ -93,6 +93,7 @@ const (
 	networkID     = "weft-sim"
 	blockInterval = time.Second
 	syncInterval  = time.Second
+	faultInterval = 250 * time.Millisecond
 )
 
 // t0 is the simulated wall time of genesis.
@@ -164,6 +165,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 		s.at(phase, nd.syncTick)
 	}
 	s.at(blockInterval, s.block)
+	s.at(faultInterval/2, s.faults)
 	s.run(end, s.check, func() bool { return s.err != nil })
 	if s.err != nil {
 		return Summary{}, s.err
@@ -289,7 +291,6 @@ func (s *Sim) block() {
 			nd.follow()
 		}
 	}
-	s.faults()
 	s.after(blockInterval, s.block)
 }
 
@@ -334,10 +335,11 @@ func (s *Sim) row() {
 	s.epochStat = stats{}
 }
 
-// faults injects crashes and wipes at their rates, never degrading more
-// than f shards' worth of nodes at once.
+// faults injects crashes and wipes at their rates, every faultInterval,
+// never degrading more than f shards' worth of nodes at once.
 func (s *Sim) faults() {
-	per := float64(blockInterval) / float64(s.cfg.EpochDuration)
+	s.after(faultInterval, s.faults)
+	per := float64(faultInterval) / float64(s.cfg.EpochDuration)
 	for _, nd := range s.nodes {
 		crash := s.rng.Float64() < s.cfg.CrashRate*per
 		wipe := s.rng.Float64() < s.cfg.WipeRate*per
