@@ -406,7 +406,7 @@ func (nd *node) checkAcked() {
 		if nd.s.w.byID[k.id] == nil {
 			continue
 		}
-		nd.s.violation(fmt.Sprintf("acked %d %s %d", nd.i, k.id, k.pair), "%s lost pair %d of blob %d (%s) it acknowledged, without an injected fault",
+		nd.s.violation(fmt.Sprintf("acked %d %s %d", nd.i, k.id, k.pair), "%s lost pair %d of blob %d (%s) it acknowledged (only a disk wipe may take those)",
 			nd.name, k.pair, nd.s.w.byID[k.id].n, short(k.id))
 	}
 }
