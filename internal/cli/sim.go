@@ -25,6 +25,13 @@ writes) and lose their disks at the given rates (per node per epoch); after
 every simulated instant every certified blob must read back byte-exact and no
 node may have lost a sliver it acknowledged.
 
+With --churn, each epoch a node may join (it registers and governance gives
+it weight) and a member may leave; shards move at the epoch boundary, the
+members that gained shards fetch them and attest, and every epoch change
+must be done within half an epoch. The table then also shows members joined
+and left, shards moved, bytes synced over bytes needed and how long the
+change took to be done.
+
 One seed fixes the whole run: it is printed first, and the same seed and
 flags print the same output. A run that breaks an invariant exits non-zero
 and prints the command that replays it.`,
@@ -57,5 +64,6 @@ and prints the command that replays it.`,
 	f.IntVar(&cfg.MaxBlobSize, "max-blob-size", cfg.MaxBlobSize, "largest blob, bytes")
 	f.Float64Var(&cfg.CrashRate, "crash-rate", cfg.CrashRate, "crashes per node per epoch")
 	f.Float64Var(&cfg.WipeRate, "wipe-rate", cfg.WipeRate, "disk wipes per node per epoch")
+	f.Float64Var(&cfg.Churn, "churn", cfg.Churn, "chance per epoch that a node joins the committee, and that a member leaves (0: a fixed committee)")
 	return cmd
 }

@@ -22,4 +22,12 @@ func TestSim(t *testing.T) {
 	if code, _, stderr := run(t, "", "sim", "--nodes", "20", "--shards", "10"); code != 2 {
 		t.Fatalf("more nodes than shards: exit %d, want 2 (%s)", code, stderr)
 	}
+	churn := append(args, "--churn", "1", "--epochs", "3", "--epoch-duration", "20s")
+	code, c, stderr := run(t, "", churn...)
+	if code != 0 || !strings.Contains(c, " joined left moved ") || !strings.Contains(c, "\nchurn: ") {
+		t.Fatalf("--churn 1: exit %d: %s\n%s", code, stderr, c)
+	}
+	if code, _, stderr := run(t, "", "sim", "--churn", "2"); code != 2 {
+		t.Fatalf("--churn 2: exit %d, want 2 (%s)", code, stderr)
+	}
 }

@@ -14,7 +14,13 @@
 // decoding) and self-healing (recovery.NewJob, its rounds and Deliver,
 // answered by recovery.Serve from the simulated nodes' slivers through
 // the real wire formats). Confirmations are signed over
-// control.ConfirmationMessage, as a storage node signs them.
+// control.ConfirmationMessage, as a storage node signs them. With churn
+// (Config.Churn), membership changes through the machine's own
+// transactions: a new node sends RegisterNode from its own key and the
+// genesis admin key gives it weight with SetWeight, a member sends
+// LeaveCommittee; the machine advances the epoch by block time, deals the
+// shards with control.AssignShards and ends the change when members
+// worth n − f shards have sent EpochSyncDone.
 //
 // Models, not the real code: the storage node and the writer. The storage
 // node's logic (internal/node) is not yet behind seams — a clock, a
@@ -27,8 +33,15 @@
 // rebuild missing pairs of certified blobs with a recovery.Job. The
 // writer is a model of the SDK's store path: encode, RegisterBlob,
 // upload to the shards' owners, collect confirmations worth n − f shards,
-// CertifyBlob. Network calls are messages with seeded latencies; a
-// recovery job's rounds run within one simulated instant.
+// CertifyBlob, uploading again to the new owners when shards move. Shard
+// sync is a model too: a member that gained shards copies their pairs of
+// every certified blob from the previous owner (or another node still
+// serving them), rebuilds what no one serves with a recovery job, and
+// attests once the copies are synced; a node that gave shards up serves
+// them read-only until the change is done and their new owners attested,
+// then drops them. Network calls are messages with seeded latencies; a
+// recovery job's rounds and a shard sync run within one simulated
+// instant.
 //
 // # Faults and invariants
 //
@@ -38,6 +51,12 @@
 // degraded at once (down, or missing pairs of a blob being stored). After
 // every batch of events at one simulated instant the simulator checks
 // that every certified live blob decodes byte-exact from the honest
-// nodes' primary slivers, and that no node lost a sliver it acknowledged
-// except through an injected wipe.
+// nodes' primary slivers (a shard's owner, or while a change is not done
+// the node that still serves it), and that no node lost a sliver it
+// acknowledged, by a confirmation or by attesting its sync, except
+// through an injected wipe. With churn it also checks that every shard
+// has exactly one owner, a member with weight that is not leaving, in
+// every epoch, and that every epoch change is done within half an epoch
+// of its start (never superseded). A sync's bytes count as the run's
+// sync bytes, against the bytes of the pairs the node lacked.
 package sim

@@ -64,6 +64,18 @@ type node struct {
 	waiting []confirmWait
 	healing bool
 
+	// Churn: shards the node gave up in an epoch change and still serves,
+	// read-only, until the change is done and their new owners attested;
+	// the shards it gained in the epoch it syncs (syncEpoch), and whether
+	// it attested that sync.
+	old        []int
+	gained     []int
+	syncEpoch  uint64
+	attested   bool
+	attestPend bool
+	leaving    bool
+	counted    map[pairKey]bool // gained pairs whose bytes count as needed
+
 	// What the simulator, not the node, remembers: the pairs the node
 	// acknowledged, and those of them an injected fault took.
 	acked map[pairKey]bool
@@ -142,6 +154,9 @@ func (nd *node) missing(id blob.ID) bool {
 // store.
 func (nd *node) degraded() bool {
 	if !nd.up || len(nd.lost) > 0 {
+		return true
+	}
+	if nd.syncEpoch == nd.s.epoch && !nd.attested && len(nd.gained) > 0 {
 		return true
 	}
 	for _, b := range nd.s.w.blobs {
@@ -294,6 +309,14 @@ func (nd *node) restart() {
 	nd.follow()
 	nd.s.after(syncInterval, nd.syncTick)
 	nd.scheduleHeal(time.Second)
+	if nd.syncEpoch == nd.s.epoch && !nd.attested {
+		epoch, gen := nd.syncEpoch, nd.gen
+		nd.s.after(time.Second, func() {
+			if nd.gen == gen {
+				nd.sync(epoch)
+			}
+		})
+	}
 }
 
 func (nd *node) scheduleHeal(d time.Duration) {
@@ -305,7 +328,7 @@ func (nd *node) scheduleHeal(d time.Duration) {
 	nd.s.after(d, func() {
 		if nd.gen == gen {
 			nd.healing = false
-			nd.heal()
+			nd.heal(false)
 		}
 	})
 }
@@ -314,8 +337,9 @@ var errDown = errors.New("sim: peer down")
 
 // heal rebuilds the missing slivers of the node's pairs of every
 // certified blob with a recovery job, its peers answering with
-// recovery.Serve from what they hold.
-func (nd *node) heal() {
+// recovery.Serve from what they hold. The bytes it moves count as
+// recovery, or as shard sync when forSync.
+func (nd *node) heal(forSync bool) {
 	s := nd.s
 	if !nd.up {
 		return
@@ -342,7 +366,7 @@ func (nd *node) heal() {
 	}
 	peers := make([]recovery.Peer, len(s.nodes))
 	for i, p := range s.nodes {
-		peers[i] = recovery.Peer{Shards: slices.Clone(p.shards), Self: i == nd.i, Avoid: !p.up}
+		peers[i] = recovery.Peer{Shards: slices.Clone(p.shards), Self: i == nd.i, Avoid: !p.up, Previous: slices.Clone(p.old)}
 	}
 	job := recovery.NewJob(s.codec, peers, wants, recovery.Options{})
 	for calls := job.Round(); len(calls) > 0; calls = job.Round() {
@@ -368,7 +392,12 @@ func (nd *node) heal() {
 				continue
 			}
 			if peer != nd {
-				s.epochStat.recoveryBytes += int64(len(raw) + len(head) + len(body))
+				n := int64(len(raw) + len(head) + len(body))
+				if forSync {
+					s.epochStat.syncBytes += n
+				} else {
+					s.epochStat.recoveryBytes += n
+				}
 			}
 			resp, err := recovery.DecodeResponse(call.Req, append(head, body...))
 			job.Deliver(call, resp, err)
@@ -423,7 +452,8 @@ func (h holder) Length(id blob.ID) (uint64, bool, error) {
 }
 
 func (h holder) Holds(id blob.ID, pair int) bool {
-	return slices.Contains(h.nd.shards, h.nd.s.p.ShardOf(id, pair))
+	sh := h.nd.s.p.ShardOf(id, pair)
+	return slices.Contains(h.nd.shards, sh) || slices.Contains(h.nd.old, sh)
 }
 
 func (h holder) Sliver(id blob.ID, pair int, k blob.SliverKind) (*blob.Sliver, *blob.PairCommitment, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,10 +26,14 @@ type Config struct {
 	MaxBlobSize   int           // bytes; each blob is 1..MaxBlobSize
 	CrashRate     float64       // expected crashes per node per epoch
 	WipeRate      float64       // expected disk wipes per node per epoch
+	Churn         float64       // chance, each epoch, that a node joins, and that a member leaves
 
 	// ackBeforeSync makes nodes confirm uploads before syncing them: a
 	// crash then loses acknowledged slivers (a test-only bug).
 	ackBeforeSync bool
+	// attestUnsynced makes nodes attest EpochSyncDone without fetching
+	// the shards they gained (a test-only bug).
+	attestUnsynced bool
 }
 
 // DefaultConfig is a small, fast run.
@@ -41,9 +44,13 @@ func DefaultConfig() Config {
 
 // Command is the weft sim command line that replays c.
 func (c Config) Command() string {
-	return fmt.Sprintf("weft sim --seed %d --nodes %d --shards %d --blobs %d --epochs %d --epoch-duration %s --max-blob-size %d --crash-rate %s --wipe-rate %s",
+	churn := ""
+	if c.Churn > 0 {
+		churn = " --churn " + strconv.FormatFloat(c.Churn, 'g', -1, 64)
+	}
+	return fmt.Sprintf("weft sim --seed %d --nodes %d --shards %d --blobs %d --epochs %d --epoch-duration %s --max-blob-size %d --crash-rate %s --wipe-rate %s%s",
 		c.Seed, c.Nodes, c.Shards, c.Blobs, c.Epochs, c.EpochDuration, c.MaxBlobSize,
-		strconv.FormatFloat(c.CrashRate, 'g', -1, 64), strconv.FormatFloat(c.WipeRate, 'g', -1, 64))
+		strconv.FormatFloat(c.CrashRate, 'g', -1, 64), strconv.FormatFloat(c.WipeRate, 'g', -1, 64), churn)
 }
 
 // Validate checks c.
@@ -59,6 +66,10 @@ func (c Config) Validate() error {
 		return errors.New("sim: max blob size must be 1 byte..1 MiB")
 	case c.CrashRate < 0 || c.WipeRate < 0:
 		return errors.New("sim: fault rates must be ≥ 0")
+	case c.Churn < 0 || c.Churn > 1:
+		return errors.New("sim: churn must be 0..1")
+	case c.Churn > 0 && c.EpochDuration < 20*time.Second:
+		return errors.New("sim: churn needs an epoch of at least 20s")
 	}
 	return nil
 }
@@ -70,6 +81,15 @@ type Summary struct {
 	RecoveredSlivers      int
 	RecoveryBytes         int64
 	Violations            int
+
+	// Churn: members that joined and left, shards that changed hands,
+	// the bytes nodes fetched to sync the shards they gained against the
+	// bytes of the pairs they lacked, epoch changes that had shards to
+	// sync and the longest time one took to be done.
+	Joined, Left, ShardsMoved int
+	SyncBytes, NeededBytes    int64
+	EpochChanges              int
+	MaxDoneIn                 time.Duration
 }
 
 // stats are counted per epoch and in total.
@@ -77,6 +97,9 @@ type stats struct {
 	registered, certified, crashes, wipes, recovered int
 	recoveryBytes                                    int64
 	violations                                       int
+	joined, left, moved, changes                     int
+	syncBytes, neededBytes                           int64
+	doneIn                                           time.Duration // -1: no change to sync; -2: not done
 }
 
 func (s *stats) add(o stats) {
@@ -87,6 +110,13 @@ func (s *stats) add(o stats) {
 	s.recovered += o.recovered
 	s.recoveryBytes += o.recoveryBytes
 	s.violations += o.violations
+	s.joined += o.joined
+	s.left += o.left
+	s.moved += o.moved
+	s.changes += o.changes
+	s.syncBytes += o.syncBytes
+	s.neededBytes += o.neededBytes
+	s.doneIn = max(s.doneIn, o.doneIn)
 }
 
 const (
@@ -120,6 +150,7 @@ type Sim struct {
 	admin  ed25519.PrivateKey
 	nodes  []*node
 	owner  []int // shard → node index
+	prev   []int // the previous epoch's owner of each shard
 	byKey  map[control.PublicKey]int
 	mem    []pendingTx
 	w      *writer
@@ -130,6 +161,11 @@ type Sim struct {
 	epochStat stats
 	total     stats
 	err       error
+
+	// The current epoch change, while it has shards to sync.
+	changePending bool
+	changeStart   time.Duration
+	attested      map[int]bool // members that attested EpochSyncDone this epoch
 }
 
 // Run simulates cfg, printing the seed first, a row per epoch and a
@@ -141,7 +177,8 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	}
 	fmt.Fprintf(out, "seed %d\n", cfg.Seed)
 	s := &Sim{cfg: cfg, out: out, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, seen: map[string]bool{}}
+		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, seen: map[string]bool{},
+		attested: map[int]bool{}, epochStat: stats{doneIn: -1}}
 	var err error
 	if s.codec, err = redstuff.New(cfg.Shards, redstuff.WithLazyTables(), redstuff.WithWorkers(1)); err != nil {
 		return Summary{}, err
@@ -151,10 +188,18 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	if err := s.genesis(); err != nil {
 		return Summary{}, err
 	}
-	fmt.Fprintf(out, "%d nodes, %d shards (f=%d), %d blobs of up to %d bytes, %d epochs of %s, crash-rate %g, wipe-rate %g\n",
-		cfg.Nodes, cfg.Shards, s.f, cfg.Blobs, cfg.MaxBlobSize, cfg.Epochs, cfg.EpochDuration, cfg.CrashRate, cfg.WipeRate)
-	fmt.Fprintf(out, "%5s %6s %5s %9s %7s %5s %9s %10s %10s\n", "epoch", "time", "blobs", "certified", "crashes", "wipes",
+	churn := ""
+	if cfg.Churn > 0 {
+		churn = fmt.Sprintf(", churn %g", cfg.Churn)
+	}
+	fmt.Fprintf(out, "%d nodes, %d shards (f=%d), %d blobs of up to %d bytes, %d epochs of %s, crash-rate %g, wipe-rate %g%s\n",
+		cfg.Nodes, cfg.Shards, s.f, cfg.Blobs, cfg.MaxBlobSize, cfg.Epochs, cfg.EpochDuration, cfg.CrashRate, cfg.WipeRate, churn)
+	fmt.Fprintf(out, "%5s %6s %5s %9s %7s %5s %9s %10s %10s", "epoch", "time", "blobs", "certified", "crashes", "wipes",
 		"recovered", "rec-bytes", "violations")
+	if cfg.Churn > 0 {
+		fmt.Fprintf(out, " %6s %4s %5s %10s %7s", "joined", "left", "moved", "sync/need", "done-in")
+	}
+	fmt.Fprintln(out)
 	end := time.Duration(cfg.Epochs) * cfg.EpochDuration
 	s.w = newWriter(s)
 	for i := 0; i < cfg.Blobs; i++ {
@@ -166,15 +211,27 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	}
 	s.at(blockInterval, s.block)
 	s.at(faultInterval/2, s.faults)
+	if cfg.Churn > 0 {
+		for e := range cfg.Epochs {
+			s.at(time.Duration(e)*cfg.EpochDuration+cfg.EpochDuration/4, s.churn)
+		}
+	}
 	s.run(end, s.check, func() bool { return s.err != nil })
 	if s.err != nil {
 		return Summary{}, s.err
 	}
 	s.row()
-	sum := Summary{Registered: s.total.registered, Certified: s.total.certified, Crashes: s.total.crashes, Wipes: s.total.wipes,
-		RecoveredSlivers: s.total.recovered, RecoveryBytes: s.total.recoveryBytes, Violations: s.total.violations}
+	t := s.total
+	sum := Summary{Registered: t.registered, Certified: t.certified, Crashes: t.crashes, Wipes: t.wipes,
+		RecoveredSlivers: t.recovered, RecoveryBytes: t.recoveryBytes, Violations: t.violations,
+		Joined: t.joined, Left: t.left, ShardsMoved: t.moved, SyncBytes: t.syncBytes, NeededBytes: t.neededBytes,
+		EpochChanges: t.changes, MaxDoneIn: max(t.doneIn, 0)}
 	fmt.Fprintf(out, "summary: seed %d: %d blobs registered, %d certified, %d crashes, %d wipes, %d slivers recovered (%d bytes), %d violations\n",
 		cfg.Seed, sum.Registered, sum.Certified, sum.Crashes, sum.Wipes, sum.RecoveredSlivers, sum.RecoveryBytes, sum.Violations)
+	if cfg.Churn > 0 {
+		fmt.Fprintf(out, "churn: %d joined, %d left, %d shards moved in %d epoch changes, synced %d of %d bytes needed (%s), longest change %s\n",
+			sum.Joined, sum.Left, sum.ShardsMoved, sum.EpochChanges, sum.SyncBytes, sum.NeededBytes, ratio(sum.SyncBytes, sum.NeededBytes), sum.MaxDoneIn)
+	}
 	if sum.Violations > 0 {
 		fmt.Fprintf(out, "FAILED: replay with: %s\n", cfg.Command())
 	}
@@ -221,29 +278,6 @@ func (s *Sim) genesis() error {
 	}
 	s.epoch = 1
 	return s.committee()
-}
-
-// committee reads the current committee's shard map.
-func (s *Sim) committee() error {
-	com, err := s.m.Committee(0)
-	if err != nil {
-		return err
-	}
-	s.owner = make([]int, s.cfg.Shards)
-	for i := range s.owner {
-		s.owner[i] = -1
-	}
-	for _, mem := range com.Members {
-		i, ok := s.byKey[mem.Key]
-		if !ok {
-			return fmt.Errorf("committee member %s is no simulated node", mem.Key.Short())
-		}
-		s.nodes[i].shards = slices.Clone(mem.Shards)
-		for _, sh := range mem.Shards {
-			s.owner[sh] = i
-		}
-	}
-	return nil
 }
 
 // submit hands a signed transaction to the sequencer; done learns its
@@ -318,6 +352,14 @@ func (s *Sim) follow() {
 				if err := s.committee(); err != nil {
 					s.fail(err)
 				}
+				s.epochChanged(ev)
+			case control.EventEpochDone:
+				s.epochDone(ev.Epoch)
+			case control.EventEpochSyncDone:
+				if i, ok := s.byKey[*ev.Node]; ok && ev.Epoch == s.epoch {
+					s.attested[i] = true
+					s.dropOld()
+				}
 			}
 		}
 		if len(evs) < 1000 {
@@ -329,10 +371,21 @@ func (s *Sim) follow() {
 // row prints the current epoch's row and starts the next.
 func (s *Sim) row() {
 	e := s.epochStat
-	fmt.Fprintf(s.out, "%5d %6s %5d %9d %7d %5d %9d %10d %10d\n", s.epoch, s.now, e.registered, e.certified, e.crashes, e.wipes,
+	fmt.Fprintf(s.out, "%5d %6s %5d %9d %7d %5d %9d %10d %10d", s.epoch, s.now, e.registered, e.certified, e.crashes, e.wipes,
 		e.recovered, e.recoveryBytes, e.violations)
+	if s.cfg.Churn > 0 {
+		done := "-"
+		switch {
+		case s.changePending:
+			done = "not done"
+		case e.doneIn >= 0:
+			done = e.doneIn.String()
+		}
+		fmt.Fprintf(s.out, " %6d %4d %5d %10s %7s", e.joined, e.left, e.moved, ratio(e.syncBytes, e.neededBytes), done)
+	}
+	fmt.Fprintln(s.out)
 	s.total.add(e)
-	s.epochStat = stats{}
+	s.epochStat = stats{doneIn: -1}
 }
 
 // faults injects crashes and wipes at their rates, every faultInterval,
@@ -346,7 +399,7 @@ func (s *Sim) faults() {
 		if !crash && !wipe || !nd.up {
 			continue
 		}
-		if s.degradedShards(nd)+len(nd.shards) > s.f {
+		if s.degradedShards(nd)+nd.weight() > s.f {
 			continue
 		}
 		down := time.Duration(2+s.rng.IntN(9)) * time.Second
@@ -367,7 +420,7 @@ func (s *Sim) degradedShards(except *node) int {
 	k := 0
 	for _, nd := range s.nodes {
 		if nd != except && nd.degraded() {
-			k += len(nd.shards)
+			k += nd.weight()
 		}
 	}
 	return k
@@ -395,6 +448,7 @@ func (s *Sim) check() {
 	for _, nd := range s.nodes {
 		nd.checkAcked()
 	}
+	s.checkChange()
 }
 
 // checkDecode reads a certified blob back from the primary slivers that
@@ -403,9 +457,8 @@ func (s *Sim) checkDecode(b *wblob) {
 	kp := s.p.SliverLen(blob.Secondary)
 	var slivers []blob.Sliver
 	for pair := 0; pair < s.p.N && len(slivers) < kp; pair++ {
-		nd := s.nodes[s.owner[s.p.ShardOf(b.id, pair)]]
-		if ps := nd.pairs[b.id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
-			slivers = append(slivers, *ps.sl[blob.Primary])
+		if sl := s.readPrimary(b.id, pair); sl != nil {
+			slivers = append(slivers, *sl)
 		}
 	}
 	key := "decode " + b.id.String()

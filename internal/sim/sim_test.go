@@ -71,3 +71,69 @@ func TestBrokenNodeIsCaught(t *testing.T) {
 		t.Fatalf("honest nodes: %d violations:\n%s", sum.Violations, out)
 	}
 }
+
+// TestChurn: with churn on, nodes join and leave through the machine's
+// own transactions, shards move, every epoch change is done within its
+// bound, and every blob is certified and stays readable; without faults
+// the nodes that gain shards fetch exactly the bytes they lack.
+func TestChurn(t *testing.T) {
+	for _, faults := range []bool{false, true} {
+		for seed := uint64(1); seed <= 3; seed++ {
+			cfg := DefaultConfig()
+			cfg.Seed, cfg.Churn, cfg.Epochs, cfg.CrashRate, cfg.WipeRate = seed, 0.7, 6, 0, 0
+			if faults {
+				cfg.Shards, cfg.Nodes, cfg.CrashRate, cfg.WipeRate = 13, 9, 1, 0.3
+			}
+			sum, out := run(t, cfg)
+			if sum.Violations != 0 || strings.Contains(out, "VIOLATION") || sum.Certified != cfg.Blobs {
+				t.Errorf("seed %d (faults %v): %d violations, %d of %d blobs certified:\n%s", seed, faults, sum.Violations, sum.Certified, cfg.Blobs, out)
+			}
+			if sum.Joined == 0 || sum.Left == 0 || sum.ShardsMoved == 0 || sum.EpochChanges == 0 || sum.NeededBytes == 0 {
+				t.Errorf("seed %d (faults %v): no churn: %+v\n%s", seed, faults, sum, out)
+			}
+			if sum.MaxDoneIn <= 0 || sum.MaxDoneIn > cfg.EpochDuration/2 {
+				t.Errorf("seed %d (faults %v): longest epoch change %s, bound %s", seed, faults, sum.MaxDoneIn, cfg.EpochDuration/2)
+			}
+			r := float64(sum.SyncBytes) / float64(sum.NeededBytes)
+			if !faults && sum.SyncBytes != sum.NeededBytes || faults && (r < 0.5 || r > 3) {
+				t.Errorf("seed %d (faults %v): synced %d bytes for %d needed:\n%s", seed, faults, sum.SyncBytes, sum.NeededBytes, out)
+			}
+			if !strings.Contains(out, "joined left moved  sync/need done-in") {
+				t.Errorf("seed %d: no churn columns:\n%s", seed, out)
+			}
+		}
+	}
+}
+
+// TestChurnSameSeedSameRun: churn keeps a run a function of its seed.
+func TestChurnSameSeedSameRun(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Churn = 42, 0.5
+	_, a := run(t, cfg)
+	_, b := run(t, cfg)
+	if a != b {
+		t.Fatalf("seed 42 with churn ran differently twice:\n%s\n---\n%s", a, b)
+	}
+	t.Logf("\n%s", a)
+}
+
+// TestUnsyncedAttestationIsCaught: nodes that attest EpochSyncDone
+// without fetching the shards they gained claim pairs they do not hold;
+// the run says so and prints a replay command that carries the churn.
+func TestUnsyncedAttestationIsCaught(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Churn, cfg.CrashRate, cfg.WipeRate = 3, 1, 0, 0
+	cfg.attestUnsynced = true
+	sum, out := run(t, cfg)
+	if sum.Violations == 0 {
+		t.Fatalf("nodes attesting unsynced shards went unnoticed:\n%s", out)
+	}
+	if !strings.Contains(out, "replay with: "+cfg.Command()+"\n") || !strings.Contains(cfg.Command(), " --churn 1") {
+		t.Fatalf("no replay command with the churn in the output:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+	cfg.attestUnsynced = false
+	if sum, out := run(t, cfg); sum.Violations != 0 {
+		t.Fatalf("honest nodes: %d violations:\n%s", sum.Violations, out)
+	}
+}

@@ -1,0 +1,369 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+)
+
+// weight is how many shards' worth of data a fault of the node puts at
+// risk: those it owns and those it still serves from a change not done.
+func (nd *node) weight() int { return len(nd.shards) + len(nd.old) }
+
+// committee reads the current committee from the machine, checks that
+// every shard has exactly one owner, a member, and works out what the
+// epoch change moved: members that joined and left, shards that changed
+// hands, the shards each member gained and those it now serves only
+// read-only.
+func (s *Sim) committee() error {
+	com, err := s.m.Committee(0)
+	if err != nil {
+		return err
+	}
+	owner := make([]int, s.cfg.Shards)
+	for i := range owner {
+		owner[i] = -1
+	}
+	shards := make([][]int, len(s.nodes))
+	for _, mem := range com.Members {
+		i, ok := s.byKey[mem.Key]
+		if !ok {
+			return fmt.Errorf("committee member %s is no simulated node", mem.Key.Short())
+		}
+		if mem.Weight == 0 || s.nodes[i].leaving {
+			s.violation(fmt.Sprintf("member %d %d", s.epoch, i), "epoch %d: %s is in the committee with weight %d, leaving %v",
+				s.epoch, s.nodes[i].name, mem.Weight, s.nodes[i].leaving)
+		}
+		for _, sh := range mem.Shards {
+			switch {
+			case sh < 0 || sh >= s.cfg.Shards:
+				return fmt.Errorf("epoch %d: %s owns shard %d of %d", s.epoch, s.nodes[i].name, sh, s.cfg.Shards)
+			case owner[sh] >= 0:
+				s.violation(fmt.Sprintf("owners %d %d", s.epoch, sh), "epoch %d: shard %d has two owners, %s and %s",
+					s.epoch, sh, s.nodes[owner[sh]].name, s.nodes[i].name)
+			default:
+				owner[sh] = i
+			}
+		}
+		shards[i] = slices.Sorted(slices.Values(mem.Shards))
+	}
+	for sh, o := range owner {
+		if o < 0 {
+			s.violation(fmt.Sprintf("owners %d %d", s.epoch, sh), "epoch %d: shard %d has no owner", s.epoch, sh)
+			owner[sh] = 0
+		}
+	}
+	if s.owner != nil {
+		for sh := range owner {
+			if owner[sh] != s.owner[sh] {
+				s.epochStat.moved++
+			}
+		}
+		for i, nd := range s.nodes {
+			was, is := len(nd.shards) > 0, len(shards[i]) > 0
+			if is && !was {
+				s.epochStat.joined++
+			}
+			if was && !is {
+				s.epochStat.left++
+			}
+			nd.gained = nil
+			for _, sh := range shards[i] {
+				if !slices.Contains(nd.shards, sh) {
+					nd.gained = append(nd.gained, sh)
+				}
+			}
+			for _, sh := range nd.shards {
+				if !slices.Contains(shards[i], sh) && !slices.Contains(nd.old, sh) {
+					nd.old = append(nd.old, sh)
+				}
+			}
+			nd.old = slices.DeleteFunc(nd.old, func(sh int) bool { return slices.Contains(shards[i], sh) })
+			slices.Sort(nd.old)
+		}
+	}
+	for i, nd := range s.nodes {
+		nd.shards = shards[i]
+	}
+	s.prev, s.owner = s.owner, owner
+	return nil
+}
+
+// epochChanged starts the sync of an epoch change that moved shards:
+// every member syncs what it gained (perhaps nothing) and attests it.
+// Blobs being uploaded go again to the new owners.
+func (s *Sim) epochChanged(ev control.Event) {
+	if s.changePending {
+		s.violation(fmt.Sprintf("done %d", s.epoch-1), "the change to epoch %d was not done before epoch %d began", s.epoch-1, s.epoch)
+	}
+	s.changePending = false
+	s.attested = map[int]bool{}
+	for _, nd := range s.nodes {
+		nd.attested, nd.attestPend = false, false
+	}
+	if ev.EpochState != control.EpochSyncing {
+		return
+	}
+	s.changePending, s.changeStart = true, s.now
+	s.epochStat.changes++
+	for _, nd := range s.nodes {
+		if len(nd.shards) == 0 {
+			continue
+		}
+		nd.syncEpoch, nd.counted = ev.Epoch, map[pairKey]bool{}
+		epoch, gen := ev.Epoch, nd.gen
+		s.after(time.Duration(500+s.rng.IntN(1000))*time.Millisecond, func() {
+			if nd.gen == gen {
+				nd.sync(epoch)
+			}
+		})
+	}
+	for _, b := range s.w.blobs {
+		if b.uploading && !b.certified && !b.certPend {
+			s.after(s.w.latency(), func() { s.w.upload(b) })
+		}
+	}
+}
+
+// epochDone ends the current change: the time it took is the row's, and
+// previous owners drop what their successors attested.
+func (s *Sim) epochDone(epoch uint64) {
+	if epoch != s.epoch || !s.changePending {
+		return
+	}
+	s.changePending = false
+	s.epochStat.doneIn = s.now - s.changeStart
+	s.dropOld()
+}
+
+// changeBound is how long an epoch change may take to be done.
+func (s *Sim) changeBound() time.Duration { return s.cfg.EpochDuration / 2 }
+
+// checkChange: an epoch change is done within changeBound.
+func (s *Sim) checkChange() {
+	if s.changePending && s.now-s.changeStart > s.changeBound() {
+		s.violation(fmt.Sprintf("done %d", s.epoch), "the change to epoch %d is not done %s after it began", s.epoch, s.changeBound())
+	}
+}
+
+// dropOld: once the change is done, a previous owner drops each shard
+// it gave up whose new owner attested its sync.
+func (s *Sim) dropOld() {
+	if s.changePending {
+		return
+	}
+	for _, nd := range s.nodes {
+		nd.old = slices.DeleteFunc(nd.old, func(sh int) bool {
+			if !s.attested[s.owner[sh]] {
+				return false
+			}
+			nd.drop(sh)
+			return true
+		})
+	}
+}
+
+// drop forgets the node's pairs of a shard it no longer owns; what it
+// acknowledged of them is now its successor's to keep.
+func (nd *node) drop(sh int) {
+	for _, id := range sortedIDs(nd.pairs) {
+		pair := nd.s.p.PairAt(id, sh)
+		if _, ok := nd.pairs[id][pair]; ok {
+			delete(nd.pairs[id], pair)
+			nd.s.dirty[id] = true
+		}
+		delete(nd.acked, pairKey{id, pair})
+		delete(nd.lost, pairKey{id, pair})
+	}
+}
+
+// sync fetches the pairs of the shards the node gained, for every
+// certified blob, from the shard's previous owner (or another node still
+// serving it); what no one serves it rebuilds with a recovery job. It
+// attests once what it fetched is synced to its disk.
+func (nd *node) sync(epoch uint64) {
+	s := nd.s
+	if !nd.up || epoch != nd.syncEpoch || epoch != s.epoch || nd.attested || nd.attestPend {
+		return
+	}
+	if s.cfg.attestUnsynced {
+		nd.attest(epoch)
+		return
+	}
+	short := false
+	for _, id := range sortedIDs(nd.known) {
+		if !nd.known[id].certified {
+			continue
+		}
+		for _, sh := range nd.gained {
+			pair := s.p.PairAt(id, sh)
+			if nd.pairs[id][pair].complete() {
+				continue
+			}
+			if k := (pairKey{id, pair}); !nd.counted[k] {
+				nd.counted[k] = true
+				s.epochStat.neededBytes += s.pairBytes(id, pair)
+			}
+			src := s.source(nd, id, pair)
+			if src == nil {
+				short = true
+				continue
+			}
+			st := src.pairs[id][pair]
+			for kind := range 2 {
+				nd.put(id, pair, st.sl[kind], st.pc)
+				s.epochStat.syncBytes += int64(len(st.sl[kind].Data))
+			}
+		}
+	}
+	if short {
+		nd.heal(true)
+	}
+	gen := nd.gen
+	s.after(syncInterval+time.Millisecond, func() {
+		if nd.gen == gen {
+			nd.attest(epoch)
+		}
+	})
+}
+
+// source is an up node other than nd that serves a complete pair: the
+// shard's previous owner first.
+func (s *Sim) source(nd *node, id blob.ID, pair int) *node {
+	sh := s.p.ShardOf(id, pair)
+	var cands []*node
+	if s.prev != nil {
+		cands = append(cands, s.nodes[s.prev[sh]])
+	}
+	cands = append(cands, s.nodes...)
+	for _, c := range cands {
+		if c != nd && c.up && c.pairs[id][pair].complete() && (slices.Contains(c.old, sh) || slices.Contains(c.shards, sh)) {
+			return c
+		}
+	}
+	return nil
+}
+
+// attest submits EpochSyncDone once every gained pair of a certified
+// blob is stored and synced; else it syncs again. An attestation
+// acknowledges those pairs: the node may lose them only to a disk wipe.
+func (nd *node) attest(epoch uint64) {
+	s := nd.s
+	if !nd.up || epoch != nd.syncEpoch || epoch != s.epoch || nd.attested || nd.attestPend {
+		return
+	}
+	for _, id := range sortedIDs(nd.known) {
+		if !nd.known[id].certified {
+			continue
+		}
+		for _, sh := range nd.gained {
+			pair := s.p.PairAt(id, sh)
+			st := nd.pairs[id][pair]
+			if !s.cfg.attestUnsynced && (!st.complete() || !st.durable[0] || !st.durable[1]) {
+				nd.sync(epoch)
+				return
+			}
+			nd.acked[pairKey{id, pair}] = true
+		}
+	}
+	nd.attestPend = true
+	s.submit(nd.key, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: epoch}}, func(err error) {
+		if epoch != s.epoch {
+			return // a later epoch began: its sync starts over
+		}
+		nd.attestPend = false
+		switch {
+		case err == nil, errors.Is(err, control.ErrAttested):
+			nd.attested = true
+		case errors.Is(err, control.ErrEpoch):
+		default:
+			s.fail(fmt.Errorf("%s: EpochSyncDone for epoch %d: %w", nd.name, epoch, err))
+		}
+	})
+}
+
+// pairBytes is the size of a pair's two slivers.
+func (s *Sim) pairBytes(id blob.ID, pair int) int64 {
+	b := s.w.byID[id]
+	if b == nil {
+		return 0
+	}
+	return int64(len(b.enc.Sliver(blob.Primary, s.p.PrimaryOf(pair)).Data) + len(b.enc.Sliver(blob.Secondary, s.p.SecondaryOf(pair)).Data))
+}
+
+// readPrimary is a pair's primary sliver as a reader finds it: from the
+// shard's owner, or, while a change is not done, from a node that still
+// serves the shard read-only.
+func (s *Sim) readPrimary(id blob.ID, pair int) *blob.Sliver {
+	sh := s.p.ShardOf(id, pair)
+	if ps := s.nodes[s.owner[sh]].pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
+		return ps.sl[blob.Primary]
+	}
+	for _, nd := range s.nodes {
+		if slices.Contains(nd.old, sh) {
+			if ps := nd.pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
+				return ps.sl[blob.Primary]
+			}
+		}
+	}
+	return nil
+}
+
+// churn: with the run's chance a new node registers and governance gives
+// it weight, and with the same chance a member leaves, so long as the
+// committee keeps at least half the starting nodes (and at least two)
+// and no more members than shards. Both take effect at the next epoch
+// boundary.
+func (s *Sim) churn() {
+	var members []*node
+	joining := 0
+	for _, nd := range s.nodes {
+		switch {
+		case nd.leaving:
+		case len(nd.shards) > 0:
+			members = append(members, nd)
+		default:
+			joining++ // registered, not yet in a committee
+		}
+	}
+	if s.rng.Float64() < s.cfg.Churn && len(members)+joining < s.cfg.Shards {
+		nd := newNode(s, len(s.nodes), s.newKey())
+		s.nodes = append(s.nodes, nd)
+		s.byKey[nd.pub] = nd.i
+		s.after(time.Duration(s.rng.Int64N(int64(syncInterval))), nd.syncTick)
+		reg := &control.RegisterNode{Name: nd.name, Address: fmt.Sprintf("http://%s.sim:7000", nd.name)}
+		s.submit(nd.key, control.Payload{RegisterNode: reg}, func(err error) {
+			if err != nil {
+				s.fail(fmt.Errorf("%s: RegisterNode: %w", nd.name, err))
+				return
+			}
+			s.submit(s.admin, control.Payload{SetWeight: &control.SetWeight{Node: nd.pub, Weight: 1}}, func(err error) {
+				if err != nil {
+					s.fail(fmt.Errorf("%s: SetWeight: %w", nd.name, err))
+				}
+			})
+		})
+	}
+	if s.rng.Float64() < s.cfg.Churn && len(members) > max(2, (s.cfg.Nodes+1)/2) {
+		nd := members[s.rng.IntN(len(members))]
+		s.submit(nd.key, control.Payload{LeaveCommittee: &control.LeaveCommittee{}}, func(err error) {
+			if err != nil {
+				s.fail(fmt.Errorf("%s: LeaveCommittee: %w", nd.name, err))
+				return
+			}
+			nd.leaving = true
+		})
+	}
+}
+
+// ratio prints sync bytes over bytes needed.
+func ratio(got, need int64) string {
+	if need == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(got)/float64(need))
+}
