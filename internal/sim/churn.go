@@ -8,6 +8,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/migration"
 )
 
 // weight is how many shards' worth of data a fault of the node puts at
@@ -71,14 +72,13 @@ func (s *Sim) committee() error {
 			if was && !is {
 				s.epochStat.left++
 			}
+			nd.plan = migration.PlanFor(nd.pub, s.com, com, s.cfg.Shards)
 			nd.gained = nil
-			for _, sh := range shards[i] {
-				if !slices.Contains(nd.shards, sh) {
-					nd.gained = append(nd.gained, sh)
-				}
+			for _, g := range nd.plan.Gained {
+				nd.gained = append(nd.gained, g.Shard)
 			}
-			for _, sh := range nd.shards {
-				if !slices.Contains(shards[i], sh) && !slices.Contains(nd.old, sh) {
+			for _, sh := range nd.plan.GivenUp {
+				if !slices.Contains(nd.old, sh) {
 					nd.old = append(nd.old, sh)
 				}
 			}
@@ -89,7 +89,7 @@ func (s *Sim) committee() error {
 	for i, nd := range s.nodes {
 		nd.shards = shards[i]
 	}
-	s.prev, s.owner = s.owner, owner
+	s.owner, s.com = owner, com
 	return nil
 }
 
@@ -181,10 +181,12 @@ func (nd *node) drop(sh int) {
 	}
 }
 
-// sync fetches the pairs of the shards the node gained, for every
-// certified blob, from the shard's previous owner (or another node still
-// serving it); what no one serves it rebuilds with a recovery job. It
-// attests once what it fetched is synced to its disk.
+// sync runs a migration.Puller for each shard the node gained, for
+// every certified blob: requests signed by the node go to the shard's
+// previous owner, which answers from what it holds, through the sync wire
+// format. What the previous owner cannot give (down, wiped, no pair) the
+// node rebuilds with a recovery job. It attests once what it fetched is
+// synced to its disk.
 func (nd *node) sync(epoch uint64) {
 	s := nd.s
 	if !nd.up || epoch != nd.syncEpoch || epoch != s.epoch || nd.attested || nd.attestPend {
@@ -194,29 +196,55 @@ func (nd *node) sync(epoch uint64) {
 		nd.attest(epoch)
 		return
 	}
-	short := false
+	var page []migration.Blob
 	for _, id := range sortedIDs(nd.known) {
-		if !nd.known[id].certified {
+		k := nd.known[id]
+		page = append(page, migration.Blob{ID: id, Length: k.length, Certified: k.certified})
+		if !k.certified {
 			continue
 		}
 		for _, sh := range nd.gained {
 			pair := s.p.PairAt(id, sh)
-			if nd.pairs[id][pair].complete() {
-				continue
-			}
-			if k := (pairKey{id, pair}); !nd.counted[k] {
+			if k := (pairKey{id, pair}); !nd.counted[k] && !nd.pairs[id][pair].complete() {
 				nd.counted[k] = true
 				s.epochStat.neededBytes += s.pairBytes(id, pair)
 			}
-			src := s.source(nd, id, pair)
-			if src == nil {
-				short = true
+		}
+	}
+	short := false
+	for _, g := range nd.plan.Gained {
+		if !g.HasFrom {
+			short = true
+			continue
+		}
+		src := s.nodes[s.byKey[g.From.Key]]
+		u := migration.NewPuller(s.codec, migration.Config{BatchBlobs: 16, BatchBytes: 256 << 10, MaxFailures: 1},
+			migration.Progress{Epoch: epoch, Shard: g.Shard, State: migration.Syncing, From: g.From.Key})
+		held := func(b migration.Blob) bool { return nd.pairs[b.ID][u.Pair(b.ID)].complete() }
+		for rest := page; ; {
+			b := u.Next(rest, held)
+			if b == nil {
+				break
+			}
+			rest = rest[b.Covered:]
+			if len(b.Ask) == 0 {
 				continue
 			}
-			st := src.pairs[id][pair]
-			for kind := range 2 {
-				nd.put(id, pair, st.sl[kind], st.pc)
-				s.epochStat.syncBytes += int64(len(st.sl[kind].Data))
+			out, err := nd.pull(u, b, src)
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			for _, p := range out.Store {
+				pc := p.Commitment
+				nd.put(p.ID, u.Pair(p.ID), &p.Primary, &pc)
+				nd.put(p.ID, u.Pair(p.ID), &p.Secondary, &pc)
+			}
+			if len(out.Recover) > 0 || out.Retry {
+				short = true
+			}
+			if out.GaveUp || out.Retry {
+				break
 			}
 		}
 	}
@@ -231,21 +259,50 @@ func (nd *node) sync(epoch uint64) {
 	})
 }
 
-// source is an up node other than nd that serves a complete pair: the
-// shard's previous owner first.
-func (s *Sim) source(nd *node, id blob.ID, pair int) *node {
-	sh := s.p.ShardOf(id, pair)
-	var cands []*node
-	if s.prev != nil {
-		cands = append(cands, s.nodes[s.prev[sh]])
+// pull sends one batch's request to the previous owner src and delivers
+// its answer to the puller. The previous owner serves the pairs it holds
+// of a shard it owns or gave up to a request signed by the shard's new
+// owner.
+func (nd *node) pull(u *migration.Puller, b *migration.Batch, src *node) (migration.Outcome, error) {
+	s := nd.s
+	now := t0.Add(s.now)
+	req := u.Request(b)
+	req.Sign(networkID, nd.key)
+	raw, err := req.MarshalBinary()
+	if err != nil {
+		return migration.Outcome{}, err
 	}
-	cands = append(cands, s.nodes...)
-	for _, c := range cands {
-		if c != nd && c.up && c.pairs[id][pair].complete() && (slices.Contains(c.old, sh) || slices.Contains(c.shards, sh)) {
-			return c
+	if !src.up {
+		return u.Deliver(b, nil, 0, errDown, now), nil
+	}
+	got, err := migration.DecodeRequest(raw)
+	if err != nil {
+		return migration.Outcome{}, err
+	}
+	sh := int(got.Shard)
+	if !got.Verify(networkID, nd.pub[:]) || s.owner[sh] != nd.i || !slices.Contains(src.old, sh) && !slices.Contains(src.shards, sh) {
+		return migration.Outcome{}, fmt.Errorf("%s: a sync request for shard %d from %s is refused", src.name, sh, nd.name)
+	}
+	resp := &migration.Response{Items: make([]migration.Item, len(got.IDs))}
+	for i, id := range got.IDs {
+		it := &resp.Items[i]
+		it.Status = migration.NotLive
+		if src.known[id] == nil {
+			continue
+		}
+		it.Status = migration.NotHeld
+		if st := src.pairs[id][s.p.PairAt(id, sh)]; st.complete() && st.pc != nil {
+			it.Status, it.Commitment, it.Primary, it.Secondary = migration.Present, *st.pc, *st.sl[blob.Primary], *st.sl[blob.Secondary]
 		}
 	}
-	return nil
+	body, err := resp.MarshalBinary()
+	if err != nil {
+		return migration.Outcome{}, err
+	}
+	n := int64(len(raw) + len(body))
+	s.epochStat.syncBytes += n
+	dec, err := migration.DecodeResponse(body, len(got.IDs))
+	return u.Deliver(b, dec, n, err, now), nil
 }
 
 // attest submits EpochSyncDone once every gained pair of a certified

@@ -20,7 +20,11 @@
 // genesis admin key gives it weight with SetWeight, a member sends
 // LeaveCommittee; the machine advances the epoch by block time, deals the
 // shards with control.AssignShards and ends the change when members
-// worth n − f shards have sent EpochSyncDone.
+// worth n − f shards have sent EpochSyncDone. Shard sync is the storage
+// node's own pure code: migration.PlanFor says what each node gained and
+// gave up, and a migration.Puller per gained shard cuts the batches,
+// whose signed requests and answers go through the sync wire format and
+// whose slivers it verifies against the blob ID.
 //
 // Models, not the real code: the storage node and the writer. The storage
 // node's logic (internal/node) is not yet behind seams — a clock, a
@@ -33,13 +37,13 @@
 // rebuild missing pairs of certified blobs with a recovery.Job. The
 // writer is a model of the SDK's store path: encode, RegisterBlob,
 // upload to the shards' owners, collect confirmations worth n − f shards,
-// CertifyBlob, uploading again to the new owners when shards move. Shard
-// sync is a model too: a member that gained shards copies their pairs of
-// every certified blob from the previous owner (or another node still
-// serving them), rebuilds what no one serves with a recovery job, and
-// attests once the copies are synced; a node that gave shards up serves
-// them read-only until the change is done and their new owners attested,
-// then drops them. Network calls are messages with seeded latencies; a
+// CertifyBlob, uploading again to the new owners when shards move. Around
+// the puller the node is a model: it pulls every gained shard of every
+// certified blob from the previous owner within one instant, rebuilds
+// what the previous owner cannot give (down, wiped, without the pair)
+// with a recovery job, and attests EpochSyncDone once what it fetched is
+// synced; a node that gave shards up serves them read-only until the
+// change is done and their new owners attested, then drops them. Network calls are messages with seeded latencies; a
 // recovery job's rounds and a shard sync run within one simulated
 // instant.
 //
@@ -58,5 +62,7 @@
 // has exactly one owner, a member with weight that is not leaving, in
 // every epoch, and that every epoch change is done within half an epoch
 // of its start (never superseded). A sync's bytes count as the run's
-// sync bytes, against the bytes of the pairs the node lacked.
+// sync bytes (requests and answers on the sync wire, and the recovery
+// traffic of what had to be rebuilt), against the sliver bytes of the
+// pairs the node lacked.
 package sim

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/migration"
 	"github.com/weftnet/weft/internal/recovery"
 )
 
@@ -68,6 +69,7 @@ type node struct {
 	// read-only, until the change is done and their new owners attested;
 	// the shards it gained in the epoch it syncs (syncEpoch), and whether
 	// it attested that sync.
+	plan       migration.Plan
 	old        []int
 	gained     []int
 	syncEpoch  uint64

@@ -150,7 +150,7 @@ type Sim struct {
 	admin  ed25519.PrivateKey
 	nodes  []*node
 	owner  []int // shard → node index
-	prev   []int // the previous epoch's owner of each shard
+	com    *control.Committee
 	byKey  map[control.PublicKey]int
 	mem    []pendingTx
 	w      *writer
