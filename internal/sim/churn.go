@@ -327,6 +327,9 @@ func (nd *node) attest(epoch uint64) {
 			nd.acked[pairKey{id, pair}] = true
 		}
 	}
+	if s.cfg.neverAttest {
+		return
+	}
 	nd.attestPend = true
 	s.submit(nd.key, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: epoch}}, func(err error) {
 		if epoch != s.epoch {

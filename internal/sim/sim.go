@@ -34,6 +34,9 @@ type Config struct {
 	// attestUnsynced makes nodes attest EpochSyncDone without fetching
 	// the shards they gained (a test-only bug).
 	attestUnsynced bool
+	// neverAttest makes nodes sync without attesting it: no epoch change
+	// is ever done (a test-only bug).
+	neverAttest bool
 }
 
 // DefaultConfig is a small, fast run.

@@ -138,3 +138,22 @@ func TestUnsyncedAttestationIsCaught(t *testing.T) {
 		t.Fatalf("honest nodes: %d violations:\n%s", sum.Violations, out)
 	}
 }
+
+// TestEpochChangeNeverDoneIsCaught: nodes that never attest their sync
+// leave every epoch change syncing; the bound says so, once per change
+// (the next epoch superseding it is the same violation).
+func TestEpochChangeNeverDoneIsCaught(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Churn, cfg.CrashRate, cfg.WipeRate = 5, 1, 0, 0
+	cfg.neverAttest = true
+	sum, out := run(t, cfg)
+	if sum.EpochChanges == 0 || sum.MaxDoneIn != 0 || sum.Violations != sum.EpochChanges {
+		t.Fatalf("%d epoch changes to sync, %d violations, longest done in %s:\n%s", sum.EpochChanges, sum.Violations, sum.MaxDoneIn, out)
+	}
+	for _, want := range []string{" is not done 15s after it began", "not done\n", "replay with: " + cfg.Command() + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q in the output:\n%s", want, out)
+		}
+	}
+	t.Logf("\n%s", out)
+}
