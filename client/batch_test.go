@@ -9,6 +9,7 @@ import (
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/internal/testseed"
 )
 
 // TestBatch packs files (an empty one, names with / and unicode) into one
@@ -17,7 +18,7 @@ import (
 func TestBatch(t *testing.T) {
 	c, _ := network(t)
 	ctx := context.Background()
-	rng := seeded(t)
+	rng := testseed.Rand(t)
 	in := []files.BatchFile{
 		{Name: "index.html", ContentType: "text/html", Data: []byte("<p>hi</p>")},
 		{Name: "empty.txt", Data: nil},

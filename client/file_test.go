@@ -14,12 +14,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/files"
+	"github.com/weftnet/weft/internal/testseed"
 )
 
 const testSegment = 64 << 10
@@ -32,18 +32,12 @@ func randomBytes(rng *rand.Rand, n int) []byte {
 	return b
 }
 
-func seeded(t *testing.T) *rand.Rand {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	return rand.New(rand.NewPCG(seed, 0))
-}
-
 // TestStoreFileSegments stores files around the segment size and reads
 // them back whole, by ranges, and segment by segment.
 func TestStoreFileSegments(t *testing.T) {
 	c, _ := network(t)
 	ctx := context.Background()
-	rng := seeded(t)
+	rng := testseed.Rand(t)
 	cases := []struct {
 		name     string
 		size     int
@@ -120,7 +114,7 @@ func TestStoreFileSegments(t *testing.T) {
 // segments stored the first time are neither uploaded again nor encoded.
 func TestStoreFileResume(t *testing.T) {
 	c, _ := network(t)
-	rng := seeded(t)
+	rng := testseed.Rand(t)
 	data := randomBytes(rng, 5*testSegment+100)
 	ctx, cancel := context.WithCancel(context.Background())
 	var o client.FileOptions
@@ -168,7 +162,7 @@ func TestStoreFileResume(t *testing.T) {
 func TestReadFileBadManifest(t *testing.T) {
 	c, _ := network(t)
 	ctx := context.Background()
-	rng := seeded(t)
+	rng := testseed.Rand(t)
 	data := randomBytes(rng, 2*testSegment+10)
 	r, err := c.StoreFile(ctx, bytes.NewReader(data), int64(len(data)), client.FileOptions{SegmentSize: testSegment})
 	if err != nil {
@@ -242,7 +236,7 @@ func TestReadFileLyingNode(t *testing.T) {
 	})
 	c := tn.c
 	ctx := context.Background()
-	rng := seeded(t)
+	rng := testseed.Rand(t)
 	data := randomBytes(rng, 3*testSegment)
 	r, err := c.StoreFile(ctx, bytes.NewReader(data), int64(len(data)), client.FileOptions{SegmentSize: testSegment})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
-	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -14,32 +13,8 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/seeded"
 )
-
-// seededReader yields n pseudo-random bytes from a seed without holding
-// them.
-type seededReader struct {
-	rng  *rand.ChaCha8
-	left int64
-}
-
-func newSeededReader(seed uint64, n int64) *seededReader {
-	var s [32]byte
-	for i := range 8 {
-		s[i] = byte(seed >> (8 * i))
-	}
-	return &seededReader{rng: rand.NewChaCha8(s), left: n}
-}
-
-func (r *seededReader) Read(p []byte) (int, error) {
-	if r.left == 0 {
-		return 0, io.EOF
-	}
-	p = p[:min(int64(len(p)), r.left)]
-	r.rng.Read(p)
-	r.left -= int64(len(p))
-	return len(p), nil
-}
 
 // peakHeap samples the heap's live objects while fn runs and returns the
 // highest sample above the level before it, in bytes. The collector runs
@@ -86,12 +61,12 @@ func TestStoreFileBoundedMemory(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	want := sha256.New()
-	io.Copy(want, newSeededReader(seed, size))
+	io.Copy(want, seeded.Reader(seed, size))
 
 	var r *client.FileResult
 	var err error
 	storePeak := peakHeap(t, func() {
-		r, err = c.StoreFile(ctx, newSeededReader(seed, size), size, client.FileOptions{SegmentSize: seg})
+		r, err = c.StoreFile(ctx, seeded.Reader(seed, size), size, client.FileOptions{SegmentSize: seg})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +80,7 @@ func TestStoreFileBoundedMemory(t *testing.T) {
 	}
 	// The whole-file path: the blob and its encoding at once.
 	wholePeak := peakHeap(t, func() {
-		data, _ := io.ReadAll(newSeededReader(seed+1, size))
+		data, _ := io.ReadAll(seeded.Reader(seed+1, size))
 		if _, err := c.Store(ctx, data, client.StoreOptions{}); err != nil {
 			t.Error(err)
 		}

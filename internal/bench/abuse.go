@@ -94,7 +94,7 @@ func Abuse(w io.Writer, cfg AbuseConfig) error {
 		cfg.GatewayBlob = 200 << 20
 	}
 	ctx := context.Background()
-	layout, c, stop, err := startDevnetClient(ctx)
+	layout, c, ctl, stop, err := startDevnetClients(ctx, devnet.Config{})
 	if err != nil {
 		return err
 	}
@@ -104,11 +104,6 @@ func Abuse(w io.Writer, cfg AbuseConfig) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
-	if err != nil {
-		return err
-	}
-	defer ctl.Close()
 	st, err := ctl.Status(ctx)
 	if err != nil {
 		return err

@@ -66,25 +66,11 @@ func Challenges(w io.Writer, cfg ChallengesConfig) ([]ChallengeWindow, error) {
 	}
 	stopAt := cfg.Stopped - 1 // 0-based; negative: none
 	ctx := context.Background()
-	layout, stop, err := startDevnet(ctx, devnet.Config{ChallengeInterval: cfg.Interval})
+	layout, c, ctl, stop, err := startDevnetClients(ctx, devnet.Config{ChallengeInterval: cfg.Interval})
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
-	ccfg, err := client.LoadConfig(layout.ClientConfig)
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(ctx, ccfg)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
-	if err != nil {
-		return nil, err
-	}
-	defer ctl.Close()
 	shards := c.Codec().Params().N
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))

@@ -144,26 +144,12 @@ func Churn(w io.Writer, cfg ChurnConfig) ([]ChurnEpoch, error) {
 		cfg.MaxSize = max(cfg.MinSize, 1<<20)
 	}
 	ctx := context.Background()
-	layout, stop, err := startDevnet(ctx, devnet.Config{})
+	layout, c, ctl, stop, err := startDevnetClients(ctx, devnet.Config{})
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
 	dir := filepath.Dir(layout.ClientConfig)
-	ccfg, err := client.LoadConfig(layout.ClientConfig)
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(ctx, ccfg)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
-	if err != nil {
-		return nil, err
-	}
-	defer ctl.Close()
 	params, err := redstuff.NewParams(c.Codec().Params().N)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/client"
+	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
 )
 
@@ -30,7 +31,7 @@ func Devnet(w io.Writer, cfg DevnetConfig) error {
 		cfg.Runs = 5
 	}
 	ctx := context.Background()
-	layout, c, stop, err := startDevnetClient(ctx)
+	layout, c, _, stop, err := startDevnetClients(ctx, devnet.Config{})
 	if err != nil {
 		return err
 	}
@@ -101,20 +102,28 @@ func startDevnet(ctx context.Context, cfg devnet.Config) (*devnet.Layout, func()
 	return layout, stop, nil
 }
 
-// startDevnetClient starts the default devnet and connects the SDK to it;
-// stop closes both.
-func startDevnetClient(ctx context.Context) (*devnet.Layout, *client.Client, func(), error) {
-	layout, stop, err := startDevnet(ctx, devnet.Config{})
+// startDevnetClients starts a devnet and connects the SDK and the control
+// plane's RPC client to it; stop closes all three.
+func startDevnetClients(ctx context.Context, cfg devnet.Config) (*devnet.Layout, *client.Client, *rpc.Client, func(), error) {
+	layout, stop, err := startDevnet(ctx, cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	ccfg, err := client.LoadConfig(layout.ClientConfig)
-	if err == nil {
-		var c *client.Client
-		if c, err = client.New(ctx, ccfg); err == nil {
-			return layout, c, func() { c.Close(); stop() }, nil
-		}
+	if err != nil {
+		stop()
+		return nil, nil, nil, nil, err
 	}
-	stop()
-	return nil, nil, nil, err
+	c, err := client.New(ctx, ccfg)
+	if err != nil {
+		stop()
+		return nil, nil, nil, nil, err
+	}
+	ctl, err := rpc.Dial(ctx, layout.ControlPlane)
+	if err != nil {
+		c.Close()
+		stop()
+		return nil, nil, nil, nil, err
+	}
+	return layout, c, ctl, func() { ctl.Close(); c.Close(); stop() }, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/weftnet/weft/files"
 	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/devnet"
+	"github.com/weftnet/weft/internal/seeded"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -30,30 +31,6 @@ type FilesConfig struct {
 	SmallFiles  int     // files in the batch comparison; default 1000
 	SmallSize   int64   // their size; default 1 KiB
 	NoGateway   bool    // skip the gateway round trip
-}
-
-// seededFile yields n bytes generated from a seed, never held whole.
-type seededFile struct {
-	rng  *rand.ChaCha8
-	left int64
-}
-
-func newSeededFile(seed uint64, n int64) *seededFile {
-	var s [32]byte
-	for i := range 8 {
-		s[i] = byte(seed >> (8 * i))
-	}
-	return &seededFile{rng: rand.NewChaCha8(s), left: n}
-}
-
-func (r *seededFile) Read(p []byte) (int, error) {
-	if r.left == 0 {
-		return 0, io.EOF
-	}
-	p = p[:min(int64(len(p)), r.left)]
-	r.rng.Read(p)
-	r.left -= int64(len(p))
-	return len(p), nil
 }
 
 // rssWatch samples the resident sets of processes until stopped and keeps
@@ -151,7 +128,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 		debug.SetMemoryLimit(client.MemoryLimit(cfg.SegmentSize)) // as weft store and read do
 	}
 	ctx := context.Background()
-	layout, c, stop, err := startDevnetClient(ctx)
+	layout, c, ctl, stop, err := startDevnetClients(ctx, devnet.Config{})
 	if err != nil {
 		return err
 	}
@@ -173,7 +150,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 	cpu0, self0 := cpuOf(all), cpuOf(all[:1])
 	t0 := time.Now()
 	for i := range baseBlobs {
-		data, _ := io.ReadAll(newSeededFile(uint64(time.Now().UnixNano())+uint64(100+i), cfg.SegmentSize))
+		data, _ := io.ReadAll(seeded.Reader(uint64(time.Now().UnixNano())+uint64(100+i), cfg.SegmentSize))
 		if _, err := c.Store(ctx, data, client.StoreOptions{Epochs: 2}); err != nil {
 			return err
 		}
@@ -190,7 +167,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 		nodes := watchRSS(nodePIDs)
 		cpu0, self0 := cpuOf(all), cpuOf(all[:1])
 		t0 := time.Now()
-		r, err := c.StoreFile(ctx, io.TeeReader(newSeededFile(seed, size), want), size, client.FileOptions{
+		r, err := c.StoreFile(ctx, io.TeeReader(seeded.Reader(seed, size), want), size, client.FileOptions{
 			StoreOptions: client.StoreOptions{Epochs: 2}, SegmentSize: cfg.SegmentSize})
 		if err != nil {
 			nodes.end()
@@ -233,7 +210,7 @@ func Files(w io.Writer, cfg FilesConfig) error {
 			return err
 		}
 	}
-	return smallFiles(ctx, w, c, layout, cfg)
+	return smallFiles(ctx, w, c, ctl, cfg)
 }
 
 // oneByteRange asks the gateway for single bytes of a stored file (the
@@ -278,14 +255,8 @@ func oneByteRange(w io.Writer, layout *devnet.Layout, id string, size int64) err
 
 // chainTxs counts the transactions in the control plane's blocks after
 // height from (exclusive) up to its current height, from CometBFT's
-// /blockchain, and returns them with that height (from at or above it
-// counts nothing: the height alone).
-func chainTxs(ctx context.Context, rpcURL string, from int64) (int64, int64, error) {
-	ctl, err := rpc.Dial(ctx, rpcURL)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer ctl.Close()
+// /blockchain, and returns them with that height.
+func chainTxs(ctx context.Context, ctl *rpc.Client, from int64) (int64, int64, error) {
 	st, err := ctl.Status(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -301,11 +272,11 @@ func chainTxs(ctx context.Context, rpcURL string, from int64) (int64, int64, err
 				} `json:"block_metas"`
 			} `json:"result"`
 		}
-		if err := getJSON(ctx, hc, fmt.Sprintf("%s/blockchain?minHeight=%d&maxHeight=%d", rpcURL, lo, hi), &out); err != nil {
+		if err := getJSON(ctx, hc, fmt.Sprintf("%s/blockchain?minHeight=%d&maxHeight=%d", ctl.URL(), lo, hi), &out); err != nil {
 			return 0, 0, err
 		}
 		if len(out.Result.BlockMetas) == 0 {
-			return 0, 0, fmt.Errorf("bench: no blocks %d..%d from %s", lo, hi, rpcURL)
+			return 0, 0, fmt.Errorf("bench: no blocks %d..%d from %s", lo, hi, ctl.URL())
 		}
 		for _, m := range out.Result.BlockMetas {
 			n, err := strconv.ParseInt(m.NumTxs, 10, 64)
@@ -325,7 +296,7 @@ func gatewayRoundTrip(base string, pid int, seed uint64, size int64) (string, fl
 	watch := watchRSS([]int{pid})
 	defer watch.end()
 	want := sha256.New()
-	req, err := http.NewRequest(http.MethodPut, base+"/v1/blobs?epochs=2", io.TeeReader(newSeededFile(seed, size), want))
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/blobs?epochs=2", io.TeeReader(seeded.Reader(seed, size), want))
 	if err != nil {
 		return "", 0, 0, 0, err
 	}
@@ -359,7 +330,7 @@ func gatewayRoundTrip(base string, pid int, seed uint64, size int64) (string, fl
 }
 
 // smallFiles compares one batch of small files with single stores.
-func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devnet.Layout, cfg FilesConfig) error {
+func smallFiles(ctx context.Context, w io.Writer, c *client.Client, ctl *rpc.Client, cfg FilesConfig) error {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	fs := make([]files.BatchFile, cfg.SmallFiles)
 	for i := range fs {
@@ -371,10 +342,11 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devn
 	}
 	fmt.Fprintf(w, "\n%d files of %s: one batch against single stores (n = %d)\n", cfg.SmallFiles, FormatSize(cfg.SmallSize), c.Codec().Params().N)
 	fmt.Fprintf(w, "%-14s | %14s %8s %10s\n", "", "encoded bytes", "txs", "wall time")
-	_, h0, err := chainTxs(ctx, layout.ControlPlane, 1<<62)
+	st, err := ctl.Status(ctx)
 	if err != nil {
 		return err
 	}
+	h0 := st.Height
 	t0 := time.Now()
 	br, err := c.StoreBatch(ctx, fs, client.StoreOptions{Epochs: 2})
 	if err != nil {
@@ -385,7 +357,7 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devn
 	if err != nil || !bytes.Equal(got, fs[len(fs)/2].Data) {
 		return fmt.Errorf("bench: batch file read back: %v", err)
 	}
-	batchTxs, h1, err := chainTxs(ctx, layout.ControlPlane, h0)
+	batchTxs, h1, err := chainTxs(ctx, ctl, h0)
 	if err != nil {
 		return err
 	}
@@ -417,7 +389,7 @@ func smallFiles(ctx context.Context, w io.Writer, c *client.Client, layout *devn
 		return firstErr
 	}
 	singleD := time.Since(t0)
-	singleTxs, _, err := chainTxs(ctx, layout.ControlPlane, h1)
+	singleTxs, _, err := chainTxs(ctx, ctl, h1)
 	if err != nil {
 		return err
 	}

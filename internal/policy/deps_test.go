@@ -167,7 +167,7 @@ func chain(pkgs map[string]*listed, p *listed, dep string) string {
 // dependencies point downwards only, so a package imports Weft packages
 // of lower layers only. A new package must be placed here.
 var layers = [][]string{
-	{"merkle", "units", "internal/keyfile", "internal/loopback", "internal/testseed", "internal/policy"},
+	{"merkle", "units", "internal/keyfile", "internal/loopback", "internal/seeded", "internal/testseed", "internal/policy"},
 	{"blob"},
 	{"chain", "files", "redstuff"},
 	{"internal/control", "internal/recovery", "internal/forge"},
