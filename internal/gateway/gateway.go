@@ -204,16 +204,27 @@ func (g *Gateway) take(w http.ResponseWriter, r *http.Request, n int64) (int64, 
 	return got, true
 }
 
-func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
-	var o client.StoreOptions
-	if v := r.URL.Query().Get("epochs"); v != "" {
-		e, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || e == 0 {
-			httpapi.Fail(w, http.StatusBadRequest, "epochs must be a positive integer")
-			return
-		}
-		o.Epochs = e
+// epochsParam reads the epochs query parameter of a store: 0 when it is
+// absent (the SDK's default), an error when it is not a positive integer.
+func epochsParam(r *http.Request) (uint64, error) {
+	v := r.URL.Query().Get("epochs")
+	if v == "" {
+		return 0, nil
 	}
+	e, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || e == 0 {
+		return 0, errors.New("epochs must be a positive integer")
+	}
+	return e, nil
+}
+
+func (g *Gateway) put(w http.ResponseWriter, r *http.Request) {
+	epochs, err := epochsParam(r)
+	if err != nil {
+		httpapi.Fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	o := client.StoreOptions{Epochs: epochs}
 	if v := r.URL.Query().Get("deletable"); v != "" {
 		d, err := strconv.ParseBool(v)
 		if err != nil {
@@ -280,15 +291,12 @@ func (g *Gateway) putBatch(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", files.MaxBatchBytes))
 		return
 	}
-	var o client.StoreOptions
-	if v := r.URL.Query().Get("epochs"); v != "" {
-		e, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || e == 0 {
-			httpapi.Fail(w, http.StatusBadRequest, "epochs must be a positive integer")
-			return
-		}
-		o.Epochs = e
+	epochs, err := epochsParam(r)
+	if err != nil {
+		httpapi.Fail(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	o := client.StoreOptions{Epochs: epochs}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		httpapi.Fail(w, http.StatusBadRequest, "a batch is a multipart/form-data body: "+err.Error())
