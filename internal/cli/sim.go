@@ -64,6 +64,13 @@ and prints the command that replays it.`,
 	f.IntVar(&cfg.MaxBlobSize, "max-blob-size", cfg.MaxBlobSize, "largest blob, bytes")
 	f.Float64Var(&cfg.CrashRate, "crash-rate", cfg.CrashRate, "crashes per node per epoch")
 	f.Float64Var(&cfg.WipeRate, "wipe-rate", cfg.WipeRate, "disk wipes per node per epoch")
-	f.Float64Var(&cfg.Churn, "churn", cfg.Churn, "chance per epoch that a node joins the committee, and that a member leaves (0: a fixed committee)")
+	f.Float64Var(&cfg.Churn, "churn", cfg.Churn, "members worth this fraction of f shards leave each epoch and as many nodes join (0: a fixed committee)")
+	f.Float64Var(&cfg.Loss, "loss", cfg.Loss, "chance that a message between nodes, or between the writer and a node, is lost")
+	f.Float64Var(&cfg.Slow, "slow", cfg.Slow, "chance that such a message is slow (a call misses its deadline; an upload arrives 1-3 s late)")
+	f.Float64Var(&cfg.Partitions, "partitions", cfg.Partitions, "partitions per epoch: 1-3 nodes cut off from peers and the writer for 5-15 s")
+	f.IntVar(&cfg.Byzantine, "byzantine", cfg.Byzantine, "Byzantine nodes, alternately liars (false recovery and sync answers) and droppers (drop what they confirm)")
+	f.IntVar(&cfg.Inconsistent, "inconsistent", cfg.Inconsistent, "blobs a malicious writer encodes inconsistently")
+	f.StringVar(&cfg.Bug, "bug", "", "inject a bug the invariants must catch (to test the simulator)")
+	_ = f.MarkHidden("bug")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/merkle"
+	"github.com/weftnet/weft/redstuff"
 )
 
 // Storage challenges (DESIGN.md §11). Every ChallengeInterval of block
@@ -540,6 +541,52 @@ type AnswerEntry struct {
 	Primary, Secondary merkle.Hash
 	Path               []merkle.Hash
 	Symbols            [][2]AnswerSymbol // per index: primary, secondary
+}
+
+// SourceFunc returns the symbol source of a stored sliver of a blob's
+// pair (a sliver the asker holds, with its pair's commitment).
+type SourceFunc func(id blob.ID, pair int, k blob.SliverKind) (*redstuff.SymbolSource, error)
+
+// BuildAnswer is a member's answer to win for its shards: it cuts the
+// challenged symbols, with their paths, from the slivers source returns,
+// in the window's canonical order (EncodeAnswer). A storage node and the
+// simulator both answer with it.
+func BuildAnswer(c *redstuff.Codec, win *Window, shards []int, source SourceFunc) ([]byte, error) {
+	p := c.Params()
+	var entries []AnswerEntry
+	for _, shard := range shards {
+		for j, b := range win.Blobs {
+			pair := p.PairAt(b.ID, shard)
+			var srcs [2]*redstuff.SymbolSource
+			var pc *blob.PairCommitment
+			for k, idx := range [2]int{p.PrimaryOf(pair), p.SecondaryOf(pair)} {
+				kind := blob.SliverKind(k)
+				ss, err := source(b.ID, pair, kind)
+				if err != nil {
+					return nil, fmt.Errorf("shard %d, blob %v: %s sliver %d: %w", shard, b.ID, kind, idx, err)
+				}
+				srcs[k], pc = ss, ss.Pair()
+			}
+			e := AnswerEntry{Primary: pc.Primary, Secondary: pc.Secondary, Path: pc.Path}
+			for _, i := range SymbolIndices(win.Seed, shard, j, win.Symbols, p.N) {
+				var sy [2]AnswerSymbol
+				for k, ss := range srcs {
+					data, err := ss.Data(i)
+					if err != nil {
+						return nil, err
+					}
+					path, err := ss.Path(i)
+					if err != nil {
+						return nil, err
+					}
+					sy[k] = AnswerSymbol{Data: data, Path: path}
+				}
+				e.Symbols = append(e.Symbols, sy)
+			}
+			entries = append(entries, e)
+		}
+	}
+	return EncodeAnswer(entries), nil
 }
 
 // EncodeAnswer lays out entries in the window's canonical order: for

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/httpapi"
+	"github.com/weftnet/weft/redstuff"
 )
 
 // Storage challenges (DESIGN.md §11), the node's side. On ChallengeOpened
@@ -206,49 +206,18 @@ func (n *Node) answer(ctx context.Context, win *control.Window, shards []int) {
 	n.setAnswered(win.Window, "refused: "+err.Error())
 }
 
-// buildAnswer cuts the challenged symbols from the node's own slivers,
-// with their paths, in the window's canonical order.
+// buildAnswer cuts the challenged symbols from the node's own slivers
+// (control.BuildAnswer).
 func (n *Node) buildAnswer(win *control.Window, shards []int) ([]byte, error) {
-	p := n.codec.Params()
-	var entries []control.AnswerEntry
-	for _, shard := range shards {
-		for j, b := range win.Blobs {
-			pair := p.PairAt(b.ID, shard)
-			var srcs [2]interface {
-				Data(int) ([]byte, error)
-				Path(int) ([]blob.Hash, error)
-			}
-			var pc *blob.PairCommitment
-			for k, idx := range [2]int{p.PrimaryOf(pair), p.SecondaryOf(pair)} {
-				kind := blob.SliverKind(k)
-				sl, c, err := n.store.Sliver(b.ID, uint32(pair), kind)
-				if err != nil {
-					return nil, fmt.Errorf("shard %d, blob %v: %s sliver %d: %w", shard, b.ID, kind, idx, err)
-				}
-				ss, err := n.codec.NewSymbolSource(b.Length, sl, c)
-				if err != nil {
-					return nil, err
-				}
-				srcs[k], pc = ss, c
-			}
-			e := control.AnswerEntry{Primary: pc.Primary, Secondary: pc.Secondary, Path: pc.Path}
-			for _, i := range control.SymbolIndices(win.Seed, shard, j, win.Symbols, p.N) {
-				var sy [2]control.AnswerSymbol
-				for k, ss := range srcs {
-					data, err := ss.Data(i)
-					if err != nil {
-						return nil, err
-					}
-					path, err := ss.Path(i)
-					if err != nil {
-						return nil, err
-					}
-					sy[k] = control.AnswerSymbol{Data: data, Path: path}
-				}
-				e.Symbols = append(e.Symbols, sy)
-			}
-			entries = append(entries, e)
-		}
+	lengths := make(map[blob.ID]uint64, len(win.Blobs))
+	for _, b := range win.Blobs {
+		lengths[b.ID] = b.Length
 	}
-	return control.EncodeAnswer(entries), nil
+	return control.BuildAnswer(n.codec, win, shards, func(id blob.ID, pair int, k blob.SliverKind) (*redstuff.SymbolSource, error) {
+		sl, pc, err := n.store.Sliver(id, uint32(pair), k)
+		if err != nil {
+			return nil, err
+		}
+		return n.codec.NewSymbolSource(lengths[id], sl, pc)
+	})
 }

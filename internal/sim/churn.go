@@ -61,16 +61,16 @@ func (s *Sim) committee() error {
 	if s.owner != nil {
 		for sh := range owner {
 			if owner[sh] != s.owner[sh] {
-				s.epochStat.moved++
+				s.epochStat.ShardsMoved++
 			}
 		}
 		for i, nd := range s.nodes {
 			was, is := len(nd.shards) > 0, len(shards[i]) > 0
 			if is && !was {
-				s.epochStat.joined++
+				s.epochStat.Joined++
 			}
 			if was && !is {
-				s.epochStat.left++
+				s.epochStat.Left++
 			}
 			nd.plan = migration.PlanFor(nd.pub, s.com, com, s.cfg.Shards)
 			nd.gained = nil
@@ -109,7 +109,7 @@ func (s *Sim) epochChanged(ev control.Event) {
 		return
 	}
 	s.changePending, s.changeStart = true, s.now
-	s.epochStat.changes++
+	s.epochStat.EpochChanges++
 	for _, nd := range s.nodes {
 		if len(nd.shards) == 0 {
 			continue
@@ -136,7 +136,7 @@ func (s *Sim) epochDone(epoch uint64) {
 		return
 	}
 	s.changePending = false
-	s.epochStat.doneIn = s.now - s.changeStart
+	s.epochStat.DoneIn = s.now - s.changeStart
 	s.dropOld()
 }
 
@@ -175,6 +175,7 @@ func (nd *node) drop(sh int) {
 		if _, ok := nd.pairs[id][pair]; ok {
 			delete(nd.pairs[id], pair)
 			nd.s.dirty[id] = true
+			nd.removed = true
 		}
 		delete(nd.acked, pairKey{id, pair})
 		delete(nd.lost, pairKey{id, pair})
@@ -192,7 +193,7 @@ func (nd *node) sync(epoch uint64) {
 	if !nd.up || epoch != nd.syncEpoch || epoch != s.epoch || nd.attested || nd.attestPend {
 		return
 	}
-	if s.cfg.attestUnsynced {
+	if s.cfg.Bug == BugAttestUnsynced || nd.kind == dropper {
 		nd.attest(epoch)
 		return
 	}
@@ -207,7 +208,7 @@ func (nd *node) sync(epoch uint64) {
 			pair := s.p.PairAt(id, sh)
 			if k := (pairKey{id, pair}); !nd.counted[k] && !nd.pairs[id][pair].complete() {
 				nd.counted[k] = true
-				s.epochStat.neededBytes += s.pairBytes(id, pair)
+				s.epochStat.NeededBytes += s.pairBytes(id, pair)
 			}
 		}
 	}
@@ -275,6 +276,9 @@ func (nd *node) pull(u *migration.Puller, b *migration.Batch, src *node) (migrat
 	if !src.up {
 		return u.Deliver(b, nil, 0, errDown, now), nil
 	}
+	if err := s.call(nd.i, src.i); err != nil {
+		return u.Deliver(b, nil, 0, err, now), nil
+	}
 	got, err := migration.DecodeRequest(raw)
 	if err != nil {
 		return migration.Outcome{}, err
@@ -293,6 +297,9 @@ func (nd *node) pull(u *migration.Puller, b *migration.Batch, src *node) (migrat
 		it.Status = migration.NotHeld
 		if st := src.pairs[id][s.p.PairAt(id, sh)]; st.complete() && st.pc != nil {
 			it.Status, it.Commitment, it.Primary, it.Secondary = migration.Present, *st.pc, *st.sl[blob.Primary], *st.sl[blob.Secondary]
+			if src.kind == liar {
+				it.Primary.Data = s.lie(it.Primary.Data)
+			}
 		}
 	}
 	body, err := resp.MarshalBinary()
@@ -300,7 +307,7 @@ func (nd *node) pull(u *migration.Puller, b *migration.Batch, src *node) (migrat
 		return migration.Outcome{}, err
 	}
 	n := int64(len(raw) + len(body))
-	s.epochStat.syncBytes += n
+	s.epochStat.SyncBytes += n
 	dec, err := migration.DecodeResponse(body, len(got.IDs))
 	return u.Deliver(b, dec, n, err, now), nil
 }
@@ -320,14 +327,14 @@ func (nd *node) attest(epoch uint64) {
 		for _, sh := range nd.gained {
 			pair := s.p.PairAt(id, sh)
 			st := nd.pairs[id][pair]
-			if !s.cfg.attestUnsynced && (!st.complete() || !st.durable[0] || !st.durable[1]) {
+			if s.cfg.Bug != BugAttestUnsynced && nd.kind != dropper && (!st.complete() || !st.durable[0] || !st.durable[1]) {
 				nd.sync(epoch)
 				return
 			}
 			nd.acked[pairKey{id, pair}] = true
 		}
 	}
-	if s.cfg.neverAttest {
+	if s.cfg.Bug == BugNeverAttest {
 		return
 	}
 	nd.attestPend = true
@@ -355,16 +362,18 @@ func (s *Sim) pairBytes(id blob.ID, pair int) int64 {
 	return int64(len(b.enc.Sliver(blob.Primary, s.p.PrimaryOf(pair)).Data) + len(b.enc.Sliver(blob.Secondary, s.p.SecondaryOf(pair)).Data))
 }
 
-// readPrimary is a pair's primary sliver as a reader finds it: from the
-// shard's owner, or, while a change is not done, from a node that still
-// serves the shard read-only.
+// readPrimary is a pair's primary sliver as a reader finds it on honest
+// nodes: from the shard's owner, or, while a change is not done, from a
+// node that still serves the shard read-only.
 func (s *Sim) readPrimary(id blob.ID, pair int) *blob.Sliver {
 	sh := s.p.ShardOf(id, pair)
-	if ps := s.nodes[s.owner[sh]].pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
-		return ps.sl[blob.Primary]
+	if o := s.nodes[s.owner[sh]]; o.honestHolder() {
+		if ps := o.pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
+			return ps.sl[blob.Primary]
+		}
 	}
 	for _, nd := range s.nodes {
-		if slices.Contains(nd.old, sh) {
+		if nd.honestHolder() && slices.Contains(nd.old, sh) {
 			if ps := nd.pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
 				return ps.sl[blob.Primary]
 			}
@@ -373,8 +382,9 @@ func (s *Sim) readPrimary(id blob.ID, pair int) *blob.Sliver {
 	return nil
 }
 
-// churn: with the run's chance a new node registers and governance gives
-// it weight, and with the same chance a member leaves, so long as the
+// churn: each epoch, members worth about Churn·f shards leave (the
+// last one drawn with the chance of the budget left) and as many new
+// nodes register and get weight from governance, so long as the
 // committee keeps at least half the starting nodes (and at least two)
 // and no more members than shards. Both take effect at the next epoch
 // boundary.
@@ -390,34 +400,56 @@ func (s *Sim) churn() {
 			joining++ // registered, not yet in a committee
 		}
 	}
-	if s.rng.Float64() < s.cfg.Churn && len(members)+joining < s.cfg.Shards {
-		nd := newNode(s, len(s.nodes), s.newKey())
-		s.nodes = append(s.nodes, nd)
-		s.byKey[nd.pub] = nd.i
-		s.after(time.Duration(s.rng.Int64N(int64(syncInterval))), nd.syncTick)
-		reg := &control.RegisterNode{Name: nd.name, Address: fmt.Sprintf("http://%s.sim:7000", nd.name)}
-		s.submit(nd.key, control.Payload{RegisterNode: reg}, func(err error) {
-			if err != nil {
-				s.fail(fmt.Errorf("%s: RegisterNode: %w", nd.name, err))
-				return
-			}
-			s.submit(s.admin, control.Payload{SetWeight: &control.SetWeight{Node: nd.pub, Weight: 1}}, func(err error) {
-				if err != nil {
-					s.fail(fmt.Errorf("%s: SetWeight: %w", nd.name, err))
-				}
-			})
-		})
+	budget := s.cfg.Churn * float64(s.f)
+	leaves := 0
+	for _, k := range s.rng.Perm(len(members)) {
+		nd := members[k]
+		w := float64(len(nd.shards))
+		if budget <= 0 || len(members)-leaves <= max(2, (s.cfg.Nodes+1)/2) || w > budget && s.rng.Float64() >= budget/w {
+			break
+		}
+		budget -= w
+		leaves++
+		s.leave(nd)
 	}
-	if s.rng.Float64() < s.cfg.Churn && len(members) > max(2, (s.cfg.Nodes+1)/2) {
-		nd := members[s.rng.IntN(len(members))]
-		s.submit(nd.key, control.Payload{LeaveCommittee: &control.LeaveCommittee{}}, func(err error) {
-			if err != nil {
-				s.fail(fmt.Errorf("%s: LeaveCommittee: %w", nd.name, err))
-				return
-			}
-			nd.leaving = true
-		})
+	for range leaves {
+		if len(members)+joining >= s.cfg.Shards {
+			break
+		}
+		joining++
+		s.join()
 	}
+}
+
+// join adds a node: it registers, then governance gives it weight.
+func (s *Sim) join() {
+	nd := newNode(s, len(s.nodes), s.newKey())
+	s.nodes = append(s.nodes, nd)
+	s.byKey[nd.pub] = nd.i
+	s.after(time.Duration(s.rng.Int64N(int64(syncInterval))), nd.syncTick)
+	reg := &control.RegisterNode{Name: nd.name, Address: fmt.Sprintf("http://%s.sim:7000", nd.name)}
+	s.submit(nd.key, control.Payload{RegisterNode: reg}, func(err error) {
+		if err != nil {
+			s.fail(fmt.Errorf("%s: RegisterNode: %w", nd.name, err))
+			return
+		}
+		s.submit(s.admin, control.Payload{SetWeight: &control.SetWeight{Node: nd.pub, Weight: 1}}, func(err error) {
+			if err != nil {
+				s.fail(fmt.Errorf("%s: SetWeight: %w", nd.name, err))
+			}
+		})
+	})
+}
+
+// leave has a member send LeaveCommittee.
+func (s *Sim) leave(nd *node) {
+	s.submit(nd.key, control.Payload{LeaveCommittee: &control.LeaveCommittee{}}, func(err error) {
+		if err != nil {
+			s.fail(fmt.Errorf("%s: LeaveCommittee: %w", nd.name, err))
+			return
+		}
+		nd.leaving = true
+	})
 }
 
 // ratio prints sync bytes over bytes needed.

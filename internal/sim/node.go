@@ -12,6 +12,7 @@ import (
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/migration"
 	"github.com/weftnet/weft/internal/recovery"
+	"github.com/weftnet/weft/redstuff"
 )
 
 // pairState is what a node stores of one pair of a blob; durable marks
@@ -20,6 +21,7 @@ type pairState struct {
 	sl      [2]*blob.Sliver
 	durable [2]bool
 	pc      *blob.PairCommitment
+	src     [2]*redstuff.SymbolSource // extended slivers, kept for recovery requests
 }
 
 func (ps *pairState) complete() bool { return ps != nil && ps.sl[0] != nil && ps.sl[1] != nil }
@@ -82,11 +84,22 @@ type node struct {
 	// acknowledged, and those of them an injected fault took.
 	acked map[pairKey]bool
 	lost  map[pairKey]bool
+	// removed: the node deleted slivers since the last check.
+	removed bool
+
+	kind         kind
+	cutUntil     time.Duration // cut off by a partition until then
+	faulted      bool          // a fault hit it, last at lastFault
+	lastFault    time.Duration
+	unanswered   string // why it could not answer a challenge
+	owed         bool   // it answered, or lacked an acknowledged pair
+	invalidating map[blob.ID]bool
 }
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
 	return &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1,
-		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{}}
+		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{},
+		invalidating: map[blob.ID]bool{}}
 }
 
 // follow applies the machine's events since the node's cursor.
@@ -101,6 +114,9 @@ func (nd *node) follow() {
 		for _, ev := range evs {
 			nd.cursor = ev.Seq
 			nd.epoch = max(nd.epoch, ev.Epoch)
+			if ev.Type == control.EventChallengeOpened {
+				nd.challengeOpened(ev.Window)
+			}
 			if ev.BlobID == nil {
 				continue
 			}
@@ -124,6 +140,13 @@ func (nd *node) follow() {
 			case control.EventBlobDeleted, control.EventBlobExpired, control.EventBlobInvalid:
 				delete(nd.known, id)
 				delete(nd.pairs, id)
+				for _, k := range sortedKeys(nd.acked) {
+					if k.id == id {
+						delete(nd.acked, k)
+						delete(nd.lost, k)
+					}
+				}
+				nd.removed = true
 			}
 		}
 		if len(evs) < 1000 {
@@ -155,7 +178,7 @@ func (nd *node) missing(id blob.ID) bool {
 // degraded: down, or missing pairs of a blob the writer has begun to
 // store.
 func (nd *node) degraded() bool {
-	if !nd.up || len(nd.lost) > 0 {
+	if !nd.up || len(nd.lost) > 0 || nd.kind != honest || nd.cutUntil > nd.s.now {
 		return true
 	}
 	if nd.syncEpoch == nd.s.epoch && !nd.attested && len(nd.gained) > 0 {
@@ -217,7 +240,7 @@ func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []
 			nd.put(id, pair, &sl, &pcs[i])
 		}
 	}
-	if s.cfg.ackBeforeSync {
+	if s.cfg.Bug == BugAckBeforeSync {
 		nd.confirm(id, reply)
 		return
 	}
@@ -236,6 +259,9 @@ func (nd *node) confirm(id blob.ID, reply func(*confirmation)) {
 	}
 	sig := ed25519.Sign(nd.key, control.ConfirmationMessage(networkID, nd.epoch, id))
 	reply(&confirmation{node: nd.i, epoch: nd.epoch, sig: sig})
+	if nd.kind == dropper {
+		delete(nd.pairs, id)
+	}
 }
 
 // syncTick makes the node's writes durable and sends the confirmations
@@ -273,14 +299,16 @@ func (nd *node) syncTick() {
 // crash takes the node down; what it wrote since its last sync is lost.
 func (nd *node) crash() {
 	nd.up = false
+	nd.faulted, nd.lastFault = true, nd.s.now
 	nd.gen++
 	nd.waiting = nil
 	for _, id := range sortedIDs(nd.pairs) {
 		for pair, st := range nd.pairs[id] {
 			for kind := range 2 {
 				if st.sl[kind] != nil && !st.durable[kind] {
-					st.sl[kind] = nil
+					st.sl[kind], st.src[kind] = nil, nil
 					nd.s.dirty[id] = true
+					nd.removed = true
 				}
 			}
 			if st.sl[0] == nil && st.sl[1] == nil {
@@ -301,6 +329,7 @@ func (nd *node) wipe() {
 	}
 	nd.pairs = map[blob.ID]map[int]*pairState{}
 	nd.known = map[blob.ID]*known{}
+	nd.removed = true
 	nd.cursor, nd.epoch = 0, 1
 }
 
@@ -343,10 +372,11 @@ var errDown = errors.New("sim: peer down")
 // recovery, or as shard sync when forSync.
 func (nd *node) heal(forSync bool) {
 	s := nd.s
-	if !nd.up {
+	if !nd.up || nd.kind == dropper {
 		return
 	}
 	var wants []recovery.Want
+	queued := 0
 	for _, id := range sortedIDs(nd.known) {
 		k := nd.known[id]
 		if !k.certified || !nd.missing(id) {
@@ -360,12 +390,14 @@ func (nd *node) heal(forSync bool) {
 				wp.Commitment = st.pc
 			}
 			w.Pairs = append(w.Pairs, wp)
+			queued++
 		}
 		wants = append(wants, w)
 	}
 	if len(wants) == 0 {
 		return
 	}
+	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, queued)
 	peers := make([]recovery.Peer, len(s.nodes))
 	for i, p := range s.nodes {
 		peers[i] = recovery.Peer{Shards: slices.Clone(p.shards), Self: i == nd.i, Avoid: !p.up, Previous: slices.Clone(p.old)}
@@ -377,6 +409,12 @@ func (nd *node) heal(forSync bool) {
 			if !peer.up {
 				job.Deliver(call, nil, errDown)
 				continue
+			}
+			if peer != nd {
+				if err := s.call(nd.i, peer.i); err != nil {
+					job.Deliver(call, nil, err)
+					continue
+				}
 			}
 			raw, err := call.Req.MarshalBinary()
 			if err != nil {
@@ -393,21 +431,27 @@ func (nd *node) heal(forSync bool) {
 				job.Deliver(call, nil, err)
 				continue
 			}
+			if peer.kind == liar {
+				body = s.lie(body)
+			}
 			if peer != nd {
 				n := int64(len(raw) + len(head) + len(body))
 				if forSync {
-					s.epochStat.syncBytes += n
+					s.epochStat.SyncBytes += n
 				} else {
-					s.epochStat.recoveryBytes += n
+					s.epochStat.RecoveryBytes += n
 				}
 			}
 			resp, err := recovery.DecodeResponse(call.Req, append(head, body...))
 			job.Deliver(call, resp, err)
 		}
 	}
+	s.epochStat.LiesCaught += len(job.Liars())
 	again := false
 	for _, r := range job.Results() {
-		if r.Err != nil {
+		if r.Proof != nil || r.PairsProof != nil {
+			nd.proved(r)
+		} else if r.Err != nil {
 			again = true
 		}
 		for _, rec := range r.Slivers {
@@ -419,7 +463,10 @@ func (nd *node) heal(forSync bool) {
 				}
 			}
 			nd.put(r.ID, rec.Pair, &sl, pc)
-			s.epochStat.recovered++
+			s.epochStat.RecoveredSlivers++
+			if !forSync {
+				s.epochStat.LostBytes += int64(len(sl.Data))
+			}
 		}
 	}
 	if again {
@@ -430,6 +477,9 @@ func (nd *node) heal(forSync bool) {
 // checkAcked: no acknowledged sliver is lost but through an injected
 // wipe.
 func (nd *node) checkAcked() {
+	if nd.kind != honest {
+		return
+	}
 	for _, k := range sortedKeys(nd.acked) {
 		if nd.lost[k] || nd.pairs[k.id][k.pair].complete() {
 			continue
@@ -464,6 +514,19 @@ func (h holder) Sliver(id blob.ID, pair int, k blob.SliverKind) (*blob.Sliver, *
 		return nil, nil, recovery.ErrNotStored
 	}
 	return st.sl[k], st.pc, nil
+}
+
+func (h holder) CachedSource(id blob.ID, pair int, k blob.SliverKind) *redstuff.SymbolSource {
+	if st := h.nd.pairs[id][pair]; st != nil {
+		return st.src[k]
+	}
+	return nil
+}
+
+func (h holder) KeepSource(id blob.ID, pair int, k blob.SliverKind, src *redstuff.SymbolSource) {
+	if st := h.nd.pairs[id][pair]; st != nil && st.sl[k] != nil {
+		h.nd.s.keepSource(st, k, src)
+	}
 }
 
 func (h holder) Commitment(id blob.ID, pair int) (*blob.PairCommitment, error) {

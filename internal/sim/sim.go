@@ -1,11 +1,13 @@
 package sim
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,18 +28,32 @@ type Config struct {
 	MaxBlobSize   int           // bytes; each blob is 1..MaxBlobSize
 	CrashRate     float64       // expected crashes per node per epoch
 	WipeRate      float64       // expected disk wipes per node per epoch
-	Churn         float64       // chance, each epoch, that a node joins, and that a member leaves
-
-	// ackBeforeSync makes nodes confirm uploads before syncing them: a
-	// crash then loses acknowledged slivers (a test-only bug).
-	ackBeforeSync bool
-	// attestUnsynced makes nodes attest EpochSyncDone without fetching
-	// the shards they gained (a test-only bug).
-	attestUnsynced bool
-	// neverAttest makes nodes sync without attesting it: no epoch change
-	// is ever done (a test-only bug).
-	neverAttest bool
+	Churn         float64       // shards that change hands each epoch through leaves and joins, as a fraction of f
+	Loss          float64       // chance that a message between nodes, or between the writer and a node, is lost
+	Slow          float64       // chance that such a message is slow: it misses a call's deadline, or arrives 1-3 s late
+	Partitions    float64       // partitions per epoch: a few nodes cut off from every peer and the writer for 5-15 s
+	Byzantine     int           // Byzantine nodes from genesis, alternately liars (false recovery and sync answers) and droppers (drop what they acknowledge)
+	Inconsistent  int           // blobs a malicious writer stores with an inconsistent encoding
+	Bug           string        // a bug to inject, to show the simulator catches it (see bugs)
 }
+
+// The bugs Config.Bug injects, each of which some invariant must catch.
+const (
+	// BugAckBeforeSync makes nodes confirm uploads before syncing them: a
+	// crash then loses acknowledged slivers.
+	BugAckBeforeSync = "ack-before-sync"
+	// BugAttestUnsynced makes nodes attest EpochSyncDone without fetching
+	// the shards they gained.
+	BugAttestUnsynced = "attest-unsynced"
+	// BugNeverAttest makes nodes sync without attesting it: no epoch
+	// change is ever done.
+	BugNeverAttest = "never-attest"
+	// BugIgnoreProofs makes nodes drop the inconsistency proofs their
+	// recovery finds: invalid blobs stay certified.
+	BugIgnoreProofs = "ignore-proofs"
+)
+
+var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgnoreProofs}
 
 // DefaultConfig is a small, fast run.
 func DefaultConfig() Config {
@@ -51,9 +67,21 @@ func (c Config) Command() string {
 	if c.Churn > 0 {
 		churn = " --churn " + strconv.FormatFloat(c.Churn, 'g', -1, 64)
 	}
-	return fmt.Sprintf("weft sim --seed %d --nodes %d --shards %d --blobs %d --epochs %d --epoch-duration %s --max-blob-size %d --crash-rate %s --wipe-rate %s%s",
-		c.Seed, c.Nodes, c.Shards, c.Blobs, c.Epochs, c.EpochDuration, c.MaxBlobSize,
-		strconv.FormatFloat(c.CrashRate, 'g', -1, 64), strconv.FormatFloat(c.WipeRate, 'g', -1, 64), churn)
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	opt := ""
+	for _, o := range []struct {
+		name string
+		v    float64
+	}{{"loss", c.Loss}, {"slow", c.Slow}, {"partitions", c.Partitions}, {"byzantine", float64(c.Byzantine)}, {"inconsistent", float64(c.Inconsistent)}} {
+		if o.v != 0 {
+			opt += " --" + o.name + " " + g(o.v)
+		}
+	}
+	if c.Bug != "" {
+		opt += " --bug " + c.Bug
+	}
+	return fmt.Sprintf("weft sim --seed %d --nodes %d --shards %d --blobs %d --epochs %d --epoch-duration %s --max-blob-size %d --crash-rate %s --wipe-rate %s%s%s",
+		c.Seed, c.Nodes, c.Shards, c.Blobs, c.Epochs, c.EpochDuration, c.MaxBlobSize, g(c.CrashRate), g(c.WipeRate), churn, opt)
 }
 
 // Validate checks c.
@@ -73,53 +101,88 @@ func (c Config) Validate() error {
 		return errors.New("sim: churn must be 0..1")
 	case c.Churn > 0 && c.EpochDuration < 20*time.Second:
 		return errors.New("sim: churn needs an epoch of at least 20s")
+	case c.Loss < 0 || c.Loss > 0.5 || c.Slow < 0 || c.Slow > 0.5:
+		return errors.New("sim: loss and slow must be 0..0.5")
+	case c.Partitions < 0:
+		return errors.New("sim: partitions must be ≥ 0")
+	case c.Byzantine < 0 || c.Byzantine*((c.Shards+c.Nodes-1)/c.Nodes) > blob.MaxFaulty(c.Shards):
+		return fmt.Errorf("sim: the Byzantine nodes would hold more than f = %d shards", blob.MaxFaulty(c.Shards))
+	case c.Inconsistent < 0 || c.Inconsistent > c.Blobs:
+		return errors.New("sim: inconsistent blobs must be 0..blobs")
+	case c.Bug != "" && !slices.Contains(bugs, c.Bug):
+		return fmt.Errorf("sim: unknown bug %q (one of %s)", c.Bug, strings.Join(bugs, ", "))
 	}
 	return nil
 }
 
-// Summary is what a run found.
-type Summary struct {
+// Stats are what a run counts, per epoch and in total.
+type Stats struct {
 	Registered, Certified int
 	Crashes, Wipes        int
-	RecoveredSlivers      int
-	RecoveryBytes         int64
+	Partitions            int   // partitions begun
+	Dropped               int   // messages lost to partitions and lossy links
+	RecoveredSlivers      int   // slivers rebuilt by recovery jobs, repair and sync
+	RecoveryBytes         int64 // bytes repair moved (requests and answers)
+	LostBytes             int64 // the bytes of the slivers repair rebuilt
+	QueuePeak             int   // the most pairs one node had to rebuild at once
+	ChallengesPassed      int   // members that passed a window (with something to answer)
+	ChallengesFailed      int
+	ChallengesVoid        int // windows in which no answer landed
+	DroppersCaught        int // failed windows of nodes that drop data
+	Evicted               int // nodes the challenges took the weight of
+	LiesCaught            int // peers recovery jobs caught serving false symbols
+	Invalidated           int // blobs marked invalid
+	Reads, FailedReads    int // reads of certified blobs through the codec
+	WriteRetries          int // upload rounds that ended without a certificate
 	Violations            int
 
 	// Churn: members that joined and left, shards that changed hands,
 	// the bytes nodes fetched to sync the shards they gained against the
 	// bytes of the pairs they lacked, epoch changes that had shards to
-	// sync and the longest time one took to be done.
+	// sync and how long the change took to be done (-1: no change to
+	// sync).
 	Joined, Left, ShardsMoved int
 	SyncBytes, NeededBytes    int64
 	EpochChanges              int
-	MaxDoneIn                 time.Duration
+	DoneIn                    time.Duration
 }
 
-// stats are counted per epoch and in total.
-type stats struct {
-	registered, certified, crashes, wipes, recovered int
-	recoveryBytes                                    int64
-	violations                                       int
-	joined, left, moved, changes                     int
-	syncBytes, neededBytes                           int64
-	doneIn                                           time.Duration // -1: no change to sync; -2: not done
+// Summary is what a run found.
+type Summary struct {
+	Stats
+	MaxDoneIn    time.Duration // the longest epoch change
+	Inconsistent int           // inconsistent blobs that were certified
 }
 
-func (s *stats) add(o stats) {
-	s.registered += o.registered
-	s.certified += o.certified
-	s.crashes += o.crashes
-	s.wipes += o.wipes
-	s.recovered += o.recovered
-	s.recoveryBytes += o.recoveryBytes
-	s.violations += o.violations
-	s.joined += o.joined
-	s.left += o.left
-	s.moved += o.moved
-	s.changes += o.changes
-	s.syncBytes += o.syncBytes
-	s.neededBytes += o.neededBytes
-	s.doneIn = max(s.doneIn, o.doneIn)
+func (s *Stats) add(o Stats) {
+	s.Registered += o.Registered
+	s.Certified += o.Certified
+	s.Crashes += o.Crashes
+	s.Wipes += o.Wipes
+	s.Partitions += o.Partitions
+	s.Dropped += o.Dropped
+	s.RecoveredSlivers += o.RecoveredSlivers
+	s.RecoveryBytes += o.RecoveryBytes
+	s.LostBytes += o.LostBytes
+	s.QueuePeak = max(s.QueuePeak, o.QueuePeak)
+	s.ChallengesPassed += o.ChallengesPassed
+	s.ChallengesFailed += o.ChallengesFailed
+	s.ChallengesVoid += o.ChallengesVoid
+	s.DroppersCaught += o.DroppersCaught
+	s.Evicted += o.Evicted
+	s.LiesCaught += o.LiesCaught
+	s.Invalidated += o.Invalidated
+	s.Reads += o.Reads
+	s.FailedReads += o.FailedReads
+	s.WriteRetries += o.WriteRetries
+	s.Violations += o.Violations
+	s.Joined += o.Joined
+	s.Left += o.Left
+	s.ShardsMoved += o.ShardsMoved
+	s.EpochChanges += o.EpochChanges
+	s.SyncBytes += o.SyncBytes
+	s.NeededBytes += o.NeededBytes
+	s.DoneIn = max(s.DoneIn, o.DoneIn)
 }
 
 const (
@@ -158,11 +221,12 @@ type Sim struct {
 	mem    []pendingTx
 	w      *writer
 
-	certified []*wblob // in certification order
+	certified []*wblob // valid ones, in certification order
+	srcs      []srcRef // kept extended slivers, oldest first
 	dirty     map[blob.ID]bool
 	seen      map[string]bool
-	epochStat stats
-	total     stats
+	epochStat Stats
+	total     Stats
 	err       error
 
 	// The current epoch change, while it has shards to sync.
@@ -181,7 +245,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	fmt.Fprintf(out, "seed %d\n", cfg.Seed)
 	s := &Sim{cfg: cfg, out: out, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, seen: map[string]bool{},
-		attested: map[int]bool{}, epochStat: stats{doneIn: -1}}
+		attested: map[int]bool{}, epochStat: Stats{DoneIn: -1}}
 	var err error
 	if s.codec, err = redstuff.New(cfg.Shards, redstuff.WithLazyTables(), redstuff.WithWorkers(1)); err != nil {
 		return Summary{}, err
@@ -197,16 +261,22 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	}
 	fmt.Fprintf(out, "%d nodes, %d shards (f=%d), %d blobs of up to %d bytes, %d epochs of %s, crash-rate %g, wipe-rate %g%s\n",
 		cfg.Nodes, cfg.Shards, s.f, cfg.Blobs, cfg.MaxBlobSize, cfg.Epochs, cfg.EpochDuration, cfg.CrashRate, cfg.WipeRate, churn)
-	fmt.Fprintf(out, "%5s %6s %5s %9s %7s %5s %9s %10s %10s", "epoch", "time", "blobs", "certified", "crashes", "wipes",
-		"recovered", "rec-bytes", "violations")
-	if cfg.Churn > 0 {
-		fmt.Fprintf(out, " %6s %4s %5s %10s %7s", "joined", "left", "moved", "sync/need", "done-in")
+	if cfg.Loss+cfg.Slow+cfg.Partitions > 0 || cfg.Byzantine+cfg.Inconsistent > 0 {
+		fmt.Fprintf(out, "links: loss %g, slow %g, partitions %g per epoch; %d Byzantine nodes, %d inconsistent blobs\n",
+			cfg.Loss, cfg.Slow, cfg.Partitions, cfg.Byzantine, cfg.Inconsistent)
 	}
-	fmt.Fprintln(out)
+	s.header()
+	s.setByzantine()
 	end := time.Duration(cfg.Epochs) * cfg.EpochDuration
 	s.w = newWriter(s)
+	bad := map[int]bool{}
+	if cfg.Inconsistent > 0 {
+		for _, i := range s.rng.Perm(cfg.Blobs)[:cfg.Inconsistent] {
+			bad[i] = true
+		}
+	}
 	for i := 0; i < cfg.Blobs; i++ {
-		s.at(time.Duration(s.rng.Int64N(int64(end*8/10))), s.w.start)
+		s.at(time.Duration(s.rng.Int64N(int64(end*8/10))), func() { s.w.start(bad[i]) })
 	}
 	for _, nd := range s.nodes {
 		phase := time.Duration(s.rng.Int64N(int64(syncInterval)))
@@ -223,14 +293,22 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	if s.err != nil {
 		return Summary{}, s.err
 	}
+	for _, b := range s.certified {
+		s.checkDecode(b)
+	}
 	s.row()
 	t := s.total
-	sum := Summary{Registered: t.registered, Certified: t.certified, Crashes: t.crashes, Wipes: t.wipes,
-		RecoveredSlivers: t.recovered, RecoveryBytes: t.recoveryBytes, Violations: t.violations,
-		Joined: t.joined, Left: t.left, ShardsMoved: t.moved, SyncBytes: t.syncBytes, NeededBytes: t.neededBytes,
-		EpochChanges: t.changes, MaxDoneIn: max(t.doneIn, 0)}
-	fmt.Fprintf(out, "summary: seed %d: %d blobs registered, %d certified, %d crashes, %d wipes, %d slivers recovered (%d bytes), %d violations\n",
-		cfg.Seed, sum.Registered, sum.Certified, sum.Crashes, sum.Wipes, sum.RecoveredSlivers, sum.RecoveryBytes, sum.Violations)
+	sum := Summary{Stats: t, MaxDoneIn: max(t.DoneIn, 0), Inconsistent: s.w.badCertified()}
+	lost := 0
+	for _, b := range s.certified {
+		if s.seen["decode "+b.id.String()] {
+			lost++
+		}
+	}
+	fmt.Fprintf(out, "summary: seed %d: %d blobs registered, %d certified, %d lost; %d crashes, %d wipes, %d partitions; %d slivers rebuilt, repair moved %d bytes for %d lost (%s); challenges %d passed, %d failed (%d of droppers), %d nodes evicted; %d lies caught; %d of %d inconsistent blobs invalidated; %d of %d reads failed; %d violations\n",
+		cfg.Seed, sum.Registered, sum.Certified, lost, sum.Crashes, sum.Wipes, sum.Partitions, sum.RecoveredSlivers, sum.RecoveryBytes, sum.LostBytes,
+		ratio(sum.RecoveryBytes, sum.LostBytes), sum.ChallengesPassed, sum.ChallengesFailed, sum.DroppersCaught, sum.Evicted, sum.LiesCaught,
+		sum.Invalidated, sum.Inconsistent, sum.FailedReads, sum.Reads, sum.Violations)
 	if cfg.Churn > 0 {
 		fmt.Fprintf(out, "churn: %d joined, %d left, %d shards moved in %d epoch changes, synced %d of %d bytes needed (%s), longest change %s\n",
 			sum.Joined, sum.Left, sum.ShardsMoved, sum.EpochChanges, sum.SyncBytes, sum.NeededBytes, ratio(sum.SyncBytes, sum.NeededBytes), sum.MaxDoneIn)
@@ -262,7 +340,7 @@ func (s *Sim) newKey() ed25519.PrivateKey {
 func (s *Sim) genesis() error {
 	s.admin = s.newKey()
 	g := control.Genesis{Params: control.Params{NetworkID: networkID, Shards: s.cfg.Shards, EpochDuration: s.cfg.EpochDuration,
-		Admin: control.KeyOf(s.admin), MaxEpochsAhead: uint64(s.cfg.Epochs + 2)}}
+		Admin: control.KeyOf(s.admin), MaxEpochsAhead: uint64(s.cfg.Epochs + 2), ChallengeInterval: s.cfg.EpochDuration / 2}}
 	for i := range s.cfg.Nodes {
 		nd := newNode(s, i, s.newKey())
 		s.nodes = append(s.nodes, nd)
@@ -343,9 +421,9 @@ func (s *Sim) follow() {
 			s.cursor = ev.Seq
 			switch ev.Type {
 			case control.EventBlobRegistered:
-				s.epochStat.registered++
+				s.epochStat.Registered++
 			case control.EventBlobCertified:
-				s.epochStat.certified++
+				s.epochStat.Certified++
 			case control.EventEpochChanged:
 				if ev.Epoch <= s.epoch {
 					continue // genesis
@@ -358,6 +436,12 @@ func (s *Sim) follow() {
 				s.epochChanged(ev)
 			case control.EventEpochDone:
 				s.epochDone(ev.Epoch)
+			case control.EventChallengeClosed:
+				s.challengeClosed(ev.Window)
+			case control.EventNodeEvicted:
+				s.epochStat.Evicted++
+			case control.EventBlobInvalid:
+				s.invalidated(*ev.BlobID)
 			case control.EventEpochSyncDone:
 				if i, ok := s.byKey[*ev.Node]; ok && ev.Epoch == s.epoch {
 					s.attested[i] = true
@@ -373,22 +457,80 @@ func (s *Sim) follow() {
 
 // row prints the current epoch's row and starts the next.
 func (s *Sim) row() {
+	if len(s.certified) > 0 {
+		s.checkDecode(s.certified[s.rng.IntN(len(s.certified))])
+	}
 	e := s.epochStat
-	fmt.Fprintf(s.out, "%5d %6s %5d %9d %7d %5d %9d %10d %10d", s.epoch, s.now, e.registered, e.certified, e.crashes, e.wipes,
-		e.recovered, e.recoveryBytes, e.violations)
-	if s.cfg.Churn > 0 {
-		done := "-"
-		switch {
-		case s.changePending:
-			done = "not done"
-		case e.doneIn >= 0:
-			done = e.doneIn.String()
+	for i, c := range s.columns() {
+		if i > 0 {
+			fmt.Fprint(s.out, " ")
 		}
-		fmt.Fprintf(s.out, " %6d %4d %5d %10s %7s", e.joined, e.left, e.moved, ratio(e.syncBytes, e.neededBytes), done)
+		fmt.Fprintf(s.out, "%*s", len(c.name), c.value(&e))
 	}
 	fmt.Fprintln(s.out)
 	s.total.add(e)
-	s.epochStat = stats{doneIn: -1}
+	s.epochStat = Stats{DoneIn: -1}
+}
+
+// column is one of the table's.
+type column struct {
+	name  string
+	value func(e *Stats) string
+}
+
+// columns are the table's: each epoch's row counts what happened in it.
+func (s *Sim) columns() []column {
+	d := func(v int) string { return strconv.Itoa(v) }
+	cols := []column{
+		{"epoch", func(*Stats) string { return d(int(s.epoch)) }},
+		{"  time", func(*Stats) string { return s.now.String() }},
+		{"blobs", func(e *Stats) string { return d(e.Registered) }},
+		{"cert", func(e *Stats) string { return d(e.Certified) }},
+		{"crash", func(e *Stats) string { return d(e.Crashes) }},
+		{"wipe", func(e *Stats) string { return d(e.Wipes) }},
+		{"part", func(e *Stats) string { return d(e.Partitions) }},
+		{"msg-lost", func(e *Stats) string { return d(e.Dropped) }},
+		{"rebuilt", func(e *Stats) string { return d(e.RecoveredSlivers) }},
+		{"rep/lost", func(e *Stats) string { return ratio(e.RecoveryBytes, e.LostBytes) }},
+		{"q-peak", func(e *Stats) string { return d(e.QueuePeak) }},
+		{"chal-ok", func(e *Stats) string { return d(e.ChallengesPassed) }},
+		{"chal-fail", func(e *Stats) string { return d(e.ChallengesFailed) }},
+		{"caught", func(e *Stats) string { return d(e.DroppersCaught) }},
+		{"evicted", func(e *Stats) string { return d(e.Evicted) }},
+		{"lies", func(e *Stats) string { return d(e.LiesCaught) }},
+		{"invalid", func(e *Stats) string { return d(e.Invalidated) }},
+		{"rd-fail", func(e *Stats) string { return fmt.Sprintf("%d/%d", e.FailedReads, e.Reads) }},
+		{"wr-retry", func(e *Stats) string { return d(e.WriteRetries) }},
+		{"violations", func(e *Stats) string { return d(e.Violations) }},
+	}
+	if s.cfg.Churn > 0 {
+		cols = append(cols,
+			column{"joined", func(e *Stats) string { return d(e.Joined) }},
+			column{"left", func(e *Stats) string { return d(e.Left) }},
+			column{"moved", func(e *Stats) string { return d(e.ShardsMoved) }},
+			column{"sync/need", func(e *Stats) string { return ratio(e.SyncBytes, e.NeededBytes) }},
+			column{" done-in", func(e *Stats) string {
+				switch {
+				case s.changePending:
+					return "not done"
+				case e.DoneIn >= 0:
+					return e.DoneIn.String()
+				}
+				return "-"
+			}})
+	}
+	return cols
+}
+
+// header prints the table's header.
+func (s *Sim) header() {
+	for i, c := range s.columns() {
+		if i > 0 {
+			fmt.Fprint(s.out, " ")
+		}
+		fmt.Fprintf(s.out, "%*s", len(c.name), strings.TrimSpace(c.name))
+	}
+	fmt.Fprintln(s.out)
 }
 
 // faults injects crashes and wipes at their rates, every faultInterval,
@@ -396,6 +538,9 @@ func (s *Sim) row() {
 func (s *Sim) faults() {
 	s.after(faultInterval, s.faults)
 	per := float64(faultInterval) / float64(s.cfg.EpochDuration)
+	if s.cfg.Partitions > 0 && s.rng.Float64() < s.cfg.Partitions*per {
+		s.partition()
+	}
 	for _, nd := range s.nodes {
 		crash := s.rng.Float64() < s.cfg.CrashRate*per
 		wipe := s.rng.Float64() < s.cfg.WipeRate*per
@@ -405,12 +550,13 @@ func (s *Sim) faults() {
 		if s.degradedShards(nd)+nd.weight() > s.f {
 			continue
 		}
+		nd.faulted, nd.lastFault = true, s.now
 		down := time.Duration(2+s.rng.IntN(9)) * time.Second
 		if wipe {
-			s.epochStat.wipes++
+			s.epochStat.Wipes++
 			nd.wipe()
 		} else {
-			s.epochStat.crashes++
+			s.epochStat.Crashes++
 			nd.crash()
 		}
 		s.after(down, nd.restart)
@@ -435,7 +581,7 @@ func (s *Sim) violation(key, format string, args ...any) {
 		return
 	}
 	s.seen[key] = true
-	s.epochStat.violations++
+	s.epochStat.Violations++
 	fmt.Fprintf(s.out, "VIOLATION at %s: %s\n", s.now, fmt.Sprintf(format, args...))
 }
 
@@ -446,35 +592,69 @@ func (s *Sim) check() {
 			continue
 		}
 		delete(s.dirty, b.id)
-		s.checkDecode(b)
+		s.checkAvailable(b)
 	}
 	for _, nd := range s.nodes {
-		nd.checkAcked()
+		if nd.removed {
+			nd.removed = false
+			nd.checkAcked()
+		}
 	}
 	s.checkChange()
+	s.checkInvalid()
 }
 
-// checkDecode reads a certified blob back from the primary slivers that
-// honest nodes hold.
+// checkAvailable: a certified blob whose slivers changed is still
+// decodable from the primary slivers honest nodes hold. Every sliver a
+// node stores was verified against the blob ID, and any kp correct
+// primary slivers decode (the code is MDS), so counting the honest
+// nodes' primary slivers that equal the writer's is exact; the read
+// itself (checkDecode) runs at certification, on a seeded blob every
+// epoch and on every blob at the end of the run.
+func (s *Sim) checkAvailable(b *wblob) {
+	kp := s.p.SliverLen(blob.Secondary)
+	have := 0
+	for pair := 0; pair < s.p.N && have < kp; pair++ {
+		sl := s.readPrimary(b.id, pair)
+		if sl != nil && bytes.Equal(sl.Data, b.enc.Sliver(blob.Primary, s.p.PrimaryOf(pair)).Data) {
+			have++
+		}
+	}
+	if have < kp {
+		s.violation("decode "+b.id.String(), "certified blob %d (%s) has %d correct primary slivers on honest nodes, needs %d",
+			b.n, short(b.id), have, kp)
+	}
+}
+
+// checkDecode reads a certified blob back with the codec from primary
+// slivers that honest nodes hold, kp of them chosen with the run's
+// generator, and compares the bytes.
 func (s *Sim) checkDecode(b *wblob) {
+	s.epochStat.Reads++
 	kp := s.p.SliverLen(blob.Secondary)
 	var slivers []blob.Sliver
-	for pair := 0; pair < s.p.N && len(slivers) < kp; pair++ {
+	for _, pair := range s.rng.Perm(s.p.N) {
+		if len(slivers) == kp {
+			break
+		}
 		if sl := s.readPrimary(b.id, pair); sl != nil {
 			slivers = append(slivers, *sl)
 		}
 	}
 	key := "decode " + b.id.String()
 	if len(slivers) < kp {
+		s.epochStat.FailedReads++
 		s.violation(key, "certified blob %d (%s) has %d primary slivers on honest nodes, needs %d", b.n, short(b.id), len(slivers), kp)
 		return
 	}
 	data, err := s.codec.Decode(b.id, b.enc.Length, slivers)
 	if err != nil {
+		s.epochStat.FailedReads++
 		s.violation(key, "certified blob %d (%s) does not decode: %v", b.n, short(b.id), err)
 		return
 	}
 	if string(data) != string(b.data) {
+		s.epochStat.FailedReads++
 		s.violation(key, "certified blob %d (%s) reads back different bytes", b.n, short(b.id))
 	}
 }

@@ -56,7 +56,7 @@ func TestSeedsRunClean(t *testing.T) {
 func TestBrokenNodeIsCaught(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Seed, cfg.Blobs, cfg.CrashRate, cfg.WipeRate = 11, 40, 4, 0
-	cfg.ackBeforeSync = true
+	cfg.Bug = BugAckBeforeSync
 	sum, out := run(t, cfg)
 	if sum.Violations == 0 {
 		t.Fatalf("nodes acknowledging unsynced writes went unnoticed:\n%s", out)
@@ -66,7 +66,7 @@ func TestBrokenNodeIsCaught(t *testing.T) {
 	}
 	t.Logf("\n%s", out)
 	// The same run with honest nodes is clean.
-	cfg.ackBeforeSync = false
+	cfg.Bug = ""
 	if sum, out := run(t, cfg); sum.Violations != 0 {
 		t.Fatalf("honest nodes: %d violations:\n%s", sum.Violations, out)
 	}
@@ -99,7 +99,7 @@ func TestChurn(t *testing.T) {
 			if !faults && (r < 1 || r > 1.1) || faults && (r < 0.5 || r > 4) {
 				t.Errorf("seed %d (faults %v): synced %d bytes for %d needed:\n%s", seed, faults, sum.SyncBytes, sum.NeededBytes, out)
 			}
-			if !strings.Contains(out, "joined left moved  sync/need done-in") {
+			if !strings.Contains(out, "joined left moved sync/need  done-in") {
 				t.Errorf("seed %d: no churn columns:\n%s", seed, out)
 			}
 		}
@@ -124,7 +124,7 @@ func TestChurnSameSeedSameRun(t *testing.T) {
 func TestUnsyncedAttestationIsCaught(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Seed, cfg.Churn, cfg.CrashRate, cfg.WipeRate = 3, 1, 0, 0
-	cfg.attestUnsynced = true
+	cfg.Bug = BugAttestUnsynced
 	sum, out := run(t, cfg)
 	if sum.Violations == 0 {
 		t.Fatalf("nodes attesting unsynced shards went unnoticed:\n%s", out)
@@ -133,7 +133,7 @@ func TestUnsyncedAttestationIsCaught(t *testing.T) {
 		t.Fatalf("no replay command with the churn in the output:\n%s", out)
 	}
 	t.Logf("\n%s", out)
-	cfg.attestUnsynced = false
+	cfg.Bug = ""
 	if sum, out := run(t, cfg); sum.Violations != 0 {
 		t.Fatalf("honest nodes: %d violations:\n%s", sum.Violations, out)
 	}
@@ -145,7 +145,7 @@ func TestUnsyncedAttestationIsCaught(t *testing.T) {
 func TestEpochChangeNeverDoneIsCaught(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Seed, cfg.Churn, cfg.CrashRate, cfg.WipeRate = 5, 1, 0, 0
-	cfg.neverAttest = true
+	cfg.Bug = BugNeverAttest
 	sum, out := run(t, cfg)
 	if sum.EpochChanges == 0 || sum.MaxDoneIn != 0 || sum.Violations != sum.EpochChanges {
 		t.Fatalf("%d epoch changes to sync, %d violations, longest done in %s:\n%s", sum.EpochChanges, sum.Violations, sum.MaxDoneIn, out)
@@ -156,4 +156,68 @@ func TestEpochChangeNeverDoneIsCaught(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", out)
+}
+
+// TestByzantineFaults: with a liar and a dropper (f = 4 shards' worth at
+// most), an inconsistent writer, lossy and slow links and partitions on
+// top of crashes and wipes, no invariant breaks; the liar's false symbols
+// are caught by recovery, the dropper fails challenges and loses its
+// weight, and every inconsistent blob certified is proved and marked
+// invalid through the machine.
+func TestByzantineFaults(t *testing.T) {
+	invalidated := 0
+	for seed := uint64(1); seed <= 4; seed++ {
+		cfg := DefaultConfig()
+		cfg.Seed, cfg.Shards, cfg.Nodes, cfg.Epochs = seed, 13, 9, 8
+		cfg.Loss, cfg.Slow, cfg.Partitions, cfg.Byzantine, cfg.Inconsistent = 0.01, 0.01, 1, 2, 1
+		sum, out := run(t, cfg)
+		invalidated += sum.Invalidated
+		if sum.Violations != 0 || strings.Contains(out, "VIOLATION") {
+			t.Errorf("seed %d: %d violations:\n%s", seed, sum.Violations, out)
+		}
+		if sum.LiesCaught == 0 || sum.DroppersCaught == 0 || sum.Evicted != 1 || sum.Invalidated != sum.Inconsistent {
+			t.Errorf("seed %d: %d lies caught, %d dropper failures, %d evicted, %d of %d inconsistent blobs invalidated:\n%s",
+				seed, sum.LiesCaught, sum.DroppersCaught, sum.Evicted, sum.Invalidated, sum.Inconsistent, out)
+		}
+		if sum.ChallengesPassed == 0 || sum.Dropped == 0 || sum.Certified != cfg.Blobs {
+			t.Errorf("seed %d: %d challenges passed, %d messages lost, %d of %d certified:\n%s",
+				seed, sum.ChallengesPassed, sum.Dropped, sum.Certified, cfg.Blobs, out)
+		}
+	}
+	if invalidated == 0 {
+		t.Errorf("no inconsistent blob was certified and invalidated in 4 seeds")
+	}
+}
+
+// TestIgnoredProofIsCaught: nodes that drop the inconsistency proofs
+// their recovery finds leave an invalid blob certified; the run says so
+// and its replay command carries the bug.
+func TestIgnoredProofIsCaught(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Shards, cfg.Nodes, cfg.Inconsistent = 2, 13, 9, 2
+	cfg.Bug = BugIgnoreProofs
+	sum, out := run(t, cfg)
+	if sum.Violations == 0 || !strings.Contains(out, "is not marked invalid") {
+		t.Fatalf("ignored proofs went unnoticed:\n%s", out)
+	}
+	if !strings.Contains(out, "replay with: "+cfg.Command()+"\n") || !strings.Contains(cfg.Command(), " --bug ignore-proofs") {
+		t.Fatalf("no replay command with the bug in the output:\n%s", out)
+	}
+	cfg.Bug = ""
+	if sum, out := run(t, cfg); sum.Violations != 0 || sum.Inconsistent == 0 || sum.Invalidated != sum.Inconsistent {
+		t.Fatalf("honest nodes: %d violations, %d invalidated:\n%s", sum.Violations, sum.Invalidated, out)
+	}
+}
+
+// TestRepairBytesMatchLost: with blobs whose symbols outweigh the wire's
+// per-symbol framing, repair moves about the bytes it rebuilds.
+func TestRepairBytesMatchLost(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.CrashRate, cfg.WipeRate, cfg.MaxBlobSize, cfg.Blobs = 9, 0, 0.5, 256<<10, 10
+	sum, out := run(t, cfg)
+	r := float64(sum.RecoveryBytes) / float64(sum.LostBytes)
+	if sum.Violations != 0 || sum.LostBytes == 0 || r < 1 || r > 1.2 {
+		t.Fatalf("repair moved %d bytes for %d lost (%.2f), %d violations:\n%s", sum.RecoveryBytes, sum.LostBytes, r, sum.Violations, out)
+	}
+	t.Logf("repair moved %.3f× the bytes it rebuilt", r)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/forge"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -21,6 +22,14 @@ type wblob struct {
 	confirms  map[uint64]map[int]*confirmation // epoch → node → confirmation
 	certPend  bool
 	certified bool
+
+	// bad: the malicious writer encoded it inconsistently (one row at
+	// odds with its columns) and withholds every pair from the node that
+	// holds that row, the victim, which finds out when it rebuilds.
+	bad         bool
+	victim      int
+	invalid     bool // marked invalid
+	certifiedAt time.Duration
 }
 
 // writer is a model of the SDK's store path (see the package doc).
@@ -40,8 +49,9 @@ func (w *writer) latency() time.Duration {
 	return time.Duration(1+w.s.rng.IntN(50)) * time.Millisecond
 }
 
-// start encodes a new random blob and registers it.
-func (w *writer) start() {
+// start encodes a new random blob and registers it; a bad one is
+// encoded inconsistently.
+func (w *writer) start(bad bool) {
 	s := w.s
 	data := make([]byte, 1+s.rng.IntN(s.cfg.MaxBlobSize))
 	for i := range data {
@@ -52,10 +62,31 @@ func (w *writer) start() {
 		s.fail(err)
 		return
 	}
+	victim := -1
+	if bad {
+		// Tamper with a row whose shard an honest member owns.
+		for try := 0; bad && victim < 0; try++ {
+			if try == 4 {
+				bad = false // no victim to be had: the writer stays honest
+				break
+			}
+			row := s.rng.IntN(s.p.N)
+			t, err := forge.TamperRow(s.codec, enc, row, s.rng.IntN(s.p.Ks))
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			// The victim, deprived of the blob, is a fault: within the
+			// budget, or the writer stays honest this time.
+			if o := s.nodes[s.owner[s.p.ShardOf(t.ID, row)]]; o.kind == honest && s.degradedShards(o)+o.weight() <= s.f {
+				enc, victim = t, o.i
+			}
+		}
+	}
 	if w.byID[enc.ID] != nil {
 		return // the same bytes again
 	}
-	b := &wblob{n: len(w.blobs), id: enc.ID, data: data, enc: enc}
+	b := &wblob{n: len(w.blobs), id: enc.ID, data: data, enc: enc, bad: bad, victim: victim}
 	w.blobs = append(w.blobs, b)
 	w.byID[b.id] = b
 	p := control.Payload{RegisterBlob: &control.RegisterBlob{ID: b.id, Length: enc.Length, Encoding: blob.RS2D16, Root: enc.Root,
@@ -87,7 +118,7 @@ func (w *writer) upload(b *wblob) {
 	}
 	for i := range s.nodes {
 		pairs := byNode[i]
-		if len(pairs) == 0 {
+		if len(pairs) == 0 || b.bad && i == b.victim {
 			continue
 		}
 		nd := s.nodes[i]
@@ -97,14 +128,23 @@ func (w *writer) upload(b *wblob) {
 			slivers[k] = [2]blob.Sliver{b.enc.Sliver(blob.Primary, s.p.PrimaryOf(pair)), b.enc.Sliver(blob.Secondary, s.p.SecondaryOf(pair))}
 			pcs[k] = b.enc.Pairs[pair]
 		}
-		s.after(w.latency(), func() {
+		// A lost upload leaves the node without the blob: a fault, so
+		// only within the budget.
+		ok, slow := s.link(writerEnd, i)
+		if !ok && s.degradedShards(nd)+nd.weight() <= s.f {
+			continue
+		}
+		s.after(s.delay(slow), func() {
 			nd.upload(b.id, pairs, slivers, pcs, func(c *confirmation) {
-				s.after(w.latency(), func() { w.confirmed(b, attempt, c) })
+				if ok, slow := s.link(i, writerEnd); ok {
+					s.after(s.delay(slow), func() { w.confirmed(b, attempt, c) })
+				}
 			})
 		})
 	}
 	s.after(10*time.Second, func() {
 		if b.attempt == attempt && !b.certified && !b.certPend {
+			s.epochStat.WriteRetries++
 			w.upload(b)
 		}
 	})
@@ -149,8 +189,23 @@ func (w *writer) confirmed(b *wblob, attempt int, c *confirmation) {
 			s.after(2*time.Second, func() { w.upload(b) })
 			return
 		}
-		b.certified = true
+		b.certified, b.certifiedAt = true, s.now
+		if b.bad {
+			return // not a valid blob: it must be marked invalid (checkInvalid)
+		}
 		s.certified = append(s.certified, b)
 		s.dirty[b.id] = true
+		s.after(0, func() { s.checkDecode(b) })
 	})
+}
+
+// badCertified counts the inconsistent blobs that were certified.
+func (w *writer) badCertified() int {
+	k := 0
+	for _, b := range w.blobs {
+		if b.bad && b.certified {
+			k++
+		}
+	}
+	return k
 }
