@@ -47,22 +47,59 @@
 // recovery job's rounds and a shard sync run within one simulated
 // instant.
 //
+// Storage challenges run as on the network: the machine opens a window
+// every half epoch and each member answers with control.BuildAnswer, the
+// storage node's own code, over the slivers it holds, submitted as a
+// ChallengeAnswer; the machine checks every byte, fails who did not
+// answer and evicts a node after three failed windows in a row. A node
+// whose recovery proves a blob inconsistent (recovery.Job's proofs) has
+// it marked invalid as a storage node does: members check the proof
+// against the blob ID alone (Codec.VerifyProof) and sign
+// control.InvalidMessage, and attestations worth f + 1 shards go to the
+// machine as InvalidateBlob. Not modelled: the blackout of sampled blobs
+// during a window.
+//
 // # Faults and invariants
 //
-// Crashes (a node is down for a few seconds and loses unsynced writes)
-// and disk wipes (it loses everything, its event cursor included) are
-// injected at seeded times, never more than f shards' worth of nodes
-// degraded at once (down, or missing pairs of a blob being stored). After
-// every batch of events at one simulated instant the simulator checks
-// that every certified live blob decodes byte-exact from the honest
-// nodes' primary slivers (a shard's owner, or while a change is not done
-// the node that still serves it), and that no node lost a sliver it
-// acknowledged, by a confirmation or by attesting its sync, except
-// through an injected wipe. With churn it also checks that every shard
-// has exactly one owner, a member with weight that is not leaving, in
-// every epoch, and that every epoch change is done within half an epoch
-// of its start (never superseded). A sync's bytes count as the run's
-// sync bytes (requests and answers on the sync wire, and the recovery
-// traffic of what had to be rebuilt), against the sliver bytes of the
-// pairs the node lacked.
+// Crashes (a node is down for a few seconds and loses unsynced writes),
+// disk wipes (it loses everything, its event cursor included) and
+// partitions (1-3 nodes cut off from their peers and the writer for
+// 5-15 s; the control plane still reaches them) are injected at seeded
+// times, never more than f shards' worth of nodes degraded at once (down,
+// cut off, Byzantine, or missing pairs of a blob being stored). Messages
+// between nodes and between the writer and nodes are lost or slow at the
+// run's rates: a synchronous call (a recovery round, a sync batch) fails
+// on a lost or slow message, an upload arrives late; an upload is lost
+// only within the fault budget. Byzantine nodes, chosen at genesis and
+// counted in the budget, are liars (they flip a byte of every recovery
+// and sync answer) or droppers (they confirm uploads, then drop the
+// slivers, never rebuild, and attest their syncs unfetched). A malicious
+// writer (Config.Inconsistent) encodes some blobs with one row at odds
+// with its columns (forge.TamperRow) and withholds every pair from the
+// honest node that holds that row.
+//
+// After every batch of events at one simulated instant the simulator
+// checks that every certified valid blob whose slivers changed still has
+// kp primary slivers on honest nodes equal to the writer's (a shard's
+// owner, or while a change is not done the node that still serves it):
+// every stored sliver was verified against the blob ID and any kp of
+// them decode, so the count is exact. The codec reads blobs back, from kp
+// honest slivers chosen with the seed, at certification, once per epoch
+// for a seeded blob and for every blob at the end. It checks that no
+// honest node lost a sliver it acknowledged, by a confirmation or by
+// attesting its sync, except through an injected wipe; that honest nodes
+// pass every challenge they answered or owed (a fault from 15 s before a
+// window to its deadline excuses a node, and a node that lacks only
+// pairs it never had fails without a violation); that every inconsistent
+// blob certified is marked invalid within an epoch and no valid blob is;
+// and, with churn, that every shard has exactly one owner, a member with
+// weight that is not leaving, in every epoch, and that every epoch change
+// is done within half an epoch of its start (never superseded). A sync's
+// bytes count as the run's sync bytes (requests and answers on the sync
+// wire, and the recovery traffic of what had to be rebuilt), against the
+// sliver bytes of the pairs the node lacked; repair bytes count against
+// the bytes of the slivers rebuilt. With the small blobs the simulator
+// uses, a symbol is a few bytes and the wire's per-symbol framing
+// dominates, so both ratios sit well above 1; TestRepairBytesMatchLost
+// shows repair at about 1.04× with 256 KiB blobs.
 package sim
