@@ -25,8 +25,15 @@ writes) and lose their disks at the given rates (per node per epoch); after
 every simulated instant every certified blob must read back byte-exact and no
 node may have lost a sliver it acknowledged.
 
-With --churn, each epoch a node may join (it registers and governance gives
-it weight) and a member may leave; shards move at the epoch boundary, the
+Storage challenges run as on the network. --loss and --slow make messages
+between nodes (and the writer) lost or slow, --partitions cuts a few nodes
+off for a while, --byzantine makes nodes that lie in recovery and sync
+answers or drop what they confirm (never more than f shards of faults at
+once), and --inconsistent has a writer encode blobs inconsistently: they
+must be proved and marked invalid, and honest nodes must pass challenges.
+
+With --churn C, each epoch members worth C·f shards leave and as many nodes
+join (they register and governance gives them weight); shards move at the epoch boundary, the
 members that gained shards fetch them and attest, and every epoch change
 must be done within half an epoch. The table then also shows members joined
 and left, shards moved, bytes synced over bytes needed and how long the
