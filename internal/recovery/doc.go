@@ -14,7 +14,11 @@
 // holders of secondary slivers c; rebuilding secondary sliver c takes one
 // symbol (r, c) from each of kp holders of primary slivers r. So a pair
 // costs about one pair's worth of symbols, whatever the blob's size. A
-// job asks 1% more sources than it needs (spares for peers that fail),
+// pair lost whole is rebuilt in two steps when it must be: the secondary
+// sliver first (kp = n − 2f sources), then the primary with that
+// secondary as one of its ks = n − f sources, so that f shards' worth of
+// peers unable to help do not stop it. A job asks 1% more sources than
+// it needs (spares for peers that fail),
 // no proofs, and nothing per symbol but its bytes; a node that lost its
 // pair commitments also fetches one neighbour's commitment per pair (see
 // redstuff.CheckPairs).

@@ -291,9 +291,10 @@ func (j *Job) Round() []Call {
 	}
 	j.round++
 	reqs := map[int]*Call{}
+	local := false
 	for _, b := range j.blobs {
-		if !b.done {
-			j.plan(b, reqs)
+		if !b.done && j.plan(b, reqs) {
+			local = true
 		}
 	}
 	var calls []Call
@@ -301,6 +302,12 @@ func (j *Job) Round() []Call {
 		if c, ok := reqs[peer]; ok {
 			calls = append(calls, j.split(c)...)
 		}
+	}
+	if len(calls) == 0 && local {
+		// The node's own rebuilt slivers completed a group's sources:
+		// rebuild with them before asking anyone.
+		j.round--
+		return j.Round()
 	}
 	if len(calls) == 0 {
 		// Nothing more can be asked: the rest stays incomplete.
@@ -673,8 +680,9 @@ func (j *Job) collect(b *blobState) {
 	}
 }
 
-// plan adds the blob's asks of this round to reqs.
-func (j *Job) plan(b *blobState, reqs map[int]*Call) {
+// plan adds the blob's asks of this round to reqs. It reports whether it
+// added sources from slivers the job rebuilt (addLocal).
+func (j *Job) plan(b *blobState, reqs map[int]*Call) (local bool) {
 	add := func(peer int) (*BlobRequest, *blobRef) {
 		c := reqs[peer]
 		if c == nil {
@@ -744,10 +752,17 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) {
 		}
 		cands := j.candidates(b, g, want-active)
 		if active+len(cands) < g.k {
-			if b.err == nil {
-				b.err = fmt.Errorf("%w: blob %v: %d %s sources to be had, %d needed", ErrIncomplete, b.id, active+len(cands), g.target.Other(), g.k)
+			added := j.addLocal(b, g)
+			local = local || added > 0
+			active += added
+			if active+len(cands) < g.k && !j.localLater(b, g) {
+				if b.err == nil {
+					b.err = fmt.Errorf("%w: blob %v: %d %s sources to be had, %d needed", ErrIncomplete, b.id, active+len(cands), g.target.Other(), g.k)
+				}
+				continue
 			}
-			continue
+			// Ask what there is; the node's own slivers that the other
+			// group is rebuilding will complete the set.
 		}
 		for _, idx := range cands {
 			peer := j.owner[j.p.ShardOf(b.id, j.p.PairOf(g.target.Other(), idx))]
@@ -759,6 +774,83 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) {
 			ref.items = append(ref.items, s)
 		}
 	}
+	return local
+}
+
+// addLocal adds to g, as sources that answered, the node's own slivers of
+// the other kind that this job rebuilt: the two-step repair of a pair
+// lost whole. With f shards' worth of peers unable to help, a lost
+// primary sliver has only 2f peer sources of the 2f + 1 it needs; the
+// pair's secondary sliver, rebuilt first from f + 1 primary symbols, is
+// the last one. Without proofs any rebuilt sliver serves (a sliver
+// rebuilt without its commitment is checked with its pair afterwards);
+// with proofs only one checked against its commitment, whose symbols
+// then carry proofs. It returns how many it added.
+func (j *Job) addLocal(b *blobState, g *group) int {
+	self := slices.IndexFunc(j.peers, func(p Peer) bool { return p.Self })
+	if self < 0 || j.corrupt[b.id] {
+		return 0
+	}
+	other := g.target.Other()
+	added := 0
+	for _, q := range slices.Sorted(maps.Keys(b.pairs)) {
+		ps := b.pairs[q]
+		idx := j.index(other, q)
+		if ps.aux || g.tried[idx] {
+			continue
+		}
+		data := ps.data[other]
+		if !ps.built[other] {
+			data = nil
+			for _, r := range b.out {
+				if r.Pair == q && r.Sliver.Kind == other {
+					data = r.Sliver.Data
+				}
+			}
+		}
+		checked := ps.pc != nil && !b.unknown[q]
+		if data == nil || g.proofs && !checked {
+			continue
+		}
+		pc := ps.pc
+		if pc == nil {
+			pc = &blob.PairCommitment{Pair: uint32(q)}
+		}
+		ss, err := j.c.NewSymbolSource(b.length, &blob.Sliver{Kind: other, Index: uint32(idx), SymbolSize: uint32(b.s), Data: data}, pc)
+		if err != nil {
+			continue
+		}
+		syms := make(map[int]blob.RecoverySymbol, len(g.targets))
+		for t := range g.targets {
+			sym, err := ss.Symbol(t, g.proofs)
+			if err != nil {
+				syms = nil
+				break
+			}
+			syms[t] = sym
+		}
+		if syms == nil {
+			continue
+		}
+		g.tried[idx] = true
+		g.sources = append(g.sources, &source{b: b, g: g, index: idx, peer: self, proofs: g.proofs, ok: true, syms: syms})
+		added++
+	}
+	return added
+}
+
+// localLater reports whether the other group is still rebuilding one of
+// the node's own slivers that addLocal could then add to g.
+func (j *Job) localLater(b *blobState, g *group) bool {
+	other := g.target.Other()
+	og := b.groups[other]
+	for q, ps := range b.pairs {
+		idx := j.index(other, q)
+		if !ps.aux && !g.tried[idx] && og.targets[idx] && !g.proofs {
+			return true
+		}
+	}
+	return false
 }
 
 // candidates picks up to want untried sources for a group: the node's own

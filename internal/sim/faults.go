@@ -223,24 +223,30 @@ func (s *Sim) challengeClosed(w uint64) {
 	}
 }
 
-// maxSources bounds the extended slivers kept for recovery requests and
-// challenge answers, across all nodes (one is up to 2n symbols and a
-// Merkle tree of n leaves).
-const maxSources = 2048
+// sourceBytes bounds the extended slivers kept for recovery requests and
+// challenge answers, across all nodes, each counted as if its Merkle tree
+// were built (2n hashes).
+const sourceBytes = 768 << 20
 
 type srcRef struct {
-	st *pairState
-	k  blob.SliverKind
+	st   *pairState
+	k    blob.SliverKind
+	size int64
 }
 
 // keepSource keeps an extended sliver with its pair, forgetting the
-// oldest kept one beyond maxSources.
+// oldest kept ones beyond sourceBytes.
 func (s *Sim) keepSource(st *pairState, k blob.SliverKind, src *redstuff.SymbolSource) {
 	st.src[k] = src
-	s.srcs = append(s.srcs, srcRef{st, k})
-	if len(s.srcs) > maxSources {
+	size := int64(2*s.p.N*s.p.SymbolSize(1)) + int64(len(st.sl[k].Data)) + int64(2*s.p.N*32)
+	s.srcs = append(s.srcs, srcRef{st, k, size})
+	s.srcBytes += size
+	for s.srcBytes > sourceBytes {
 		old := s.srcs[0]
-		old.st.src[old.k] = nil
+		if old.st.src[old.k] != nil {
+			old.st.src[old.k] = nil
+		}
+		s.srcBytes -= old.size
 		s.srcs = s.srcs[1:]
 	}
 }

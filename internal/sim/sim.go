@@ -223,6 +223,7 @@ type Sim struct {
 
 	certified []*wblob // valid ones, in certification order
 	srcs      []srcRef // kept extended slivers, oldest first
+	srcBytes  int64
 	dirty     map[blob.ID]bool
 	seen      map[string]bool
 	epochStat Stats
