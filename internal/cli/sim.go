@@ -20,8 +20,9 @@ func newSimCmd(s Streams) *cobra.Command {
 		Short: "Simulate a network deterministically, with faults, and check its invariants",
 		Long: `Simulate a Weft network in one process on simulated time: the control plane
 state machine fed by a simulated sequencer, the codec and self-healing, with
-storage nodes and a writer modelled over them. Nodes crash (losing unsynced
-writes) and lose their disks at the given rates (per node per epoch); after
+storage nodes (on the node's own Pebble store over a crashable in-memory
+filesystem) and a writer modelled over them. Nodes crash (keeping what their
+store synced) and lose their disks at the given rates (per node per epoch); after
 every simulated instant every certified blob must read back byte-exact and no
 node may have lost a sliver it acknowledged.
 

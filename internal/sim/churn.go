@@ -176,6 +176,7 @@ func (nd *node) drop(sh int) {
 			delete(nd.pairs[id], pair)
 			nd.s.dirty[id] = true
 			nd.removed = true
+			nd.storeErr(nd.st.DeletePairs(id, []uint32{uint32(pair)}))
 		}
 		delete(nd.acked, pairKey{id, pair})
 		delete(nd.lost, pairKey{id, pair})
@@ -327,7 +328,7 @@ func (nd *node) attest(epoch uint64) {
 		for _, sh := range nd.gained {
 			pair := s.p.PairAt(id, sh)
 			st := nd.pairs[id][pair]
-			if s.cfg.Bug != BugAttestUnsynced && nd.kind != dropper && (!st.complete() || !st.durable[0] || !st.durable[1]) {
+			if s.cfg.Bug != BugAttestUnsynced && nd.kind != dropper && (!st.complete() || nd.unwritten(id, pair)) {
 				nd.sync(epoch)
 				return
 			}

@@ -26,16 +26,21 @@
 // whose signed requests and answers go through the sync wire format and
 // whose slivers it verifies against the blob ID.
 //
-// Models, not the real code: the storage node and the writer. The storage
-// node's logic (internal/node) is not yet behind seams — a clock, a
-// transport, the control plane behind an interface, a simulated disk — so
-// the nodes here are a small model of it: they follow the machine's
-// events with Machine.Events, keep slivers in memory per (blob, pair),
-// verify uploads with redstuff.VerifySliver, sync their writes once a
-// simulated second (a crash loses what was written since the last sync),
-// confirm a blob once every pair of their shards for it is synced, and
-// rebuild missing pairs of certified blobs with a recovery.Job. The
-// writer is a model of the SDK's store path: encode, RegisterBlob,
+// Each node's disk is the storage node's own store (internal/store, Pebble)
+// on a crashable in-memory disk (store.MemDisk, over Pebble's vfs): slivers,
+// blob records and the event cursor are written as a storage node writes
+// them (every sliver and cursor write synced), a crash keeps only what
+// was synced (MemDisk.Crash) and the node reads its view back from the
+// store, and a wipe starts an empty one.
+//
+// Models, not the real code: the storage node's logic and the writer. The
+// storage node's logic (internal/node) is not yet behind seams — a clock,
+// a transport, the control plane behind an interface — so the nodes here
+// are a small model of it around its store: they follow the machine's
+// events with Machine.Events, verify uploads with redstuff.VerifySliver,
+// store them, confirm a blob once every pair of their shards for it is
+// stored, and rebuild missing pairs of certified blobs with a
+// recovery.Job. The writer is a model of the SDK's store path: encode, RegisterBlob,
 // upload to the shards' owners, collect confirmations worth n − f shards,
 // CertifyBlob, uploading again to the new owners when shards move. Around
 // the puller the node is a model: it pulls every gained shard of every
@@ -61,7 +66,8 @@
 //
 // # Faults and invariants
 //
-// Crashes (a node is down for a few seconds and loses unsynced writes),
+// Crashes (a node is down for a few seconds and keeps only what its store
+// synced),
 // disk wipes (it loses everything, its event cursor included) and
 // partitions (1-3 nodes cut off from their peers and the writer for
 // 5-15 s; the control plane still reaches them) are injected at seeded

@@ -12,16 +12,25 @@ import (
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/migration"
 	"github.com/weftnet/weft/internal/recovery"
+	"github.com/weftnet/weft/internal/store"
 	"github.com/weftnet/weft/redstuff"
 )
 
-// pairState is what a node stores of one pair of a blob; durable marks
-// the slivers synced to its (simulated) disk.
+// pairState is what a node holds of one pair of a blob: its in-memory
+// view of its store, which it writes through to and reads back after a
+// crash.
 type pairState struct {
-	sl      [2]*blob.Sliver
-	durable [2]bool
-	pc      *blob.PairCommitment
-	src     [2]*redstuff.SymbolSource // extended slivers, kept for recovery requests
+	sl  [2]*blob.Sliver
+	pc  *blob.PairCommitment
+	src [2]*redstuff.SymbolSource // extended slivers, kept for recovery requests
+}
+
+// write is a sliver write not yet made (BugAckBeforeSync).
+type write struct {
+	id   blob.ID
+	pair int
+	sl   *blob.Sliver
+	pc   *blob.PairCommitment
 }
 
 func (ps *pairState) complete() bool { return ps != nil && ps.sl[0] != nil && ps.sl[1] != nil }
@@ -30,12 +39,6 @@ func (ps *pairState) complete() bool { return ps != nil && ps.sl[0] != nil && ps
 type known struct {
 	length    uint64
 	certified bool
-}
-
-// confirmWait is a confirmation owed once the node's writes are synced.
-type confirmWait struct {
-	id    blob.ID
-	reply func(*confirmation)
 }
 
 type confirmation struct {
@@ -64,8 +67,13 @@ type node struct {
 	epoch   uint64
 	known   map[blob.ID]*known
 	pairs   map[blob.ID]map[int]*pairState
-	waiting []confirmWait
 	healing bool
+
+	// The node's disk: internal/store (Pebble) on a crashable in-memory
+	// disk. A crash keeps what was synced; a wipe starts an empty one.
+	disk    *store.MemDisk
+	st      *store.Store
+	pending []write // sliver writes the ack-before-sync bug has not made yet
 
 	// Churn: shards the node gave up in an epoch change and still serves,
 	// read-only, until the change is done and their new owners attested;
@@ -97,9 +105,34 @@ type node struct {
 }
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
-	return &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1,
+	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1,
 		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{},
 		invalidating: map[blob.ID]bool{}}
+	nd.open(store.NewMemDisk())
+	return nd
+}
+
+// storeOptions keep a simulated node's Pebble small: a hundred of them
+// share the process.
+var storeOptions = store.Options{Reserve: 1 << 20, MemTableSize: 256 << 10}
+
+// open opens the node's store on disk.
+func (nd *node) open(disk *store.MemDisk) {
+	st, err := disk.Open(storeOptions)
+	if err == nil {
+		nd.disk, nd.st = disk, st
+		return
+	}
+	nd.s.fail(fmt.Errorf("%s: %w", nd.name, err))
+}
+
+// storeErr fails the run on a store error: the simulated disk never fails.
+func (nd *node) storeErr(err error) bool {
+	if err != nil {
+		nd.s.fail(fmt.Errorf("%s: store: %w", nd.name, err))
+		return true
+	}
+	return false
 }
 
 // follow applies the machine's events since the node's cursor.
@@ -112,32 +145,56 @@ func (nd *node) follow() {
 			return
 		}
 		for _, ev := range evs {
+			nd.apply(ev)
+			if s.err != nil || nd.storeErr(nd.st.SetCursor(ev.Seq)) {
+				return
+			}
 			nd.cursor = ev.Seq
+		}
+		if len(evs) < 1000 {
+			return
+		}
+	}
+}
+
+// apply applies one event, recording blobs in the store as a storage
+// node does before it moves its cursor past the event.
+func (nd *node) apply(ev control.Event) {
+	s := nd.s
+	{
+		{
 			nd.epoch = max(nd.epoch, ev.Epoch)
 			if ev.Type == control.EventChallengeOpened {
 				nd.challengeOpened(ev.Window)
 			}
 			if ev.BlobID == nil {
-				continue
+				return
 			}
 			id := *ev.BlobID
 			switch ev.Type {
 			case control.EventBlobRegistered, control.EventBlobCertified:
+				info, err := s.m.Blob(id)
+				if err != nil {
+					s.fail(err)
+					return
+				}
 				if nd.known[id] == nil {
-					info, err := s.m.Blob(id)
-					if err != nil {
-						s.fail(err)
-						return
-					}
 					nd.known[id] = &known{length: info.Length}
 				}
 				if ev.Type == control.EventBlobCertified {
 					nd.known[id].certified = true
-					if nd.missing(id) {
-						nd.scheduleHeal(3 * time.Second)
-					}
+				}
+				b := &store.Blob{ID: id, Length: info.Length, EndEpoch: info.EndEpoch, Certified: nd.known[id].certified}
+				if nd.storeErr(nd.st.PutBlob(b)) {
+					return
+				}
+				if ev.Type == control.EventBlobCertified && nd.missing(id) {
+					nd.scheduleHeal(3 * time.Second)
 				}
 			case control.EventBlobDeleted, control.EventBlobExpired, control.EventBlobInvalid:
+				if nd.storeErr(nd.st.DeleteBlob(id)) {
+					return
+				}
 				delete(nd.known, id)
 				delete(nd.pairs, id)
 				for _, k := range sortedKeys(nd.acked) {
@@ -148,9 +205,6 @@ func (nd *node) follow() {
 				}
 				nd.removed = true
 			}
-		}
-		if len(evs) < 1000 {
-			return
 		}
 	}
 }
@@ -203,17 +257,40 @@ func (nd *node) put(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitme
 		st = &pairState{}
 		ps[pair] = st
 	}
-	if st.sl[sl.Kind] == nil {
-		st.sl[sl.Kind], st.durable[sl.Kind] = sl, false
+	if st.sl[sl.Kind] != nil {
+		return
 	}
+	st.sl[sl.Kind] = sl
 	if st.pc == nil {
 		st.pc = pc
 	}
 	nd.s.dirty[id] = true
+	if st.complete() {
+		delete(nd.lost, pairKey{id, pair})
+	}
+	if nd.s.cfg.Bug == BugAckBeforeSync {
+		nd.pending = append(nd.pending, write{id, pair, sl, st.pc})
+		return
+	}
+	nd.write(id, pair, sl, st.pc)
+}
+
+// unwritten reports whether a sliver of a pair waits to be written.
+func (nd *node) unwritten(id blob.ID, pair int) bool {
+	return slices.ContainsFunc(nd.pending, func(w write) bool { return w.id == id && w.pair == pair })
+}
+
+// write stores a sliver; the store syncs it before it returns.
+func (nd *node) write(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitment) {
+	if pc == nil {
+		nd.s.fail(fmt.Errorf("%s: a sliver of pair %d of %s without its commitment", nd.name, pair, short(id)))
+		return
+	}
+	nd.storeErr(nd.st.PutSliver(id, uint32(pair), sl, pc))
 }
 
 // upload is a writer's upload of the node's pairs of a blob; it answers
-// with a confirmation once they are synced, or nil if refused.
+// with a confirmation once they are stored, or nil if refused.
 func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []blob.PairCommitment, reply func(*confirmation)) {
 	s := nd.s
 	k := nd.known[id]
@@ -240,11 +317,7 @@ func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []
 			nd.put(id, pair, &sl, &pcs[i])
 		}
 	}
-	if s.cfg.Bug == BugAckBeforeSync {
-		nd.confirm(id, reply)
-		return
-	}
-	nd.waiting = append(nd.waiting, confirmWait{id: id, reply: reply})
+	nd.confirm(id, reply)
 }
 
 // confirm signs a confirmation of id, as the node's API does, if every
@@ -260,34 +333,30 @@ func (nd *node) confirm(id blob.ID, reply func(*confirmation)) {
 	sig := ed25519.Sign(nd.key, control.ConfirmationMessage(networkID, nd.epoch, id))
 	reply(&confirmation{node: nd.i, epoch: nd.epoch, sig: sig})
 	if nd.kind == dropper {
-		delete(nd.pairs, id)
+		nd.dropBlob(id)
 	}
 }
 
-// syncTick makes the node's writes durable and sends the confirmations
-// that waited on them.
+// dropBlob deletes the node's slivers of a blob, keeping its record.
+func (nd *node) dropBlob(id blob.ID) {
+	var pairs []uint32
+	for _, pair := range slices.Sorted(maps.Keys(nd.pairs[id])) {
+		pairs = append(pairs, uint32(pair))
+	}
+	delete(nd.pairs, id)
+	nd.storeErr(nd.st.DeletePairs(id, pairs))
+}
+
+// syncTick makes the writes the ack-before-sync bug held back.
 func (nd *node) syncTick() {
 	gen := nd.gen
 	if !nd.up {
 		return
 	}
-	for _, id := range sortedIDs(nd.pairs) {
-		for _, pair := range slices.Sorted(maps.Keys(nd.pairs[id])) {
-			st := nd.pairs[id][pair]
-			for kind := range 2 {
-				if st.sl[kind] != nil {
-					st.durable[kind] = true
-				}
-			}
-			if st.complete() {
-				delete(nd.lost, pairKey{id, pair})
-			}
-		}
-	}
-	w := nd.waiting
-	nd.waiting = nil
-	for _, c := range w {
-		nd.confirm(c.id, c.reply)
+	w := nd.pending
+	nd.pending = nil
+	for _, x := range w {
+		nd.write(x.id, x.pair, x.sl, x.pc)
 	}
 	nd.s.after(syncInterval, func() {
 		if nd.gen == gen {
@@ -296,41 +365,86 @@ func (nd *node) syncTick() {
 	})
 }
 
-// crash takes the node down; what it wrote since its last sync is lost.
+// crash takes the node down: its disk keeps what was synced
+// (MemFS.CrashClone), and the node's view is read back from its store,
+// as a restarted storage node finds it.
 func (nd *node) crash() {
 	nd.up = false
 	nd.faulted, nd.lastFault = true, nd.s.now
 	nd.gen++
-	nd.waiting = nil
-	for _, id := range sortedIDs(nd.pairs) {
-		for pair, st := range nd.pairs[id] {
-			for kind := range 2 {
-				if st.sl[kind] != nil && !st.durable[kind] {
-					st.sl[kind], st.src[kind] = nil, nil
-					nd.s.dirty[id] = true
-					nd.removed = true
-				}
-			}
-			if st.sl[0] == nil && st.sl[1] == nil {
-				delete(nd.pairs[id], pair)
-			}
-		}
-	}
+	nd.pending = nil
+	disk := nd.disk.Crash()
+	nd.storeErr(nd.st.Close())
+	nd.open(disk)
+	nd.reload()
 }
 
 // wipe takes the node down and loses its whole disk.
 func (nd *node) wipe() {
 	nd.crash()
-	for id := range nd.pairs {
-		nd.s.dirty[id] = true
-	}
 	for k := range nd.acked {
 		nd.lost[k] = true
 	}
-	nd.pairs = map[blob.ID]map[int]*pairState{}
-	nd.known = map[blob.ID]*known{}
-	nd.removed = true
-	nd.cursor, nd.epoch = 0, 1
+	nd.storeErr(nd.st.Close())
+	nd.open(store.NewMemDisk())
+	nd.reload()
+}
+
+// reload reads the node's blobs, slivers and event cursor back from its
+// store; what its view held that the store lost counts as removed.
+func (nd *node) reload() {
+	s := nd.s
+	blobs := map[blob.ID]*known{}
+	err := nd.st.Blobs(func(b *store.Blob) (bool, error) {
+		blobs[b.ID] = &known{length: b.Length, certified: b.Certified}
+		return true, nil
+	})
+	if nd.storeErr(err) {
+		return
+	}
+	pairs := map[blob.ID]map[int]*pairState{}
+	shards := slices.Concat(nd.shards, nd.old)
+	for _, id := range sortedIDs(blobs) {
+		for _, sh := range shards {
+			pair := s.p.PairAt(id, sh)
+			for kind := range 2 {
+				sl, pc, err := nd.st.Sliver(id, uint32(pair), blob.SliverKind(kind))
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if nd.storeErr(err) {
+					return
+				}
+				if pairs[id] == nil {
+					pairs[id] = map[int]*pairState{}
+				}
+				st := pairs[id][pair]
+				if st == nil {
+					st = &pairState{pc: pc}
+					pairs[id][pair] = st
+				}
+				st.sl[kind] = sl
+			}
+		}
+	}
+	for _, id := range sortedIDs(nd.pairs) {
+		for pair, st := range nd.pairs[id] {
+			for kind := range 2 {
+				if st.sl[kind] != nil && (pairs[id][pair] == nil || pairs[id][pair].sl[kind] == nil) {
+					s.dirty[id] = true
+					nd.removed = true
+				}
+			}
+		}
+	}
+	cursor, err := nd.st.Cursor()
+	if nd.storeErr(err) {
+		return
+	}
+	nd.known, nd.pairs, nd.cursor = blobs, pairs, cursor
+	if cursor == 0 {
+		nd.epoch = 1
+	}
 }
 
 // restart brings the node back: it catches up with the events and heals.

@@ -39,8 +39,9 @@ type Config struct {
 
 // The bugs Config.Bug injects, each of which some invariant must catch.
 const (
-	// BugAckBeforeSync makes nodes confirm uploads before syncing them: a
-	// crash then loses acknowledged slivers.
+	// BugAckBeforeSync makes nodes confirm uploads before they store them
+	// (the writes wait for a tick a second later): a crash then loses
+	// acknowledged slivers.
 	BugAckBeforeSync = "ack-before-sync"
 	// BugAttestUnsynced makes nodes attest EpochSyncDone without fetching
 	// the shards they gained.

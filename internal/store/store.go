@@ -55,6 +55,10 @@ type Options struct {
 	// again, and refuses sliver writes until there is room for it again.
 	// Default Reserve/2.
 	Ballast uint64
+	// MemTableSize is Pebble's memtable size, and so about the most its
+	// write-ahead log grows before a flush. Default 64 MiB; the simulator
+	// runs a hundred stores with a few MiB each.
+	MemTableSize uint64
 }
 
 // Store is a node's Pebble database.
@@ -142,6 +146,9 @@ func Open(dir string, o *Options) (*Store, error) {
 		s.keepBallast()
 	}
 	po := pebbleOptions(vfs.OnDiskFull(s.fs, s.onDiskFull))
+	if o.MemTableSize > 0 {
+		po.MemTableSize = o.MemTableSize
+	}
 	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) {
 		if errors.Is(err, syscall.ENOSPC) {
 			s.setFull("the filesystem is full (ENOSPC)")

@@ -311,3 +311,49 @@ func TestMigrationRecords(t *testing.T) {
 		t.Fatal("pair 4 was dropped with pair 3")
 	}
 }
+
+// TestMemDiskCrashKeepsWhatWasSynced: a crash of a MemDisk keeps the
+// synced writes (slivers, the cursor) and the unsynced ones written
+// before them, and loses unsynced writes made after the last sync.
+func TestMemDiskCrashKeepsWhatWasSynced(t *testing.T) {
+	disk := NewMemDisk()
+	s, err := disk.Open(Options{Reserve: 1 << 20, MemTableSize: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after := blob.ID{1}, blob.ID{2}
+	if err := s.PutBlob(&Blob{ID: before, Length: 10}); err != nil { // unsynced, then synced by the sliver write
+		t.Fatal(err)
+	}
+	sl, pc := testSliver(blob.Primary, 7)
+	if err := s.PutSliver(before, 3, sl, pc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCursor(42); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlob(&Blob{ID: after, Length: 20}); err != nil { // never synced
+		t.Fatal(err)
+	}
+	crashed := disk.Crash()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = crashed.Open(Options{Reserve: 1 << 20, MemTableSize: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, _, err := s.Sliver(before, 3, blob.Primary); err != nil || string(got.Data) != string(sl.Data) {
+		t.Fatalf("synced sliver after the crash: %v", err)
+	}
+	if b, err := s.Blob(before); err != nil || b.Length != 10 {
+		t.Fatalf("blob record written before a sync: %+v, %v", b, err)
+	}
+	if c, err := s.Cursor(); err != nil || c != 42 {
+		t.Fatalf("cursor %d, %v; want 42", c, err)
+	}
+	if _, err := s.Blob(after); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a record never synced survived the crash: %v", err)
+	}
+}
