@@ -47,8 +47,8 @@ type peerHealth struct {
 }
 
 const (
-	failedPenalty = 30 * time.Second
-	liarPenalty   = 10 * time.Minute
+	failedPenalty = recovery.FailedPenalty
+	liarPenalty   = recovery.LiarPenalty
 )
 
 func (n *Node) initRecovery() error {

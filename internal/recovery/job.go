@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/redstuff"
@@ -113,6 +114,13 @@ type Result struct {
 	Proof      *blob.InconsistencyProof
 	PairsProof *blob.PairsInconsistencyProof
 }
+
+// How long a node stops asking a peer caught lying (Peer.Banned), and
+// asks last a peer whose calls failed (Peer.Avoid).
+const (
+	LiarPenalty   = 10 * time.Minute
+	FailedPenalty = 30 * time.Second
+)
 
 // Call is one request to one peer.
 type Call struct {

@@ -99,15 +99,17 @@ type node struct {
 	cutUntil     time.Duration // cut off by a partition until then
 	faulted      bool          // a fault hit it, last at lastFault
 	lastFault    time.Duration
-	unanswered   string // why it could not answer a challenge
-	owed         bool   // it answered, or lacked an acknowledged pair
+	bannedUntil  map[int]time.Duration // peers caught lying, not asked until then
+	failedUntil  map[int]time.Duration // peers whose calls failed, asked last until then
+	unanswered   string                // why it could not answer a challenge
+	owed         bool                  // it answered, or lacked an acknowledged pair
 	invalidating map[blob.ID]bool
 }
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
 	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1,
 		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{},
-		invalidating: map[blob.ID]bool{}}
+		invalidating: map[blob.ID]bool{}, bannedUntil: map[int]time.Duration{}, failedUntil: map[int]time.Duration{}}
 	nd.open(store.NewMemDisk())
 	return nd
 }
@@ -480,6 +482,12 @@ func (nd *node) scheduleHeal(d time.Duration) {
 
 var errDown = errors.New("sim: peer down")
 
+// The storage node's penalties.
+const (
+	liarPenalty   = recovery.LiarPenalty
+	failedPenalty = recovery.FailedPenalty
+)
+
 // heal rebuilds the missing slivers of the node's pairs of every
 // certified blob with a recovery job, its peers answering with
 // recovery.Serve from what they hold. The bytes it moves count as
@@ -514,7 +522,8 @@ func (nd *node) heal(forSync bool) {
 	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, queued)
 	peers := make([]recovery.Peer, len(s.nodes))
 	for i, p := range s.nodes {
-		peers[i] = recovery.Peer{Shards: slices.Clone(p.shards), Self: i == nd.i, Avoid: !p.up, Previous: slices.Clone(p.old)}
+		peers[i] = recovery.Peer{Shards: slices.Clone(p.shards), Self: i == nd.i, Previous: slices.Clone(p.old),
+			Avoid: !p.up || s.now < nd.failedUntil[i], Banned: s.now < nd.bannedUntil[i]}
 	}
 	job := recovery.NewJob(s.codec, peers, wants, recovery.Options{})
 	for calls := job.Round(); len(calls) > 0; calls = job.Round() {
@@ -560,7 +569,15 @@ func (nd *node) heal(forSync bool) {
 			job.Deliver(call, resp, err)
 		}
 	}
+	// As a storage node does: a liar is not asked for 10 minutes, a peer
+	// whose calls failed is asked last for 30 seconds.
 	s.epochStat.LiesCaught += len(job.Liars())
+	for _, p := range slices.Sorted(maps.Keys(job.Liars())) {
+		nd.bannedUntil[p] = s.now + liarPenalty
+	}
+	for _, p := range job.Failed() {
+		nd.failedUntil[p] = s.now + failedPenalty
+	}
 	again := false
 	for _, r := range job.Results() {
 		if r.Proof != nil || r.PairsProof != nil {
