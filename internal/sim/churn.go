@@ -164,7 +164,18 @@ func (s *Sim) dropOld() {
 			nd.drop(sh)
 			return true
 		})
+		if nd.leaving && len(nd.shards) == 0 && len(nd.old) == 0 && !nd.gone {
+			nd.retire()
+		}
 	}
+}
+
+// retire shuts down a node that left and no longer serves anything.
+func (nd *node) retire() {
+	nd.gone, nd.up = true, false
+	nd.gen++
+	nd.storeErr(nd.st.Close())
+	nd.pairs, nd.known = map[blob.ID]map[int]*pairState{}, map[blob.ID]*known{}
 }
 
 // drop forgets the node's pairs of a shard it no longer owns; what it

@@ -94,6 +94,7 @@ type node struct {
 	lost  map[pairKey]bool
 	// removed: the node deleted slivers since the last check.
 	removed bool
+	gone    bool // left the committee, gave everything up and shut down
 
 	kind         kind
 	cutUntil     time.Duration // cut off by a partition until then
@@ -116,7 +117,7 @@ func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
 
 // storeOptions keep a simulated node's Pebble small: a hundred of them
 // share the process.
-var storeOptions = store.Options{Reserve: 1 << 20, MemTableSize: 256 << 10}
+var storeOptions = store.Options{Reserve: 1 << 20, MemTableSize: 256 << 10, CacheSize: 1 << 20}
 
 // open opens the node's store on disk.
 func (nd *node) open(disk *store.MemDisk) {
@@ -241,7 +242,7 @@ func (nd *node) degraded() bool {
 		return true
 	}
 	for _, b := range nd.s.w.blobs {
-		if b.uploading && nd.missing(b.id) {
+		if b.uploading && !b.invalid && nd.missing(b.id) {
 			return true
 		}
 	}
@@ -451,6 +452,9 @@ func (nd *node) reload() {
 
 // restart brings the node back: it catches up with the events and heals.
 func (nd *node) restart() {
+	if nd.gone {
+		return
+	}
 	nd.up = true
 	nd.healing = false
 	nd.follow()

@@ -546,7 +546,7 @@ func (s *Sim) faults() {
 	for _, nd := range s.nodes {
 		crash := s.rng.Float64() < s.cfg.CrashRate*per
 		wipe := s.rng.Float64() < s.cfg.WipeRate*per
-		if !crash && !wipe || !nd.up {
+		if !crash && !wipe || !nd.up || nd.gone {
 			continue
 		}
 		if s.degradedShards(nd)+nd.weight() > s.f {

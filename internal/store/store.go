@@ -59,6 +59,8 @@ type Options struct {
 	// write-ahead log grows before a flush. Default 64 MiB; the simulator
 	// runs a hundred stores with a few MiB each.
 	MemTableSize uint64
+	// CacheSize is Pebble's block cache. Default Pebble's (8 MiB).
+	CacheSize int64
 }
 
 // Store is a node's Pebble database.
@@ -148,6 +150,11 @@ func Open(dir string, o *Options) (*Store, error) {
 	po := pebbleOptions(vfs.OnDiskFull(s.fs, s.onDiskFull))
 	if o.MemTableSize > 0 {
 		po.MemTableSize = o.MemTableSize
+	}
+	if o.CacheSize > 0 {
+		c := pebble.NewCache(o.CacheSize)
+		defer c.Unref()
+		po.Cache = c
 	}
 	po.EventListener = &pebble.EventListener{BackgroundError: func(err error) {
 		if errors.Is(err, syscall.ENOSPC) {
