@@ -53,7 +53,7 @@
 // instant.
 //
 // Storage challenges run as on the network: the machine opens a window
-// every half epoch and each member answers with control.BuildAnswer, the
+// once an epoch and each member answers with control.BuildAnswer, the
 // storage node's own code, over the slivers it holds, submitted as a
 // ChallengeAnswer; the machine checks every byte, fails who did not
 // answer and evicts a node after three failed windows in a row. A node

@@ -226,7 +226,7 @@ func (s *Sim) challengeClosed(w uint64) {
 // sourceBytes bounds the extended slivers kept for recovery requests and
 // challenge answers, across all nodes, each counted as if its Merkle tree
 // were built (2n hashes).
-const sourceBytes = 768 << 20
+const sourceBytes = 256 << 20
 
 type srcRef struct {
 	st   *pairState

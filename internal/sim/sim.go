@@ -342,7 +342,7 @@ func (s *Sim) newKey() ed25519.PrivateKey {
 func (s *Sim) genesis() error {
 	s.admin = s.newKey()
 	g := control.Genesis{Params: control.Params{NetworkID: networkID, Shards: s.cfg.Shards, EpochDuration: s.cfg.EpochDuration,
-		Admin: control.KeyOf(s.admin), MaxEpochsAhead: uint64(s.cfg.Epochs + 2), ChallengeInterval: s.cfg.EpochDuration / 2}}
+		Admin: control.KeyOf(s.admin), MaxEpochsAhead: uint64(s.cfg.Epochs + 2), ChallengeInterval: s.cfg.EpochDuration}}
 	for i := range s.cfg.Nodes {
 		nd := newNode(s, i, s.newKey())
 		s.nodes = append(s.nodes, nd)
