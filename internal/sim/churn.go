@@ -175,7 +175,8 @@ func (nd *node) retire() {
 	nd.gone, nd.up = true, false
 	nd.gen++
 	nd.storeErr(nd.st.Close())
-	nd.pairs, nd.known = map[blob.ID]map[int]*pairState{}, map[blob.ID]*known{}
+	nd.st, nd.disk = nil, nil
+	nd.pairs, nd.known, nd.acked, nd.lost = map[blob.ID]map[int]*pairState{}, map[blob.ID]*known{}, map[pairKey]bool{}, map[pairKey]bool{}
 }
 
 // drop forgets the node's pairs of a shard it no longer owns; what it
