@@ -380,13 +380,13 @@ func (s *Sim) pairBytes(id blob.ID, pair int) int64 {
 // node that still serves the shard read-only.
 func (s *Sim) readPrimary(id blob.ID, pair int) *blob.Sliver {
 	sh := s.p.ShardOf(id, pair)
-	if o := s.nodes[s.owner[sh]]; o.honestHolder() {
+	if o := s.nodes[s.owner[sh]]; o.kind == honest {
 		if ps := o.pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
 			return ps.sl[blob.Primary]
 		}
 	}
 	for _, nd := range s.nodes {
-		if nd.honestHolder() && slices.Contains(nd.old, sh) {
+		if nd.kind == honest && slices.Contains(nd.old, sh) {
 			if ps := nd.pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
 				return ps.sl[blob.Primary]
 			}

@@ -125,9 +125,6 @@ func (s *Sim) lie(b []byte) []byte {
 	return b
 }
 
-// honestHolder reports whether nd's slivers count for the invariants.
-func (nd *node) honestHolder() bool { return nd.kind == honest }
-
 // challengeOpened answers a window as a storage node does: with
 // control.BuildAnswer over the slivers it holds, submitted as a
 // ChallengeAnswer. A node that cannot build its answer (it lacks a
@@ -243,9 +240,7 @@ func (s *Sim) keepSource(st *pairState, k blob.SliverKind, src *redstuff.SymbolS
 	s.srcBytes += size
 	for s.srcBytes > sourceBytes {
 		old := s.srcs[0]
-		if old.st.src[old.k] != nil {
-			old.st.src[old.k] = nil
-		}
+		old.st.src[old.k] = nil
 		s.srcBytes -= old.size
 		s.srcs = s.srcs[1:]
 	}

@@ -141,74 +141,61 @@ func (nd *node) storeErr(err error) bool {
 // follow applies the machine's events since the node's cursor.
 func (nd *node) follow() {
 	s := nd.s
-	for {
-		evs, err := s.m.Events(nd.cursor, 1000)
-		if err != nil {
-			s.fail(err)
-			return
+	s.events(nd.cursor, func(ev control.Event) bool {
+		nd.apply(ev)
+		if s.err != nil || nd.storeErr(nd.st.SetCursor(ev.Seq)) {
+			return false
 		}
-		for _, ev := range evs {
-			nd.apply(ev)
-			if s.err != nil || nd.storeErr(nd.st.SetCursor(ev.Seq)) {
-				return
-			}
-			nd.cursor = ev.Seq
-		}
-		if len(evs) < 1000 {
-			return
-		}
-	}
+		nd.cursor = ev.Seq
+		return true
+	})
 }
 
 // apply applies one event, recording blobs in the store as a storage
 // node does before it moves its cursor past the event.
 func (nd *node) apply(ev control.Event) {
 	s := nd.s
-	{
-		{
-			nd.epoch = max(nd.epoch, ev.Epoch)
-			if ev.Type == control.EventChallengeOpened {
-				nd.challengeOpened(ev.Window)
-			}
-			if ev.BlobID == nil {
-				return
-			}
-			id := *ev.BlobID
-			switch ev.Type {
-			case control.EventBlobRegistered, control.EventBlobCertified:
-				info, err := s.m.Blob(id)
-				if err != nil {
-					s.fail(err)
-					return
-				}
-				if nd.known[id] == nil {
-					nd.known[id] = &known{length: info.Length}
-				}
-				if ev.Type == control.EventBlobCertified {
-					nd.known[id].certified = true
-				}
-				b := &store.Blob{ID: id, Length: info.Length, EndEpoch: info.EndEpoch, Certified: nd.known[id].certified}
-				if nd.storeErr(nd.st.PutBlob(b)) {
-					return
-				}
-				if ev.Type == control.EventBlobCertified && nd.missing(id) {
-					nd.scheduleHeal(3 * time.Second)
-				}
-			case control.EventBlobDeleted, control.EventBlobExpired, control.EventBlobInvalid:
-				if nd.storeErr(nd.st.DeleteBlob(id)) {
-					return
-				}
-				delete(nd.known, id)
-				delete(nd.pairs, id)
-				for _, k := range sortedKeys(nd.acked) {
-					if k.id == id {
-						delete(nd.acked, k)
-						delete(nd.lost, k)
-					}
-				}
-				nd.removed = true
+	nd.epoch = max(nd.epoch, ev.Epoch)
+	if ev.Type == control.EventChallengeOpened {
+		nd.challengeOpened(ev.Window)
+	}
+	if ev.BlobID == nil {
+		return
+	}
+	id := *ev.BlobID
+	switch ev.Type {
+	case control.EventBlobRegistered, control.EventBlobCertified:
+		info, err := s.m.Blob(id)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		if nd.known[id] == nil {
+			nd.known[id] = &known{length: info.Length}
+		}
+		if ev.Type == control.EventBlobCertified {
+			nd.known[id].certified = true
+		}
+		b := &store.Blob{ID: id, Length: info.Length, EndEpoch: info.EndEpoch, Certified: nd.known[id].certified}
+		if nd.storeErr(nd.st.PutBlob(b)) {
+			return
+		}
+		if ev.Type == control.EventBlobCertified && nd.missing(id) {
+			nd.scheduleHeal(3 * time.Second)
+		}
+	case control.EventBlobDeleted, control.EventBlobExpired, control.EventBlobInvalid:
+		if nd.storeErr(nd.st.DeleteBlob(id)) {
+			return
+		}
+		delete(nd.known, id)
+		delete(nd.pairs, id)
+		for _, k := range sortedKeys(nd.acked) {
+			if k.id == id {
+				delete(nd.acked, k)
+				delete(nd.lost, k)
 			}
 		}
+		nd.removed = true
 	}
 }
 

@@ -413,43 +413,55 @@ func (s *Sim) block() {
 
 // follow reads the machine's new events for the table.
 func (s *Sim) follow() {
+	s.events(s.cursor, func(ev control.Event) bool {
+		s.cursor = ev.Seq
+		switch ev.Type {
+		case control.EventBlobRegistered:
+			s.epochStat.Registered++
+		case control.EventBlobCertified:
+			s.epochStat.Certified++
+		case control.EventEpochChanged:
+			if ev.Epoch <= s.epoch {
+				return true // genesis
+			}
+			s.row()
+			s.epoch = ev.Epoch
+			if err := s.committee(); err != nil {
+				s.fail(err)
+			}
+			s.epochChanged(ev)
+		case control.EventEpochDone:
+			s.epochDone(ev.Epoch)
+		case control.EventChallengeClosed:
+			s.challengeClosed(ev.Window)
+		case control.EventNodeEvicted:
+			s.epochStat.Evicted++
+		case control.EventBlobInvalid:
+			s.invalidated(*ev.BlobID)
+		case control.EventEpochSyncDone:
+			if i, ok := s.byKey[*ev.Node]; ok && ev.Epoch == s.epoch {
+				s.attested[i] = true
+				s.dropOld()
+			}
+		}
+		return true
+	})
+}
+
+// events hands fn the machine's events after cursor, a page at a time,
+// until fn returns false or there are no more.
+func (s *Sim) events(cursor uint64, fn func(control.Event) bool) {
 	for {
-		evs, err := s.m.Events(s.cursor, 1000)
+		evs, err := s.m.Events(cursor, 1000)
 		if err != nil {
 			s.fail(err)
 			return
 		}
 		for _, ev := range evs {
-			s.cursor = ev.Seq
-			switch ev.Type {
-			case control.EventBlobRegistered:
-				s.epochStat.Registered++
-			case control.EventBlobCertified:
-				s.epochStat.Certified++
-			case control.EventEpochChanged:
-				if ev.Epoch <= s.epoch {
-					continue // genesis
-				}
-				s.row()
-				s.epoch = ev.Epoch
-				if err := s.committee(); err != nil {
-					s.fail(err)
-				}
-				s.epochChanged(ev)
-			case control.EventEpochDone:
-				s.epochDone(ev.Epoch)
-			case control.EventChallengeClosed:
-				s.challengeClosed(ev.Window)
-			case control.EventNodeEvicted:
-				s.epochStat.Evicted++
-			case control.EventBlobInvalid:
-				s.invalidated(*ev.BlobID)
-			case control.EventEpochSyncDone:
-				if i, ok := s.byKey[*ev.Node]; ok && ev.Epoch == s.epoch {
-					s.attested[i] = true
-					s.dropOld()
-				}
+			if !fn(ev) {
+				return
 			}
+			cursor = ev.Seq
 		}
 		if len(evs) < 1000 {
 			return

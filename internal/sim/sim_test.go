@@ -57,19 +57,30 @@ func TestBrokenNodeIsCaught(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Seed, cfg.Blobs, cfg.CrashRate, cfg.WipeRate = 11, 40, 4, 0
 	cfg.Bug = BugAckBeforeSync
+	caught(t, cfg, "it acknowledged (only a disk wipe may take those)")
+}
+
+// caught runs cfg, whose injected bug must break an invariant: the output
+// has a violation, each of wants and the command that replays the run.
+// The same run without the bug must be clean; its summary is returned.
+func caught(t *testing.T, cfg Config, wants ...string) Summary {
+	t.Helper()
 	sum, out := run(t, cfg)
 	if sum.Violations == 0 {
-		t.Fatalf("nodes acknowledging unsynced writes went unnoticed:\n%s", out)
+		t.Fatalf("bug %s went unnoticed:\n%s", cfg.Bug, out)
 	}
-	if !strings.Contains(out, "it acknowledged (only a disk wipe may take those)") || !strings.Contains(out, "replay with: "+cfg.Command()+"\n") {
-		t.Fatalf("no violation or replay command in the output:\n%s", out)
+	for _, want := range append(wants, "replay with: "+cfg.Command()+"\n") {
+		if !strings.Contains(out, want) {
+			t.Fatalf("bug %s: no %q in the output:\n%s", cfg.Bug, want, out)
+		}
 	}
 	t.Logf("\n%s", out)
-	// The same run with honest nodes is clean.
 	cfg.Bug = ""
-	if sum, out := run(t, cfg); sum.Violations != 0 {
+	sum, out = run(t, cfg)
+	if sum.Violations != 0 {
 		t.Fatalf("honest nodes: %d violations:\n%s", sum.Violations, out)
 	}
+	return sum
 }
 
 // TestChurn: with churn on, nodes join and leave through the machine's
@@ -125,18 +136,10 @@ func TestUnsyncedAttestationIsCaught(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Seed, cfg.Churn, cfg.CrashRate, cfg.WipeRate = 3, 1, 0, 0
 	cfg.Bug = BugAttestUnsynced
-	sum, out := run(t, cfg)
-	if sum.Violations == 0 {
-		t.Fatalf("nodes attesting unsynced shards went unnoticed:\n%s", out)
+	if !strings.Contains(cfg.Command(), " --churn 1") {
+		t.Fatalf("the replay command %q does not carry the churn", cfg.Command())
 	}
-	if !strings.Contains(out, "replay with: "+cfg.Command()+"\n") || !strings.Contains(cfg.Command(), " --churn 1") {
-		t.Fatalf("no replay command with the churn in the output:\n%s", out)
-	}
-	t.Logf("\n%s", out)
-	cfg.Bug = ""
-	if sum, out := run(t, cfg); sum.Violations != 0 {
-		t.Fatalf("honest nodes: %d violations:\n%s", sum.Violations, out)
-	}
+	caught(t, cfg)
 }
 
 // TestEpochChangeNeverDoneIsCaught: nodes that never attest their sync
@@ -196,16 +199,11 @@ func TestIgnoredProofIsCaught(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Seed, cfg.Shards, cfg.Nodes, cfg.Inconsistent = 2, 13, 9, 2
 	cfg.Bug = BugIgnoreProofs
-	sum, out := run(t, cfg)
-	if sum.Violations == 0 || !strings.Contains(out, "is not marked invalid") {
-		t.Fatalf("ignored proofs went unnoticed:\n%s", out)
+	if !strings.Contains(cfg.Command(), " --bug ignore-proofs") {
+		t.Fatalf("the replay command %q does not carry the bug", cfg.Command())
 	}
-	if !strings.Contains(out, "replay with: "+cfg.Command()+"\n") || !strings.Contains(cfg.Command(), " --bug ignore-proofs") {
-		t.Fatalf("no replay command with the bug in the output:\n%s", out)
-	}
-	cfg.Bug = ""
-	if sum, out := run(t, cfg); sum.Violations != 0 || sum.Inconsistent == 0 || sum.Invalidated != sum.Inconsistent {
-		t.Fatalf("honest nodes: %d violations, %d invalidated:\n%s", sum.Violations, sum.Invalidated, out)
+	if sum := caught(t, cfg, "is not marked invalid"); sum.Inconsistent == 0 || sum.Invalidated != sum.Inconsistent {
+		t.Fatalf("honest nodes: %d of %d inconsistent blobs invalidated", sum.Invalidated, sum.Inconsistent)
 	}
 }
 
