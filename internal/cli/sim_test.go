@@ -30,4 +30,15 @@ func TestSim(t *testing.T) {
 	if code, _, stderr := run(t, "", "sim", "--churn", "2"); code != 2 {
 		t.Fatalf("--churn 2: exit %d, want 2 (%s)", code, stderr)
 	}
+	for _, bad := range []struct{ flag, value, says string }{
+		{"--loss", "0.9", "loss and slow must be 0..0.5"},
+		{"--byzantine", "9", "Byzantine nodes would hold more than f"},
+		{"--bug", "nope", `unknown bug "nope"`},
+		{"--inconsistent", "99", "inconsistent blobs must be 0..blobs"},
+		{"--partitions", "-1", "partitions must be ≥ 0"},
+	} {
+		if code, _, stderr := run(t, "", "sim", bad.flag, bad.value); code != 2 || !strings.Contains(stderr, bad.says) {
+			t.Errorf("%s %s: exit %d, want 2 saying %q (%s)", bad.flag, bad.value, code, bad.says, stderr)
+		}
+	}
 }
