@@ -148,15 +148,15 @@ func (nd *node) challengeOpened(w uint64) {
 		if st == nil || st.sl[k] == nil || st.pc == nil {
 			return nil, fmt.Errorf("%s does not hold it", nd.name)
 		}
-		if st.src[k] == nil {
-			src, err := s.codec.NewSymbolSource(nd.known[id].length, st.sl[k], st.pc)
-			if err != nil {
-				return nil, err
-			}
-			s.keepSource(st, k, src)
+		if src := s.extension(id, pair, st.sl[k], st.pc); src != nil {
 			return src, nil
 		}
-		return st.src[k], nil
+		src, err := s.codec.NewSymbolSource(nd.known[id].length, st.sl[k], st.pc)
+		if err != nil {
+			return nil, err
+		}
+		s.keepExtension(id, pair, st.sl[k], st.pc, src)
+		return src, nil
 	})
 	if err != nil {
 		nd.unanswered = fmt.Sprintf("window %d: %v", w, err)
@@ -217,32 +217,6 @@ func (s *Sim) challengeClosed(w uint64) {
 		case nd.kind == honest && !bad && nd.owed && !(nd.faulted && nd.lastFault >= opened-15*time.Second && nd.lastFault <= deadline):
 			s.violation(fmt.Sprintf("challenge %d %d", w, nd.i), "honest %s failed challenge window %d (%s)", nd.name, w, nd.unanswered)
 		}
-	}
-}
-
-// sourceBytes bounds the extended slivers kept for recovery requests and
-// challenge answers, across all nodes, each counted as if its Merkle tree
-// were built (2n hashes).
-const sourceBytes = 256 << 20
-
-type srcRef struct {
-	st   *pairState
-	k    blob.SliverKind
-	size int64
-}
-
-// keepSource keeps an extended sliver with its pair, forgetting the
-// oldest kept ones beyond sourceBytes.
-func (s *Sim) keepSource(st *pairState, k blob.SliverKind, src *redstuff.SymbolSource) {
-	st.src[k] = src
-	size := int64(2*s.p.N*s.p.SymbolSize(1)) + int64(len(st.sl[k].Data)) + int64(2*s.p.N*32)
-	s.srcs = append(s.srcs, srcRef{st, k, size})
-	s.srcBytes += size
-	for s.srcBytes > sourceBytes {
-		old := s.srcs[0]
-		old.st.src[old.k] = nil
-		s.srcBytes -= old.size
-		s.srcs = s.srcs[1:]
 	}
 }
 

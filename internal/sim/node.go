@@ -20,9 +20,8 @@ import (
 // view of its store, which it writes through to and reads back after a
 // crash.
 type pairState struct {
-	sl  [2]*blob.Sliver
-	pc  *blob.PairCommitment
-	src [2]*redstuff.SymbolSource // extended slivers, kept for recovery requests
+	sl [2]*blob.Sliver
+	pc *blob.PairCommitment
 }
 
 // write is a sliver write not yet made (BugAckBeforeSync).
@@ -639,15 +638,15 @@ func (h holder) Sliver(id blob.ID, pair int, k blob.SliverKind) (*blob.Sliver, *
 }
 
 func (h holder) CachedSource(id blob.ID, pair int, k blob.SliverKind) *redstuff.SymbolSource {
-	if st := h.nd.pairs[id][pair]; st != nil {
-		return st.src[k]
+	if st := h.nd.pairs[id][pair]; st != nil && st.sl[k] != nil && st.pc != nil {
+		return h.nd.s.extension(id, pair, st.sl[k], st.pc)
 	}
 	return nil
 }
 
 func (h holder) KeepSource(id blob.ID, pair int, k blob.SliverKind, src *redstuff.SymbolSource) {
-	if st := h.nd.pairs[id][pair]; st != nil && st.sl[k] != nil {
-		h.nd.s.keepSource(st, k, src)
+	if st := h.nd.pairs[id][pair]; st != nil && st.sl[k] != nil && st.pc != nil {
+		h.nd.s.keepExtension(id, pair, st.sl[k], st.pc, src)
 	}
 }
 

@@ -222,9 +222,10 @@ type Sim struct {
 	mem    []pendingTx
 	w      *writer
 
-	certified []*wblob // valid ones, in certification order
-	srcs      []srcRef // kept extended slivers, oldest first
-	srcBytes  int64
+	certified []*wblob              // valid ones, in certification order
+	exts      map[extKey]*extension // extended slivers, shared by the nodes (extend.go)
+	extOrder  []extKey              // kept extensions, oldest first
+	extBytes  int64
 	dirty     map[blob.ID]bool
 	seen      map[string]bool
 	epochStat Stats
@@ -246,7 +247,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	}
 	fmt.Fprintf(out, "seed %d\n", cfg.Seed)
 	s := &Sim{cfg: cfg, out: out, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, seen: map[string]bool{},
+		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, exts: map[extKey]*extension{}, seen: map[string]bool{},
 		attested: map[int]bool{}, epochStat: Stats{DoneIn: -1}}
 	var err error
 	if s.codec, err = redstuff.New(cfg.Shards, redstuff.WithLazyTables(), redstuff.WithWorkers(1)); err != nil {
@@ -438,6 +439,9 @@ func (s *Sim) follow() {
 			s.epochStat.Evicted++
 		case control.EventBlobInvalid:
 			s.invalidated(*ev.BlobID)
+			s.dropExtensions(*ev.BlobID)
+		case control.EventBlobDeleted, control.EventBlobExpired:
+			s.dropExtensions(*ev.BlobID)
 		case control.EventEpochSyncDone:
 			if i, ok := s.byKey[*ev.Node]; ok && ev.Epoch == s.epoch {
 				s.attested[i] = true

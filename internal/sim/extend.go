@@ -1,0 +1,89 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"slices"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// An extended sliver (redstuff.SymbolSource: the sliver's parity symbols
+// and Merkle tree) is a pure function of the sliver, so the simulator
+// keeps one per distinct sliver for all the nodes that hold it, across
+// their crashes: in a real network each node extends its own, but
+// extending the same bytes again would only cost time here. Serving,
+// proofs and challenge answers still run on every request. A source is
+// found by the sliver's bytes (their digest) and its pair's commitment,
+// so a node holding different bytes (a rebuilt sliver of an inconsistent
+// blob) never gets another's extension.
+type extKey struct {
+	id     blob.ID
+	pair   int
+	kind   blob.SliverKind
+	digest [32]byte
+}
+
+type extension struct {
+	src  *redstuff.SymbolSource
+	pc   blob.PairCommitment
+	size int64
+}
+
+// extensionBytes bounds the kept extensions, each counted with its Merkle
+// tree; beyond it the oldest are forgotten.
+const extensionBytes = 3 << 30
+
+func (s *Sim) extKey(id blob.ID, pair int, sl *blob.Sliver) extKey {
+	return extKey{id: id, pair: pair, kind: sl.Kind, digest: sha256.Sum256(sl.Data)}
+}
+
+// extension returns the kept extension of a sliver, or nil.
+func (s *Sim) extension(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitment) *redstuff.SymbolSource {
+	e := s.exts[s.extKey(id, pair, sl)]
+	if e == nil || !samePair(&e.pc, pc) {
+		return nil
+	}
+	return e.src
+}
+
+// keepExtension keeps an extended sliver for every node that holds the
+// same bytes.
+func (s *Sim) keepExtension(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitment, src *redstuff.SymbolSource) {
+	key := s.extKey(id, pair, sl)
+	if s.exts[key] != nil {
+		return
+	}
+	e := &extension{src: src, pc: *pc, size: s.extSize(sl)}
+	s.exts[key] = e
+	s.extOrder = append(s.extOrder, key)
+	s.extBytes += e.size
+	for s.extBytes > extensionBytes && len(s.extOrder) > 0 {
+		old := s.extOrder[0]
+		s.extOrder = s.extOrder[1:]
+		if e := s.exts[old]; e != nil {
+			delete(s.exts, old)
+			s.extBytes -= e.size
+		}
+	}
+}
+
+// extSize is what an extension holds once its tree is built: the
+// extended sliver and 2n hashes.
+func (s *Sim) extSize(sl *blob.Sliver) int64 {
+	return int64(s.p.N*int(sl.SymbolSize)) + int64(2*s.p.N*32)
+}
+
+// dropExtensions forgets the extensions of a blob gone from the network.
+func (s *Sim) dropExtensions(id blob.ID) {
+	for k, e := range s.exts {
+		if k.id == id {
+			delete(s.exts, k)
+			s.extBytes -= e.size
+		}
+	}
+}
+
+func samePair(a, b *blob.PairCommitment) bool {
+	return a.Pair == b.Pair && a.Primary == b.Primary && a.Secondary == b.Secondary && slices.Equal(a.Path, b.Path)
+}
