@@ -2,7 +2,7 @@ package control
 
 import (
 	"bytes"
-	"sort"
+	"slices"
 )
 
 // Store is the ordered key-value state the Machine reads and writes. The
@@ -17,9 +17,11 @@ type Store interface {
 	Scan(start, end []byte, fn func(key, value []byte) bool) error
 }
 
-// MemStore is an in-memory Store for tests and tools.
+// MemStore is an in-memory Store for tests and tools. Its keys are also
+// kept sorted, so that a scan costs what it visits, not the whole store.
 type MemStore struct {
-	m map[string][]byte
+	m    map[string][]byte
+	keys []string // the keys of m, sorted
 }
 
 // NewMemStore returns an empty MemStore.
@@ -30,27 +32,43 @@ func (s *MemStore) Get(key []byte) ([]byte, error) { return s.m[string(key)], ni
 
 // Set implements Store.
 func (s *MemStore) Set(key, value []byte) error {
-	s.m[string(key)] = append([]byte(nil), value...)
+	k := string(key)
+	if _, ok := s.m[k]; !ok {
+		i, _ := slices.BinarySearch(s.keys, k)
+		s.keys = slices.Insert(s.keys, i, k)
+	}
+	s.m[k] = append([]byte(nil), value...)
 	return nil
 }
 
 // Delete implements Store.
 func (s *MemStore) Delete(key []byte) error {
-	delete(s.m, string(key))
+	k := string(key)
+	if _, ok := s.m[k]; ok {
+		i, _ := slices.BinarySearch(s.keys, k)
+		s.keys = slices.Delete(s.keys, i, i+1)
+		delete(s.m, k)
+	}
 	return nil
 }
 
-// Scan implements Store.
+// Scan implements Store. It visits the keys in range when it is called;
+// a key deleted by fn before it is reached is skipped.
 func (s *MemStore) Scan(start, end []byte, fn func(key, value []byte) bool) error {
-	keys := make([]string, 0, len(s.m))
-	for k := range s.m {
-		if k >= string(start) && (end == nil || k < string(end)) {
-			keys = append(keys, k)
-		}
+	lo, _ := slices.BinarySearch(s.keys, string(start))
+	hi := len(s.keys)
+	if end != nil {
+		hi, _ = slices.BinarySearch(s.keys, string(end))
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !fn([]byte(k), s.m[k]) {
+	if lo >= hi {
+		return nil
+	}
+	for _, k := range slices.Clone(s.keys[lo:hi]) {
+		v, ok := s.m[k]
+		if !ok {
+			continue
+		}
+		if !fn([]byte(k), v) {
 			break
 		}
 	}
@@ -59,7 +77,7 @@ func (s *MemStore) Scan(start, end []byte, fn func(key, value []byte) bool) erro
 
 // Clone returns an independent copy, for tests that compare replicas.
 func (s *MemStore) Clone() *MemStore {
-	c := NewMemStore()
+	c := &MemStore{m: make(map[string][]byte, len(s.m)), keys: slices.Clone(s.keys)}
 	for k, v := range s.m {
 		c.m[k] = bytes.Clone(v)
 	}

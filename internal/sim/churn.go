@@ -232,7 +232,7 @@ func (nd *node) sync(epoch uint64) {
 			continue
 		}
 		src := s.nodes[s.byKey[g.From.Key]]
-		u := migration.NewPuller(s.codec, migration.Config{BatchBlobs: 16, BatchBytes: 256 << 10, MaxFailures: 1},
+		u := migration.NewPuller(s.codec, migration.Config{BatchBlobs: 16, BatchBytes: 256 << 10, MaxFailures: 1, VerifySliver: s.verifySliver},
 			migration.Progress{Epoch: epoch, Shard: g.Shard, State: migration.Syncing, From: g.From.Key})
 		held := func(b migration.Blob) bool { return nd.pairs[b.ID][u.Pair(b.ID)].complete() }
 		for rest := page; ; {

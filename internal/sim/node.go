@@ -294,7 +294,7 @@ func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []
 		}
 		for kind := range 2 {
 			sl := slivers[i][kind]
-			if err := s.codec.VerifySliver(id, k.length, &sl, &pcs[i]); err != nil {
+			if err := s.verifySliver(id, k.length, &sl, &pcs[i]); err != nil {
 				reply(nil)
 				return
 			}

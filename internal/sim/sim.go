@@ -226,6 +226,7 @@ type Sim struct {
 	exts      map[extKey]*extension // extended slivers, shared by the nodes (extend.go)
 	extOrder  []extKey              // kept extensions, oldest first
 	extBytes  int64
+	verified  map[extKey]blob.PairCommitment // slivers that passed VerifySliver, with their commitment
 	dirty     map[blob.ID]bool
 	seen      map[string]bool
 	epochStat Stats
@@ -247,7 +248,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	}
 	fmt.Fprintf(out, "seed %d\n", cfg.Seed)
 	s := &Sim{cfg: cfg, out: out, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, exts: map[extKey]*extension{}, seen: map[string]bool{},
+		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, exts: map[extKey]*extension{}, verified: map[extKey]blob.PairCommitment{}, seen: map[string]bool{},
 		attested: map[int]bool{}, epochStat: Stats{DoneIn: -1}}
 	var err error
 	if s.codec, err = redstuff.New(cfg.Shards, redstuff.WithLazyTables(), redstuff.WithWorkers(1)); err != nil {
