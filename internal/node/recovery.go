@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weftnet/weft/blob"
-	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
 )
@@ -31,12 +29,12 @@ import (
 
 // recoveryState is the node's part of recovery that outlives one batch.
 type recoveryState struct {
-	mu    sync.Mutex
-	sched *recovery.Scheduler
-	peers map[control.PublicKey]*peerHealth
-	wake  chan struct{}
-	wg    sync.WaitGroup
-	httpc *http.Client
+	mu     sync.Mutex
+	sched  *recovery.Scheduler
+	healer *Healer
+	wake   chan struct{}
+	wg     sync.WaitGroup
+	httpc  *http.Client
 }
 
 // peerHealth remembers peers that failed or lied, so that the next
@@ -58,10 +56,13 @@ func (n *Node) initRecovery() error {
 			BatchBlobs:  n.cfg.RecoveryBatchBlobs,
 			BatchBytes:  n.cfg.RecoveryBatchBytes,
 		}),
-		peers: map[control.PublicKey]*peerHealth{},
-		wake:  make(chan struct{}, 1),
-		httpc: newPeerClient(),
+		healer: NewHealer(n.store, n.codec),
+		wake:   make(chan struct{}, 1),
+		httpc:  newPeerClient(),
 	}
+	n.rec.healer.MaxSymbols = n.cfg.MaxSymbolsPerRequest
+	n.rec.healer.gc = &n.gc
+	n.rec.healer.logf = n.logger.Printf
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_recovery_queue_length", Help: "Blobs queued for recovery, waiting or in progress.",
 	}, func() float64 {
@@ -101,31 +102,7 @@ func (n *Node) RecoveryCounts() (pending, inProgress int) {
 // and the bytes of slivers it lacks.
 func (n *Node) missing(id blob.ID, length uint64) ([]recovery.WantPair, int64) {
 	_, shards, _ := n.state()
-	p := n.codec.Params()
-	s := int64(p.SymbolSize(length))
-	var pairs []recovery.WantPair
-	var lack int64
-	for _, shard := range shards {
-		wp := recovery.WantPair{Pair: p.PairAt(id, shard)}
-		// What cannot be read counts as missing: rebuilding it rewrites it.
-		pc, err := n.store.Commitment(id, uint32(wp.Pair))
-		switch {
-		case err == nil:
-			wp.Commitment = pc
-		case !errors.Is(err, store.ErrNotFound):
-			n.logger.Printf("node: blob %v pair %d: %v; rebuilding the pair", id, wp.Pair, err)
-		}
-		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
-			if wp.Commitment != nil {
-				wp.Have[k], _ = n.store.HasSliver(id, uint32(wp.Pair), k)
-			}
-			if !wp.Have[k] {
-				lack += s * int64(p.SliverLen(k))
-			}
-		}
-		pairs = append(pairs, wp)
-	}
-	return pairs, lack
+	return n.rec.healer.Missing(shards, id, length)
 }
 
 // enqueue queues a blob for recovery if the node lacks any of its

@@ -9,6 +9,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/migration"
+	storage "github.com/weftnet/weft/internal/node"
 )
 
 // weight is how many shards' worth of data a fault of the node puts at
@@ -89,8 +90,19 @@ func (s *Sim) committee() error {
 	for i, nd := range s.nodes {
 		nd.shards = shards[i]
 	}
+	if s.com == nil || s.com.Epoch != com.Epoch {
+		s.prevCom = s.com
+	}
 	s.owner, s.com = owner, com
 	return nil
+}
+
+// healView is a node's state as its Healer needs it.
+func (s *Sim) healView(nd *node) (*storage.HealView, error) {
+	if s.com == nil {
+		return nil, fmt.Errorf("sim: no committee yet")
+	}
+	return &storage.HealView{Self: nd.pub, Epoch: nd.epoch, Shards: nd.shards, Committee: s.com, Previous: s.prevCom}, nil
 }
 
 // epochChanged starts the sync of an epoch change that moved shards:

@@ -11,9 +11,13 @@
 // fed blocks by a simulated sequencer that orders the transactions of
 // each block with the seeded generator, with real signed transactions and
 // real certificates), the codec (redstuff: encoding, sliver verification,
-// decoding) and self-healing (recovery.NewJob, its rounds and Deliver,
-// answered by recovery.Serve from the simulated nodes' slivers through
-// the real wire formats). Confirmations are signed over
+// decoding) and the storage node's self-healing: each node rebuilds what
+// it lacks with internal/node's Healer, the same code a storage node's
+// recovery loop runs (what is missing, read from the node's store; whom
+// to ask, from the committee and the previous one, skipping peers that
+// lied and asking last those that failed; the recovery.Job; what it
+// stores), with its calls over the simulated network answered by
+// recovery.Serve from the peers' slivers through the real wire formats. Confirmations are signed over
 // control.ConfirmationMessage, as a storage node signs them. With churn
 // (Config.Churn), membership changes through the machine's own
 // transactions: a new node sends RegisterNode from its own key and the
@@ -33,14 +37,15 @@
 // was synced (MemDisk.Crash) and the node reads its view back from the
 // store, and a wipe starts an empty one.
 //
-// Models, not the real code: the storage node's logic and the writer. The
-// storage node's logic (internal/node) is not yet behind seams — a clock,
-// a transport, the control plane behind an interface — so the nodes here
-// are a small model of it around its store: they follow the machine's
-// events with Machine.Events, verify uploads with redstuff.VerifySliver,
-// store them, confirm a blob once every pair of their shards for it is
-// stored, and rebuild missing pairs of certified blobs with a
-// recovery.Job. The writer is a model of the SDK's store path: encode, RegisterBlob,
+// Models, not the real code: the rest of the storage node's logic and the
+// writer. Besides the Healer, the storage node's logic (internal/node) is
+// not yet behind seams — a clock, a transport, the control plane behind an
+// interface — so the nodes here are a small model of it around its store
+// and its Healer: they follow the machine's events with Machine.Events,
+// verify uploads with redstuff.VerifySliver, store them, confirm a blob
+// once every pair of their shards for it is stored, and run one recovery
+// batch of every certified blob they lack pairs of (the storage node's
+// persistent queue and scheduler are not used). The writer is a model of the SDK's store path: encode, RegisterBlob,
 // upload to the shards' owners, collect confirmations worth n − f shards,
 // CertifyBlob, uploading again to the new owners when shards move. Around
 // the puller the node is a model: it pulls every gained shard of every
@@ -51,6 +56,12 @@
 // change is done and their new owners attested, then drops them. Network calls are messages with seeded latencies; a
 // recovery job's rounds and a shard sync run within one simulated
 // instant.
+//
+// Extending a sliver (its parity symbols and Merkle tree) and checking a
+// sliver against its commitment are pure functions of the sliver's bytes;
+// the simulator does each once per distinct sliver for all the nodes that
+// hold or receive it (extend.go), where each storage node would do it
+// again. What nodes serve, prove, answer and store is unchanged.
 //
 // Storage challenges run as on the network: the machine opens a window
 // once an epoch and each member answers with control.BuildAnswer, the

@@ -11,6 +11,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/migration"
+	storage "github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
 	"github.com/weftnet/weft/redstuff"
@@ -99,17 +100,16 @@ type node struct {
 	cutUntil     time.Duration // cut off by a partition until then
 	faulted      bool          // a fault hit it, last at lastFault
 	lastFault    time.Duration
-	bannedUntil  map[int]time.Duration // peers caught lying, not asked until then
-	failedUntil  map[int]time.Duration // peers whose calls failed, asked last until then
-	unanswered   string                // why it could not answer a challenge
-	owed         bool                  // it answered, or lacked an acknowledged pair
+	healer       *storage.Healer // the storage node's self-healing, over the node's store
+	unanswered   string          // why it could not answer a challenge
+	owed         bool            // it answered, or lacked an acknowledged pair
 	invalidating map[blob.ID]bool
 }
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
 	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1,
 		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{},
-		invalidating: map[blob.ID]bool{}, bannedUntil: map[int]time.Duration{}, failedUntil: map[int]time.Duration{}}
+		invalidating: map[blob.ID]bool{}}
 	nd.open(store.NewMemDisk())
 	return nd
 }
@@ -123,6 +123,7 @@ func (nd *node) open(disk *store.MemDisk) {
 	st, err := disk.Open(storeOptions)
 	if err == nil {
 		nd.disk, nd.st = disk, st
+		nd.healer = storage.NewHealer(st, nd.s.codec)
 		return
 	}
 	nd.s.fail(fmt.Errorf("%s: %w", nd.name, err))
@@ -236,6 +237,20 @@ func (nd *node) degraded() bool {
 }
 
 func (nd *node) put(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitment) {
+	st := nd.remember(id, pair, sl, pc)
+	if st == nil {
+		return
+	}
+	if nd.s.cfg.Bug == BugAckBeforeSync {
+		nd.pending = append(nd.pending, write{id, pair, sl, st.pc})
+		return
+	}
+	nd.write(id, pair, sl, st.pc)
+}
+
+// remember adds a sliver to the node's view of its store, returning its
+// pair's state, or nil if the view held it already.
+func (nd *node) remember(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitment) *pairState {
 	ps := nd.pairs[id]
 	if ps == nil {
 		ps = map[int]*pairState{}
@@ -247,7 +262,7 @@ func (nd *node) put(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitme
 		ps[pair] = st
 	}
 	if st.sl[sl.Kind] != nil {
-		return
+		return nil
 	}
 	st.sl[sl.Kind] = sl
 	if st.pc == nil {
@@ -257,11 +272,7 @@ func (nd *node) put(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitme
 	if st.complete() {
 		delete(nd.lost, pairKey{id, pair})
 	}
-	if nd.s.cfg.Bug == BugAckBeforeSync {
-		nd.pending = append(nd.pending, write{id, pair, sl, st.pc})
-		return
-	}
-	nd.write(id, pair, sl, st.pc)
+	return st
 }
 
 // unwritten reports whether a sliver of a pair waits to be written.
@@ -472,127 +483,108 @@ func (nd *node) scheduleHeal(d time.Duration) {
 
 var errDown = errors.New("sim: peer down")
 
-// The storage node's penalties.
-const (
-	liarPenalty   = recovery.LiarPenalty
-	failedPenalty = recovery.FailedPenalty
-)
-
 // heal rebuilds the missing slivers of the node's pairs of every
-// certified blob with a recovery job, its peers answering with
-// recovery.Serve from what they hold. The bytes it moves count as
+// certified blob with the storage node's own Healer (internal/node): it
+// reads what is missing from the node's store, asks the committee and
+// the previous one (skipping peers that lied and asking last those that
+// failed, as the node does; both forgotten at a crash), and stores what
+// it rebuilt. Its calls go over the simulated network to peers answering
+// with recovery.Serve from what they hold. The bytes they move count as
 // recovery, or as shard sync when forSync.
 func (nd *node) heal(forSync bool) {
 	s := nd.s
 	if !nd.up || nd.kind == dropper {
 		return
 	}
-	var wants []recovery.Want
+	var batch []recovery.Entry
 	queued := 0
 	for _, id := range sortedIDs(nd.known) {
-		k := nd.known[id]
-		if !k.certified || !nd.missing(id) {
+		if !nd.known[id].certified || !nd.missing(id) {
 			continue
 		}
-		w := recovery.Want{ID: id, Length: k.length}
-		for _, pair := range nd.myPairs(id) {
-			wp := recovery.WantPair{Pair: pair}
-			if st := nd.pairs[id][pair]; st != nil {
-				wp.Have = [2]bool{st.sl[0] != nil, st.sl[1] != nil}
-				wp.Commitment = st.pc
-			}
-			w.Pairs = append(w.Pairs, wp)
-			queued++
-		}
-		wants = append(wants, w)
+		batch = append(batch, recovery.Entry{ID: id})
+		queued += len(nd.shards)
 	}
-	if len(wants) == 0 {
+	if len(batch) == 0 {
 		return
 	}
 	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, queued)
-	peers := make([]recovery.Peer, len(s.nodes))
-	for i, p := range s.nodes {
-		peers[i] = recovery.Peer{Shards: slices.Clone(p.shards), Self: i == nd.i, Previous: slices.Clone(p.old),
-			Avoid: !p.up || s.now < nd.failedUntil[i], Banned: s.now < nd.bannedUntil[i]}
+	view, err := s.healView(nd)
+	if err != nil {
+		s.fail(err)
+		return
 	}
-	job := recovery.NewJob(s.codec, peers, wants, recovery.Options{})
-	for calls := job.Round(); len(calls) > 0; calls = job.Round() {
-		for _, call := range calls {
-			peer := s.nodes[call.Peer]
-			if !peer.up {
-				job.Deliver(call, nil, errDown)
-				continue
-			}
-			if peer != nd {
-				if err := s.call(nd.i, peer.i); err != nil {
-					job.Deliver(call, nil, err)
-					continue
-				}
-			}
-			raw, err := call.Req.MarshalBinary()
-			if err != nil {
-				s.fail(err)
-				return
-			}
-			req, err := recovery.DecodeRequest(raw, 1<<20)
-			if err != nil {
-				s.fail(err)
-				return
-			}
-			head, body, _, err := recovery.Serve(s.codec, holder{peer}, req, recovery.Limits{MaxBytes: 1 << 30})
-			if err != nil {
-				job.Deliver(call, nil, err)
-				continue
-			}
-			if peer.kind == liar {
-				body = s.lie(body)
-			}
-			if peer != nd {
-				n := int64(len(raw) + len(head) + len(body))
-				if forSync {
-					s.epochStat.SyncBytes += n
-				} else {
-					s.epochStat.RecoveryBytes += n
-				}
-			}
-			resp, err := recovery.DecodeResponse(call.Req, append(head, body...))
-			job.Deliver(call, resp, err)
+	now := func() time.Time { return t0.Add(s.now) }
+	out, _ := nd.healer.Run(now, view, batch, func(calls []recovery.Call, members []control.Member, _ []bool) []storage.Answer {
+		answers := make([]storage.Answer, len(calls))
+		for i, c := range calls {
+			answers[i].Resp, answers[i].Err = nd.ask(members[c.Peer].Key, c.Req, forSync)
+		}
+		return answers
+	})
+	s.epochStat.LiesCaught += len(out.Liars)
+	for _, it := range out.Stored {
+		nd.remember(it.ID, int(it.Pair), it.Sliver, it.Commitment)
+		s.epochStat.RecoveredSlivers++
+		if !forSync {
+			s.epochStat.LostBytes += int64(len(it.Sliver.Data))
 		}
 	}
-	// As a storage node does: a liar is not asked for 10 minutes, a peer
-	// whose calls failed is asked last for 30 seconds.
-	s.epochStat.LiesCaught += len(job.Liars())
-	for _, p := range slices.Sorted(maps.Keys(job.Liars())) {
-		nd.bannedUntil[p] = s.now + liarPenalty
-	}
-	for _, p := range job.Failed() {
-		nd.failedUntil[p] = s.now + failedPenalty
-	}
 	again := false
-	for _, r := range job.Results() {
+	for _, r := range out.Results {
 		if r.Proof != nil || r.PairsProof != nil {
 			nd.proved(r)
 		} else if r.Err != nil {
 			again = true
 		}
-		for _, rec := range r.Slivers {
-			sl := rec.Sliver
-			pc := rec.Commitment
-			if pc == nil {
-				if st := nd.pairs[r.ID][rec.Pair]; st != nil {
-					pc = st.pc
-				}
-			}
-			nd.put(r.ID, rec.Pair, &sl, pc)
-			s.epochStat.RecoveredSlivers++
-			if !forSync {
-				s.epochStat.LostBytes += int64(len(sl.Data))
-			}
-		}
 	}
 	if again {
 		nd.scheduleHeal(5 * time.Second)
 	}
+}
+
+// ask sends one symbols request to a peer over the simulated network;
+// the peer answers with recovery.Serve from what it holds (a liar
+// corrupts the answer).
+func (nd *node) ask(key control.PublicKey, req *recovery.Request, forSync bool) (*recovery.Response, error) {
+	s := nd.s
+	i, ok := s.byKey[key]
+	if !ok {
+		return nil, fmt.Errorf("sim: no node %s", key.Short())
+	}
+	peer := s.nodes[i]
+	if !peer.up || peer.gone {
+		return nil, errDown
+	}
+	if peer != nd {
+		if err := s.call(nd.i, peer.i); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := req.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	got, err := recovery.DecodeRequest(raw, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	head, body, _, err := recovery.Serve(s.codec, holder{peer}, got, recovery.Limits{MaxBytes: 1 << 30})
+	if err != nil {
+		return nil, err
+	}
+	if peer.kind == liar {
+		body = s.lie(body)
+	}
+	if peer != nd {
+		n := int64(len(raw) + len(head) + len(body))
+		if forSync {
+			s.epochStat.SyncBytes += n
+		} else {
+			s.epochStat.RecoveryBytes += n
+		}
+	}
+	return recovery.DecodeResponse(req, append(head, body...))
 }
 
 // checkAcked: no acknowledged sliver is lost but through an injected

@@ -204,23 +204,24 @@ type pendingTx struct {
 // Sim is one run.
 type Sim struct {
 	loop
-	cfg    Config
-	out    io.Writer
-	rng    *rand.Rand
-	codec  *redstuff.Codec
-	p      redstuff.Params
-	f      int
-	m      *control.Machine
-	height int64
-	cursor uint64 // the simulator's own event cursor (for the table)
-	epoch  uint64
-	admin  ed25519.PrivateKey
-	nodes  []*node
-	owner  []int // shard → node index
-	com    *control.Committee
-	byKey  map[control.PublicKey]int
-	mem    []pendingTx
-	w      *writer
+	cfg     Config
+	out     io.Writer
+	rng     *rand.Rand
+	codec   *redstuff.Codec
+	p       redstuff.Params
+	f       int
+	m       *control.Machine
+	height  int64
+	cursor  uint64 // the simulator's own event cursor (for the table)
+	epoch   uint64
+	admin   ed25519.PrivateKey
+	nodes   []*node
+	owner   []int // shard → node index
+	com     *control.Committee
+	prevCom *control.Committee // the committee before the last epoch change
+	byKey   map[control.PublicKey]int
+	mem     []pendingTx
+	w       *writer
 
 	certified []*wblob              // valid ones, in certification order
 	exts      map[extKey]*extension // extended slivers, shared by the nodes (extend.go)
