@@ -186,7 +186,7 @@ func (n *Node) answer(ctx context.Context, win *control.Window, shards []int) {
 	defer cancel()
 	backoff := 200 * time.Millisecond
 	for {
-		_, err = n.ctl.ChallengeAnswer(ctx, n.signer, win.Window, raw)
+		_, err = n.ctl.Submit(ctx, n.signer, control.Payload{ChallengeAnswer: &control.ChallengeAnswer{Window: win.Window, Answer: raw}})
 		if err == nil || errors.Is(err, control.ErrAnswered) {
 			n.m.challengeAnswers.WithLabelValues("accepted").Inc()
 			n.setAnswered(win.Window, "submitted")

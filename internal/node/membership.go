@@ -32,7 +32,7 @@ func (n *Node) register(ctx context.Context) error {
 	return nil
 }
 
-func ensureRegistered(ctx context.Context, ctl *rpc.Client, signer *rpc.Signer, name, addr string) (*control.NodeRecord, error) {
+func ensureRegistered(ctx context.Context, ctl Control, signer *rpc.Signer, name, addr string) (*control.NodeRecord, error) {
 	rec, err := ctl.Node(ctx, signer.Key())
 	if err != nil {
 		return nil, fmt.Errorf("node: looking up its registration: %w", err)
@@ -86,7 +86,7 @@ func (n *Node) attestSyncDone(ctx context.Context, epoch uint64) error {
 	if !member {
 		return nil // a candidate, or an epoch already past: nothing to attest
 	}
-	_, err := n.ctl.EpochSyncDone(ctx, n.signer, epoch)
+	_, err := n.ctl.Submit(ctx, n.signer, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: epoch}})
 	switch {
 	case err == nil:
 		n.logger.Printf("node: attested that its shards of epoch %d are ready", epoch)

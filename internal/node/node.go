@@ -26,13 +26,32 @@ import (
 	"github.com/weftnet/weft/redstuff"
 )
 
+// Control is the control plane as a node uses it: an rpc.Client to a
+// validator, or the simulator's machine (internal/sim).
+type Control interface {
+	Status(ctx context.Context) (*control.Status, error)
+	Blob(ctx context.Context, id blob.ID) (*control.BlobInfo, error)
+	Committee(ctx context.Context, epoch uint64) (*control.Committee, error)
+	Node(ctx context.Context, key control.PublicKey) (*control.NodeRecord, error)
+	EpochChange(ctx context.Context, epoch uint64) (*control.EpochChange, error)
+	ChallengeWindow(ctx context.Context, w uint64) (*control.Window, error)
+	LiveBlobs(ctx context.Context, after *blob.ID, limit int) ([]control.BlobInfo, error)
+	// Follow calls fn for each event after the given sequence number, in
+	// order, until ctx ends or fn fails.
+	Follow(ctx context.Context, after uint64, fn func(control.Event) error) error
+	Submit(ctx context.Context, s *rpc.Signer, p control.Payload) (*rpc.Result, error)
+	Close() error
+}
+
+var _ Control = (*rpc.Client)(nil)
+
 // Node is a running storage node.
 type Node struct {
 	cfg    *Config
 	key    ed25519.PrivateKey
 	id     control.PublicKey
 	store  *store.Store
-	ctl    *rpc.Client
+	ctl    Control
 	codec  *redstuff.Codec
 	params control.Params
 	m      *metrics

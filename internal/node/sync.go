@@ -56,11 +56,16 @@ type syncState struct {
 	sources  map[uint64]*control.Committee // by epoch: the committee it synced from
 }
 
+// newSyncState is an empty migration state.
+func newSyncState() *syncState {
+	return &syncState{shards: map[int]*migration.Progress{}, committees: map[uint64]*control.Committee{}, wake: make(chan struct{}, 1),
+		attested: map[uint64]map[control.PublicKey]bool{}, sources: map[uint64]*control.Committee{}}
+}
+
 // initSync loads the persisted shard states, drops given-up shards whose
 // epoch change is done, and plans the current epoch if it was not.
 func (n *Node) initSync(ctx context.Context) error {
-	n.mig = &syncState{shards: map[int]*migration.Progress{}, committees: map[uint64]*control.Committee{}, wake: make(chan struct{}, 1),
-		attested: map[uint64]map[control.PublicKey]bool{}, sources: map[uint64]*control.Committee{}}
+	n.mig = newSyncState()
 	var err error
 	if n.mig.planned, err = n.store.MigrationEpoch(); err != nil {
 		return err

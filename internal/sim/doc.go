@@ -37,15 +37,23 @@
 // was synced (MemDisk.Crash) and the node reads its view back from the
 // store, and a wipe starts an empty one.
 //
+// Uploads and confirmations go through the storage node itself: each
+// simulated node opens internal/node over its store (node.Embed: no
+// listener, no loops, the machine behind node.Control) and the writer's
+// requests are served by its HTTP API (Node.Handler) within the event
+// loop: PUT of each sliver message (the node checks the shard is its own,
+// the blob live, the sizes right and the sliver against its commitment,
+// then stores it) and GET of the confirmation (signed only once every
+// pair of its shards is stored).
+//
 // Models, not the real code: the rest of the storage node's logic and the
-// writer. Besides the Healer, the storage node's logic (internal/node) is
-// not yet behind seams — a clock, a transport, the control plane behind an
-// interface — so the nodes here are a small model of it around its store
-// and its Healer: they follow the machine's events with Machine.Events,
-// verify uploads with redstuff.VerifySliver, store them, confirm a blob
-// once every pair of their shards for it is stored, and run one recovery
-// batch of every certified blob they lack pairs of (the storage node's
-// persistent queue and scheduler are not used). The writer is a model of the SDK's store path: encode, RegisterBlob,
+// writer. Besides its API and Healer, the storage node's loops (event
+// following, shard sync, challenges, invalidation, scrub) are not yet
+// steppable, so the nodes here follow the machine's events with
+// Machine.Events into their store, run one recovery batch of every
+// certified blob they lack pairs of (the storage node's persistent queue
+// and scheduler are not used), and sync, answer challenges and have blobs
+// invalidated as described below. The writer is a model of the SDK's store path: encode, RegisterBlob,
 // upload to the shards' owners, collect confirmations worth n − f shards,
 // CertifyBlob, uploading again to the new owners when shards move. Around
 // the puller the node is a model: it pulls every gained shard of every

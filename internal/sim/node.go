@@ -1,10 +1,15 @@
 package sim
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"time"
 
@@ -101,6 +106,8 @@ type node struct {
 	faulted      bool          // a fault hit it, last at lastFault
 	lastFault    time.Duration
 	healer       *storage.Healer // the storage node's self-healing, over the node's store
+	core         *storage.Node   // the storage node over the node's store (node.Embed), opened on first use
+	handler      http.Handler    // core's HTTP API
 	unanswered   string          // why it could not answer a challenge
 	owed         bool            // it answered, or lacked an acknowledged pair
 	invalidating map[blob.ID]bool
@@ -124,6 +131,7 @@ func (nd *node) open(disk *store.MemDisk) {
 	if err == nil {
 		nd.disk, nd.st = disk, st
 		nd.healer = storage.NewHealer(st, nd.s.codec)
+		nd.core, nd.handler = nil, nil
 		return
 	}
 	nd.s.fail(fmt.Errorf("%s: %w", nd.name, err))
@@ -156,6 +164,12 @@ func (nd *node) follow() {
 func (nd *node) apply(ev control.Event) {
 	s := nd.s
 	nd.epoch = max(nd.epoch, ev.Epoch)
+	if ev.Type == control.EventEpochChanged && nd.core != nil {
+		if err := nd.core.RefreshCommittee(context.Background()); err != nil {
+			s.fail(fmt.Errorf("%s: %w", nd.name, err))
+			return
+		}
+	}
 	if ev.Type == control.EventChallengeOpened {
 		nd.challengeOpened(ev.Window)
 	}
@@ -289,12 +303,100 @@ func (nd *node) write(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommit
 	nd.storeErr(nd.st.PutSliver(id, uint32(pair), sl, pc))
 }
 
-// upload is a writer's upload of the node's pairs of a blob; it answers
-// with a confirmation once they are stored, or nil if refused.
+// upload is a writer's upload of the node's pairs of a blob, through the
+// storage node's own HTTP API (Handler, called in the event loop): each
+// sliver is a PUT of its sliver message, which the node checks (the
+// shard is its own, the blob live, the sizes right, the sliver matches
+// its commitment) and stores; then a GET of the confirmation, which the
+// node signs only once every pair of its shards is stored. It answers
+// with the confirmation, or nil if the node refused any of it.
 func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []blob.PairCommitment, reply func(*confirmation)) {
 	s := nd.s
+	if !nd.up {
+		reply(nil)
+		return
+	}
+	if s.cfg.Bug == BugAckBeforeSync {
+		nd.uploadAckBeforeSync(id, pairs, slivers, pcs, reply)
+		return
+	}
+	api, err := nd.api()
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	for i, pair := range pairs {
+		for kind := range 2 {
+			sl := slivers[i][kind]
+			raw, err := (&blob.SliverMessage{Commitment: pcs[i], Sliver: sl}).MarshalBinary()
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			path := fmt.Sprintf("/v1/blobs/%s/slivers/%d/%s", id, pair, blob.SliverKind(kind))
+			if code, _ := call(api, http.MethodPut, path, raw); code != http.StatusCreated {
+				reply(nil)
+				return
+			}
+			nd.remember(id, pair, &sl, &pcs[i])
+		}
+	}
+	code, body := call(api, http.MethodGet, fmt.Sprintf("/v1/blobs/%s/confirmation", id), nil)
+	if code != http.StatusOK {
+		reply(nil)
+		return
+	}
+	var c storage.Confirmation
+	if err := json.Unmarshal(body, &c); err != nil {
+		s.fail(fmt.Errorf("%s: confirmation: %w", nd.name, err))
+		return
+	}
+	if nd.known[id] == nil {
+		info, err := s.m.Blob(id)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		nd.known[id] = &known{length: info.Length, certified: info.Certified}
+	}
+	for _, pair := range nd.myPairs(id) {
+		nd.acked[pairKey{id, pair}] = true
+	}
+	reply(&confirmation{node: nd.i, epoch: c.Epoch, sig: c.Signature})
+	if nd.kind == dropper {
+		nd.dropBlob(id)
+	}
+}
+
+// call sends one request to a node's API within the event loop and
+// returns the status and body of its answer.
+func call(api http.Handler, method, path string, body []byte) (int, []byte) {
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+// api returns the storage node over the node's store (node.Embed) and
+// its HTTP API, opening it once per store.
+func (nd *node) api() (http.Handler, error) {
+	if nd.handler == nil {
+		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, quiet)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", nd.name, err)
+		}
+		nd.core, nd.handler = core, core.Handler()
+	}
+	return nd.handler, nil
+}
+
+// uploadAckBeforeSync is the upload of a node with the injected
+// ack-before-sync bug: it checks the slivers, confirms at once and writes
+// them only at its next sync tick.
+func (nd *node) uploadAckBeforeSync(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []blob.PairCommitment, reply func(*confirmation)) {
+	s := nd.s
 	k := nd.known[id]
-	if !nd.up || k == nil {
+	if k == nil {
 		reply(nil)
 		return
 	}
@@ -317,12 +419,6 @@ func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []
 			nd.put(id, pair, &sl, &pcs[i])
 		}
 	}
-	nd.confirm(id, reply)
-}
-
-// confirm signs a confirmation of id, as the node's API does, if every
-// pair of its shards is stored.
-func (nd *node) confirm(id blob.ID, reply func(*confirmation)) {
 	if nd.missing(id) {
 		reply(nil)
 		return
@@ -332,9 +428,6 @@ func (nd *node) confirm(id blob.ID, reply func(*confirmation)) {
 	}
 	sig := ed25519.Sign(nd.key, control.ConfirmationMessage(networkID, nd.epoch, id))
 	reply(&confirmation{node: nd.i, epoch: nd.epoch, sig: sig})
-	if nd.kind == dropper {
-		nd.dropBlob(id)
-	}
 }
 
 // dropBlob deletes the node's slivers of a blob, keeping its record.

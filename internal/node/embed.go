@@ -1,0 +1,53 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/rpc"
+	"github.com/weftnet/weft/internal/store"
+	"github.com/weftnet/weft/redstuff"
+)
+
+// Embed opens a storage node over an open store and a control plane
+// without listening, registering or starting its loops, for a caller that
+// drives the node itself: the simulator (internal/sim) sends requests to
+// Handler within its own event loop and calls RefreshCommittee when it
+// applies an epoch change. The node does not own st or ctl; closing the
+// store ends it. codec must be for the control plane's shard count.
+func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.Store, ctl Control, codec *redstuff.Codec, logger *log.Logger) (*Node, error) {
+	cfg = cfg.WithDefaults()
+	if logger == nil {
+		logger = log.Default()
+	}
+	status, err := ctl.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if codec.Params().N != status.Params.Shards {
+		return nil, fmt.Errorf("node: a codec for %d shards, the control plane has %d", codec.Params().N, status.Params.Shards)
+	}
+	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, ctl: ctl, codec: codec, params: *status.Params, m: newMetrics(), logger: logger,
+		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes),
+		invalid: make(chan blob.ID, 64), signer: rpc.NewSigner(key)}
+	if n.cursor, err = st.Cursor(); err != nil {
+		return nil, err
+	}
+	if err := n.RefreshCommittee(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.initRecovery(); err != nil {
+		return nil, err
+	}
+	// Shard sync is driven by the caller: no plan, no loop.
+	n.mig = newSyncState()
+	return n, nil
+}
+
+// RefreshCommittee reads the current committee from the control plane:
+// the node's epoch and shards follow it.
+func (n *Node) RefreshCommittee(ctx context.Context) error { return n.refreshCommittee(ctx) }

@@ -1,0 +1,72 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+
+	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/control/rpc"
+	storage "github.com/weftnet/weft/internal/node"
+)
+
+// machineControl is the control plane as a simulated storage node sees it
+// (node.Control): the machine's own queries, answered at once. The
+// simulator applies events and submits transactions through its
+// sequencer itself, so Follow and Submit refuse.
+type machineControl struct{ s *Sim }
+
+var (
+	_ storage.Control = machineControl{}
+
+	errSimFollow = errors.New("sim: the simulator applies a node's events itself")
+	errSimSubmit = errors.New("sim: transactions go through the simulated sequencer")
+)
+
+func (c machineControl) Status(context.Context) (*control.Status, error) {
+	com, err := c.s.m.Committee(0)
+	if err != nil {
+		return nil, err
+	}
+	return &control.Status{Epoch: com.Epoch, Params: c.s.m.Params()}, nil
+}
+
+func (c machineControl) Blob(_ context.Context, id blob.ID) (*control.BlobInfo, error) {
+	info, err := c.s.m.Blob(id)
+	return &info, err
+}
+
+func (c machineControl) Committee(_ context.Context, epoch uint64) (*control.Committee, error) {
+	return c.s.m.Committee(epoch)
+}
+
+func (c machineControl) Node(_ context.Context, key control.PublicKey) (*control.NodeRecord, error) {
+	return c.s.m.Node(key)
+}
+
+func (c machineControl) EpochChange(_ context.Context, epoch uint64) (*control.EpochChange, error) {
+	return c.s.m.EpochChange(epoch)
+}
+
+func (c machineControl) ChallengeWindow(_ context.Context, w uint64) (*control.Window, error) {
+	return c.s.m.ChallengeWindow(w)
+}
+
+func (c machineControl) LiveBlobs(_ context.Context, after *blob.ID, limit int) ([]control.BlobInfo, error) {
+	return c.s.m.LiveBlobs(after, limit)
+}
+
+func (c machineControl) Follow(context.Context, uint64, func(control.Event) error) error {
+	return errSimFollow
+}
+
+func (c machineControl) Submit(context.Context, *rpc.Signer, control.Payload) (*rpc.Result, error) {
+	return nil, errSimSubmit
+}
+
+func (c machineControl) Close() error { return nil }
+
+// quiet is the simulated nodes' logger: their trouble shows in the table.
+var quiet = log.New(io.Discard, "", 0)
