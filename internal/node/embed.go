@@ -5,8 +5,8 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log"
+	"time"
 
-	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/store"
@@ -15,11 +15,14 @@ import (
 
 // Embed opens a storage node over an open store and a control plane
 // without listening, registering or starting its loops, for a caller that
-// drives the node itself: the simulator (internal/sim) sends requests to
-// Handler within its own event loop and calls RefreshCommittee when it
-// applies an epoch change. The node does not own st or ctl; closing the
-// store ends it. codec must be for the control plane's shard count.
-func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.Store, ctl Control, codec *redstuff.Codec, logger *log.Logger) (*Node, error) {
+// drives the node itself on its own clock: the simulator (internal/sim)
+// sends requests to Handler, hands it events with Apply and runs its
+// recovery batches with RecoverDue, all within its own event loop. Proofs
+// of inconsistency are stored, not handed to an invalidation loop: the
+// caller has the blobs invalidated (Batch.Results). The node does not own
+// st or ctl; closing the store ends it. codec must be for the control
+// plane's shard count.
+func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.Store, ctl Control, codec *redstuff.Codec, clock func() time.Time, logger *log.Logger) (*Node, error) {
 	cfg = cfg.WithDefaults()
 	if logger == nil {
 		logger = log.Default()
@@ -31,9 +34,9 @@ func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.S
 	if codec.Params().N != status.Params.Shards {
 		return nil, fmt.Errorf("node: a codec for %d shards, the control plane has %d", codec.Params().N, status.Params.Shards)
 	}
-	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, ctl: ctl, codec: codec, params: *status.Params, m: newMetrics(), logger: logger,
+	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, ctl: ctl, codec: codec, params: *status.Params, m: newMetrics(), logger: logger, clock: clock,
 		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes),
-		invalid: make(chan blob.ID, 64), signer: rpc.NewSigner(key)}
+		signer: rpc.NewSigner(key)}
 	if n.cursor, err = st.Cursor(); err != nil {
 		return nil, err
 	}

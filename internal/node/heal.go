@@ -18,13 +18,51 @@ import (
 
 // runBatch recovers one batch and reports to the scheduler.
 func (n *Node) runBatch(ctx context.Context, batch []recovery.Entry) {
-	outcomes := n.recoverBatch(ctx, batch)
-	if ctx.Err() != nil {
+	b := n.recoverBatch(ctx, batch, n.httpTransport(ctx))
+	if b == nil || ctx.Err() != nil {
 		// Shutting down: the entries stay queued on disk as they were.
 		return
 	}
+	n.finishBatch(b.Outcomes)
+	n.poke()
+}
+
+// RecoverDue runs the recovery batches due now, one after another, with
+// send as the transport, and returns what each did. The simulator calls
+// it when RecoveryWake says; the node's own loop runs its batches
+// concurrently over HTTP.
+func (n *Node) RecoverDue(ctx context.Context, send Transport) []*Batch {
+	var out []*Batch
+	for ctx.Err() == nil {
+		n.rec.mu.Lock()
+		batch := n.rec.sched.Next(n.clock())
+		n.rec.mu.Unlock()
+		if batch == nil {
+			break
+		}
+		b := n.recoverBatch(ctx, batch, send)
+		if b == nil {
+			break
+		}
+		n.finishBatch(b.Outcomes)
+		out = append(out, b)
+	}
+	return out
+}
+
+// RecoveryWake returns when the next recovery batch is due, if any is
+// queued.
+func (n *Node) RecoveryWake() (time.Time, bool) {
 	n.rec.mu.Lock()
-	keep, drop := n.rec.sched.Finish(outcomes, time.Now())
+	defer n.rec.mu.Unlock()
+	return n.rec.sched.Wake()
+}
+
+// finishBatch reports a batch's outcomes to the scheduler and updates
+// the persisted queue: what failed stays queued, with back-off.
+func (n *Node) finishBatch(outcomes []recovery.Outcome) {
+	n.rec.mu.Lock()
+	keep, drop := n.rec.sched.Finish(outcomes, n.clock())
 	n.rec.mu.Unlock()
 	for _, e := range keep {
 		raw, _ := json.Marshal(e)
@@ -37,7 +75,6 @@ func (n *Node) runBatch(ctx context.Context, batch []recovery.Entry) {
 			n.logger.Printf("node: recovery queue: %v", err)
 		}
 	}
-	n.poke()
 }
 
 // healView is the node's state as a recovery batch needs it.
@@ -52,11 +89,10 @@ func (n *Node) healView() *HealView {
 	return v
 }
 
-// recoverBatch rebuilds the missing slivers of a batch of blobs and
-// stores them, with the node's Healer; its calls go to peers over HTTP,
-// up to 8 at once.
-func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry) []recovery.Outcome {
-	send := func(calls []recovery.Call, members []control.Member, self []bool) []Answer {
+// httpTransport sends a round's calls to peers over HTTP, up to 8 at
+// once.
+func (n *Node) httpTransport(ctx context.Context) Transport {
+	return func(calls []recovery.Call, members []control.Member, self []bool) []Answer {
 		answers := make([]Answer, len(calls))
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 8)
@@ -74,7 +110,13 @@ func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry) []recov
 		}
 		return answers
 	}
-	out, ok := n.rec.healer.Run(time.Now, n.healView(), batch, send)
+}
+
+// recoverBatch rebuilds the missing slivers of a batch of blobs and
+// stores them, with the node's Healer and send as its transport; nil if
+// the transport gave up (shutting down).
+func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry, send Transport) *Batch {
+	out, ok := n.rec.healer.Run(n.clock, n.healView(), batch, send)
 	if !ok {
 		return nil
 	}
@@ -103,7 +145,7 @@ func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry) []recov
 			}
 		}
 	}
-	return out.Outcomes
+	return out
 }
 
 // inconsistent records a recovery's proof that a blob is inconsistently
@@ -120,7 +162,7 @@ func (n *Node) inconsistent(ctx context.Context, r recovery.Result) {
 		raw, err = r.PairsProof.MarshalBinary()
 	}
 	if err == nil && raw != nil {
-		if err = n.store.PutInconsistency(r.ID, raw); err == nil {
+		if err = n.store.PutInconsistency(r.ID, raw); err == nil && n.invalid != nil {
 			select {
 			case n.invalid <- r.ID:
 			case <-ctx.Done():

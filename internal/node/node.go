@@ -56,6 +56,8 @@ type Node struct {
 	params control.Params
 	m      *metrics
 	logger *log.Logger
+	// clock is the node's time: time.Now, or the simulator's clock.
+	clock func() time.Time
 
 	mu        sync.RWMutex
 	epoch     uint64
@@ -111,7 +113,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, done: make(chan struct{}), followed: make(chan struct{}),
+	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, clock: time.Now, done: make(chan struct{}), followed: make(chan struct{}),
 		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: rpc.NewSigner(key)}
 	n.syncDone = n.attestSyncDone
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -264,14 +266,11 @@ func (n *Node) follow(ctx context.Context) {
 	for ctx.Err() == nil {
 		_, _, cursor := n.state()
 		err := n.ctl.Follow(ctx, cursor, func(ev control.Event) error {
-			if err := n.apply(ctx, ev); err != nil {
-				return fmt.Errorf("applying event %d (%s): %w", ev.Seq, ev.Type, err)
-			}
-			if err := n.store.SetCursor(ev.Seq); err != nil {
+			if err := n.Apply(ctx, ev); err != nil {
 				return err
 			}
 			n.mu.Lock()
-			n.cursor, n.followErr = ev.Seq, nil
+			n.followErr = nil
 			n.mu.Unlock()
 			backoff = 100 * time.Millisecond
 			return nil
@@ -289,6 +288,22 @@ func (n *Node) follow(ctx context.Context) {
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
+}
+
+// Apply applies one control plane event and moves the node's persisted
+// cursor past it. The node's follower calls it for each event in order;
+// the simulator calls it as it delivers events.
+func (n *Node) Apply(ctx context.Context, ev control.Event) error {
+	if err := n.apply(ctx, ev); err != nil {
+		return fmt.Errorf("applying event %d (%s): %w", ev.Seq, ev.Type, err)
+	}
+	if err := n.store.SetCursor(ev.Seq); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.cursor = ev.Seq
+	n.mu.Unlock()
+	return nil
 }
 
 func (n *Node) apply(ctx context.Context, ev control.Event) error {
@@ -326,7 +341,7 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 		}
 		// Slivers the node missed are rebuilt from its peers, once uploads
 		// still in flight have had time to land.
-		return n.enqueue(b.ID, b.Length, "certified: missing slivers", time.Now().Add(time.Duration(n.cfg.RecoveryDelay)), false)
+		return n.enqueue(b.ID, b.Length, "certified: missing slivers", n.clock().Add(time.Duration(n.cfg.RecoveryDelay)), false)
 	case control.EventBlobExpired, control.EventBlobDeleted, control.EventBlobInvalid:
 		n.dequeue(*ev.BlobID)
 		n.m.gc.Inc()

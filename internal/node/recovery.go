@@ -166,7 +166,7 @@ func (n *Node) bootstrap(ctx context.Context) error {
 				return err
 			}
 			if b.Certified {
-				if err := n.enqueue(b.ID, b.Length, "start-up: missing on disk", time.Now(), false); err != nil {
+				if err := n.enqueue(b.ID, b.Length, "start-up: missing on disk", n.clock(), false); err != nil {
 					return err
 				}
 				queued++
@@ -195,7 +195,7 @@ func (n *Node) recoverLoop(ctx context.Context) {
 	for {
 		n.rec.mu.Lock()
 		for {
-			batch := n.rec.sched.Next(time.Now())
+			batch := n.rec.sched.Next(n.clock())
 			if batch == nil {
 				break
 			}

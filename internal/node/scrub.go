@@ -102,7 +102,7 @@ func (n *Node) checkBlob(ctx context.Context, b *store.Blob, paced func(int64) e
 	}
 	if bad {
 		n.sources.dropBlob(b.ID)
-		return n.enqueue(b.ID, b.Length, "scrub: missing or corrupt sliver", time.Now(), true)
+		return n.enqueue(b.ID, b.Length, "scrub: missing or corrupt sliver", n.clock(), true)
 	}
 	return nil
 }

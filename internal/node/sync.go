@@ -491,7 +491,7 @@ func (n *Node) enqueueLive(ctx context.Context, b migration.Blob, reason string)
 	if status != control.StatusCertified || rec == nil {
 		return nil // gone meanwhile, or certified later: its event queues it
 	}
-	return n.enqueue(b.ID, rec.Length, reason, time.Now(), false)
+	return n.enqueue(b.ID, rec.Length, reason, n.clock(), false)
 }
 
 // pullBatch asks the previous owner for the next batch of a page, stores

@@ -108,13 +108,14 @@ type node struct {
 	healer       *storage.Healer // the storage node's self-healing, over the node's store
 	core         *storage.Node   // the storage node over the node's store (node.Embed), opened on first use
 	handler      http.Handler    // core's HTTP API
+	recoveryAt   time.Duration   // when the next recovery tick is due (-1: none)
 	unanswered   string          // why it could not answer a challenge
 	owed         bool            // it answered, or lacked an acknowledged pair
 	invalidating map[blob.ID]bool
 }
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
-	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1,
+	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1, recoveryAt: -1,
 		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{},
 		invalidating: map[blob.ID]bool{}}
 	nd.open(store.NewMemDisk())
@@ -147,20 +148,37 @@ func (nd *node) storeErr(err error) bool {
 }
 
 // follow applies the machine's events since the node's cursor.
+//
+// Blob events go to the storage node itself (Node.Apply): it records the
+// blob, queues a certified one it lacks pairs of for recovery, and
+// deletes a blob that is gone, then moves its cursor. The simulator keeps
+// its view of the node in step, and applies the other events itself.
 func (nd *node) follow() {
 	s := nd.s
+	if _, err := nd.api(); err != nil {
+		s.fail(err)
+		return
+	}
 	s.events(nd.cursor, func(ev control.Event) bool {
 		nd.apply(ev)
-		if s.err != nil || nd.storeErr(nd.st.SetCursor(ev.Seq)) {
+		if s.err != nil {
+			return false
+		}
+		if ev.BlobID != nil {
+			if err := nd.core.Apply(context.Background(), ev); err != nil {
+				s.fail(fmt.Errorf("%s: %w", nd.name, err))
+				return false
+			}
+		} else if nd.storeErr(nd.st.SetCursor(ev.Seq)) {
 			return false
 		}
 		nd.cursor = ev.Seq
 		return true
 	})
+	nd.wakeRecovery()
 }
 
-// apply applies one event, recording blobs in the store as a storage
-// node does before it moves its cursor past the event.
+// apply applies one event to the simulator's view of the node.
 func (nd *node) apply(ev control.Event) {
 	s := nd.s
 	nd.epoch = max(nd.epoch, ev.Epoch)
@@ -190,17 +208,7 @@ func (nd *node) apply(ev control.Event) {
 		if ev.Type == control.EventBlobCertified {
 			nd.known[id].certified = true
 		}
-		b := &store.Blob{ID: id, Length: info.Length, EndEpoch: info.EndEpoch, Certified: nd.known[id].certified}
-		if nd.storeErr(nd.st.PutBlob(b)) {
-			return
-		}
-		if ev.Type == control.EventBlobCertified && nd.missing(id) {
-			nd.scheduleHeal(3 * time.Second)
-		}
 	case control.EventBlobDeleted, control.EventBlobExpired, control.EventBlobInvalid:
-		if nd.storeErr(nd.st.DeleteBlob(id)) {
-			return
-		}
 		delete(nd.known, id)
 		delete(nd.pairs, id)
 		for _, k := range sortedKeys(nd.acked) {
@@ -381,7 +389,8 @@ func call(api http.Handler, method, path string, body []byte) (int, []byte) {
 // its HTTP API, opening it once per store.
 func (nd *node) api() (http.Handler, error) {
 	if nd.handler == nil {
-		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, quiet)
+		clock := func() time.Time { return t0.Add(nd.s.now) }
+		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, clock, quiet)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", nd.name, err)
 		}
@@ -547,9 +556,9 @@ func (nd *node) restart() {
 	}
 	nd.up = true
 	nd.healing = false
+	nd.recoveryAt = -1
 	nd.follow()
 	nd.s.after(syncInterval, nd.syncTick)
-	nd.scheduleHeal(time.Second)
 	if nd.syncEpoch == nd.s.epoch && !nd.attested {
 		epoch, gen := nd.syncEpoch, nd.gen
 		nd.s.after(time.Second, func() {
@@ -596,7 +605,7 @@ func (nd *node) heal(forSync bool) {
 			continue
 		}
 		batch = append(batch, recovery.Entry{ID: id})
-		queued += len(nd.shards)
+		queued++
 	}
 	if len(batch) == 0 {
 		return
@@ -608,13 +617,28 @@ func (nd *node) heal(forSync bool) {
 		return
 	}
 	now := func() time.Time { return t0.Add(s.now) }
-	out, _ := nd.healer.Run(now, view, batch, func(calls []recovery.Call, members []control.Member, _ []bool) []storage.Answer {
+	out, _ := nd.healer.Run(now, view, batch, nd.transport(forSync))
+	if nd.absorb(out, forSync) {
+		nd.scheduleHeal(5 * time.Second)
+	}
+}
+
+// transport sends a recovery round's calls over the simulated network.
+func (nd *node) transport(forSync bool) storage.Transport {
+	return func(calls []recovery.Call, members []control.Member, _ []bool) []storage.Answer {
 		answers := make([]storage.Answer, len(calls))
 		for i, c := range calls {
 			answers[i].Resp, answers[i].Err = nd.ask(members[c.Peer].Key, c.Req, forSync)
 		}
 		return answers
-	})
+	}
+}
+
+// absorb brings what a recovery batch stored into the simulator's view
+// of the node and counts it; a proof of inconsistency has the blob
+// invalidated. It reports whether some blob failed (to try again).
+func (nd *node) absorb(out *storage.Batch, forSync bool) bool {
+	s := nd.s
 	s.epochStat.LiesCaught += len(out.Liars)
 	for _, it := range out.Stored {
 		nd.remember(it.ID, int(it.Pair), it.Sliver, it.Commitment)
@@ -631,9 +655,47 @@ func (nd *node) heal(forSync bool) {
 			again = true
 		}
 	}
-	if again {
-		nd.scheduleHeal(5 * time.Second)
+	return again
+}
+
+// wakeRecovery arranges for the node's recovery queue to run when its
+// next batch is due.
+func (nd *node) wakeRecovery() {
+	s := nd.s
+	if !nd.up || nd.kind == dropper || nd.core == nil {
+		return
 	}
+	at, ok := nd.core.RecoveryWake()
+	if !ok {
+		return
+	}
+	when := max(at.Sub(t0), s.now)
+	if nd.recoveryAt >= 0 && nd.recoveryAt <= when {
+		return // a tick comes sooner
+	}
+	nd.recoveryAt = when
+	gen := nd.gen
+	s.after(when-s.now, func() {
+		if nd.gen == gen && nd.recoveryAt == when {
+			nd.recoveryAt = -1
+			nd.recover()
+		}
+	})
+}
+
+// recover runs the recovery batches the storage node's queue has due now
+// (Node.RecoverDue), over the simulated network.
+func (nd *node) recover() {
+	s := nd.s
+	if !nd.up || nd.kind == dropper {
+		return
+	}
+	pending, running := nd.core.RecoveryCounts()
+	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, pending+running)
+	for _, b := range nd.core.RecoverDue(context.Background(), nd.transport(false)) {
+		nd.absorb(b, false)
+	}
+	nd.wakeRecovery()
 }
 
 // ask sends one symbols request to a peer over the simulated network;
