@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash"
 	"math/bits"
 )
@@ -169,10 +170,12 @@ func Verify(root, leaf Hash, i, n int, path []Hash) bool {
 	return ok && got == root
 }
 
-// Tree is a fully materialised tree, for producing many proofs.
+// Tree is a materialised tree, for producing many proofs: all of it
+// (NewTree), or its levels from some level up (NewTreeAbove).
 type Tree struct {
 	n      int      // leaves
-	levels [][]Hash // levels[0] = leaves (Pad(0) alone when empty), last = root level
+	above  int      // the level levels[0] is: 0 for a whole tree
+	levels [][]Hash // levels[0] = leaves (Pad(0) alone when empty) or level above, last = root level
 }
 
 // NewTree builds the tree over leaves (copied).
@@ -202,23 +205,94 @@ func NewTree(leaves []Hash) *Tree {
 // Root returns the tree's root.
 func (t *Tree) Root() Hash { return t.levels[len(t.levels)-1][0] }
 
+// Hashes returns the number of hashes the tree holds.
+func (t *Tree) Hashes() int {
+	h := 0
+	for _, l := range t.levels {
+		h += len(l)
+	}
+	return h
+}
+
 // Len returns the number of leaves.
 func (t *Tree) Len() int { return t.n }
 
-// Path returns the proof of leaf i.
-func (t *Tree) Path(i int) ([]Hash, error) {
+// NewTreeAbove builds the tree over leaves but keeps only its levels from
+// level k up (all of them if the tree is shallower): about n/2^(k−1)
+// hashes instead of 2n. Proofs then take the leaves of a block of 2^k
+// (PathFrom), from which the levels below k are computed again.
+func NewTreeAbove(leaves []Hash, k int) *Tree {
+	t := NewTree(leaves)
+	k = min(max(k, 0), len(t.levels)-1)
+	t.above = k
+	t.levels = append([][]Hash(nil), t.levels[k:]...)
+	return t
+}
+
+// Block returns the leaves whose hashes PathFrom needs to prove leaf i:
+// the block of 2^k leaves that holds it, [lo, hi), shorter at the end.
+func (t *Tree) Block(i int) (lo, hi int) {
+	size := 1 << t.above
+	lo = i &^ (size - 1)
+	return lo, min(lo+size, t.n)
+}
+
+// PathFrom returns the proof of leaf i given block, the hashes of the
+// leaves of its block (Block). On a whole tree block is not needed.
+func (t *Tree) PathFrom(i int, block []Hash) ([]Hash, error) {
+	if t.above == 0 {
+		return t.Path(i)
+	}
 	if i < 0 || i >= t.n {
 		return nil, ErrIndex
 	}
+	lo, hi := t.Block(i)
+	if len(block) != hi-lo {
+		return nil, fmt.Errorf("merkle: a block of %d leaves for leaf %d, want %d", len(block), i, hi-lo)
+	}
+	path := make([]Hash, 0, t.above+len(t.levels)-1)
+	level, j := block, i-lo
+	for k := 0; k < t.above; k++ {
+		if sib := j ^ 1; sib < len(level) {
+			path = append(path, level[sib])
+		} else {
+			path = append(path, pads[k])
+		}
+		next := make([]Hash, (len(level)+1)/2)
+		for m := range next {
+			r := pads[k]
+			if 2*m+1 < len(level) {
+				r = level[2*m+1]
+			}
+			next[m] = Node(level[2*m], r)
+		}
+		level, j = next, j/2
+	}
+	return append(path, t.upper(i>>t.above)...), nil
+}
+
+// Path returns the proof of leaf i. The tree must be whole (NewTree).
+func (t *Tree) Path(i int) ([]Hash, error) {
+	if t.above > 0 {
+		return nil, fmt.Errorf("merkle: the tree keeps its levels from %d up: prove with PathFrom", t.above)
+	}
+	if i < 0 || i >= t.n {
+		return nil, ErrIndex
+	}
+	return t.upper(i), nil
+}
+
+// upper returns the siblings of node i of levels[0] up to the root.
+func (t *Tree) upper(i int) []Hash {
 	path := make([]Hash, 0, len(t.levels)-1)
 	for k := 0; k < len(t.levels)-1; k++ {
 		level := t.levels[k]
 		if sib := i ^ 1; sib < len(level) {
 			path = append(path, level[sib])
 		} else {
-			path = append(path, pads[k])
+			path = append(path, pads[t.above+k])
 		}
 		i /= 2
 	}
-	return path, nil
+	return path
 }

@@ -482,3 +482,70 @@ func BenchmarkNode(b *testing.B) {
 		l = merkle.Node(l, r)
 	}
 }
+
+// TestTreeAboveProvesAsTheWholeTree: a tree that keeps only its levels
+// from k up has the whole tree's root, and with the leaves of a block
+// gives the same proof of every leaf; a whole tree proves without them,
+// and a block of the wrong size is refused.
+func TestTreeAboveProvesAsTheWholeTree(t *testing.T) {
+	rng := newRand(t)
+	for _, n := range []int{1, 2, 3, 7, 8, 9, 100, 333, 667, 1000, 1024, 1025} {
+		leaves := randLeaves(rng, n)
+		whole := merkle.NewTree(leaves)
+		for k := range 6 {
+			above := merkle.NewTreeAbove(leaves, k)
+			if above.Root() != whole.Root() {
+				t.Fatalf("n=%d k=%d: root differs", n, k)
+			}
+			for _, i := range []int{0, n - 1, rng.IntN(n), rng.IntN(n)} {
+				want, err := whole.Path(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := above.Block(i)
+				got, err := above.PathFrom(i, leaves[lo:hi])
+				if err != nil {
+					t.Fatalf("n=%d k=%d leaf %d: %v", n, k, i, err)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("n=%d k=%d leaf %d: proof differs", n, k, i)
+				}
+				if !merkle.Verify(whole.Root(), leaves[i], i, n, got) {
+					t.Fatalf("n=%d k=%d leaf %d: proof does not verify", n, k, i)
+				}
+				if k > 0 && hi-lo > 1 {
+					if _, err := above.PathFrom(i, leaves[lo:hi-1]); err == nil {
+						t.Fatalf("n=%d k=%d leaf %d: a short block was taken", n, k, i)
+					}
+					if _, err := above.Path(i); err == nil && hi-lo > 1 {
+						t.Fatalf("n=%d k=%d: Path on a tree without its leaves", n, k)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkTreeAbove builds a tree of 1000 leaves and proves 16 of them,
+// whole (k=0) and keeping its levels from 3 up; it reports the hashes
+// each keeps.
+func BenchmarkTreeAbove(b *testing.B) {
+	rng := newRand(b)
+	leaves := randLeaves(rng, 1000)
+	for _, k := range []int{0, 3} {
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			var held int
+			for b.Loop() {
+				t := merkle.NewTreeAbove(leaves, k)
+				held = t.Hashes()
+				for i := 0; i < 1000; i += 63 {
+					lo, hi := t.Block(i)
+					if _, err := t.PathFrom(i, leaves[lo:hi]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(held), "hashes")
+		})
+	}
+}

@@ -54,7 +54,7 @@ func (ss *SymbolSource) Size() int64 {
 	defer ss.mu.Unlock()
 	size := int64(len(ss.sliver.Data) + len(ss.expanded))
 	if ss.tree != nil {
-		size += int64(2 * ss.n * merkle.HashSize)
+		size += int64(ss.tree.Hashes() * merkle.HashSize)
 	}
 	return size
 }
@@ -85,6 +85,12 @@ func (ss *SymbolSource) Root() (merkle.Hash, error) {
 	return t.Root(), nil
 }
 
+// sourceTreeAbove is the lowest level of an extended sliver's Merkle tree
+// a SymbolSource keeps: a proof hashes again the 2^3 leaves of its block
+// (15 hashes), and the tree takes about n/4 hashes instead of 2n, so a
+// node's cache of sources holds several times more of them.
+const sourceTreeAbove = 3
+
 func (ss *SymbolSource) merkleTree() (*merkle.Tree, error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -93,7 +99,7 @@ func (ss *SymbolSource) merkleTree() (*merkle.Tree, error) {
 		if err != nil {
 			return nil, err
 		}
-		ss.tree = merkle.NewTree(symbolLeaves(exp, ss.n, ss.s))
+		ss.tree = merkle.NewTreeAbove(symbolLeaves(exp, ss.n, ss.s), sourceTreeAbove)
 	}
 	return ss.tree, nil
 }
@@ -128,7 +134,17 @@ func (ss *SymbolSource) Path(pos int) ([]merkle.Hash, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.Path(pos)
+	exp, err := ss.expand()
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := t.Block(pos)
+	block := make([]merkle.Hash, hi-lo)
+	var h merkle.Hasher
+	for i := range block {
+		block[i] = h.Leaf(exp[(lo+i)*ss.s : (lo+i+1)*ss.s])
+	}
+	return t.PathFrom(pos, block)
 }
 
 // Symbol returns symbol pos as a recovery symbol. The data aliases the

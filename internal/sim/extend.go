@@ -48,7 +48,7 @@ func (s *Sim) verifySliver(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.
 
 // extensionBytes bounds the kept extensions, each counted with its Merkle
 // tree; beyond it the oldest are forgotten.
-const extensionBytes = 3 << 30
+const extensionBytes = 1 << 30
 
 func (s *Sim) extKey(id blob.ID, pair int, sl *blob.Sliver) extKey {
 	return extKey{id: id, pair: pair, kind: sl.Kind, digest: sha256.Sum256(sl.Data)}
@@ -84,10 +84,11 @@ func (s *Sim) keepExtension(id blob.ID, pair int, sl *blob.Sliver, pc *blob.Pair
 	}
 }
 
-// extSize is what an extension holds once its tree is built: the
-// extended sliver and 2n hashes.
+// extSize is about what an extension holds once its tree is built: the
+// extended sliver and the tree's levels from redstuff's kept level up
+// (about n/4 hashes).
 func (s *Sim) extSize(sl *blob.Sliver) int64 {
-	return int64(s.p.N*int(sl.SymbolSize)) + int64(2*s.p.N*32)
+	return int64(s.p.N*int(sl.SymbolSize)) + int64((s.p.N/4+16)*32)
 }
 
 // dropExtensions forgets the extensions of a blob gone from the network.
