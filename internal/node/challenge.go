@@ -64,12 +64,16 @@ func (n *Node) blackedOut(id blob.ID) (time.Duration, bool) {
 	}
 	// The window closes at the first block after its deadline; a control
 	// plane that stalls does not keep the blob dark for long after it.
-	left := time.Until(time.Unix(0, c.window.Deadline))
+	left := time.Unix(0, c.window.Deadline).Sub(n.clock())
 	if left < -10*time.Second {
 		return 0, false
 	}
 	return max(left, 0) + time.Second, true
 }
+
+// Challenge returns the open storage challenge window as health shows it
+// (nil if none), with whether the node answered it.
+func (n *Node) Challenge() *ChallengeHealth { return n.challengeHealth() }
 
 // refuseBlackout answers 503 with Retry-After for a blacked-out blob.
 func (n *Node) refuseBlackout(w http.ResponseWriter, id blob.ID) error {
@@ -131,11 +135,7 @@ func (n *Node) challengeOpened(ctx context.Context, w uint64) error {
 		n.setAnswered(win.Window, "nothing to answer")
 		return nil
 	}
-	n.bg.Add(1)
-	go func() {
-		defer n.bg.Done()
-		n.answer(ctx, win, nd.Shards)
-	}()
+	n.spawn(func() { n.answer(ctx, win, nd.Shards) })
 	return nil
 }
 
@@ -181,8 +181,7 @@ func (n *Node) answer(ctx context.Context, win *control.Window, shards []int) {
 	}
 	n.m.challengeBuild.Observe(time.Since(start).Seconds())
 	n.m.challengeBytes.Add(float64(len(raw)))
-	deadline := time.Unix(0, win.Deadline)
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	ctx, cancel := context.WithTimeout(ctx, time.Unix(0, win.Deadline).Sub(n.clock()))
 	defer cancel()
 	backoff := 200 * time.Millisecond
 	for {
@@ -218,6 +217,6 @@ func (n *Node) buildAnswer(win *control.Window, shards []int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return n.codec.NewSymbolSource(lengths[id], sl, pc)
+		return n.extend(id, lengths[id], sl, pc)
 	})
 }

@@ -7,22 +7,34 @@ import (
 	"log"
 	"time"
 
+	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/store"
 	"github.com/weftnet/weft/redstuff"
 )
 
+// Embedding is what a caller that drives a node gives it besides its
+// store and control plane.
+type Embedding struct {
+	// Clock is the node's time.
+	Clock func() time.Time
+	// Extend, if set, prepares a stored sliver for cutting proven symbols
+	// (challenge answers) instead of the codec.
+	Extend func(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) (*redstuff.SymbolSource, error)
+}
+
 // Embed opens a storage node over an open store and a control plane
 // without listening, registering or starting its loops, for a caller that
 // drives the node itself on its own clock: the simulator (internal/sim)
-// sends requests to Handler, hands it events with Apply and runs its
+// sends requests to Handler, hands it events with Apply (a challenge
+// window's answer is built and submitted within it) and runs its
 // recovery batches with RecoverDue, all within its own event loop. Proofs
 // of inconsistency are stored, not handed to an invalidation loop: the
 // caller has the blobs invalidated (Batch.Results). The node does not own
 // st or ctl; closing the store ends it. codec must be for the control
 // plane's shard count.
-func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.Store, ctl Control, codec *redstuff.Codec, clock func() time.Time, logger *log.Logger) (*Node, error) {
+func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.Store, ctl Control, codec *redstuff.Codec, e Embedding, logger *log.Logger) (*Node, error) {
 	cfg = cfg.WithDefaults()
 	if logger == nil {
 		logger = log.Default()
@@ -34,9 +46,14 @@ func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.S
 	if codec.Params().N != status.Params.Shards {
 		return nil, fmt.Errorf("node: a codec for %d shards, the control plane has %d", codec.Params().N, status.Params.Shards)
 	}
-	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, ctl: ctl, codec: codec, params: *status.Params, m: newMetrics(), logger: logger, clock: clock,
+	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, ctl: ctl, codec: codec, params: *status.Params, m: newMetrics(), logger: logger, clock: e.Clock,
 		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes),
 		signer: rpc.NewSigner(key)}
+	n.spawn = func(f func()) { f() }
+	n.extend = e.Extend
+	if n.extend == nil {
+		n.extend = n.codecExtend
+	}
 	if n.cursor, err = st.Cursor(); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,13 @@ type Node struct {
 	logger *log.Logger
 	// clock is the node's time: time.Now, or the simulator's clock.
 	clock func() time.Time
+	// spawn runs work the node does in the background (a challenge
+	// answer): a goroutine, or at once for a node its caller drives.
+	spawn func(func())
+	// extend prepares a stored sliver for cutting symbols with proofs (a
+	// challenge answer): the codec's, or the simulator's, which extends
+	// each distinct sliver once for all its nodes.
+	extend func(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) (*redstuff.SymbolSource, error)
 
 	mu        sync.RWMutex
 	epoch     uint64
@@ -116,6 +123,14 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, clock: time.Now, done: make(chan struct{}), followed: make(chan struct{}),
 		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: rpc.NewSigner(key)}
 	n.syncDone = n.attestSyncDone
+	n.spawn = func(f func()) {
+		n.bg.Add(1)
+		go func() {
+			defer n.bg.Done()
+			f()
+		}()
+	}
+	n.extend = n.codecExtend
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
 	}, func() float64 { return float64(st.Usage()) }))
@@ -354,6 +369,10 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 }
 
 var errGone = errors.New("node: blob is gone")
+
+func (n *Node) codecExtend(_ blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) (*redstuff.SymbolSource, error) {
+	return n.codec.NewSymbolSource(length, sl, pc)
+}
 
 // blobInfo returns what the node knows of a live blob, asking the control
 // plane when it has not seen the blob yet (an upload may beat the event).

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 
@@ -13,16 +14,15 @@ import (
 )
 
 // machineControl is the control plane as a simulated storage node sees it
-// (node.Control): the machine's own queries, answered at once. The
-// simulator applies events and submits transactions through its
-// sequencer itself, so Follow and Submit refuse.
+// (node.Control): the machine's own queries, answered at once, and
+// transactions into the simulated sequencer's next block. The simulator
+// hands the node its events itself, so Follow refuses.
 type machineControl struct{ s *Sim }
 
 var (
 	_ storage.Control = machineControl{}
 
 	errSimFollow = errors.New("sim: the simulator applies a node's events itself")
-	errSimSubmit = errors.New("sim: transactions go through the simulated sequencer")
 )
 
 func (c machineControl) Status(context.Context) (*control.Status, error) {
@@ -62,8 +62,28 @@ func (c machineControl) Follow(context.Context, uint64, func(control.Event) erro
 	return errSimFollow
 }
 
-func (c machineControl) Submit(context.Context, *rpc.Signer, control.Payload) (*rpc.Result, error) {
-	return nil, errSimSubmit
+// Submit signs p with the node's key and queues it for the next block,
+// like a submit that returns once the transaction is accepted into the
+// mempool; what the machine says of it is checked when it is committed.
+func (c machineControl) Submit(_ context.Context, signer *rpc.Signer, p control.Payload) (*rpc.Result, error) {
+	s := c.s
+	i, ok := s.byKey[signer.Key()]
+	if !ok {
+		return nil, fmt.Errorf("sim: no node %s", signer.Key().Short())
+	}
+	nd := s.nodes[i]
+	if p.ChallengeAnswer != nil {
+		nd.answered = p.ChallengeAnswer.Window
+	}
+	s.submit(nd.key, p, func(err error) {
+		switch {
+		case err == nil:
+		case p.ChallengeAnswer != nil && (errors.Is(err, control.ErrAnswered) || errors.Is(err, control.ErrWindow)):
+		default:
+			s.fail(fmt.Errorf("%s: a transaction of the node is refused: %w", nd.name, err))
+		}
+	})
+	return &rpc.Result{}, nil
 }
 
 func (c machineControl) Close() error { return nil }

@@ -63,6 +63,21 @@ func (s *Sim) extension(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairComm
 	return e.src
 }
 
+// extend is a storage node's way to extend a stored sliver (for a
+// challenge answer), through the kept extensions.
+func (s *Sim) extend(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) (*redstuff.SymbolSource, error) {
+	pair := int(pc.Pair)
+	if src := s.extension(id, pair, sl, pc); src != nil {
+		return src, nil
+	}
+	src, err := s.codec.NewSymbolSource(length, sl, pc)
+	if err != nil {
+		return nil, err
+	}
+	s.keepExtension(id, pair, sl, pc, src)
+	return src, nil
+}
+
 // keepExtension keeps an extended sliver for every node that holds the
 // same bytes.
 func (s *Sim) keepExtension(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommitment, src *redstuff.SymbolSource) {

@@ -10,7 +10,6 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/recovery"
-	"github.com/weftnet/weft/redstuff"
 )
 
 // kind is how a node behaves.
@@ -125,60 +124,41 @@ func (s *Sim) lie(b []byte) []byte {
 	return b
 }
 
-// challengeOpened answers a window as a storage node does: with
-// control.BuildAnswer over the slivers it holds, submitted as a
-// ChallengeAnswer. A node that cannot build its answer (it lacks a
-// challenged sliver) does not answer, and fails at the deadline.
+// challengeOpened notes what a node did with a window it was handed
+// (Node.Apply): the storage node blacks out the sampled blobs, builds
+// its answer with control.BuildAnswer over the slivers it holds and
+// submits it. One that answered must pass; one that could not (it lacks
+// a challenged sliver) fails at the deadline, and owed an answer if it
+// lacked a pair it acknowledged and did not lose to a fault.
 func (nd *node) challengeOpened(w uint64) {
 	s := nd.s
-	win, err := s.m.ChallengeWindow(w)
-	if err != nil {
-		s.fail(err)
+	nd.owed, nd.unanswered = false, ""
+	if nd.answered == w {
+		nd.owed = true // it answered: the answer must pass
 		return
 	}
-	if win == nil || win.Closed {
+	ch := nd.core.Challenge()
+	if ch == nil || ch.Window != w || ch.Answered == "nothing to answer" {
+		return
+	}
+	win, err := s.m.ChallengeWindow(w)
+	if err != nil || win == nil {
+		s.fail(fmt.Errorf("challenge window %d: %v", w, err))
 		return
 	}
 	me := win.Member(nd.pub)
-	if me == nil || me.Result != control.ChallengePending {
+	if me == nil {
 		return
 	}
-	raw, err := control.BuildAnswer(s.codec, win, me.Shards, func(id blob.ID, pair int, k blob.SliverKind) (*redstuff.SymbolSource, error) {
-		st := nd.pairs[id][pair]
-		if st == nil || st.sl[k] == nil || st.pc == nil {
-			return nil, fmt.Errorf("%s does not hold it", nd.name)
-		}
-		if src := s.extension(id, pair, st.sl[k], st.pc); src != nil {
-			return src, nil
-		}
-		src, err := s.codec.NewSymbolSource(nd.known[id].length, st.sl[k], st.pc)
-		if err != nil {
-			return nil, err
-		}
-		s.keepExtension(id, pair, st.sl[k], st.pc, src)
-		return src, nil
-	})
-	if err != nil {
-		nd.unanswered = fmt.Sprintf("window %d: %v", w, err)
-		// Owed: it lacks a challenged pair it acknowledged and did not
-		// lose to a fault; else it is still rebuilding what it never had.
-		nd.owed = false
-		for _, b := range win.Blobs {
-			for _, sh := range me.Shards {
-				k := pairKey{b.ID, s.p.PairAt(b.ID, sh)}
-				if nd.acked[k] && !nd.lost[k] && !nd.pairs[k.id][k.pair].complete() {
-					nd.owed = true
-				}
+	nd.unanswered = fmt.Sprintf("window %d: %s", w, ch.Answered)
+	for _, b := range win.Blobs {
+		for _, sh := range me.Shards {
+			k := pairKey{b.ID, s.p.PairAt(b.ID, sh)}
+			if nd.acked[k] && !nd.lost[k] && !nd.pairs[k.id][k.pair].complete() {
+				nd.owed = true
 			}
 		}
-		return
 	}
-	nd.owed = true // it answered: the answer must pass
-	s.submit(nd.key, control.Payload{ChallengeAnswer: &control.ChallengeAnswer{Window: w, Answer: raw}}, func(err error) {
-		if err != nil && !errors.Is(err, control.ErrAnswered) && !errors.Is(err, control.ErrWindow) {
-			s.fail(fmt.Errorf("%s: the answer to window %d is refused: %w", nd.name, w, err))
-		}
-	})
 }
 
 // challengeClosed counts a window's results. A dropper that fails is
@@ -227,12 +207,11 @@ func (s *Sim) challengeClosed(w uint64) {
 // control.InvalidMessage; with attestations worth f + 1 shards the node
 // submits InvalidateBlob. Too few attestations (members down or out of
 // reach): it tries again 5 s later.
+//
+// As a storage node, it keeps the proof on disk (store.PutInconsistency)
+// and takes up the proofs on its disk again when it restarts.
 func (nd *node) proved(r recovery.Result) {
 	s := nd.s
-	k := nd.known[r.ID]
-	if s.cfg.Bug == BugIgnoreProofs || nd.invalidating[r.ID] || k == nil {
-		return
-	}
 	var raw []byte
 	var err error
 	if r.Proof != nil {
@@ -244,7 +223,38 @@ func (nd *node) proved(r recovery.Result) {
 		s.fail(err)
 		return
 	}
-	msg := control.InvalidMessage(networkID, s.epoch, r.ID)
+	if nd.storeErr(nd.st.PutInconsistency(r.ID, raw)) {
+		return
+	}
+	nd.invalidate(r.ID, raw)
+}
+
+// resumeInvalidations takes up the proofs on the node's disk.
+func (nd *node) resumeInvalidations() {
+	var ids []blob.ID
+	if nd.storeErr(nd.st.Inconsistencies(func(id blob.ID) error {
+		ids = append(ids, id)
+		return nil
+	})) {
+		return
+	}
+	for _, id := range ids {
+		raw, err := nd.st.Inconsistency(id)
+		if nd.storeErr(err) {
+			return
+		}
+		nd.invalidate(id, raw)
+	}
+}
+
+// invalidate gathers attestations of a proof and submits InvalidateBlob.
+func (nd *node) invalidate(id blob.ID, raw []byte) {
+	s := nd.s
+	k := nd.known[id]
+	if s.cfg.Bug == BugIgnoreProofs || nd.invalidating[id] || k == nil {
+		return
+	}
+	msg := control.InvalidMessage(networkID, s.epoch, id)
 	var sigs []control.Signature
 	weight := 0
 	for _, i := range s.rng.Perm(len(s.nodes)) {
@@ -261,10 +271,10 @@ func (nd *node) proved(r recovery.Result) {
 			}
 			p, err := blob.DecodeProof(raw)
 			if err == nil {
-				err = s.codec.VerifyProof(r.ID, k.length, p)
+				err = s.codec.VerifyProof(id, k.length, p)
 			}
 			if err != nil {
-				s.fail(fmt.Errorf("%s: %s refuses the proof that blob %s is inconsistent: %w", nd.name, m.name, short(r.ID), err))
+				s.fail(fmt.Errorf("%s: %s refuses the proof that blob %s is inconsistent: %w", nd.name, m.name, short(id), err))
 				return
 			}
 		}
@@ -274,8 +284,8 @@ func (nd *node) proved(r recovery.Result) {
 	again := func() {
 		gen := nd.gen
 		s.after(5*time.Second, func() {
-			if nd.gen == gen && nd.known[r.ID] != nil {
-				nd.proved(r)
+			if nd.gen == gen && nd.known[id] != nil {
+				nd.invalidate(id, raw)
 			}
 		})
 	}
@@ -283,16 +293,16 @@ func (nd *node) proved(r recovery.Result) {
 		again()
 		return
 	}
-	nd.invalidating[r.ID] = true
-	cert := &control.Certificate{ID: r.ID, Epoch: s.epoch, Signatures: sigs}
+	nd.invalidating[id] = true
+	cert := &control.Certificate{ID: id, Epoch: s.epoch, Signatures: sigs}
 	s.submit(nd.key, control.Payload{InvalidateBlob: cert}, func(err error) {
-		delete(nd.invalidating, r.ID)
+		delete(nd.invalidating, id)
 		switch {
 		case err == nil, errors.Is(err, control.ErrBlobState):
 		case errors.Is(err, control.ErrEpoch):
 			again()
 		default:
-			s.fail(fmt.Errorf("%s: InvalidateBlob %s: %w", nd.name, short(r.ID), err))
+			s.fail(fmt.Errorf("%s: InvalidateBlob %s: %w", nd.name, short(id), err))
 		}
 	})
 }

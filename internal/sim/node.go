@@ -109,6 +109,7 @@ type node struct {
 	core         *storage.Node   // the storage node over the node's store (node.Embed), opened on first use
 	handler      http.Handler    // core's HTTP API
 	recoveryAt   time.Duration   // when the next recovery tick is due (-1: none)
+	answered     uint64          // the last challenge window the node submitted an answer to
 	unanswered   string          // why it could not answer a challenge
 	owed         bool            // it answered, or lacked an acknowledged pair
 	invalidating map[blob.ID]bool
@@ -149,10 +150,12 @@ func (nd *node) storeErr(err error) bool {
 
 // follow applies the machine's events since the node's cursor.
 //
-// Blob events go to the storage node itself (Node.Apply): it records the
-// blob, queues a certified one it lacks pairs of for recovery, and
-// deletes a blob that is gone, then moves its cursor. The simulator keeps
-// its view of the node in step, and applies the other events itself.
+// Blob and challenge events go to the storage node itself (Node.Apply):
+// it records the blob, queues a certified one it lacks pairs of for
+// recovery, and deletes a blob that is gone; it blacks out a challenge
+// window's sampled blobs and answers the window; then it moves its
+// cursor. The simulator keeps its view of the node in step, and applies
+// the other events itself.
 func (nd *node) follow() {
 	s := nd.s
 	if _, err := nd.api(); err != nil {
@@ -164,13 +167,16 @@ func (nd *node) follow() {
 		if s.err != nil {
 			return false
 		}
-		if ev.BlobID != nil {
+		if ev.BlobID != nil || ev.Type == control.EventChallengeOpened || ev.Type == control.EventChallengeClosed {
 			if err := nd.core.Apply(context.Background(), ev); err != nil {
 				s.fail(fmt.Errorf("%s: %w", nd.name, err))
 				return false
 			}
 		} else if nd.storeErr(nd.st.SetCursor(ev.Seq)) {
 			return false
+		}
+		if ev.Type == control.EventChallengeOpened {
+			nd.challengeOpened(ev.Window)
 		}
 		nd.cursor = ev.Seq
 		return true
@@ -187,9 +193,6 @@ func (nd *node) apply(ev control.Event) {
 			s.fail(fmt.Errorf("%s: %w", nd.name, err))
 			return
 		}
-	}
-	if ev.Type == control.EventChallengeOpened {
-		nd.challengeOpened(ev.Window)
 	}
 	if ev.BlobID == nil {
 		return
@@ -389,8 +392,8 @@ func call(api http.Handler, method, path string, body []byte) (int, []byte) {
 // its HTTP API, opening it once per store.
 func (nd *node) api() (http.Handler, error) {
 	if nd.handler == nil {
-		clock := func() time.Time { return t0.Add(nd.s.now) }
-		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, clock, quiet)
+		e := storage.Embedding{Clock: func() time.Time { return t0.Add(nd.s.now) }, Extend: nd.s.extend}
+		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, e, quiet)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", nd.name, err)
 		}
@@ -558,6 +561,7 @@ func (nd *node) restart() {
 	nd.healing = false
 	nd.recoveryAt = -1
 	nd.follow()
+	nd.resumeInvalidations()
 	nd.s.after(syncInterval, nd.syncTick)
 	if nd.syncEpoch == nd.s.epoch && !nd.attested {
 		epoch, gen := nd.syncEpoch, nd.gen
