@@ -288,7 +288,7 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.Errorf(http.StatusBadRequest, "body holds %s sliver %d of pair %d, the path names %s sliver %d of pair %d",
 			msg.Sliver.Kind, msg.Sliver.Index, msg.Commitment.Pair, kind, index, pair)
 	}
-	if err := n.codec.VerifySliver(id, b.Length, &msg.Sliver, &msg.Commitment); err != nil {
+	if err := n.verifySliver(id, b.Length, &msg.Sliver, &msg.Commitment); err != nil {
 		n.m.rejected.Inc()
 		return httpapi.Errorf(http.StatusUnprocessableEntity, "%v", err)
 	}

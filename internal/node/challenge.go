@@ -179,6 +179,9 @@ func (n *Node) answer(ctx context.Context, win *control.Window, shards []int) {
 		n.setAnswered(win.Window, "unable: "+err.Error())
 		return
 	}
+	if n.bug == BugCorruptAnswer && len(raw) > 0 {
+		raw[len(raw)-1] ^= 1
+	}
 	n.m.challengeBuild.Observe(time.Since(start).Seconds())
 	n.m.challengeBytes.Add(float64(len(raw)))
 	ctx, cancel := context.WithTimeout(ctx, time.Unix(0, win.Deadline).Sub(n.clock()))

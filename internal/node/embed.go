@@ -22,7 +22,21 @@ type Embedding struct {
 	// Extend, if set, prepares a stored sliver for cutting proven symbols
 	// (challenge answers) instead of the codec.
 	Extend func(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) (*redstuff.SymbolSource, error)
+	// VerifySliver, if set, checks an uploaded sliver against its pair's
+	// commitment instead of the codec.
+	VerifySliver func(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) error
+	// Bug injects a bug into the node (one of the Bug constants), for
+	// the simulator's tests that show it catches a broken node.
+	Bug string
 }
+
+// The bugs Embedding.Bug injects.
+const (
+	// BugCorruptAnswer makes the node flip a bit of each storage
+	// challenge answer it submits: its answers fail though it holds
+	// every challenged sliver.
+	BugCorruptAnswer = "corrupt-answer"
+)
 
 // Embed opens a storage node over an open store and a control plane
 // without listening, registering or starting its loops, for a caller that
@@ -50,9 +64,13 @@ func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.S
 		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes),
 		signer: rpc.NewSigner(key)}
 	n.spawn = func(f func()) { f() }
-	n.extend = e.Extend
+	n.bug = e.Bug
+	n.extend, n.verifySliver = e.Extend, e.VerifySliver
 	if n.extend == nil {
 		n.extend = n.codecExtend
+	}
+	if n.verifySliver == nil {
+		n.verifySliver = n.codecVerify
 	}
 	if n.cursor, err = st.Cursor(); err != nil {
 		return nil, err

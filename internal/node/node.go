@@ -65,6 +65,10 @@ type Node struct {
 	// challenge answer): the codec's, or the simulator's, which extends
 	// each distinct sliver once for all its nodes.
 	extend func(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) (*redstuff.SymbolSource, error)
+	// verifySliver checks an uploaded sliver: the codec's, or the
+	// simulator's, which checks each distinct sliver once.
+	verifySliver func(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) error
+	bug          string // an injected bug (Embedding.Bug), for the simulator's tests
 
 	mu        sync.RWMutex
 	epoch     uint64
@@ -131,6 +135,7 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		}()
 	}
 	n.extend = n.codecExtend
+	n.verifySliver = n.codecVerify
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
 	}, func() float64 { return float64(st.Usage()) }))
@@ -369,6 +374,10 @@ func (n *Node) apply(ctx context.Context, ev control.Event) error {
 }
 
 var errGone = errors.New("node: blob is gone")
+
+func (n *Node) codecVerify(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) error {
+	return n.codec.VerifySliver(id, length, sl, pc)
+}
 
 func (n *Node) codecExtend(_ blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) (*redstuff.SymbolSource, error) {
 	return n.codec.NewSymbolSource(length, sl, pc)

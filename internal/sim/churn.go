@@ -187,7 +187,7 @@ func (nd *node) retire() {
 	nd.gone, nd.up = true, false
 	nd.gen++
 	nd.storeErr(nd.st.Close())
-	nd.st, nd.disk = nil, nil
+	nd.st, nd.disk, nd.core, nd.handler, nd.healer = nil, nil, nil, nil, nil
 	nd.pairs, nd.known, nd.acked, nd.lost = map[blob.ID]map[int]*pairState{}, map[blob.ID]*known{}, map[pairKey]bool{}, map[pairKey]bool{}
 }
 

@@ -25,8 +25,8 @@ var (
 	errSimFollow = errors.New("sim: the simulator applies a node's events itself")
 )
 
-func (c machineControl) Status(context.Context) (*control.Status, error) {
-	com, err := c.s.m.Committee(0)
+func (c machineControl) Status(ctx context.Context) (*control.Status, error) {
+	com, err := c.Committee(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +38,19 @@ func (c machineControl) Blob(_ context.Context, id blob.ID) (*control.BlobInfo, 
 	return &info, err
 }
 
+// Committee and ChallengeWindow answers are the same for every node until
+// the next block: the simulator decodes each once per block, and its nodes
+// share it, read-only (a real node decodes its own copy).
 func (c machineControl) Committee(_ context.Context, epoch uint64) (*control.Committee, error) {
-	return c.s.m.Committee(epoch)
+	q := c.s.queries()
+	if com := q.coms[epoch]; com != nil {
+		return com, nil
+	}
+	com, err := c.s.m.Committee(epoch)
+	if err == nil {
+		q.coms[epoch] = com
+	}
+	return com, err
 }
 
 func (c machineControl) Node(_ context.Context, key control.PublicKey) (*control.NodeRecord, error) {
@@ -51,7 +62,30 @@ func (c machineControl) EpochChange(_ context.Context, epoch uint64) (*control.E
 }
 
 func (c machineControl) ChallengeWindow(_ context.Context, w uint64) (*control.Window, error) {
-	return c.s.m.ChallengeWindow(w)
+	q := c.s.queries()
+	if win, ok := q.wins[w]; ok {
+		return win, nil
+	}
+	win, err := c.s.m.ChallengeWindow(w)
+	if err == nil {
+		q.wins[w] = win
+	}
+	return win, err
+}
+
+// queryCache holds the machine's answers of one block.
+type queryCache struct {
+	height int64
+	coms   map[uint64]*control.Committee
+	wins   map[uint64]*control.Window
+}
+
+// queries returns the answers cached since the last block.
+func (s *Sim) queries() *queryCache {
+	if s.qc == nil || s.qc.height != s.height {
+		s.qc = &queryCache{height: s.height, coms: map[uint64]*control.Committee{}, wins: map[uint64]*control.Window{}}
+	}
+	return s.qc
 }
 
 func (c machineControl) LiveBlobs(_ context.Context, after *blob.ID, limit int) ([]control.BlobInfo, error) {
@@ -79,6 +113,9 @@ func (c machineControl) Submit(_ context.Context, signer *rpc.Signer, p control.
 		switch {
 		case err == nil:
 		case p.ChallengeAnswer != nil && (errors.Is(err, control.ErrAnswered) || errors.Is(err, control.ErrWindow)):
+		case p.ChallengeAnswer != nil && errors.Is(err, control.ErrAnswer):
+			// A wrong answer is refused; the node fails the window when
+			// it closes, and the simulator says whether it should have.
 		default:
 			s.fail(fmt.Errorf("%s: a transaction of the node is refused: %w", nd.name, err))
 		}

@@ -71,17 +71,30 @@
 // hold or receive it (extend.go), where each storage node would do it
 // again. What nodes serve, prove, answer and store is unchanged.
 //
-// Storage challenges run as on the network: the machine opens a window
-// once an epoch and each member answers with control.BuildAnswer, the
-// storage node's own code, over the slivers it holds, submitted as a
-// ChallengeAnswer; the machine checks every byte, fails who did not
-// answer and evicts a node after three failed windows in a row. A node
-// whose recovery proves a blob inconsistent (recovery.Job's proofs) has
-// it marked invalid as a storage node does: members check the proof
-// against the blob ID alone (Codec.VerifyProof) and sign
-// control.InvalidMessage, and attestations worth f + 1 shards go to the
-// machine as InvalidateBlob. Not modelled: the blackout of sampled blobs
-// during a window.
+// Storage challenges run on the storage node's own code: the machine
+// opens a window once an epoch, each node handed the ChallengeOpened event
+// (Node.Apply) blacks out the sampled blobs and answers from its stored
+// slivers with control.BuildAnswer, and its answer goes through
+// node.Control's Submit into the simulated sequencer; the machine checks
+// every byte, refuses a wrong answer, fails who did not answer and evicts
+// a node after three failed windows in a row. A node whose recovery
+// proves a blob inconsistent (recovery.Job's proofs) keeps the proof on
+// its disk and has the blob marked invalid as a storage node does:
+// members check the proof against the blob ID alone (Codec.VerifyProof)
+// and sign control.InvalidMessage, and attestations worth f + 1 shards go
+// to the machine as InvalidateBlob; a node that restarts takes up the
+// proofs on its disk again. Not modelled: the blackout on serving. The
+// node blacks out the sampled blobs, but the simulated peers answer
+// recovery and sync calls from their holders without asking it: with the
+// simulator's twenty blobs a window samples a large share of all data,
+// and refusing it stalls shard sync and recovery far beyond what a real
+// network sees (tried: shard sync then gave up the previous owner of
+// every shard whose batch held a sampled blob and rebuilt the rest by
+// recovery, about half the bytes of an epoch change).
+//
+// An injected bug can live in the storage node's own code too:
+// BugCorruptAnswer (node.Embedding.Bug) makes the first node corrupt its
+// challenge answers, and the simulator reports the honest node failing.
 //
 // # Faults and invariants
 //

@@ -135,6 +135,7 @@ func (nd *node) challengeOpened(w uint64) {
 	nd.owed, nd.unanswered = false, ""
 	if nd.answered == w {
 		nd.owed = true // it answered: the answer must pass
+		nd.unanswered = fmt.Sprintf("window %d: its answer was submitted", w)
 		return
 	}
 	ch := nd.core.Challenge()

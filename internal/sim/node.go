@@ -392,7 +392,10 @@ func call(api http.Handler, method, path string, body []byte) (int, []byte) {
 // its HTTP API, opening it once per store.
 func (nd *node) api() (http.Handler, error) {
 	if nd.handler == nil {
-		e := storage.Embedding{Clock: func() time.Time { return t0.Add(nd.s.now) }, Extend: nd.s.extend}
+		e := storage.Embedding{Clock: func() time.Time { return t0.Add(nd.s.now) }, Extend: nd.s.extend, VerifySliver: nd.s.verifySliver}
+		if nd.s.cfg.Bug == BugCorruptAnswer && nd.i == 0 {
+			e.Bug = storage.BugCorruptAnswer
+		}
 		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, e, quiet)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", nd.name, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	storage "github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -52,9 +53,13 @@ const (
 	// BugIgnoreProofs makes nodes drop the inconsistency proofs their
 	// recovery finds: invalid blobs stay certified.
 	BugIgnoreProofs = "ignore-proofs"
+	// BugCorruptAnswer is a bug in the storage node's own code
+	// (node.BugCorruptAnswer), injected into the first node only: it
+	// corrupts its challenge answers and fails windows it answered.
+	BugCorruptAnswer = storage.BugCorruptAnswer
 )
 
-var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgnoreProofs}
+var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgnoreProofs, BugCorruptAnswer}
 
 // DefaultConfig is a small, fast run.
 func DefaultConfig() Config {
@@ -212,7 +217,8 @@ type Sim struct {
 	f       int
 	m       *control.Machine
 	height  int64
-	cursor  uint64 // the simulator's own event cursor (for the table)
+	qc      *queryCache // the machine's answers since the last block, for the nodes (control.go)
+	cursor  uint64      // the simulator's own event cursor (for the table)
 	epoch   uint64
 	admin   ed25519.PrivateKey
 	nodes   []*node

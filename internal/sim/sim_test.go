@@ -60,6 +60,17 @@ func TestBrokenNodeIsCaught(t *testing.T) {
 	caught(t, cfg, "it acknowledged (only a disk wipe may take those)")
 }
 
+// TestBrokenNodeCodeIsCaught: a bug in the storage node's own code (a
+// node that corrupts its challenge answers, injected through
+// node.Embedding) fails an honest node's challenges; the simulator, which
+// runs that code, says so.
+func TestBrokenNodeCodeIsCaught(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Epochs = 5, 5
+	cfg.Bug = BugCorruptAnswer
+	caught(t, cfg, "failed challenge window")
+}
+
 // caught runs cfg, whose injected bug must break an invariant: the output
 // has a violation, each of wants and the command that replays the run.
 // The same run without the bug must be clean; its summary is returned.
