@@ -135,6 +135,7 @@ type Stats struct {
 	ChallengesFailed      int
 	ChallengesVoid        int // windows in which no answer landed
 	DroppersCaught        int // failed windows of nodes that drop data
+	DroppersEvicted       int // evicted nodes that drop data
 	Evicted               int // nodes the challenges took the weight of
 	LiesCaught            int // peers recovery jobs caught serving false symbols
 	Invalidated           int // blobs marked invalid
@@ -176,6 +177,7 @@ func (s *Stats) add(o Stats) {
 	s.ChallengesVoid += o.ChallengesVoid
 	s.DroppersCaught += o.DroppersCaught
 	s.Evicted += o.Evicted
+	s.DroppersEvicted += o.DroppersEvicted
 	s.LiesCaught += o.LiesCaught
 	s.Invalidated += o.Invalidated
 	s.Reads += o.Reads
@@ -316,9 +318,9 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 			lost++
 		}
 	}
-	fmt.Fprintf(out, "summary: seed %d: %d blobs registered, %d certified, %d lost; %d crashes, %d wipes, %d partitions; %d slivers rebuilt, repair moved %d bytes for %d lost (%s); challenges %d passed, %d failed (%d of droppers), %d nodes evicted; %d lies caught; %d of %d inconsistent blobs invalidated; %d of %d reads failed; %d violations\n",
+	fmt.Fprintf(out, "summary: seed %d: %d blobs registered, %d certified, %d lost; %d crashes, %d wipes, %d partitions; %d slivers rebuilt, repair moved %d bytes for %d lost (%s); challenges %d passed, %d failed (%d of droppers), %d nodes evicted (%d droppers); %d lies caught; %d of %d inconsistent blobs invalidated; %d of %d reads failed; %d violations\n",
 		cfg.Seed, sum.Registered, sum.Certified, lost, sum.Crashes, sum.Wipes, sum.Partitions, sum.RecoveredSlivers, sum.RecoveryBytes, sum.LostBytes,
-		ratio(sum.RecoveryBytes, sum.LostBytes), sum.ChallengesPassed, sum.ChallengesFailed, sum.DroppersCaught, sum.Evicted, sum.LiesCaught,
+		ratio(sum.RecoveryBytes, sum.LostBytes), sum.ChallengesPassed, sum.ChallengesFailed, sum.DroppersCaught, sum.Evicted, sum.DroppersEvicted, sum.LiesCaught,
 		sum.Invalidated, sum.Inconsistent, sum.FailedReads, sum.Reads, sum.Violations)
 	if cfg.Churn > 0 {
 		fmt.Fprintf(out, "churn: %d joined, %d left, %d shards moved in %d epoch changes, synced %d of %d bytes needed (%s), longest change %s\n",
@@ -445,6 +447,9 @@ func (s *Sim) follow() {
 			s.challengeClosed(ev.Window)
 		case control.EventNodeEvicted:
 			s.epochStat.Evicted++
+			if i, ok := s.byKey[*ev.Node]; ok && s.nodes[i].kind == dropper {
+				s.epochStat.DroppersEvicted++
+			}
 		case control.EventBlobInvalid:
 			s.invalidated(*ev.BlobID)
 			s.dropExtensions(*ev.BlobID)

@@ -189,9 +189,9 @@ func TestByzantineFaults(t *testing.T) {
 		if sum.Violations != 0 || strings.Contains(out, "VIOLATION") {
 			t.Errorf("seed %d: %d violations:\n%s", seed, sum.Violations, out)
 		}
-		if sum.LiesCaught == 0 || sum.DroppersCaught == 0 || sum.Evicted != 1 || sum.Invalidated != sum.Inconsistent {
-			t.Errorf("seed %d: %d lies caught, %d dropper failures, %d evicted, %d of %d inconsistent blobs invalidated:\n%s",
-				seed, sum.LiesCaught, sum.DroppersCaught, sum.Evicted, sum.Invalidated, sum.Inconsistent, out)
+		if sum.LiesCaught == 0 || sum.DroppersCaught == 0 || sum.Evicted != 1 || sum.DroppersEvicted != 1 || sum.Invalidated != sum.Inconsistent {
+			t.Errorf("seed %d: %d lies caught, %d dropper failures, %d evicted (%d droppers), %d of %d inconsistent blobs invalidated:\n%s",
+				seed, sum.LiesCaught, sum.DroppersCaught, sum.Evicted, sum.DroppersEvicted, sum.Invalidated, sum.Inconsistent, out)
 		}
 		if sum.ChallengesPassed == 0 || sum.Dropped == 0 || sum.Certified != cfg.Blobs {
 			t.Errorf("seed %d: %d challenges passed, %d messages lost, %d of %d certified:\n%s",
