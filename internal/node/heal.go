@@ -33,7 +33,12 @@ func (n *Node) runBatch(ctx context.Context, batch []recovery.Entry) {
 // concurrently over HTTP.
 func (n *Node) RecoverDue(ctx context.Context, send Transport) []*Batch {
 	var out []*Batch
-	for ctx.Err() == nil {
+	// At most one batch per queued blob: a blob due again at once (queued
+	// anew while its batch ran) waits for the next call.
+	n.rec.mu.Lock()
+	limit := n.rec.sched.Len()
+	n.rec.mu.Unlock()
+	for len(out) < limit && ctx.Err() == nil {
 		n.rec.mu.Lock()
 		batch := n.rec.sched.Next(n.clock())
 		n.rec.mu.Unlock()

@@ -59,8 +59,9 @@ func (v *HealView) owns(shard int) bool {
 }
 
 // Transport sends one round of a job's calls and returns their answers,
-// in order. members[c.Peer] is whom call c goes to; self is true for the
-// node's own index.
+// in order, or nil if it gives up (the node is shutting down).
+// members[c.Peer] is whom call c goes to; self[c.Peer] is true for the
+// node itself.
 type Transport func(calls []recovery.Call, members []control.Member, self []bool) []Answer
 
 // Answer is a peer's answer to one call.
@@ -147,11 +148,11 @@ type Rebuilt struct {
 	store.StoredSliver
 }
 
-// Run recovers one batch at now: the missing slivers of each certified,
-// live blob of the node's shards are rebuilt from its peers through
-// send, and stored; peers that failed are asked last for FailedPenalty,
-// liars not at all for LiarPenalty. A round that returns ok false
-// (shutting down) ends the batch with nothing stored and ok false.
+// Run recovers one batch on the clock now: the missing slivers of each
+// certified, live blob of the node's shards are rebuilt from its peers
+// through send, and stored; peers that failed are asked last for
+// FailedPenalty, liars not at all for LiarPenalty. If send gives up (nil
+// answers), the batch ends with nothing stored and ok false.
 func (h *Healer) Run(now func() time.Time, v *HealView, batch []recovery.Entry, send Transport) (*Batch, bool) {
 	out := &Batch{Outcomes: make([]recovery.Outcome, 0, len(batch))}
 	var wants []recovery.Want
