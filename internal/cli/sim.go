@@ -19,12 +19,14 @@ func newSimCmd(s Streams) *cobra.Command {
 		Use:   "sim",
 		Short: "Simulate a network deterministically, with faults, and check its invariants",
 		Long: `Simulate a Weft network in one process on simulated time: the control plane
-state machine fed by a simulated sequencer, the codec and self-healing, with
-storage nodes (on the node's own Pebble store over a crashable in-memory
-filesystem) and a writer modelled over them. Nodes crash (keeping what their
-store synced) and lose their disks at the given rates (per node per epoch); after
-every simulated instant every certified blob must read back byte-exact and no
-node may have lost a sliver it acknowledged.
+state machine fed by a simulated sequencer, the codec, and storage nodes that
+run the node's own code (its HTTP API for uploads and confirmations, its event
+handling, recovery queue and challenge answers) over its own Pebble store on a
+crashable in-memory filesystem; shard sync around the node's migration puller
+and the writer are modelled. Nodes crash (keeping what their store synced) and
+lose their disks at the given rates (per node per epoch); after every
+simulated instant every certified blob must read back byte-exact and no node
+may have lost a sliver it acknowledged.
 
 Storage challenges run as on the network. --loss and --slow make messages
 between nodes (and the writer) lost or slow, --partitions cuts a few nodes
