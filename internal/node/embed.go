@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
-	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/control/rpc"
 	"github.com/weftnet/weft/internal/store"
 	"github.com/weftnet/weft/redstuff"
 )
@@ -60,17 +58,16 @@ func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.S
 	if codec.Params().N != status.Params.Shards {
 		return nil, fmt.Errorf("node: a codec for %d shards, the control plane has %d", codec.Params().N, status.Params.Shards)
 	}
-	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, ctl: ctl, codec: codec, params: *status.Params, m: newMetrics(), logger: logger, clock: e.Clock,
-		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes),
-		signer: rpc.NewSigner(key)}
+	n := newNode(cfg, key, st, logger, e.Clock)
+	n.ctl, n.codec, n.params = ctl, codec, *status.Params
+	n.invalid = nil // no invalidation loop: the caller invalidates
 	n.spawn = func(f func()) { f() }
 	n.bug = e.Bug
-	n.extend, n.verifySliver = e.Extend, e.VerifySliver
-	if n.extend == nil {
-		n.extend = n.codecExtend
+	if e.Extend != nil {
+		n.extend = e.Extend
 	}
-	if n.verifySliver == nil {
-		n.verifySliver = n.codecVerify
+	if e.VerifySliver != nil {
+		n.verifySliver = e.VerifySliver
 	}
 	if n.cursor, err = st.Cursor(); err != nil {
 		return nil, err

@@ -124,18 +124,9 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, clock: time.Now, done: make(chan struct{}), followed: make(chan struct{}),
-		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: rpc.NewSigner(key)}
+	n := newNode(cfg, key, st, logger, time.Now)
+	n.done, n.followed = make(chan struct{}), make(chan struct{})
 	n.syncDone = n.attestSyncDone
-	n.spawn = func(f func()) {
-		n.bg.Add(1)
-		go func() {
-			defer n.bg.Done()
-			f()
-		}()
-	}
-	n.extend = n.codecExtend
-	n.verifySliver = n.codecVerify
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weft_node_disk_bytes", Help: "Bytes the node's database takes on disk.",
 	}, func() float64 { return float64(st.Usage()) }))
@@ -208,6 +199,23 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 		}
 	}()
 	return n, nil
+}
+
+// newNode is a node over an open store, on the given clock, as Start
+// runs it: background work on goroutines, slivers checked and extended
+// by the codec (set once the node knows its control plane).
+func newNode(cfg *Config, key ed25519.PrivateKey, st *store.Store, logger *log.Logger, clock func() time.Time) *Node {
+	n := &Node{cfg: cfg, key: key, id: control.KeyOf(key), store: st, m: newMetrics(), logger: logger, clock: clock,
+		symSlots: make(chan struct{}, cfg.SymbolConcurrency), inflight: newByteBudget(cfg.MaxInflightBytes), sources: newSourceCache(cfg.SymbolCacheBytes), invalid: make(chan blob.ID, 64), signer: rpc.NewSigner(key)}
+	n.spawn = func(f func()) {
+		n.bg.Add(1)
+		go func() {
+			defer n.bg.Done()
+			f()
+		}()
+	}
+	n.extend, n.verifySliver = n.codecExtend, n.codecVerify
+	return n
 }
 
 // connect dials the control plane, retrying until ctx ends.

@@ -209,7 +209,7 @@ func (n *Node) recoverLoop(ctx context.Context) {
 		n.rec.mu.Unlock()
 		d := time.Hour
 		if ok {
-			d = max(time.Until(wake), time.Millisecond)
+			d = max(wake.Sub(n.clock()), time.Millisecond)
 		}
 		timer.Reset(d)
 		select {

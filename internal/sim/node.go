@@ -599,25 +599,24 @@ var errDown = errors.New("sim: peer down")
 // failed, as the node does; both forgotten at a crash), and stores what
 // it rebuilt. Its calls go over the simulated network to peers answering
 // with recovery.Serve from what they hold. The bytes they move count as
-// recovery, or as shard sync when forSync.
+// recovery, or as shard sync when forSync. The shard sync's model calls
+// it for what the previous owner could not give, in one batch and with
+// peer health of its own; the node's recovery queue runs in recover.
 func (nd *node) heal(forSync bool) {
 	s := nd.s
 	if !nd.up || nd.kind == dropper {
 		return
 	}
 	var batch []recovery.Entry
-	queued := 0
 	for _, id := range sortedIDs(nd.known) {
-		if !nd.known[id].certified || !nd.missing(id) {
-			continue
+		if nd.known[id].certified && nd.missing(id) {
+			batch = append(batch, recovery.Entry{ID: id})
 		}
-		batch = append(batch, recovery.Entry{ID: id})
-		queued++
 	}
 	if len(batch) == 0 {
 		return
 	}
-	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, queued)
+	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, len(batch))
 	view, err := s.healView(nd)
 	if err != nil {
 		s.fail(err)
