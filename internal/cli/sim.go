@@ -20,10 +20,10 @@ func newSimCmd(s Streams) *cobra.Command {
 		Short: "Simulate a network deterministically, with faults, and check its invariants",
 		Long: `Simulate a Weft network in one process on simulated time: the control plane
 state machine fed by a simulated sequencer, the codec, and storage nodes that
-run the node's own code (its HTTP API for uploads and confirmations, its event
-handling, recovery queue and challenge answers) over its own Pebble store on a
-crashable in-memory filesystem; shard sync around the node's migration puller
-and the writer are modelled. Nodes crash (keeping what their store synced) and
+run the node's own code (its HTTP API for uploads, confirmations and shard
+sync requests, its event handling, recovery queue, shard sync and challenge
+answers) over its own Pebble store on a crashable in-memory filesystem; the
+writer, the scrub and recovery serving are modelled. Nodes crash (keeping what their store synced) and
 lose their disks at the given rates (per node per epoch); after every
 simulated instant every certified blob must read back byte-exact and no node
 may have lost a sliver it acknowledged.
@@ -74,6 +74,7 @@ and prints the command that replays it.`,
 	f.IntVar(&cfg.MaxBlobSize, "max-blob-size", cfg.MaxBlobSize, "largest blob, bytes")
 	f.Float64Var(&cfg.CrashRate, "crash-rate", cfg.CrashRate, "crashes per node per epoch")
 	f.Float64Var(&cfg.WipeRate, "wipe-rate", cfg.WipeRate, "disk wipes per node per epoch")
+	f.Float64Var(&cfg.RotRate, "rot-rate", cfg.RotRate, "bit rot per node per epoch: a byte flips in one stored sliver, for the node's scrub to find")
 	f.Float64Var(&cfg.Churn, "churn", cfg.Churn, "members worth this fraction of f shards leave each epoch and as many nodes join (0: a fixed committee)")
 	f.Float64Var(&cfg.Loss, "loss", cfg.Loss, "chance that a message between nodes, or between the writer and a node, is lost")
 	f.Float64Var(&cfg.Slow, "slow", cfg.Slow, "chance that such a message is slow (a call misses its deadline; an upload arrives 1-3 s late)")

@@ -145,7 +145,7 @@ func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry, send Tr
 	for _, id := range out.Corrupt {
 		n.logger.Printf("node: recovery: this node's own slivers of blob %v failed their proofs; checking them", id)
 		if b, err := n.store.Blob(id); err == nil {
-			if err := n.checkBlob(ctx, b, func(int64) error { return nil }); err != nil {
+			if _, err := n.checkBlob(ctx, b, func(int64) error { return nil }); err != nil {
 				n.logger.Printf("node: checking blob %v: %v", id, err)
 			}
 		}

@@ -69,6 +69,10 @@ type Node struct {
 	// simulator's, which checks each distinct sliver once.
 	verifySliver func(id blob.ID, length uint64, sl *blob.Sliver, pc *blob.PairCommitment) error
 	bug          string // an injected bug (Embedding.Bug), for the simulator's tests
+	// post sends a request body to a peer's URL and returns its answer of
+	// at most limit bytes (any status but 200 is an error): over HTTP, or
+	// over the simulator's network.
+	post func(ctx context.Context, url string, body []byte, limit int64, timeout time.Duration) ([]byte, error)
 
 	mu        sync.RWMutex
 	epoch     uint64
@@ -214,7 +218,7 @@ func newNode(cfg *Config, key ed25519.PrivateKey, st *store.Store, logger *log.L
 			f()
 		}()
 	}
-	n.extend, n.verifySliver = n.codecExtend, n.codecVerify
+	n.extend, n.verifySliver, n.post = n.codecExtend, n.codecVerify, n.httpPost
 	return n
 }
 

@@ -22,7 +22,7 @@ func TestPeerCallsDoNotFollowRedirects(t *testing.T) {
 			http.Redirect(w, r, other.URL+r.URL.Path, code)
 		}))
 		n := &Node{rec: &recoveryState{httpc: newPeerClient()}}
-		_, err := n.post(context.Background(), peer.URL+"/v1/symbols", []byte("request"), 1<<20, 5*time.Second)
+		_, err := n.httpPost(context.Background(), peer.URL+"/v1/symbols", []byte("request"), 1<<20, 5*time.Second)
 		peer.Close()
 		if err == nil {
 			t.Errorf("redirect %d: no error", code)

@@ -55,9 +55,10 @@ func (n *Node) call(ctx context.Context, self bool, m control.Member, req *recov
 	return recovery.DecodeResponse(req, body)
 }
 
-// post sends body to a peer and returns its answer, of at most limit
-// bytes; any status but 200 is an error carrying the peer's message.
-func (n *Node) post(ctx context.Context, url string, body []byte, limit int64, timeout time.Duration) ([]byte, error) {
+// httpPost sends body to a peer over HTTP and returns its answer, of at
+// most limit bytes; any status but 200 is an error carrying the peer's
+// message. It is the node's post unless its embedding gives another.
+func (n *Node) httpPost(ctx context.Context, url string, body []byte, limit int64, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))

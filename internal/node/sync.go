@@ -48,6 +48,7 @@ type syncState struct {
 	shards     map[int]*migration.Progress   // gained (until ready) and given-up shards
 	reported   uint64                        // the last epoch reported synced
 	committees map[uint64]*control.Committee // by epoch (immutable once made)
+	puller     *migration.Puller             // the gained shard being worked on, between steps
 	wake       chan struct{}
 	// attested holds, per epoch, the members that attested EpochSyncDone
 	// (seen since start: after a restart a given-up shard waits for a
@@ -182,6 +183,20 @@ func (n *Node) planEpoch(ctx context.Context, com *control.Committee) error {
 		}
 	}
 	plan := migration.PlanFor(n.id, prev, com, n.params.Shards)
+	if err := n.putPlan(com, plan); err != nil {
+		return err
+	}
+	if len(plan.Gained) > 0 || len(plan.GivenUp) > 0 {
+		n.logger.Printf("node: epoch %d: gained shards %v, gave up %v", com.Epoch, gainedShards(plan.Gained), plan.GivenUp)
+	}
+	n.pokeSync()
+	n.shardGauges()
+	return nil
+}
+
+// putPlan records the shard states an epoch change's plan leads to, in
+// the store and in memory.
+func (n *Node) putPlan(com *control.Committee, plan migration.Plan) error {
 	n.mig.mu.Lock()
 	defer n.mig.mu.Unlock()
 	next := maps.Clone(n.mig.shards)
@@ -238,11 +253,6 @@ func (n *Node) planEpoch(ctx context.Context, com *control.Committee) error {
 		return err
 	}
 	n.mig.shards, n.mig.planned = next, com.Epoch
-	if len(plan.Gained) > 0 || len(plan.GivenUp) > 0 {
-		n.logger.Printf("node: epoch %d: gained shards %v, gave up %v", com.Epoch, gainedShards(plan.Gained), plan.GivenUp)
-	}
-	n.pokeSync()
-	go n.shardGauges()
 	return nil
 }
 
@@ -309,49 +319,157 @@ func (n *Node) saveProgress(p migration.Progress) (bool, error) {
 	return true, nil
 }
 
-// syncLoop works on gained shards, one at a time, until ctx ends, and
-// reports each epoch change synced once every gained shard is ready.
+// syncLoop works on gained shards, a step at a time (StepSync), until
+// ctx ends.
 func (n *Node) syncLoop(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		n.mig.mu.Lock()
-		var work *migration.Progress
-		for _, s := range slices.Sorted(maps.Keys(n.mig.shards)) {
-			if p := n.mig.shards[s]; p.State == migration.Syncing || p.State == migration.Recovering {
-				c := *p
-				work = &c
-				break
-			}
-		}
-		planned, reported := n.mig.planned, n.mig.reported
-		n.mig.mu.Unlock()
-		var err error
+		st, err := n.StepSync(ctx)
 		switch {
-		case work != nil:
-			err = n.syncShard(ctx, work)
-		case planned > reported:
-			if err = n.reportSyncDone(ctx, planned); err == nil {
-				n.mig.mu.Lock()
-				n.mig.reported = max(n.mig.reported, planned)
-				n.mig.mu.Unlock()
-				n.logger.Printf("node: epoch %d: every gained shard is ready", planned)
-				continue
-			}
-		default:
+		case ctx.Err() != nil:
+		case err != nil:
+			n.logger.Printf("node: shard sync: %v (retrying in %v)", err, backoff)
+			wait(ctx, backoff)
+			backoff = min(2*backoff, 30*time.Second)
+		case st.Idle:
+			backoff = time.Second
 			select {
 			case <-ctx.Done():
 			case <-n.mig.wake:
 			}
-			continue
+		default:
+			backoff = time.Second
+			if !st.Wake.IsZero() {
+				wait(ctx, st.Wake.Sub(n.clock()))
+			}
 		}
-		if err != nil && ctx.Err() == nil {
-			n.logger.Printf("node: shard sync: %v (retrying in %v)", err, backoff)
-			wait(ctx, backoff)
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
 	}
+}
+
+// SyncStepped is what one step of shard sync did and when the next is due.
+type SyncStepped struct {
+	// Idle: no gained shard to work on and the last planned epoch change
+	// reported; the next plan (an EpochChanged event) brings more work.
+	Idle bool
+	// Wake is when to step again; zero means at once.
+	Wake time.Time
+	// Stored lists the slivers the step pulled from a previous owner and
+	// stored.
+	Stored []Rebuilt
+}
+
+// StepSync does one step of the node's shard sync: for the first gained
+// shard still syncing or recovering, one page of live blobs (pulled from
+// the previous owner, or handed to the recovery queue) or one check pass;
+// or, once every gained shard is ready, the report of the epoch change
+// (EpochSyncDone). Progress is persisted after each page, so a restarted
+// node goes on from there. The node's sync loop calls it in turn; the
+// simulator calls it on its own clock.
+func (n *Node) StepSync(ctx context.Context) (SyncStepped, error) {
+	n.mig.mu.Lock()
+	var work *migration.Progress
+	for _, s := range slices.Sorted(maps.Keys(n.mig.shards)) {
+		if p := n.mig.shards[s]; p.State == migration.Syncing || p.State == migration.Recovering {
+			c := *p
+			work = &c
+			break
+		}
+	}
+	planned, reported := n.mig.planned, n.mig.reported
+	u := n.mig.puller
+	n.mig.mu.Unlock()
+	switch {
+	case work == nil && planned > reported:
+		if err := n.reportSyncDone(ctx, planned); err != nil {
+			return SyncStepped{}, err
+		}
+		n.mig.mu.Lock()
+		n.mig.reported = max(n.mig.reported, planned)
+		n.mig.mu.Unlock()
+		n.logger.Printf("node: epoch %d: every gained shard is ready", planned)
+		return SyncStepped{}, nil
+	case work == nil:
+		return SyncStepped{Idle: true}, nil
+	case n.bug == BugAttestUnsynced:
+		work.State, work.Checking, work.Cursor = migration.Ready, false, nil
+		_, err := n.saveProgress(*work)
+		return SyncStepped{}, err
+	}
+	if u == nil || u.Progress().Shard != work.Shard || u.Progress().Epoch != work.Epoch {
+		u = migration.NewPuller(n.codec, migration.Config{
+			BatchBlobs: n.cfg.SyncBatchBlobs, BatchBytes: n.cfg.SyncBatchBytes,
+			MaxFailures: n.cfg.SyncRetries, Backoff: time.Duration(n.cfg.SyncBackoff), VerifySliver: n.verifySliver,
+		}, *work)
+	}
+	st, keep, err := n.syncPage(ctx, u)
+	n.mig.mu.Lock()
+	if keep && err == nil {
+		n.mig.puller = u
+	} else {
+		n.mig.puller = nil // started again from the persisted progress
+	}
+	n.mig.mu.Unlock()
+	return st, err
+}
+
+// syncPage does one step of a gained shard's puller; keep says whether
+// the puller goes on (its shard neither ready nor replaced by a newer
+// plan).
+func (n *Node) syncPage(ctx context.Context, u *migration.Puller) (st SyncStepped, keep bool, err error) {
+	pr := u.Progress()
+	reason := fmt.Sprintf("epoch %d: shard %d gained", pr.Epoch, pr.Shard)
+	switch {
+	case pr.State == migration.Ready:
+		return st, false, nil
+	case pr.Checking:
+		missing, err := n.checkShard(ctx, pr.Shard, reason)
+		if err != nil {
+			return st, false, err
+		}
+		ready := u.Checked(missing)
+		if ok, err := n.saveProgress(u.Progress()); !ok || err != nil {
+			return st, false, err
+		}
+		if ready {
+			n.logger.Printf("node: shard %d is ready (%d pairs pulled from %s, %d blobs recovered)", pr.Shard, pr.Pulled, pr.FromName, pr.ToRecovery)
+			n.shardGauges()
+			return st, false, nil
+		}
+		st.Wake = n.clock().Add(syncCheckEvery)
+		return st, true, nil
+	}
+	page, err := n.livePage(ctx, pr.Cursor, n.cfg.SyncBatchBlobs)
+	if err != nil {
+		return st, false, err
+	}
+	if len(page) == 0 {
+		u.EndOfBlobs()
+	} else if pr.State == migration.Recovering {
+		for _, b := range page {
+			if b.Certified {
+				if err := n.enqueueLive(ctx, b, reason+": previous owner unreachable"); err != nil {
+					return st, false, err
+				}
+			}
+		}
+		u.Enqueued(page)
+	} else {
+		retry, err := n.pullBatch(ctx, u, page, reason, &st.Stored)
+		if err != nil {
+			return st, false, err
+		}
+		if !retry.IsZero() {
+			st.Wake = retry
+			return st, true, nil
+		}
+	}
+	// The synced write of the progress also makes the queue entries and
+	// pairs written before it durable.
+	if ok, err := n.saveProgress(u.Progress()); !ok || err != nil {
+		return st, false, err
+	}
+	n.shardGauges()
+	return st, true, nil
 }
 
 // reportSyncDone tells the control plane that every shard this node
@@ -361,7 +479,7 @@ func (n *Node) reportSyncDone(ctx context.Context, epoch uint64) error {
 	n.mig.mu.Lock()
 	fn := n.syncDone
 	n.mig.mu.Unlock()
-	if fn == nil {
+	if fn == nil || n.bug == BugNeverAttest {
 		return nil
 	}
 	return fn(ctx, epoch)
@@ -391,71 +509,6 @@ func wait(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// syncShard runs one gained shard until it is ready, its state is
-// replaced by a newer plan, or ctx ends.
-func (n *Node) syncShard(ctx context.Context, p *migration.Progress) error {
-	u := migration.NewPuller(n.codec, migration.Config{
-		BatchBlobs: n.cfg.SyncBatchBlobs, BatchBytes: n.cfg.SyncBatchBytes,
-		MaxFailures: n.cfg.SyncRetries, Backoff: time.Duration(n.cfg.SyncBackoff),
-	}, *p)
-	reason := fmt.Sprintf("epoch %d: shard %d gained", p.Epoch, p.Shard)
-	for ctx.Err() == nil {
-		pr := u.Progress()
-		switch {
-		case pr.State == migration.Ready:
-			return nil
-		case pr.Checking:
-			missing, err := n.checkShard(ctx, pr.Shard, reason)
-			if err != nil {
-				return err
-			}
-			ready := u.Checked(missing)
-			if ok, err := n.saveProgress(u.Progress()); !ok || err != nil {
-				return err
-			}
-			if ready {
-				n.logger.Printf("node: shard %d is ready (%d pairs pulled from %s, %d blobs recovered)", pr.Shard, pr.Pulled, pr.FromName, pr.ToRecovery)
-				n.shardGauges()
-				return nil
-			}
-			wait(ctx, syncCheckEvery)
-			continue
-		}
-		page, err := n.livePage(ctx, pr.Cursor, n.cfg.SyncBatchBlobs)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			u.EndOfBlobs()
-		} else if pr.State == migration.Recovering {
-			for _, b := range page {
-				if b.Certified {
-					if err := n.enqueueLive(ctx, b, reason+": previous owner unreachable"); err != nil {
-						return err
-					}
-				}
-			}
-			u.Enqueued(page)
-		} else {
-			retry, err := n.pullBatch(ctx, u, page, reason)
-			if err != nil {
-				return err
-			}
-			if !retry.IsZero() {
-				wait(ctx, time.Until(retry))
-				continue
-			}
-		}
-		// The synced write of the progress also makes the queue entries
-		// written before it durable.
-		if ok, err := n.saveProgress(u.Progress()); !ok || err != nil {
-			return err
-		}
-		n.shardGauges()
-	}
-	return ctx.Err()
 }
 
 // livePage returns a page of the control plane's live blobs after a
@@ -497,13 +550,26 @@ func (n *Node) enqueueLive(ctx context.Context, b migration.Blob, reason string)
 // pullBatch asks the previous owner for the next batch of a page, stores
 // what verifies and queues the rest for recovery. It returns when to
 // retry if the call failed and may be retried.
-func (n *Node) pullBatch(ctx context.Context, u *migration.Puller, page []migration.Blob, reason string) (time.Time, error) {
+func (n *Node) pullBatch(ctx context.Context, u *migration.Puller, page []migration.Blob, reason string, stored *[]Rebuilt) (time.Time, error) {
 	pr := u.Progress()
 	b := u.Next(page, func(bl migration.Blob) bool { return n.holdsPair(bl.ID, pr.Shard) })
 	u.Seen(len(page))
+	// The previous owner refuses the blobs of an open challenge window
+	// (the blackout, DESIGN §11), which this node samples alike: a batch
+	// that holds one waits for the window to close, and is no failure of
+	// the previous owner.
+	var dark time.Duration
+	for _, bl := range b.Ask {
+		if d, ok := n.blackedOut(bl.ID); ok {
+			dark = max(dark, d)
+		}
+	}
+	if dark > 0 {
+		return n.clock().Add(dark), nil
+	}
 	var out migration.Outcome
 	if len(b.Ask) == 0 {
-		out = u.Deliver(b, &migration.Response{}, 0, nil, time.Now())
+		out = u.Deliver(b, &migration.Response{}, 0, nil, n.clock())
 	} else {
 		req := u.Request(b)
 		req.Sign(n.params.NetworkID, n.key)
@@ -514,7 +580,7 @@ func (n *Node) pullBatch(ctx context.Context, u *migration.Puller, page []migrat
 		if err != nil {
 			n.logger.Printf("node: shard %d: pairs from %s: %v", pr.Shard, pr.FromName, err)
 		}
-		out = u.Deliver(b, resp, size, err, time.Now())
+		out = u.Deliver(b, resp, size, err, n.clock())
 	}
 	n.m.syncSlivers.WithLabelValues("verified_failed").Add(float64(out.Rejected))
 	n.m.syncSlivers.WithLabelValues("missing").Add(float64(out.Missing))
@@ -529,8 +595,14 @@ func (n *Node) pullBatch(ctx context.Context, u *migration.Puller, page []migrat
 		n.logger.Printf("node: shard %d: previous owner %s served %d slivers that fail verification", pr.Shard, pr.FromName, out.Rejected)
 	}
 	for i := range out.Store {
-		if err := n.storePulled(ctx, pr.Shard, &out.Store[i]); err != nil {
+		ok, err := n.storePulled(ctx, pr.Shard, &out.Store[i])
+		if err != nil {
 			return time.Time{}, err
+		}
+		if p := &out.Store[i]; ok {
+			pc := p.Commitment
+			*stored = append(*stored, Rebuilt{p.ID, store.StoredSliver{Pair: pc.Pair, Sliver: &p.Primary, Commitment: &pc}},
+				Rebuilt{p.ID, store.StoredSliver{Pair: pc.Pair, Sliver: &p.Secondary, Commitment: &pc}})
 		}
 	}
 	for _, bl := range out.Recover {
@@ -559,31 +631,31 @@ func (n *Node) pullCall(ctx context.Context, pr migration.Progress, req *migrati
 }
 
 // storePulled stores a verified pair if the blob is still live and the
-// shard still this node's.
-func (n *Node) storePulled(ctx context.Context, shard int, p *migration.Pair) error {
+// shard still this node's, and says whether it did.
+func (n *Node) storePulled(ctx context.Context, shard int, p *migration.Pair) (bool, error) {
 	n.gc.RLock()
 	defer n.gc.RUnlock()
 	rec, status, err := n.blobInfo(ctx, p.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if status != control.StatusCertified && status != control.StatusRegistered {
-		return nil
+		return false, nil
 	}
 	if _, ok := n.owns(rec.ID, int(p.Commitment.Pair)); !ok {
-		return nil
+		return false, nil
 	}
 	pc := p.Commitment
 	if err := n.store.PutSlivers(p.ID, []store.StoredSliver{
 		{Pair: pc.Pair, Sliver: &p.Primary, Commitment: &pc},
 		{Pair: pc.Pair, Sliver: &p.Secondary, Commitment: &pc},
 	}); err != nil {
-		return err
+		return false, err
 	}
 	n.m.syncSlivers.WithLabelValues("stored").Add(2)
 	n.m.stored.Add(2)
 	n.m.storedBytes.Add(float64(len(p.Primary.Data) + len(p.Secondary.Data)))
-	return nil
+	return true, nil
 }
 
 // checkShard passes over every live certified blob, queues for recovery

@@ -1,15 +1,19 @@
 package sim
 
 import (
-	"errors"
+	"bytes"
+	"context"
 	"fmt"
+	"maps"
+	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/migration"
-	storage "github.com/weftnet/weft/internal/node"
 )
 
 // weight is how many shards' worth of data a fault of the node puts at
@@ -73,22 +77,17 @@ func (s *Sim) committee() error {
 			if was && !is {
 				s.epochStat.Left++
 			}
-			nd.plan = migration.PlanFor(nd.pub, s.com, com, s.cfg.Shards)
 			nd.gained = nil
-			for _, g := range nd.plan.Gained {
+			for _, g := range migration.PlanFor(nd.pub, s.com, com, s.cfg.Shards).Gained {
 				nd.gained = append(nd.gained, g.Shard)
 			}
-			for _, sh := range nd.plan.GivenUp {
-				if !slices.Contains(nd.old, sh) {
-					nd.old = append(nd.old, sh)
-				}
-			}
-			nd.old = slices.DeleteFunc(nd.old, func(sh int) bool { return slices.Contains(shards[i], sh) })
-			slices.Sort(nd.old)
 		}
 	}
 	for i, nd := range s.nodes {
 		nd.shards = shards[i]
+		for _, sh := range nd.shards {
+			nd.held[sh] = true
+		}
 	}
 	if s.com == nil || s.com.Epoch != com.Epoch {
 		s.prevCom = s.com
@@ -97,42 +96,39 @@ func (s *Sim) committee() error {
 	return nil
 }
 
-// healView is a node's state as its Healer needs it.
-func (s *Sim) healView(nd *node) (*storage.HealView, error) {
-	if s.com == nil {
-		return nil, fmt.Errorf("sim: no committee yet")
-	}
-	return &storage.HealView{Self: nd.pub, Epoch: nd.epoch, Shards: nd.shards, Committee: s.com, Previous: s.prevCom}, nil
-}
-
-// epochChanged starts the sync of an epoch change that moved shards:
-// every member syncs what it gained (perhaps nothing) and attests it.
-// Blobs being uploaded go again to the new owners.
+// epochChanged notes the start of an epoch change that moved shards:
+// each member's storage node plans it when it applies the event and
+// syncs what it gained (StepSync); a dropper attests at once without
+// syncing. Blobs being uploaded go again to the new owners.
 func (s *Sim) epochChanged(ev control.Event) {
 	if s.changePending {
 		s.violation(fmt.Sprintf("done %d", s.epoch-1), "the change to epoch %d was not done before epoch %d began", s.epoch-1, s.epoch)
 	}
 	s.changePending = false
-	s.attested = map[int]bool{}
 	for _, nd := range s.nodes {
-		nd.attested, nd.attestPend = false, false
+		nd.attested = false
 	}
 	if ev.EpochState != control.EpochSyncing {
 		return
 	}
 	s.changePending, s.changeStart = true, s.now
 	s.epochStat.EpochChanges++
+	s.changeBlobs = nil
+	for _, b := range s.w.blobs {
+		if b.certified && !b.invalid {
+			s.changeBlobs = append(s.changeBlobs, b.id)
+		}
+	}
+	slices.SortFunc(s.changeBlobs, compareIDs)
 	for _, nd := range s.nodes {
 		if len(nd.shards) == 0 {
 			continue
 		}
-		nd.syncEpoch, nd.counted = ev.Epoch, map[pairKey]bool{}
-		epoch, gen := ev.Epoch, nd.gen
-		s.after(time.Duration(500+s.rng.IntN(1000))*time.Millisecond, func() {
-			if nd.gen == gen {
-				nd.sync(epoch)
-			}
-		})
+		nd.syncEpoch = ev.Epoch
+		s.epochStat.NeededBytes += nd.neededBytes()
+		if nd.kind == dropper && nd.up {
+			s.submit(nd.key, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: ev.Epoch}}, nil)
+		}
 	}
 	for _, b := range s.w.blobs {
 		if b.uploading && !b.certified && !b.certPend {
@@ -141,15 +137,48 @@ func (s *Sim) epochChanged(ev control.Event) {
 	}
 }
 
-// epochDone ends the current change: the time it took is the row's, and
-// previous owners drop what their successors attested.
+// neededBytes is the size of the pairs of certified blobs on the shards
+// the node gained that it does not hold.
+func (nd *node) neededBytes() int64 {
+	var n int64
+	for _, id := range sortedIDs(nd.known) {
+		if !nd.known[id].certified {
+			continue
+		}
+		for _, sh := range nd.gained {
+			if pair := nd.s.p.PairAt(id, sh); !nd.pairs[id][pair].complete() {
+				n += nd.s.pairBytes(id, pair)
+			}
+		}
+	}
+	return n
+}
+
+// attestedSync: the node's EpochSyncDone for the current change is in a
+// block. The node claims every pair of its gained shards of the blobs
+// certified before the change began: the simulator holds it to them, as
+// acknowledged, until a wipe or the shard moves on.
+func (nd *node) attestedSync() {
+	nd.attested = true
+	for _, id := range nd.s.changeBlobs {
+		if k := nd.known[id]; k == nil || !k.certified {
+			continue
+		}
+		for _, sh := range nd.gained {
+			nd.acked[pairKey{id, nd.s.p.PairAt(id, sh)}] = true
+		}
+	}
+}
+
+// epochDone ends the current change: the time it took is the row's.
+// Previous owners drop what they gave up themselves, as they apply the
+// event (followShards).
 func (s *Sim) epochDone(epoch uint64) {
 	if epoch != s.epoch || !s.changePending {
 		return
 	}
 	s.changePending = false
 	s.epochStat.DoneIn = s.now - s.changeStart
-	s.dropOld()
 }
 
 // changeBound is how long an epoch change may take to be done.
@@ -162,23 +191,24 @@ func (s *Sim) checkChange() {
 	}
 }
 
-// dropOld: once the change is done, a previous owner drops each shard
-// it gave up whose new owner attested its sync.
-func (s *Sim) dropOld() {
-	if s.changePending {
+// followShards brings the storage node's given-up shards, still served
+// read-only, into the simulator's view: those the node dropped (its
+// change done and their new owners attested, perhaps while it caught up
+// after a restart) leave the view too. A node that left and serves
+// nothing more shuts down.
+func (nd *node) followShards() {
+	if nd.core == nil {
 		return
 	}
-	for _, nd := range s.nodes {
-		nd.old = slices.DeleteFunc(nd.old, func(sh int) bool {
-			if !s.attested[s.owner[sh]] {
-				return false
-			}
+	nd.old = nd.core.ReadOnlyShards()
+	for _, sh := range slices.Sorted(maps.Keys(nd.held)) {
+		if !slices.Contains(nd.old, sh) && !slices.Contains(nd.shards, sh) {
 			nd.drop(sh)
-			return true
-		})
-		if nd.leaving && len(nd.shards) == 0 && len(nd.old) == 0 && !nd.gone {
-			nd.retire()
+			delete(nd.held, sh)
 		}
+	}
+	if nd.leaving && len(nd.shards) == 0 && len(nd.old) == 0 && !nd.gone {
+		nd.retire()
 	}
 }
 
@@ -187,12 +217,12 @@ func (nd *node) retire() {
 	nd.gone, nd.up = true, false
 	nd.gen++
 	nd.storeErr(nd.st.Close())
-	nd.st, nd.disk, nd.core, nd.handler, nd.healer = nil, nil, nil, nil, nil
+	nd.st, nd.disk, nd.core, nd.handler = nil, nil, nil, nil
 	nd.pairs, nd.known, nd.acked, nd.lost = map[blob.ID]map[int]*pairState{}, map[blob.ID]*known{}, map[pairKey]bool{}, map[pairKey]bool{}
 }
 
-// drop forgets the node's pairs of a shard it no longer owns; what it
-// acknowledged of them is now its successor's to keep.
+// drop forgets the node's pairs of a shard the storage node dropped;
+// what it acknowledged of them is now its successor's to keep.
 func (nd *node) drop(sh int) {
 	for _, id := range sortedIDs(nd.pairs) {
 		pair := nd.s.p.PairAt(id, sh)
@@ -200,182 +230,120 @@ func (nd *node) drop(sh int) {
 			delete(nd.pairs[id], pair)
 			nd.s.dirty[id] = true
 			nd.removed = true
-			nd.storeErr(nd.st.DeletePairs(id, []uint32{uint32(pair)}))
 		}
 		delete(nd.acked, pairKey{id, pair})
 		delete(nd.lost, pairKey{id, pair})
 	}
 }
 
-// sync runs a migration.Puller for each shard the node gained, for
-// every certified blob: requests signed by the node go to the shard's
-// previous owner, which answers from what it holds, through the sync wire
-// format. What the previous owner cannot give (down, wiped, no pair) the
-// node rebuilds with a recovery job. It attests once what it fetched is
-// synced to its disk.
-func (nd *node) sync(epoch uint64) {
+// syncStepDelay is the least simulated time between two shard sync
+// steps of a node: a page's round trip.
+const syncStepDelay = 20 * time.Millisecond
+
+// wakeSync arranges for the node's next shard sync step in d.
+func (nd *node) wakeSync(d time.Duration) {
 	s := nd.s
-	if !nd.up || epoch != nd.syncEpoch || epoch != s.epoch || nd.attested || nd.attestPend {
+	if !nd.up || nd.gone || nd.kind == dropper || nd.core == nil {
 		return
 	}
-	if s.cfg.Bug == BugAttestUnsynced || nd.kind == dropper {
-		nd.attest(epoch)
-		return
+	when := s.now + d
+	if nd.syncAt >= 0 && nd.syncAt <= when {
+		return // a step comes sooner
 	}
-	var page []migration.Blob
-	for _, id := range sortedIDs(nd.known) {
-		k := nd.known[id]
-		page = append(page, migration.Blob{ID: id, Length: k.length, Certified: k.certified})
-		if !k.certified {
-			continue
-		}
-		for _, sh := range nd.gained {
-			pair := s.p.PairAt(id, sh)
-			if k := (pairKey{id, pair}); !nd.counted[k] && !nd.pairs[id][pair].complete() {
-				nd.counted[k] = true
-				s.epochStat.NeededBytes += s.pairBytes(id, pair)
-			}
-		}
-	}
-	short := false
-	for _, g := range nd.plan.Gained {
-		if !g.HasFrom {
-			short = true
-			continue
-		}
-		src := s.nodes[s.byKey[g.From.Key]]
-		u := migration.NewPuller(s.codec, migration.Config{BatchBlobs: 16, BatchBytes: 256 << 10, MaxFailures: 1, VerifySliver: s.verifySliver},
-			migration.Progress{Epoch: epoch, Shard: g.Shard, State: migration.Syncing, From: g.From.Key})
-		held := func(b migration.Blob) bool { return nd.pairs[b.ID][u.Pair(b.ID)].complete() }
-		for rest := page; ; {
-			b := u.Next(rest, held)
-			if b == nil {
-				break
-			}
-			rest = rest[b.Covered:]
-			if len(b.Ask) == 0 {
-				continue
-			}
-			out, err := nd.pull(u, b, src)
-			if err != nil {
-				s.fail(err)
-				return
-			}
-			for _, p := range out.Store {
-				pc := p.Commitment
-				nd.put(p.ID, u.Pair(p.ID), &p.Primary, &pc)
-				nd.put(p.ID, u.Pair(p.ID), &p.Secondary, &pc)
-			}
-			if len(out.Recover) > 0 || out.Retry {
-				short = true
-			}
-			if out.GaveUp || out.Retry {
-				break
-			}
-		}
-	}
-	if short {
-		nd.heal(true)
-	}
+	nd.syncAt = when
 	gen := nd.gen
-	s.after(syncInterval+time.Millisecond, func() {
-		if nd.gen == gen {
-			nd.attest(epoch)
+	s.after(d, func() {
+		if nd.gen == gen && nd.syncAt == when {
+			nd.syncAt = -1
+			nd.stepSync()
 		}
 	})
 }
 
-// pull sends one batch's request to the previous owner src and delivers
-// its answer to the puller. The previous owner serves the pairs it holds
-// of a shard it owns or gave up to a request signed by the shard's new
-// owner.
-func (nd *node) pull(u *migration.Puller, b *migration.Batch, src *node) (migration.Outcome, error) {
+// stepSync runs one step of the storage node's shard sync (StepSync):
+// a page pulled from a previous owner through Embedding.Post, handed to
+// the recovery queue, a check pass, or the EpochSyncDone report.
+func (nd *node) stepSync() {
 	s := nd.s
-	now := t0.Add(s.now)
-	req := u.Request(b)
-	req.Sign(networkID, nd.key)
-	raw, err := req.MarshalBinary()
+	if !nd.up || nd.kind == dropper || nd.core == nil {
+		return
+	}
+	st, err := nd.core.StepSync(context.Background())
 	if err != nil {
-		return migration.Outcome{}, err
+		s.fail(fmt.Errorf("%s: shard sync: %w", nd.name, err))
+		return
 	}
-	if !src.up {
-		return u.Deliver(b, nil, 0, errDown, now), nil
+	for _, it := range st.Stored {
+		nd.remember(it.ID, int(it.Pair), it.Sliver, it.Commitment)
 	}
-	if err := s.call(nd.i, src.i); err != nil {
-		return u.Deliver(b, nil, 0, err, now), nil
+	nd.wakeRecovery()
+	if st.Idle {
+		return
 	}
-	got, err := migration.DecodeRequest(raw)
-	if err != nil {
-		return migration.Outcome{}, err
+	d := syncStepDelay
+	if !st.Wake.IsZero() {
+		d = max(d, st.Wake.Sub(t0)-s.now)
 	}
-	sh := int(got.Shard)
-	if !got.Verify(networkID, nd.pub[:]) || s.owner[sh] != nd.i || !slices.Contains(src.old, sh) && !slices.Contains(src.shards, sh) {
-		return migration.Outcome{}, fmt.Errorf("%s: a sync request for shard %d from %s is refused", src.name, sh, nd.name)
-	}
-	resp := &migration.Response{Items: make([]migration.Item, len(got.IDs))}
-	for i, id := range got.IDs {
-		it := &resp.Items[i]
-		it.Status = migration.NotLive
-		if src.known[id] == nil {
-			continue
-		}
-		it.Status = migration.NotHeld
-		if st := src.pairs[id][s.p.PairAt(id, sh)]; st.complete() && st.pc != nil {
-			it.Status, it.Commitment, it.Primary, it.Secondary = migration.Present, *st.pc, *st.sl[blob.Primary], *st.sl[blob.Secondary]
-			if src.kind == liar {
-				it.Primary.Data = s.lie(it.Primary.Data)
-			}
-		}
-	}
-	body, err := resp.MarshalBinary()
-	if err != nil {
-		return migration.Outcome{}, err
-	}
-	n := int64(len(raw) + len(body))
-	s.epochStat.SyncBytes += n
-	dec, err := migration.DecodeResponse(body, len(got.IDs))
-	return u.Deliver(b, dec, n, err, now), nil
+	nd.wakeSync(d)
 }
 
-// attest submits EpochSyncDone once every gained pair of a certified
-// blob is stored and synced; else it syncs again. An attestation
-// acknowledges those pairs: the node may lose them only to a disk wipe.
-func (nd *node) attest(epoch uint64) {
+// post carries the storage node's calls to peers (Embedding.Post) over
+// the simulated network: the peer's own storage node answers through its
+// HTTP API (a shard sync request: its serveSync). A liar flips a byte of
+// every primary sliver it serves.
+func (nd *node) post(_ context.Context, url string, body []byte, limit int64, _ time.Duration) ([]byte, error) {
 	s := nd.s
-	if !nd.up || epoch != nd.syncEpoch || epoch != s.epoch || nd.attested || nd.attestPend {
-		return
+	rest, _ := strings.CutPrefix(url, "http://")
+	host, path, _ := strings.Cut(rest, "/")
+	name, _, _ := strings.Cut(host, ".")
+	i, err := strconv.Atoi(strings.TrimPrefix(name, "node"))
+	if err != nil || i < 0 || i >= len(s.nodes) || s.nodes[i].name != name {
+		return nil, fmt.Errorf("sim: no peer at %s", url)
 	}
-	for _, id := range sortedIDs(nd.known) {
-		if !nd.known[id].certified {
-			continue
-		}
-		for _, sh := range nd.gained {
-			pair := s.p.PairAt(id, sh)
-			st := nd.pairs[id][pair]
-			if s.cfg.Bug != BugAttestUnsynced && nd.kind != dropper && (!st.complete() || nd.unwritten(id, pair)) {
-				nd.sync(epoch)
-				return
-			}
-			nd.acked[pairKey{id, pair}] = true
+	peer := s.nodes[i]
+	if !peer.up || peer.gone {
+		return nil, errDown
+	}
+	if err := s.call(nd.i, peer.i); err != nil {
+		return nil, err
+	}
+	api, err := peer.api()
+	if err != nil {
+		s.fail(err)
+		return nil, err
+	}
+	code, out := call(api, http.MethodPost, "/"+path, body)
+	sync := strings.HasSuffix(path, "/sync")
+	if sync {
+		s.epochStat.SyncBytes += int64(len(body) + len(out))
+	}
+	switch {
+	case code != http.StatusOK:
+		return out, fmt.Errorf("%d %s: %s", code, http.StatusText(code), bytes.TrimSpace(out))
+	case int64(len(out)) > limit:
+		return out, fmt.Errorf("answer longer than %d bytes", limit)
+	case peer.kind == liar && sync:
+		return s.lieSync(body, out)
+	}
+	return out, nil
+}
+
+// lieSync corrupts a sync answer's primary slivers.
+func (s *Sim) lieSync(req, out []byte) ([]byte, error) {
+	r, err := migration.DecodeRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := migration.DecodeResponse(out, len(r.IDs))
+	if err != nil {
+		return nil, err
+	}
+	for i := range resp.Items {
+		if it := &resp.Items[i]; it.Status == migration.Present {
+			it.Primary.Data = s.lie(it.Primary.Data)
 		}
 	}
-	if s.cfg.Bug == BugNeverAttest {
-		return
-	}
-	nd.attestPend = true
-	s.submit(nd.key, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: epoch}}, func(err error) {
-		if epoch != s.epoch {
-			return // a later epoch began: its sync starts over
-		}
-		nd.attestPend = false
-		switch {
-		case err == nil, errors.Is(err, control.ErrAttested):
-			nd.attested = true
-		case errors.Is(err, control.ErrEpoch):
-		default:
-			s.fail(fmt.Errorf("%s: EpochSyncDone for epoch %d: %w", nd.name, epoch, err))
-		}
-	})
+	return resp.MarshalBinary()
 }
 
 // pairBytes is the size of a pair's two slivers.
@@ -393,18 +361,28 @@ func (s *Sim) pairBytes(id blob.ID, pair int) int64 {
 func (s *Sim) readPrimary(id blob.ID, pair int) *blob.Sliver {
 	sh := s.p.ShardOf(id, pair)
 	if o := s.nodes[s.owner[sh]]; o.kind == honest {
-		if ps := o.pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
-			return ps.sl[blob.Primary]
+		if sl := o.primary(id, pair); sl != nil {
+			return sl
 		}
 	}
 	for _, nd := range s.nodes {
 		if nd.kind == honest && slices.Contains(nd.old, sh) {
-			if ps := nd.pairs[id][pair]; ps != nil && ps.sl[blob.Primary] != nil {
-				return ps.sl[blob.Primary]
+			if sl := nd.primary(id, pair); sl != nil {
+				return sl
 			}
 		}
 	}
 	return nil
+}
+
+// primary is the node's primary sliver of a pair as a reader takes it:
+// one bit rot corrupted fails the reader's check against its commitment.
+func (nd *node) primary(id blob.ID, pair int) *blob.Sliver {
+	ps := nd.pairs[id][pair]
+	if ps == nil || ps.sl[blob.Primary] == nil || nd.rotted[sliverKey{id, pair, blob.Primary}] > 0 {
+		return nil
+	}
+	return ps.sl[blob.Primary]
 }
 
 // churn: each epoch, members worth about Churn·f shards leave (the
@@ -452,6 +430,7 @@ func (s *Sim) join() {
 	s.nodes = append(s.nodes, nd)
 	s.byKey[nd.pub] = nd.i
 	s.after(time.Duration(s.rng.Int64N(int64(syncInterval))), nd.syncTick)
+	s.after(time.Duration(s.rng.Int64N(int64(s.cfg.EpochDuration))), nd.scrubTick)
 	reg := &control.RegisterNode{Name: nd.name, Address: fmt.Sprintf("http://%s.sim:7000", nd.name)}
 	s.submit(nd.key, control.Payload{RegisterNode: reg}, func(err error) {
 		if err != nil {

@@ -11,59 +11,62 @@
 // fed blocks by a simulated sequencer that orders the transactions of
 // each block with the seeded generator, with real signed transactions and
 // real certificates), the codec (redstuff: encoding, sliver verification,
-// decoding) and the storage node's self-healing: each node rebuilds what
-// it lacks with internal/node's Healer, the same code a storage node's
-// recovery loop runs (what is missing, read from the node's store; whom
-// to ask, from the committee and the previous one, skipping peers that
-// lied and asking last those that failed; the recovery.Job; what it
-// stores), with its calls over the simulated network answered by
-// recovery.Serve from the peers' slivers through the real wire formats. Confirmations are signed over
-// control.ConfirmationMessage, as a storage node signs them. With churn
+// decoding) and the storage node (internal/node). With churn
 // (Config.Churn), membership changes through the machine's own
 // transactions: a new node sends RegisterNode from its own key and the
 // genesis admin key gives it weight with SetWeight, a member sends
 // LeaveCommittee; the machine advances the epoch by block time, deals the
 // shards with control.AssignShards and ends the change when members
-// worth n − f shards have sent EpochSyncDone. Shard sync is the storage
-// node's own pure code: migration.PlanFor says what each node gained and
-// gave up, and a migration.Puller per gained shard cuts the batches,
-// whose signed requests and answers go through the sync wire format and
-// whose slivers it verifies against the blob ID.
+// worth n − f shards have sent EpochSyncDone.
 //
 // Each node's disk is the storage node's own store (internal/store, Pebble)
 // on a crashable in-memory disk (store.MemDisk, over Pebble's vfs): slivers,
-// blob records and the event cursor are written as a storage node writes
-// them (every sliver and cursor write synced), a crash keeps only what
-// was synced (MemDisk.Crash) and the node reads its view back from the
-// store, and a wipe starts an empty one.
+// blob records, the recovery queue, shard states and the event cursor are
+// written as a storage node writes them, a crash keeps only what was
+// synced (MemDisk.Crash), and a wipe starts an empty one.
 //
-// Uploads and confirmations go through the storage node itself: each
-// simulated node opens internal/node over its store (node.Embed: no
-// listener, no loops, the machine behind node.Control) and the writer's
-// requests are served by its HTTP API (Node.Handler) within the event
-// loop: PUT of each sliver message (the node checks the shard is its own,
-// the blob live, the sizes right and the sliver against its commitment,
-// then stores it) and GET of the confirmation (signed only once every
-// pair of its shards is stored).
+// Over that store each simulated node opens the storage node itself
+// (node.Embed: no listener, no loops, the machine behind node.Control, the
+// simulated clock, its calls to peers through Embedding.Post) and drives
+// it from the event loop:
 //
-// Models, not the real code: the rest of the storage node's logic and the
-// writer. Besides its API and Healer, the storage node's loops (event
-// following, shard sync, challenges, invalidation, scrub) are not yet
-// steppable, so the nodes here follow the machine's events with
-// Machine.Events into their store, run one recovery batch of every
-// certified blob they lack pairs of (the storage node's persistent queue
-// and scheduler are not used), and sync, answer challenges and have blobs
-// invalidated as described below. The writer is a model of the SDK's store path: encode, RegisterBlob,
-// upload to the shards' owners, collect confirmations worth n − f shards,
-// CertifyBlob, uploading again to the new owners when shards move. Around
-// the puller the node is a model: it pulls every gained shard of every
-// certified blob from the previous owner within one instant, rebuilds
-// what the previous owner cannot give (down, wiped, without the pair)
-// with a recovery job, and attests EpochSyncDone once what it fetched is
-// synced; a node that gave shards up serves them read-only until the
-// change is done and their new owners attested, then drops them. Network calls are messages with seeded latencies; a
-// recovery job's rounds and a shard sync run within one simulated
-// instant.
+//   - Uploads and confirmations are requests to its HTTP API
+//     (Node.Handler, served within the event loop): PUT of each sliver
+//     message (the node checks the shard is its own, the blob live, the
+//     sizes right and the sliver against its commitment, then stores it)
+//     and GET of the confirmation (signed only once every pair of its
+//     shards is stored).
+//   - Every event of the machine goes to Node.Apply: the node records a
+//     blob, queues a certified one it lacks pairs of for recovery,
+//     deletes one that is gone; blacks out a challenge window's sampled
+//     blobs and answers the window with its own buildAnswer, submitted
+//     through node.Control into the sequencer; plans an epoch change
+//     (what it gained and from whom, what it now serves read-only); and
+//     drops the shards it gave up once the change is done and their new
+//     owners attested.
+//   - Recovery is its persistent queue and scheduler (Node.RecoverDue at
+//     Node.RecoveryWake) running its Healer, whose calls go over the
+//     simulated network to peers answering with recovery.Serve from what
+//     they hold.
+//   - Shard sync is its own, a step at a time (Node.StepSync, at the time
+//     each step asks for): a page of live blobs pulled from the previous
+//     owner with a signed request that the previous owner's own node
+//     serves (its HTTP API, through Embedding.Post over the simulated
+//     network, refusing blobs it has blacked out for a challenge), the
+//     slivers verified against the blob ID and stored; what the previous
+//     owner cannot give handed to the recovery queue; a check pass; then
+//     its EpochSyncDone, submitted through node.Control.
+//
+// Models, not the real code: the writer, the scrub and the blackout of
+// recovery serving. The writer is a model of the SDK's store path:
+// encode, RegisterBlob, upload to the shards' owners, collect
+// confirmations worth n − f shards, CertifyBlob, uploading again to the
+// new owners when shards move. Peers answer recovery calls with
+// recovery.Serve over the simulator's view of their store, not through
+// the node's API, so they do not refuse blobs under a challenge. The
+// storage node's scrub is not run. Network calls are messages with seeded
+// latencies; a recovery job's rounds run within one simulated instant, a
+// shard sync page takes at least 20 ms.
 //
 // Extending a sliver (its parity symbols and Merkle tree) and checking a
 // sliver against its commitment are pure functions of the sliver's bytes;
@@ -83,18 +86,15 @@
 // members check the proof against the blob ID alone (Codec.VerifyProof)
 // and sign control.InvalidMessage, and attestations worth f + 1 shards go
 // to the machine as InvalidateBlob; a node that restarts takes up the
-// proofs on its disk again. Not modelled: the blackout on serving. The
-// node blacks out the sampled blobs, but the simulated peers answer
-// recovery and sync calls from their holders without asking it: with the
-// simulator's twenty blobs a window samples a large share of all data,
-// and refusing it stalls shard sync and recovery far beyond what a real
-// network sees (tried: shard sync then gave up the previous owner of
-// every shard whose batch held a sampled blob and rebuilt the rest by
-// recovery, about half the bytes of an epoch change).
+// proofs on its disk again.
 //
-// An injected bug can live in the storage node's own code too:
-// BugCorruptAnswer (node.Embedding.Bug) makes the first node corrupt its
-// challenge answers, and the simulator reports the honest node failing.
+// An injected bug can live in the storage node's own code
+// (node.Embedding.Bug): BugCorruptAnswer makes the first node corrupt its
+// challenge answers, and the simulator reports the honest node failing;
+// BugAttestUnsynced makes every node call its gained shards ready without
+// syncing them, and the simulator reports pairs lost that nodes attested;
+// BugNeverAttest makes every node sync without attesting, and no epoch
+// change is done in time.
 //
 // # Faults and invariants
 //
@@ -110,11 +110,13 @@
 // on a lost or slow message, an upload arrives late; an upload is lost
 // only within the fault budget. Byzantine nodes, chosen at genesis and
 // counted in the budget, are liars (they flip a byte of every recovery
-// and sync answer) or droppers (they confirm uploads, then drop the
-// slivers, never rebuild, and attest their syncs unfetched). A malicious
-// writer (Config.Inconsistent) encodes some blobs with one row at odds
-// with its columns (forge.TamperRow) and withholds every pair from the
-// honest node that holds that row.
+// answer and of every primary sliver in their sync answers) or droppers
+// (they confirm uploads, then drop the slivers, never rebuild, and attest
+// their syncs unfetched). A malicious writer (Config.Inconsistent)
+// encodes some blobs with one row at odds with its columns
+// (forge.TamperRow) and withholds every pair from the honest node that
+// holds that row; when the fault budget has no room for that victim, it
+// puts the blob off for 5 s, up to 12 times, before storing it honestly.
 //
 // After every batch of events at one simulated instant the simulator
 // checks that every certified valid blob whose slivers changed still has
@@ -125,18 +127,21 @@
 // honest slivers chosen with the seed, at certification, once per epoch
 // for a seeded blob and for every blob at the end. It checks that no
 // honest node lost a sliver it acknowledged, by a confirmation or by
-// attesting its sync, except through an injected wipe; that honest nodes
+// attesting its sync (once its EpochSyncDone is in a block: every pair of
+// its gained shards of the blobs certified when the change began),
+// except through an injected wipe; that honest nodes
 // pass every challenge they answered or owed (a fault from 15 s before a
 // window to its deadline excuses a node, and a node that lacks only
 // pairs it never had fails without a violation); that every inconsistent
 // blob certified is marked invalid within an epoch and no valid blob is;
 // and, with churn, that every shard has exactly one owner, a member with
 // weight that is not leaving, in every epoch, and that every epoch change
-// is done within half an epoch of its start (never superseded). A sync's
-// bytes count as the run's sync bytes (requests and answers on the sync
-// wire, and the recovery traffic of what had to be rebuilt), against the
-// sliver bytes of the pairs the node lacked; repair bytes count against
-// the bytes of the slivers rebuilt. With the small blobs the simulator
+// is done within half an epoch of its start (never superseded). Sync
+// bytes are the requests and answers on the sync wire, against the sliver
+// bytes of the gained pairs nodes lacked when the change began; what a
+// previous owner could not give goes to the recovery queue, and its
+// traffic counts as repair. Repair bytes count against the bytes of the
+// slivers rebuilt. With the small blobs the simulator
 // uses, a symbol is a few bytes and the wire's per-symbol framing
 // dominates, so both ratios sit well above 1; TestRepairBytesMatchLost
 // shows repair at about 1.04× with 256 KiB blobs.

@@ -133,6 +133,9 @@ func (s *Sim) lie(b []byte) []byte {
 func (nd *node) challengeOpened(w uint64) {
 	s := nd.s
 	nd.owed, nd.unanswered = false, ""
+	// Bit rot the node's scrub has not found yet fails an answer; it
+	// excuses the node, as any fault does.
+	nd.rotWindow = len(nd.rotted) > 0
 	if nd.answered == w {
 		nd.owed = true // it answered: the answer must pass
 		nd.unanswered = fmt.Sprintf("window %d: its answer was submitted", w)
@@ -195,7 +198,7 @@ func (s *Sim) challengeClosed(w uint64) {
 		switch {
 		case nd.kind == dropper:
 			s.epochStat.DroppersCaught++
-		case nd.kind == honest && !bad && nd.owed && !(nd.faulted && nd.lastFault >= opened-15*time.Second && nd.lastFault <= deadline):
+		case nd.kind == honest && !bad && nd.owed && !nd.rotWindow && len(nd.rotted) == 0 && !(nd.faulted && nd.lastFault >= opened-15*time.Second && nd.lastFault <= deadline):
 			s.violation(fmt.Sprintf("challenge %d %d", w, nd.i), "honest %s failed challenge window %d (%s)", nd.name, w, nd.unanswered)
 		}
 	}

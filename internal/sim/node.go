@@ -15,7 +15,6 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
-	"github.com/weftnet/weft/internal/migration"
 	storage "github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
@@ -57,6 +56,13 @@ type pairKey struct {
 	pair int
 }
 
+// sliverKey is one sliver of a pair.
+type sliverKey struct {
+	id   blob.ID
+	pair int
+	kind blob.SliverKind
+}
+
 // node is a model of a storage node (see the package doc).
 type node struct {
 	s      *Sim
@@ -68,11 +74,10 @@ type node struct {
 	up     bool
 	gen    int // bumped by each crash: stale sync ticks stop
 
-	cursor  uint64
-	epoch   uint64
-	known   map[blob.ID]*known
-	pairs   map[blob.ID]map[int]*pairState
-	healing bool
+	cursor uint64
+	epoch  uint64
+	known  map[blob.ID]*known
+	pairs  map[blob.ID]map[int]*pairState
 
 	// The node's disk: internal/store (Pebble) on a crashable in-memory
 	// disk. A crash keeps what was synced; a wipe starts an empty one.
@@ -80,23 +85,26 @@ type node struct {
 	st      *store.Store
 	pending []write // sliver writes the ack-before-sync bug has not made yet
 
-	// Churn: shards the node gave up in an epoch change and still serves,
-	// read-only, until the change is done and their new owners attested;
-	// the shards it gained in the epoch it syncs (syncEpoch), and whether
-	// it attested that sync.
-	plan       migration.Plan
-	old        []int
-	gained     []int
-	syncEpoch  uint64
-	attested   bool
-	attestPend bool
-	leaving    bool
-	counted    map[pairKey]bool // gained pairs whose bytes count as needed
+	// Churn: shards the storage node gave up in an epoch change and still
+	// serves, read-only, until the change is done and their new owners
+	// attested (Node.ReadOnlyShards); the shards it gained in the epoch it
+	// syncs (syncEpoch), and whether its EpochSyncDone is in a block.
+	old       []int
+	held      map[int]bool // shards it owned and may hold pairs of, until it drops them
+	gained    []int
+	syncEpoch uint64
+	attested  bool
+	leaving   bool
+	syncAt    time.Duration // when the next shard sync step is due (-1: none)
 
 	// What the simulator, not the node, remembers: the pairs the node
 	// acknowledged, and those of them an injected fault took.
 	acked map[pairKey]bool
 	lost  map[pairKey]bool
+	// rotted: slivers bit rot corrupted on the node's disk, and when; the
+	// node's scrub must find and drop them, and its recovery rebuild them.
+	rotted    map[sliverKey]time.Duration
+	rotWindow bool // it held rotted slivers when the last window opened
 	// removed: the node deleted slivers since the last check.
 	removed bool
 	gone    bool // left the committee, gave everything up and shut down
@@ -105,19 +113,18 @@ type node struct {
 	cutUntil     time.Duration // cut off by a partition until then
 	faulted      bool          // a fault hit it, last at lastFault
 	lastFault    time.Duration
-	healer       *storage.Healer // the storage node's self-healing, over the node's store
-	core         *storage.Node   // the storage node over the node's store (node.Embed), opened on first use
-	handler      http.Handler    // core's HTTP API
-	recoveryAt   time.Duration   // when the next recovery tick is due (-1: none)
-	answered     uint64          // the last challenge window the node submitted an answer to
-	unanswered   string          // why it could not answer a challenge
-	owed         bool            // it answered, or lacked an acknowledged pair
+	core         *storage.Node // the storage node over the node's store (node.Embed), opened on first use
+	handler      http.Handler  // core's HTTP API
+	recoveryAt   time.Duration // when the next recovery tick is due (-1: none)
+	answered     uint64        // the last challenge window the node submitted an answer to
+	unanswered   string        // why it could not answer a challenge
+	owed         bool          // it answered, or lacked an acknowledged pair
 	invalidating map[blob.ID]bool
 }
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
-	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1, recoveryAt: -1,
-		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{},
+	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1, recoveryAt: -1, syncAt: -1,
+		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{}, rotted: map[sliverKey]time.Duration{}, held: map[int]bool{},
 		invalidating: map[blob.ID]bool{}}
 	nd.open(store.NewMemDisk())
 	return nd
@@ -132,7 +139,6 @@ func (nd *node) open(disk *store.MemDisk) {
 	st, err := disk.Open(storeOptions)
 	if err == nil {
 		nd.disk, nd.st = disk, st
-		nd.healer = storage.NewHealer(st, nd.s.codec)
 		nd.core, nd.handler = nil, nil
 		return
 	}
@@ -150,12 +156,12 @@ func (nd *node) storeErr(err error) bool {
 
 // follow applies the machine's events since the node's cursor.
 //
-// Blob and challenge events go to the storage node itself (Node.Apply):
-// it records the blob, queues a certified one it lacks pairs of for
-// recovery, and deletes a blob that is gone; it blacks out a challenge
-// window's sampled blobs and answers the window; then it moves its
-// cursor. The simulator keeps its view of the node in step, and applies
-// the other events itself.
+// Each event goes to the storage node itself (Node.Apply): it records a
+// blob, queues a certified one it lacks pairs of for recovery, and
+// deletes a blob that is gone; it blacks out a challenge window's
+// sampled blobs and answers the window; it plans an epoch change, and
+// drops the shards it gave up once the change is done; then it moves its
+// cursor. The simulator keeps its view of the node in step.
 func (nd *node) follow() {
 	s := nd.s
 	if _, err := nd.api(); err != nil {
@@ -167,12 +173,8 @@ func (nd *node) follow() {
 		if s.err != nil {
 			return false
 		}
-		if ev.BlobID != nil || ev.Type == control.EventChallengeOpened || ev.Type == control.EventChallengeClosed {
-			if err := nd.core.Apply(context.Background(), ev); err != nil {
-				s.fail(fmt.Errorf("%s: %w", nd.name, err))
-				return false
-			}
-		} else if nd.storeErr(nd.st.SetCursor(ev.Seq)) {
+		if err := nd.core.Apply(context.Background(), ev); err != nil {
+			s.fail(fmt.Errorf("%s: %w", nd.name, err))
 			return false
 		}
 		if ev.Type == control.EventChallengeOpened {
@@ -181,19 +183,18 @@ func (nd *node) follow() {
 		nd.cursor = ev.Seq
 		return true
 	})
+	if s.err != nil || nd.core == nil {
+		return
+	}
+	nd.followShards()
 	nd.wakeRecovery()
+	nd.wakeSync(syncStepDelay)
 }
 
 // apply applies one event to the simulator's view of the node.
 func (nd *node) apply(ev control.Event) {
 	s := nd.s
 	nd.epoch = max(nd.epoch, ev.Epoch)
-	if ev.Type == control.EventEpochChanged && nd.core != nil {
-		if err := nd.core.RefreshCommittee(context.Background()); err != nil {
-			s.fail(fmt.Errorf("%s: %w", nd.name, err))
-			return
-		}
-	}
 	if ev.BlobID == nil {
 		return
 	}
@@ -247,7 +248,7 @@ func (nd *node) missing(id blob.ID) bool {
 // degraded: down, or missing pairs of a blob the writer has begun to
 // store.
 func (nd *node) degraded() bool {
-	if !nd.up || len(nd.lost) > 0 || nd.kind != honest || nd.cutUntil > nd.s.now {
+	if !nd.up || len(nd.lost) > 0 || len(nd.rotted) > 0 || nd.kind != honest || nd.cutUntil > nd.s.now {
 		return true
 	}
 	if nd.syncEpoch == nd.s.epoch && !nd.attested && len(nd.gained) > 0 {
@@ -392,9 +393,12 @@ func call(api http.Handler, method, path string, body []byte) (int, []byte) {
 // its HTTP API, opening it once per store.
 func (nd *node) api() (http.Handler, error) {
 	if nd.handler == nil {
-		e := storage.Embedding{Clock: func() time.Time { return t0.Add(nd.s.now) }, Extend: nd.s.extend, VerifySliver: nd.s.verifySliver}
-		if nd.s.cfg.Bug == BugCorruptAnswer && nd.i == 0 {
-			e.Bug = storage.BugCorruptAnswer
+		e := storage.Embedding{Clock: func() time.Time { return t0.Add(nd.s.now) }, Extend: nd.s.extend, VerifySliver: nd.s.verifySliver, Post: nd.post}
+		switch bug := nd.s.cfg.Bug; {
+		case bug == BugCorruptAnswer && nd.i == 0:
+			e.Bug = bug
+		case bug == BugAttestUnsynced, bug == BugNeverAttest, bug == BugBlindScrub:
+			e.Bug = bug
 		}
 		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, e, quiet)
 		if err != nil {
@@ -493,6 +497,7 @@ func (nd *node) wipe() {
 	for k := range nd.acked {
 		nd.lost[k] = true
 	}
+	clear(nd.rotted)
 	nd.storeErr(nd.st.Close())
 	nd.open(store.NewMemDisk())
 	nd.reload()
@@ -561,80 +566,23 @@ func (nd *node) restart() {
 		return
 	}
 	nd.up = true
-	nd.healing = false
-	nd.recoveryAt = -1
+	nd.recoveryAt, nd.syncAt = -1, -1
 	nd.follow()
+	if nd.gone {
+		return // it left and dropped the last of what it served
+	}
 	nd.resumeInvalidations()
 	nd.s.after(syncInterval, nd.syncTick)
-	if nd.syncEpoch == nd.s.epoch && !nd.attested {
-		epoch, gen := nd.syncEpoch, nd.gen
-		nd.s.after(time.Second, func() {
-			if nd.gen == gen {
-				nd.sync(epoch)
-			}
-		})
-	}
-}
-
-func (nd *node) scheduleHeal(d time.Duration) {
-	if nd.healing {
-		return
-	}
-	nd.healing = true
-	gen := nd.gen
-	nd.s.after(d, func() {
-		if nd.gen == gen {
-			nd.healing = false
-			nd.heal(false)
-		}
-	})
 }
 
 var errDown = errors.New("sim: peer down")
 
-// heal rebuilds the missing slivers of the node's pairs of every
-// certified blob with the storage node's own Healer (internal/node): it
-// reads what is missing from the node's store, asks the committee and
-// the previous one (skipping peers that lied and asking last those that
-// failed, as the node does; both forgotten at a crash), and stores what
-// it rebuilt. Its calls go over the simulated network to peers answering
-// with recovery.Serve from what they hold. The bytes they move count as
-// recovery, or as shard sync when forSync. The shard sync's model calls
-// it for what the previous owner could not give, in one batch and with
-// peer health of its own; the node's recovery queue runs in recover.
-func (nd *node) heal(forSync bool) {
-	s := nd.s
-	if !nd.up || nd.kind == dropper {
-		return
-	}
-	var batch []recovery.Entry
-	for _, id := range sortedIDs(nd.known) {
-		if nd.known[id].certified && nd.missing(id) {
-			batch = append(batch, recovery.Entry{ID: id})
-		}
-	}
-	if len(batch) == 0 {
-		return
-	}
-	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, len(batch))
-	view, err := s.healView(nd)
-	if err != nil {
-		s.fail(err)
-		return
-	}
-	now := func() time.Time { return t0.Add(s.now) }
-	out, _ := nd.healer.Run(now, view, batch, nd.transport(forSync))
-	if nd.absorb(out, forSync) {
-		nd.scheduleHeal(5 * time.Second)
-	}
-}
-
 // transport sends a recovery round's calls over the simulated network.
-func (nd *node) transport(forSync bool) storage.Transport {
+func (nd *node) transport() storage.Transport {
 	return func(calls []recovery.Call, members []control.Member, _ []bool) []storage.Answer {
 		answers := make([]storage.Answer, len(calls))
 		for i, c := range calls {
-			answers[i].Resp, answers[i].Err = nd.ask(members[c.Peer].Key, c.Req, forSync)
+			answers[i].Resp, answers[i].Err = nd.ask(members[c.Peer].Key, c.Req)
 		}
 		return answers
 	}
@@ -643,25 +591,19 @@ func (nd *node) transport(forSync bool) storage.Transport {
 // absorb brings what a recovery batch stored into the simulator's view
 // of the node and counts it; a proof of inconsistency has the blob
 // invalidated. It reports whether some blob failed (to try again).
-func (nd *node) absorb(out *storage.Batch, forSync bool) bool {
+func (nd *node) absorb(out *storage.Batch) {
 	s := nd.s
 	s.epochStat.LiesCaught += len(out.Liars)
 	for _, it := range out.Stored {
 		nd.remember(it.ID, int(it.Pair), it.Sliver, it.Commitment)
 		s.epochStat.RecoveredSlivers++
-		if !forSync {
-			s.epochStat.LostBytes += int64(len(it.Sliver.Data))
-		}
+		s.epochStat.LostBytes += int64(len(it.Sliver.Data))
 	}
-	again := false
 	for _, r := range out.Results {
 		if r.Proof != nil || r.PairsProof != nil {
 			nd.proved(r)
-		} else if r.Err != nil {
-			again = true
 		}
 	}
-	return again
 }
 
 // wakeRecovery arranges for the node's recovery queue to run when its
@@ -698,16 +640,17 @@ func (nd *node) recover() {
 	}
 	pending, running := nd.core.RecoveryCounts()
 	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, pending+running)
-	for _, b := range nd.core.RecoverDue(context.Background(), nd.transport(false)) {
-		nd.absorb(b, false)
+	for _, b := range nd.core.RecoverDue(context.Background(), nd.transport()) {
+		nd.absorb(b)
 	}
+	nd.followRot()
 	nd.wakeRecovery()
 }
 
 // ask sends one symbols request to a peer over the simulated network;
 // the peer answers with recovery.Serve from what it holds (a liar
 // corrupts the answer).
-func (nd *node) ask(key control.PublicKey, req *recovery.Request, forSync bool) (*recovery.Response, error) {
+func (nd *node) ask(key control.PublicKey, req *recovery.Request) (*recovery.Response, error) {
 	s := nd.s
 	i, ok := s.byKey[key]
 	if !ok {
@@ -738,12 +681,7 @@ func (nd *node) ask(key control.PublicKey, req *recovery.Request, forSync bool) 
 		body = s.lie(body)
 	}
 	if peer != nd {
-		n := int64(len(raw) + len(head) + len(body))
-		if forSync {
-			s.epochStat.SyncBytes += n
-		} else {
-			s.epochStat.RecoveryBytes += n
-		}
+		s.epochStat.RecoveryBytes += int64(len(raw) + len(head) + len(body))
 	}
 	return recovery.DecodeResponse(req, append(head, body...))
 }
@@ -830,5 +768,108 @@ func sortedKeys(m map[pairKey]bool) []pairKey {
 			return c
 		}
 		return a.pair - b.pair
+	})
+}
+
+// rot flips a byte of one sliver the node stores, on its disk and in
+// its view: bit rot. It reports whether the node had a sliver to rot.
+func (nd *node) rot() bool {
+	s := nd.s
+	var cands []sliverKey
+	for _, id := range sortedIDs(nd.pairs) {
+		for _, pair := range slices.Sorted(maps.Keys(nd.pairs[id])) {
+			st := nd.pairs[id][pair]
+			for kind := range 2 {
+				k := sliverKey{id, pair, blob.SliverKind(kind)}
+				if st.sl[kind] != nil && len(st.sl[kind].Data) > 0 && st.pc != nil && nd.rotted[k] == 0 {
+					cands = append(cands, k)
+				}
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return false
+	}
+	k := cands[s.rng.IntN(len(cands))]
+	st := nd.pairs[k.id][k.pair]
+	bad := *st.sl[k.kind]
+	bad.Data = s.lie(bad.Data)
+	if nd.storeErr(nd.st.PutSliver(k.id, uint32(k.pair), &bad, st.pc)) {
+		return false
+	}
+	st.sl[k.kind] = &bad
+	nd.rotted[k] = max(s.now, 1)
+	if pk := (pairKey{k.id, k.pair}); nd.acked[pk] {
+		nd.lost[pk] = true // a fault took it: only rebuilding brings it back
+	}
+	nd.faulted, nd.lastFault = true, s.now
+	s.dirty[k.id] = true
+	return true
+}
+
+// followRot brings into the node's view the rotted slivers its own code
+// dropped (its scrub, or a recovery that found its own slivers failing
+// their proofs), for its recovery to rebuild.
+func (nd *node) followRot() {
+	s := nd.s
+	for _, k := range sortedSlivers(nd.rotted) {
+		st := nd.pairs[k.id][k.pair]
+		if st == nil || st.sl[k.kind] == nil {
+			delete(nd.rotted, k) // its blob is gone
+			continue
+		}
+		has, err := nd.st.HasSliver(k.id, uint32(k.pair), k.kind)
+		if nd.storeErr(err) {
+			return
+		}
+		if !has {
+			st.sl[k.kind] = nil
+			delete(nd.rotted, k)
+			nd.removed, s.dirty[k.id] = true, true
+		}
+	}
+}
+
+// checkRot: a node's scrub finds bit rot within two scrub passes.
+func (nd *node) checkRot() {
+	s := nd.s
+	for _, k := range sortedSlivers(nd.rotted) {
+		if at := nd.rotted[k]; nd.up && s.now-at > 2*s.cfg.EpochDuration+time.Second {
+			s.violation(fmt.Sprintf("rot %d %s %d %d", nd.i, k.id, k.pair, k.kind), "%s still holds %s sliver of pair %d of %s that rotted at %s",
+				nd.name, k.kind, k.pair, short(k.id), at)
+		}
+	}
+}
+
+// scrubTick runs the storage node's scrub (Node.Scrub, one pass) once an
+// epoch.
+func (nd *node) scrubTick() {
+	s := nd.s
+	if nd.gone {
+		return
+	}
+	s.after(s.cfg.EpochDuration, nd.scrubTick)
+	if !nd.up || nd.kind == dropper || nd.core == nil {
+		return
+	}
+	bad, err := nd.core.Scrub(context.Background())
+	if err != nil {
+		s.fail(fmt.Errorf("%s: scrub: %w", nd.name, err))
+		return
+	}
+	s.epochStat.ScrubFound += bad
+	nd.followRot()
+	nd.wakeRecovery()
+}
+
+func sortedSlivers[V any](m map[sliverKey]V) []sliverKey {
+	return slices.SortedFunc(maps.Keys(m), func(a, b sliverKey) int {
+		if c := compareIDs(a.id, b.id); c != 0 {
+			return c
+		}
+		if a.pair != b.pair {
+			return a.pair - b.pair
+		}
+		return int(a.kind) - int(b.kind)
 	})
 }

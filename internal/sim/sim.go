@@ -29,6 +29,7 @@ type Config struct {
 	MaxBlobSize   int           // bytes; each blob is 1..MaxBlobSize
 	CrashRate     float64       // expected crashes per node per epoch
 	WipeRate      float64       // expected disk wipes per node per epoch
+	RotRate       float64       // expected bit rot per node per epoch: a byte flips in one stored sliver
 	Churn         float64       // shards that change hands each epoch through leaves and joins, as a fraction of f
 	Loss          float64       // chance that a message between nodes, or between the writer and a node, is lost
 	Slow          float64       // chance that such a message is slow: it misses a call's deadline, or arrives 1-3 s late
@@ -44,12 +45,14 @@ const (
 	// (the writes wait for a tick a second later): a crash then loses
 	// acknowledged slivers.
 	BugAckBeforeSync = "ack-before-sync"
-	// BugAttestUnsynced makes nodes attest EpochSyncDone without fetching
-	// the shards they gained.
-	BugAttestUnsynced = "attest-unsynced"
-	// BugNeverAttest makes nodes sync without attesting it: no epoch
+	// BugAttestUnsynced is a bug in the storage node's shard sync
+	// (node.BugAttestUnsynced): nodes attest EpochSyncDone without
+	// fetching the shards they gained.
+	BugAttestUnsynced = storage.BugAttestUnsynced
+	// BugNeverAttest is a bug in the storage node's shard sync
+	// (node.BugNeverAttest): nodes sync without attesting it, so no epoch
 	// change is ever done.
-	BugNeverAttest = "never-attest"
+	BugNeverAttest = storage.BugNeverAttest
 	// BugIgnoreProofs makes nodes drop the inconsistency proofs their
 	// recovery finds: invalid blobs stay certified.
 	BugIgnoreProofs = "ignore-proofs"
@@ -57,9 +60,13 @@ const (
 	// (node.BugCorruptAnswer), injected into the first node only: it
 	// corrupts its challenge answers and fails windows it answered.
 	BugCorruptAnswer = storage.BugCorruptAnswer
+	// BugBlindScrub is a bug in the storage node's scrub
+	// (node.BugBlindScrub): every node's scrub takes rotted slivers for
+	// good.
+	BugBlindScrub = storage.BugBlindScrub
 )
 
-var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgnoreProofs, BugCorruptAnswer}
+var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgnoreProofs, BugCorruptAnswer, BugBlindScrub}
 
 // DefaultConfig is a small, fast run.
 func DefaultConfig() Config {
@@ -78,7 +85,7 @@ func (c Config) Command() string {
 	for _, o := range []struct {
 		name string
 		v    float64
-	}{{"loss", c.Loss}, {"slow", c.Slow}, {"partitions", c.Partitions}, {"byzantine", float64(c.Byzantine)}, {"inconsistent", float64(c.Inconsistent)}} {
+	}{{"rot-rate", c.RotRate}, {"loss", c.Loss}, {"slow", c.Slow}, {"partitions", c.Partitions}, {"byzantine", float64(c.Byzantine)}, {"inconsistent", float64(c.Inconsistent)}} {
 		if o.v != 0 {
 			opt += " --" + o.name + " " + g(o.v)
 		}
@@ -101,7 +108,7 @@ func (c Config) Validate() error {
 		return errors.New("sim: need blobs ≥ 0, epochs ≥ 1 and an epoch of at least 5s")
 	case c.MaxBlobSize < 1 || c.MaxBlobSize > 1<<20:
 		return errors.New("sim: max blob size must be 1 byte..1 MiB")
-	case c.CrashRate < 0 || c.WipeRate < 0:
+	case c.CrashRate < 0 || c.WipeRate < 0 || c.RotRate < 0:
 		return errors.New("sim: fault rates must be ≥ 0")
 	case c.Churn < 0 || c.Churn > 1:
 		return errors.New("sim: churn must be 0..1")
@@ -125,6 +132,8 @@ func (c Config) Validate() error {
 type Stats struct {
 	Registered, Certified int
 	Crashes, Wipes        int
+	Rots                  int   // slivers bit rot corrupted on disk
+	ScrubFound            int   // slivers the nodes' scrubs found missing or wrong
 	Partitions            int   // partitions begun
 	Dropped               int   // messages lost to partitions and lossy links
 	RecoveredSlivers      int   // slivers rebuilt by recovery jobs, repair and sync
@@ -166,6 +175,8 @@ func (s *Stats) add(o Stats) {
 	s.Certified += o.Certified
 	s.Crashes += o.Crashes
 	s.Wipes += o.Wipes
+	s.Rots += o.Rots
+	s.ScrubFound += o.ScrubFound
 	s.Partitions += o.Partitions
 	s.Dropped += o.Dropped
 	s.RecoveredSlivers += o.RecoveredSlivers
@@ -245,7 +256,7 @@ type Sim struct {
 	// The current epoch change, while it has shards to sync.
 	changePending bool
 	changeStart   time.Duration
-	attested      map[int]bool // members that attested EpochSyncDone this epoch
+	changeBlobs   []blob.ID // certified when it began, sorted
 }
 
 // Run simulates cfg, printing the seed first, a row per epoch and a
@@ -258,7 +269,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	fmt.Fprintf(out, "seed %d\n", cfg.Seed)
 	s := &Sim{cfg: cfg, out: out, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, exts: map[extKey]*extension{}, verified: map[extKey]blob.PairCommitment{}, seen: map[string]bool{},
-		attested: map[int]bool{}, epochStat: Stats{DoneIn: -1}}
+		epochStat: Stats{DoneIn: -1}}
 	var err error
 	if s.codec, err = redstuff.New(cfg.Shards, redstuff.WithLazyTables(), redstuff.WithWorkers(1)); err != nil {
 		return Summary{}, err
@@ -294,6 +305,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	for _, nd := range s.nodes {
 		phase := time.Duration(s.rng.Int64N(int64(syncInterval)))
 		s.at(phase, nd.syncTick)
+		s.at(time.Duration(s.rng.Int64N(int64(cfg.EpochDuration))), nd.scrubTick)
 	}
 	s.at(blockInterval, s.block)
 	s.at(faultInterval/2, s.faults)
@@ -322,6 +334,9 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 		cfg.Seed, sum.Registered, sum.Certified, lost, sum.Crashes, sum.Wipes, sum.Partitions, sum.RecoveredSlivers, sum.RecoveryBytes, sum.LostBytes,
 		ratio(sum.RecoveryBytes, sum.LostBytes), sum.ChallengesPassed, sum.ChallengesFailed, sum.DroppersCaught, sum.Evicted, sum.DroppersEvicted, sum.LiesCaught,
 		sum.Invalidated, sum.Inconsistent, sum.FailedReads, sum.Reads, sum.Violations)
+	if cfg.RotRate > 0 {
+		fmt.Fprintf(out, "rot: %d slivers rotted on disk, %d bad slivers found by the nodes' scrubs\n", sum.Rots, sum.ScrubFound)
+	}
 	if cfg.Churn > 0 {
 		fmt.Fprintf(out, "churn: %d joined, %d left, %d shards moved in %d epoch changes, synced %d of %d bytes needed (%s), longest change %s\n",
 			sum.Joined, sum.Left, sum.ShardsMoved, sum.EpochChanges, sum.SyncBytes, sum.NeededBytes, ratio(sum.SyncBytes, sum.NeededBytes), sum.MaxDoneIn)
@@ -457,8 +472,7 @@ func (s *Sim) follow() {
 			s.dropExtensions(*ev.BlobID)
 		case control.EventEpochSyncDone:
 			if i, ok := s.byKey[*ev.Node]; ok && ev.Epoch == s.epoch {
-				s.attested[i] = true
-				s.dropOld()
+				s.nodes[i].attestedSync()
 			}
 		}
 		return true
@@ -520,6 +534,11 @@ func (s *Sim) columns() []column {
 		{"crash", func(e *Stats) string { return d(e.Crashes) }},
 		{"wipe", func(e *Stats) string { return d(e.Wipes) }},
 		{"part", func(e *Stats) string { return d(e.Partitions) }},
+	}
+	if s.cfg.RotRate > 0 {
+		cols = append(cols, column{"rot", func(e *Stats) string { return d(e.Rots) }}, column{"scrub-bad", func(e *Stats) string { return d(e.ScrubFound) }})
+	}
+	cols = append(cols, []column{
 		{"msg-lost", func(e *Stats) string { return d(e.Dropped) }},
 		{"rebuilt", func(e *Stats) string { return d(e.RecoveredSlivers) }},
 		{"rep/lost", func(e *Stats) string { return ratio(e.RecoveryBytes, e.LostBytes) }},
@@ -533,7 +552,7 @@ func (s *Sim) columns() []column {
 		{"rd-fail", func(e *Stats) string { return fmt.Sprintf("%d/%d", e.FailedReads, e.Reads) }},
 		{"wr-retry", func(e *Stats) string { return d(e.WriteRetries) }},
 		{"violations", func(e *Stats) string { return d(e.Violations) }},
-	}
+	}...)
 	if s.cfg.Churn > 0 {
 		cols = append(cols,
 			column{"joined", func(e *Stats) string { return d(e.Joined) }},
@@ -575,6 +594,10 @@ func (s *Sim) faults() {
 	for _, nd := range s.nodes {
 		crash := s.rng.Float64() < s.cfg.CrashRate*per
 		wipe := s.rng.Float64() < s.cfg.WipeRate*per
+		rot := s.cfg.RotRate > 0 && s.rng.Float64() < s.cfg.RotRate*per
+		if rot && nd.up && !nd.gone && nd.kind == honest && s.degradedShards(nd)+nd.weight() <= s.f && nd.rot() {
+			s.epochStat.Rots++
+		}
 		if !crash && !wipe || !nd.up || nd.gone {
 			continue
 		}
@@ -629,6 +652,9 @@ func (s *Sim) check() {
 		if nd.removed {
 			nd.removed = false
 			nd.checkAcked()
+		}
+		if len(nd.rotted) > 0 {
+			nd.checkRot()
 		}
 	}
 	s.checkChange()

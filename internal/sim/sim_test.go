@@ -71,6 +71,23 @@ func TestBrokenNodeCodeIsCaught(t *testing.T) {
 	caught(t, cfg, "failed challenge window")
 }
 
+// TestBitRotIsScrubbed: bytes that flip on nodes' disks are found by
+// the storage node's own scrub, dropped and rebuilt by its recovery, with
+// no invariant broken; a scrub that takes every sliver for good (a bug in
+// the node's code) leaves the rot, and the simulator says so.
+func TestBitRotIsScrubbed(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.RotRate, cfg.Epochs = 3, 1, 6
+	cfg.Bug = BugBlindScrub
+	if !strings.Contains(cfg.Command(), " --rot-rate 1") {
+		t.Fatalf("the replay command %q does not carry the rot", cfg.Command())
+	}
+	sum := caught(t, cfg, "that rotted at")
+	if sum.Rots == 0 || sum.ScrubFound == 0 {
+		t.Fatalf("honest nodes: %d slivers rotted, %d found by scrubs", sum.Rots, sum.ScrubFound)
+	}
+}
+
 // caught runs cfg, whose injected bug must break an invariant: the output
 // has a violation, each of wants and the command that replays the run.
 // The same run without the bug must be clean; its summary is returned.

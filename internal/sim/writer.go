@@ -38,7 +38,13 @@ type writer struct {
 	key   ed25519.PrivateKey
 	blobs []*wblob
 	byID  map[blob.ID]*wblob
+	// waited counts the times the malicious writer put off a blob for
+	// want of a victim within the fault budget.
+	waited int
 }
+
+// maxBadWaits bounds how often the malicious writer puts off a blob.
+const maxBadWaits = 12
 
 func newWriter(s *Sim) *writer {
 	return &writer{s: s, key: s.newKey(), byID: map[blob.ID]*wblob{}}
@@ -66,8 +72,15 @@ func (w *writer) start(bad bool) {
 	if bad {
 		// Tamper with a row whose shard an honest member owns.
 		for try := 0; bad && victim < 0; try++ {
+			if try == 4 && w.waited < maxBadWaits {
+				// No victim to be had within the fault budget now: the
+				// writer waits for its moment.
+				w.waited++
+				s.after(5*time.Second, func() { w.start(true) })
+				return
+			}
 			if try == 4 {
-				bad = false // no victim to be had: the writer stays honest
+				bad = false // still none: the writer stays honest
 				break
 			}
 			row := s.rng.IntN(s.p.N)
