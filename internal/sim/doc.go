@@ -55,16 +55,18 @@
 //     network, refusing blobs it has blacked out for a challenge), the
 //     slivers verified against the blob ID and stored; what the previous
 //     owner cannot give handed to the recovery queue; a check pass; then
-//     its EpochSyncDone, submitted through node.Control.
+//     its EpochSyncDone, submitted through node.Control. A batch holding
+//     a blob under an open challenge window waits for the window to close.
+//   - Its scrub (Node.Scrub) passes over its store once an epoch,
+//     re-verifies every sliver against its commitment, drops what is
+//     missing or wrong and queues the blob for recovery.
 //
-// Models, not the real code: the writer, the scrub and the blackout of
-// recovery serving. The writer is a model of the SDK's store path:
+// Models, not the real code: the writer and recovery serving. The writer is a model of the SDK's store path:
 // encode, RegisterBlob, upload to the shards' owners, collect
 // confirmations worth n − f shards, CertifyBlob, uploading again to the
 // new owners when shards move. Peers answer recovery calls with
 // recovery.Serve over the simulator's view of their store, not through
-// the node's API, so they do not refuse blobs under a challenge. The
-// storage node's scrub is not run. Network calls are messages with seeded
+// the node's API, so they do not refuse blobs under a challenge. Network calls are messages with seeded
 // latencies; a recovery job's rounds run within one simulated instant, a
 // shard sync page takes at least 20 ms.
 //
@@ -100,7 +102,10 @@
 //
 // Crashes (a node is down for a few seconds and keeps only what its store
 // synced),
-// disk wipes (it loses everything, its event cursor included) and
+// disk wipes (it loses everything, its event cursor included), bit rot
+// (Config.RotRate: a byte flips in one sliver on an honest node's disk;
+// until its scrub drops the sliver, the node serves and answers
+// challenges from the rotten bytes, as a real one would) and
 // partitions (1-3 nodes cut off from their peers and the writer for
 // 5-15 s; the control plane still reaches them) are injected at seeded
 // times, never more than f shards' worth of nodes degraded at once (down,
@@ -131,16 +136,18 @@
 // its gained shards of the blobs certified when the change began),
 // except through an injected wipe; that honest nodes
 // pass every challenge they answered or owed (a fault from 15 s before a
-// window to its deadline excuses a node, and a node that lacks only
+// window to its deadline, or rot not yet scrubbed, excuses a node, and a node that lacks only
 // pairs it never had fails without a violation); that every inconsistent
-// blob certified is marked invalid within an epoch and no valid blob is;
-// and, with churn, that every shard has exactly one owner, a member with
-// weight that is not leaving, in every epoch, and that every epoch change
-// is done within half an epoch of its start (never superseded). Sync
-// bytes are the requests and answers on the sync wire, against the sliver
-// bytes of the gained pairs nodes lacked when the change began; what a
-// previous owner could not give goes to the recovery queue, and its
-// traffic counts as repair. Repair bytes count against the bytes of the
+// blob certified is marked invalid within two epochs and no valid blob is;
+// that every sliver that rotted is found by the node's own code within
+// two epochs (two scrub passes); and, with churn, that every shard has
+// exactly one owner, a member with weight that is not leaving, in every
+// epoch, and that every epoch change is done within half an epoch of its
+// start (never superseded). Sync bytes are the requests and answers on
+// the sync wire, against the sliver bytes of the gained pairs nodes
+// lacked when the change began; what a previous owner could not give
+// goes to the recovery queue, and its traffic counts as repair. Repair
+// bytes count against the bytes of the
 // slivers rebuilt. With the small blobs the simulator
 // uses, a symbol is a few bytes and the wire's per-symbol framing
 // dominates, so both ratios sit well above 1; TestRepairBytesMatchLost

@@ -101,9 +101,14 @@ type node struct {
 	// acknowledged, and those of them an injected fault took.
 	acked map[pairKey]bool
 	lost  map[pairKey]bool
-	// rotted: slivers bit rot corrupted on the node's disk, and when; the
-	// node's scrub must find and drop them, and its recovery rebuild them.
-	rotted    map[sliverKey]time.Duration
+	// rotted: slivers bit rot corrupted on the node's disk, with the
+	// number of scrub passes it had run then (scrubs); its scrub must find
+	// and drop them, and its recovery rebuild them. Peers that were
+	// served rotten symbols take the node for a liar for
+	// recovery.LiarPenalty: it counts as degraded until rotUntil.
+	rotted    map[sliverKey]int
+	scrubs    int
+	rotUntil  time.Duration
 	rotWindow bool // it held rotted slivers when the last window opened
 	// removed: the node deleted slivers since the last check.
 	removed bool
@@ -124,7 +129,7 @@ type node struct {
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
 	nd := &node{s: s, i: i, name: fmt.Sprintf("node%d", i), key: key, pub: control.KeyOf(key), up: true, epoch: 1, recoveryAt: -1, syncAt: -1,
-		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{}, rotted: map[sliverKey]time.Duration{}, held: map[int]bool{},
+		known: map[blob.ID]*known{}, pairs: map[blob.ID]map[int]*pairState{}, acked: map[pairKey]bool{}, lost: map[pairKey]bool{}, rotted: map[sliverKey]int{}, held: map[int]bool{},
 		invalidating: map[blob.ID]bool{}}
 	nd.open(store.NewMemDisk())
 	return nd
@@ -248,14 +253,16 @@ func (nd *node) missing(id blob.ID) bool {
 // degraded: down, or missing pairs of a blob the writer has begun to
 // store.
 func (nd *node) degraded() bool {
-	if !nd.up || len(nd.lost) > 0 || len(nd.rotted) > 0 || nd.kind != honest || nd.cutUntil > nd.s.now {
+	if !nd.up || len(nd.lost) > 0 || len(nd.rotted) > 0 || nd.rotUntil > nd.s.now || nd.kind != honest || nd.cutUntil > nd.s.now {
 		return true
 	}
 	if nd.syncEpoch == nd.s.epoch && !nd.attested && len(nd.gained) > 0 {
 		return true
 	}
 	for _, b := range nd.s.w.blobs {
-		if b.uploading && !b.invalid && nd.missing(b.id) {
+		// The victim of an inconsistent blob counts from the moment the
+		// writer picks it, before the upload begins.
+		if b.uploading && !b.invalid && nd.missing(b.id) || b.bad && !b.invalid && nd.s.owner[b.victimShard] == nd.i {
 			return true
 		}
 	}
@@ -776,12 +783,13 @@ func sortedKeys(m map[pairKey]bool) []pairKey {
 func (nd *node) rot() bool {
 	s := nd.s
 	var cands []sliverKey
+	rotten := sortedSlivers(nd.rotted)
 	for _, id := range sortedIDs(nd.pairs) {
 		for _, pair := range slices.Sorted(maps.Keys(nd.pairs[id])) {
 			st := nd.pairs[id][pair]
 			for kind := range 2 {
 				k := sliverKey{id, pair, blob.SliverKind(kind)}
-				if st.sl[kind] != nil && len(st.sl[kind].Data) > 0 && st.pc != nil && nd.rotted[k] == 0 {
+				if st.sl[kind] != nil && len(st.sl[kind].Data) > 0 && st.pc != nil && !slices.Contains(rotten, k) {
 					cands = append(cands, k)
 				}
 			}
@@ -798,7 +806,8 @@ func (nd *node) rot() bool {
 		return false
 	}
 	st.sl[k.kind] = &bad
-	nd.rotted[k] = max(s.now, 1)
+	nd.rotted[k] = nd.scrubs
+	nd.rotUntil = s.now + recovery.LiarPenalty
 	if pk := (pairKey{k.id, k.pair}); nd.acked[pk] {
 		nd.lost[pk] = true // a fault took it: only rebuilding brings it back
 	}
@@ -809,7 +818,7 @@ func (nd *node) rot() bool {
 
 // followRot brings into the node's view the rotted slivers its own code
 // dropped (its scrub, or a recovery that found its own slivers failing
-// their proofs), for its recovery to rebuild.
+// their proofs), for its recovery to rebuild, and those written again.
 func (nd *node) followRot() {
 	s := nd.s
 	for _, k := range sortedSlivers(nd.rotted) {
@@ -818,25 +827,34 @@ func (nd *node) followRot() {
 			delete(nd.rotted, k) // its blob is gone
 			continue
 		}
-		has, err := nd.st.HasSliver(k.id, uint32(k.pair), k.kind)
-		if nd.storeErr(err) {
-			return
-		}
-		if !has {
+		sl, _, err := nd.st.Sliver(k.id, uint32(k.pair), k.kind)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			st.sl[k.kind] = nil
 			delete(nd.rotted, k)
 			nd.removed, s.dirty[k.id] = true, true
+		case nd.storeErr(err):
+			return
+		case !bytes.Equal(sl.Data, st.sl[k.kind].Data):
+			// Written again since (an upload or a sync of the same pair).
+			st.sl[k.kind] = sl
+			delete(nd.rotted, k)
+			if st.complete() {
+				delete(nd.lost, pairKey{k.id, k.pair})
+			}
+			s.dirty[k.id] = true
 		}
 	}
 }
 
-// checkRot: a node's scrub finds bit rot within two scrub passes.
+// checkRot: a node's scrub finds bit rot on the shards it owns within
+// two passes (the first may find the shard still syncing).
 func (nd *node) checkRot() {
 	s := nd.s
 	for _, k := range sortedSlivers(nd.rotted) {
-		if at := nd.rotted[k]; nd.up && s.now-at > 2*s.cfg.EpochDuration+time.Second {
-			s.violation(fmt.Sprintf("rot %d %s %d %d", nd.i, k.id, k.pair, k.kind), "%s still holds %s sliver of pair %d of %s that rotted at %s",
-				nd.name, k.kind, k.pair, short(k.id), at)
+		if nd.scrubs-nd.rotted[k] >= 2 && slices.Contains(nd.shards, s.p.ShardOf(k.id, k.pair)) {
+			s.violation(fmt.Sprintf("rot %d %s %d %d", nd.i, k.id, k.pair, k.kind), "%s still holds the %s sliver of pair %d of %s that rotted, after %d scrub passes",
+				nd.name, k.kind, k.pair, short(k.id), nd.scrubs-nd.rotted[k])
 		}
 	}
 }
@@ -858,7 +876,9 @@ func (nd *node) scrubTick() {
 		return
 	}
 	s.epochStat.ScrubFound += bad
+	nd.scrubs++
 	nd.followRot()
+	nd.checkRot()
 	nd.wakeRecovery()
 }
 

@@ -653,9 +653,6 @@ func (s *Sim) check() {
 			nd.removed = false
 			nd.checkAcked()
 		}
-		if len(nd.rotted) > 0 {
-			nd.checkRot()
-		}
 	}
 	s.checkChange()
 	s.checkInvalid()

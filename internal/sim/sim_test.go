@@ -82,7 +82,7 @@ func TestBitRotIsScrubbed(t *testing.T) {
 	if !strings.Contains(cfg.Command(), " --rot-rate 1") {
 		t.Fatalf("the replay command %q does not carry the rot", cfg.Command())
 	}
-	sum := caught(t, cfg, "that rotted at")
+	sum := caught(t, cfg, "that rotted, after 2 scrub passes")
 	if sum.Rots == 0 || sum.ScrubFound == 0 {
 		t.Fatalf("honest nodes: %d slivers rotted, %d found by scrubs", sum.Rots, sum.ScrubFound)
 	}

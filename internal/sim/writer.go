@@ -25,9 +25,10 @@ type wblob struct {
 
 	// bad: the malicious writer encoded it inconsistently (one row at
 	// odds with its columns) and withholds every pair from the node that
-	// holds that row, the victim, which finds out when it rebuilds.
+	// holds that row's shard, the victim (and, after an epoch change, from
+	// the shard's new owner), which finds out when it rebuilds.
 	bad         bool
-	victim      int
+	victimShard int
 	invalid     bool // marked invalid
 	certifiedAt time.Duration
 }
@@ -68,7 +69,7 @@ func (w *writer) start(bad bool) {
 		s.fail(err)
 		return
 	}
-	victim := -1
+	victim, victimShard := -1, -1
 	if bad {
 		// Tamper with a row whose shard an honest member owns.
 		for try := 0; bad && victim < 0; try++ {
@@ -92,14 +93,14 @@ func (w *writer) start(bad bool) {
 			// The victim, deprived of the blob, is a fault: within the
 			// budget, or the writer stays honest this time.
 			if o := s.nodes[s.owner[s.p.ShardOf(t.ID, row)]]; o.kind == honest && s.degradedShards(o)+o.weight() <= s.f {
-				enc, victim = t, o.i
+				enc, victim, victimShard = t, o.i, s.p.ShardOf(t.ID, row)
 			}
 		}
 	}
 	if w.byID[enc.ID] != nil {
 		return // the same bytes again
 	}
-	b := &wblob{n: len(w.blobs), id: enc.ID, data: data, enc: enc, bad: bad, victim: victim}
+	b := &wblob{n: len(w.blobs), id: enc.ID, data: data, enc: enc, bad: bad, victimShard: victimShard}
 	w.blobs = append(w.blobs, b)
 	w.byID[b.id] = b
 	p := control.Payload{RegisterBlob: &control.RegisterBlob{ID: b.id, Length: enc.Length, Encoding: blob.RS2D16, Root: enc.Root,
@@ -131,7 +132,7 @@ func (w *writer) upload(b *wblob) {
 	}
 	for i := range s.nodes {
 		pairs := byNode[i]
-		if len(pairs) == 0 || b.bad && i == b.victim {
+		if len(pairs) == 0 || b.bad && s.owner[b.victimShard] == i {
 			continue
 		}
 		nd := s.nodes[i]
