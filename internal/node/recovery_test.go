@@ -364,6 +364,33 @@ func TestScrubRepairsCorruptSlivers(t *testing.T) {
 	}
 }
 
+// TestScrubIsDueAcrossRestarts: the scrub's schedule is kept on disk, so
+// a node whose last pass is older than the interval scrubs as soon as it
+// starts, instead of waiting a whole interval after each restart (a node
+// restarted daily would then never scrub).
+func TestScrubIsDueAcrossRestarts(t *testing.T) {
+	tb := newTestbed(t, 1)
+	tb.storeBlobs(1000)
+	tb.stop(0)
+	st, err := store.Open(tb.cfgs[0].DataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetScrubbedAt(time.Now().Add(-2 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	tb.cfgs[0].ScrubInterval = units.Duration(time.Hour)
+	n := tb.start(0)
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, n, "weft_scrub_passes_total") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no scrub pass 30s after a start with the last pass 2h ago and a 1h interval")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestRecoveryQueueEndpoint: GET /v1/recovery answers the queue as JSON.
 func TestRecoveryQueueEndpoint(t *testing.T) {
 	tb := newTestbed(t, 1)

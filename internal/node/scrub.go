@@ -15,18 +15,37 @@ import (
 // scrubLoop re-verifies every stored sliver against its commitment, one
 // pass every ScrubInterval, paced to ScrubBytesPerSecond. A sliver that
 // is missing, unreadable or wrong is dropped and its blob queued for
-// recovery.
+// recovery. When the last pass began is kept in the store (its first
+// start counts as one), so a node that restarts more often than the
+// interval still scrubs on time.
 func (n *Node) scrubLoop(ctx context.Context) {
 	if n.cfg.ScrubInterval < 0 {
 		return
+	}
+	interval := time.Duration(n.cfg.ScrubInterval)
+	last, err := n.store.ScrubbedAt()
+	if err == nil && last.IsZero() {
+		last = n.clock()
+		err = n.store.SetScrubbedAt(last)
+	}
+	if err != nil {
+		n.logger.Printf("node: scrub: %v", err)
+		last = n.clock()
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Duration(n.cfg.ScrubInterval)):
+		case <-time.After(last.Add(interval).Sub(n.clock())):
 		}
-		if _, err := n.scrub(ctx, true); err != nil && ctx.Err() == nil {
+		last = n.clock()
+		if _, err := n.scrub(ctx, true); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			n.logger.Printf("node: scrub: %v", err)
+		}
+		if err := n.store.SetScrubbedAt(last); err != nil {
 			n.logger.Printf("node: scrub: %v", err)
 		}
 	}

@@ -93,6 +93,7 @@ const ballastName = "BALLAST"
 //	k/<shard>            shard migration state (shard u32; the node's versioned JSON)
 //	m/migration          epoch of the last epoch change the node planned (uint64)
 //	m/epochdone          last epoch whose change is done: given-up shards dropped (uint64)
+//	m/scrubbed           when the last scrub pass began (Unix nanoseconds, uint64)
 //
 // The migration keys were added within format 2: a store without them
 // has planned nothing, which is what they mean when absent.
@@ -101,6 +102,7 @@ var (
 	keyCursor    = []byte("m/cursor")
 	keyMigration = []byte("m/migration")
 	keyEpochDone = []byte("m/epochdone")
+	keyScrubbed  = []byte("m/scrubbed")
 )
 
 func keyShard(shard uint32) []byte { return binary.BigEndian.AppendUint32([]byte("k/"), shard) }
@@ -633,6 +635,24 @@ func (s *Store) SetCursor(seq uint64) error {
 // MigrationEpoch returns the epoch of the last epoch change the node
 // planned (0: none).
 func (s *Store) MigrationEpoch() (uint64, error) { return s.getU64(keyMigration) }
+
+// ScrubbedAt returns when the node's last scrub pass began, or the zero
+// time if it never recorded one.
+func (s *Store) ScrubbedAt() (time.Time, error) {
+	v, err := s.getU64(keyScrubbed)
+	if err != nil || v == 0 {
+		return time.Time{}, err
+	}
+	return time.Unix(0, int64(v)), nil
+}
+
+// SetScrubbedAt records when a scrub pass began.
+func (s *Store) SetScrubbedAt(t time.Time) error {
+	if err := s.db.Set(keyScrubbed, binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano())), pebble.Sync); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
 
 // EpochDone returns the last epoch whose change the node saw done.
 func (s *Store) EpochDone() (uint64, error) { return s.getU64(keyEpochDone) }
