@@ -494,3 +494,37 @@ func TestShardSyncResumesAfterRestart(t *testing.T) {
 	}
 	t.Logf("pulled %d blobs before the restart, %d requests after", len(before), len(asked))
 }
+
+// TestShardSyncWaitsOutChallengeBlackout: while a challenge window is
+// open, previous owners refuse sync batches that hold a sampled blob
+// (the blackout). A new owner that samples the same blobs waits for the
+// window to close instead of counting the refusal as the previous
+// owner's failure; with two tries 50 ms apart (the second covers the
+// moment between the two nodes seeing the window close), refusals would
+// give the shard up to recovery. Windows here sample every blob and black
+// them out most of the time.
+func TestShardSyncWaitsOutChallengeBlackout(t *testing.T) {
+	tb := newTestbedWith(t, 4, func(g *control.Genesis) {
+		g.Params.ChallengeInterval = 4 * time.Second
+		g.Params.ChallengeDeadline = 1500 * time.Millisecond
+		g.Params.ChallengeBlobs = 64
+		g.Params.EvictAfter = 1000
+	})
+	blobs := tb.storeBlobs(20_000, 50_000, 9_000)
+	ni := tb.addNode(func(c *node.Config) { c.SyncRetries = 2 })
+	n := tb.nodes[ni]
+	tb.waitWindow("sampling the blobs", 20*time.Second, func(r *control.WindowReport) bool { return len(r.Blobs) == len(blobs) })
+	next, prev := tb.grow(ni)
+	gained := tb.moves(ni, next, prev)
+	release := n.HoldSyncDone()
+	defer release()
+	tb.advance(2, 0, 1, 2, 3, ni)
+	waitReady(t, n, 2, 30*time.Second)
+	waitHolding(t, n, blobs, 10*time.Second)
+	if r := metric(t, n, "weft_slivers_recovered_total"); r != 0 {
+		t.Fatalf("%v slivers rebuilt by recovery: the previous owners' blackout was taken for a failure", r)
+	}
+	if got, want := metric(t, n, `weft_shard_sync_slivers_total{result="stored"}`), float64(2*len(gained)*len(blobs)); got != want {
+		t.Fatalf("%v slivers stored by sync, want %v", got, want)
+	}
+}
