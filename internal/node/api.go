@@ -429,7 +429,8 @@ func (n *Node) status(w http.ResponseWriter, r *http.Request) error {
 }
 
 // symbols serves recovery symbols to a peer: a binary recovery.Request
-// for many blobs, answered in one compact binary response. At most
+// for many blobs, answered in one compact binary response; blobs under a
+// storage challenge are answered missing, with reason Blackout. At most
 // SymbolConcurrency requests are served at once; the others wait, with
 // their bodies unread. A request that repeats itself, or whose answer or
 // extensions would exceed the limits, is refused before any work.
@@ -458,9 +459,11 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
+	// Blobs under a storage challenge are answered missing (Blackout);
+	// the rest of the request is served.
 	for i := range req.Blobs {
-		if err := n.refuseBlackout(w, req.Blobs[i].ID); err != nil {
-			return err
+		if n.BlackedOut(req.Blobs[i].ID) {
+			n.m.refused.WithLabelValues("challenge_blackout").Inc()
 		}
 	}
 	head, body, served, err := recovery.Serve(n.codec, holder{n}, req, recovery.Limits{MaxBytes: maxSymbolAnswer})

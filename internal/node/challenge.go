@@ -75,6 +75,13 @@ func (n *Node) blackedOut(id blob.ID) (time.Duration, bool) {
 // (nil if none), with whether the node answered it.
 func (n *Node) Challenge() *ChallengeHealth { return n.challengeHealth() }
 
+// BlackedOut reports whether the node withholds a blob for now: one the
+// open challenge window samples (DESIGN §11).
+func (n *Node) BlackedOut(id blob.ID) bool {
+	_, ok := n.blackedOut(id)
+	return ok
+}
+
 // refuseBlackout answers 503 with Retry-After for a blacked-out blob.
 func (n *Node) refuseBlackout(w http.ResponseWriter, id blob.ID) error {
 	wait, ok := n.blackedOut(id)

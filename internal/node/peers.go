@@ -35,7 +35,7 @@ var errRedirect = errors.New("node: peers may not redirect")
 // own store.
 func (n *Node) call(ctx context.Context, self bool, m control.Member, req *recovery.Request) (*recovery.Response, error) {
 	if self {
-		head, body, _, err := recovery.Serve(n.codec, holder{n}, req, recovery.Limits{MaxBytes: 1 << 62, MaxExtendBytes: 1 << 62})
+		head, body, _, err := recovery.Serve(n.codec, selfHolder{holder{n}}, req, recovery.Limits{MaxBytes: 1 << 62, MaxExtendBytes: 1 << 62})
 		if err != nil {
 			return nil, err
 		}
@@ -99,6 +99,16 @@ func (h holder) Length(id blob.ID) (uint64, bool, error) {
 	}
 	return b.Length, true, nil
 }
+
+// BlackedOut withholds the blobs of an open challenge window
+// (recovery.Blackouts).
+func (h holder) BlackedOut(id blob.ID) bool { return h.n.BlackedOut(id) }
+
+// selfHolder is what the node serves its own recovery from: the blackout
+// keeps peers from fetching, not the node from reading its own slivers.
+type selfHolder struct{ holder }
+
+func (selfHolder) BlackedOut(blob.ID) bool { return false }
 
 func (h holder) Holds(id blob.ID, pair int) bool {
 	shard, ok := h.n.owns(id, pair)

@@ -22,7 +22,10 @@ type memHolder struct {
 	blobs   map[blob.ID]*redstuff.Encoded
 	lost    map[blob.ID]map[int]bool // pairs lost entirely
 	corrupt bool                     // serves slivers with flipped bytes
+	dark    map[blob.ID]bool         // withheld for now (a challenge's blackout)
 }
+
+func (h *memHolder) BlackedOut(id blob.ID) bool { return h.dark[id] }
 
 func (h *memHolder) Length(id blob.ID) (uint64, bool, error) {
 	e, ok := h.blobs[id]
@@ -614,4 +617,36 @@ func TestBadSymbolBlamesItsSender(t *testing.T) {
 		return
 	}
 	t.Fatal("no blob led to the scenario")
+}
+
+// TestBlackedOutBlobsAreWithheld: peers withhold the blobs of an open
+// challenge window (Blackouts) and serve the rest of the same requests:
+// a batch rebuilds its other blobs at once, and the withheld one once
+// the window is over.
+func TestBlackedOutBlobsAreWithheld(t *testing.T) {
+	rng := testseed.Rand(t)
+	net := newNetwork(t, rng, 10, 10)
+	net.addRandom(t, rng, 3, 20_000)
+	net.wipe()
+	dark := net.blobs[1].ID
+	for _, h := range net.holders[1:] {
+		h.dark = map[blob.ID]bool{dark: true}
+	}
+	wants := net.wants(nil)
+	res := net.run(t, NewJob(net.c, net.peers, wants, Options{}))
+	for i, r := range res {
+		switch {
+		case net.blobs[i].ID == dark && r.Err == nil:
+			t.Fatalf("blob %d, under the blackout, was rebuilt", i)
+		case net.blobs[i].ID != dark && (r.Err != nil || len(r.Slivers) == 0):
+			t.Fatalf("blob %d, in the same requests as a withheld one: %d slivers, %v", i, len(r.Slivers), r.Err)
+		}
+	}
+	for _, h := range net.holders {
+		h.dark = nil
+	}
+	res = net.run(t, NewJob(net.c, net.peers, wants[1:2], Options{}))
+	if len(res) != 1 || res[0].Err != nil || len(res[0].Slivers) == 0 {
+		t.Fatalf("after the window: %+v", res)
+	}
 }

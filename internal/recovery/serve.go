@@ -139,6 +139,13 @@ type Holder interface {
 	Commitment(id blob.ID, pair int) (*blob.PairCommitment, error)
 }
 
+// Blackouts is implemented by a Holder that withholds some blobs for now:
+// a storage challenge's sampled blobs while its window is open (DESIGN
+// §11), answered missing with reason Blackout.
+type Blackouts interface {
+	BlackedOut(id blob.ID) bool
+}
+
 // Serve answers a symbols request from what h holds. The answer is head
 // followed by body. A request Check refuses is refused with its error
 // before any work; what the node cannot give is answered missing, with
@@ -150,8 +157,15 @@ func Serve(c *redstuff.Codec, h Holder, req *Request, l Limits) (head, body []by
 	}
 	size := req.ResponseSize(p.N)
 	w := &responseWriter{body: make([]byte, 0, min(size, 1<<20))}
+	dark, _ := h.(Blackouts)
 	for i := range req.Blobs {
 		br := &req.Blobs[i]
+		if dark != nil && dark.BlackedOut(br.ID) {
+			for range len(br.Commitments) + len(br.Items) {
+				w.miss(Blackout)
+			}
+			continue
+		}
 		length, ok, err := h.Length(br.ID)
 		if err != nil {
 			return nil, nil, 0, err

@@ -309,6 +309,7 @@ const (
 	NotStored         // the peer holds the shard but not the sliver (yet)
 	BadRequest        // wrong symbol size, index or position
 	Failed            // the peer's own trouble reading it
+	Blackout          // the blob is under a storage challenge: asked again once the window closes
 )
 
 func (r Reason) String() string {
@@ -325,6 +326,8 @@ func (r Reason) String() string {
 		return "bad request"
 	case Failed:
 		return "failed"
+	case Blackout:
+		return "under a storage challenge"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
@@ -436,7 +439,7 @@ func DecodeResponse(req *Request, data []byte) (*Response, error) {
 			r.fail("missing entry beyond the request's %d", entries)
 			break
 		}
-		if reason == Present || reason > Failed {
+		if reason == Present || reason > Blackout {
 			r.fail("bad missing reason %d", reason)
 			break
 		}

@@ -66,7 +66,8 @@
 // confirmations worth n − f shards, CertifyBlob, uploading again to the
 // new owners when shards move. Peers answer recovery calls with
 // recovery.Serve over the simulator's view of their store, not through
-// the node's API, so they do not refuse blobs under a challenge. Network calls are messages with seeded
+// the node's API, withholding the blobs their own node has blacked out
+// for a challenge (Node.BlackedOut), as the node's API does. Network calls are messages with seeded
 // latencies; a recovery job's rounds run within one simulated instant, a
 // shard sync page takes at least 20 ms.
 //
