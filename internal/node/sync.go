@@ -595,14 +595,12 @@ func (n *Node) pullBatch(ctx context.Context, u *migration.Puller, page []migrat
 		n.logger.Printf("node: shard %d: previous owner %s served %d slivers that fail verification", pr.Shard, pr.FromName, out.Rejected)
 	}
 	for i := range out.Store {
-		ok, err := n.storePulled(ctx, pr.Shard, &out.Store[i])
+		slivers, err := n.storePulled(ctx, pr.Shard, &out.Store[i])
 		if err != nil {
 			return time.Time{}, err
 		}
-		if p := &out.Store[i]; ok {
-			pc := p.Commitment
-			*stored = append(*stored, Rebuilt{p.ID, store.StoredSliver{Pair: pc.Pair, Sliver: &p.Primary, Commitment: &pc}},
-				Rebuilt{p.ID, store.StoredSliver{Pair: pc.Pair, Sliver: &p.Secondary, Commitment: &pc}})
+		for _, sl := range slivers {
+			*stored = append(*stored, Rebuilt{out.Store[i].ID, sl})
 		}
 	}
 	for _, bl := range out.Recover {
@@ -631,31 +629,33 @@ func (n *Node) pullCall(ctx context.Context, pr migration.Progress, req *migrati
 }
 
 // storePulled stores a verified pair if the blob is still live and the
-// shard still this node's, and says whether it did.
-func (n *Node) storePulled(ctx context.Context, shard int, p *migration.Pair) (bool, error) {
+// shard still this node's, and returns the slivers it stored (none
+// otherwise).
+func (n *Node) storePulled(ctx context.Context, shard int, p *migration.Pair) ([]store.StoredSliver, error) {
 	n.gc.RLock()
 	defer n.gc.RUnlock()
 	rec, status, err := n.blobInfo(ctx, p.ID)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if status != control.StatusCertified && status != control.StatusRegistered {
-		return false, nil
+		return nil, nil
 	}
 	if _, ok := n.owns(rec.ID, int(p.Commitment.Pair)); !ok {
-		return false, nil
+		return nil, nil
 	}
 	pc := p.Commitment
-	if err := n.store.PutSlivers(p.ID, []store.StoredSliver{
+	slivers := []store.StoredSliver{
 		{Pair: pc.Pair, Sliver: &p.Primary, Commitment: &pc},
 		{Pair: pc.Pair, Sliver: &p.Secondary, Commitment: &pc},
-	}); err != nil {
-		return false, err
+	}
+	if err := n.store.PutSlivers(p.ID, slivers); err != nil {
+		return nil, err
 	}
 	n.m.syncSlivers.WithLabelValues("stored").Add(2)
 	n.m.stored.Add(2)
 	n.m.storedBytes.Add(float64(len(p.Primary.Data) + len(p.Secondary.Data)))
-	return true, nil
+	return slivers, nil
 }
 
 // checkShard passes over every live certified blob, queues for recovery

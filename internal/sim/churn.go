@@ -379,7 +379,7 @@ func (s *Sim) readPrimary(id blob.ID, pair int) *blob.Sliver {
 // one bit rot corrupted fails the reader's check against its commitment.
 func (nd *node) primary(id blob.ID, pair int) *blob.Sliver {
 	ps := nd.pairs[id][pair]
-	if _, rotten := nd.rotted[sliverKey{id, pair, blob.Primary}]; ps == nil || ps.sl[blob.Primary] == nil || rotten {
+	if ps == nil || ps.sl[blob.Primary] == nil || nd.isRotted(sliverKey{id, pair, blob.Primary}) {
 		return nil
 	}
 	return ps.sl[blob.Primary]

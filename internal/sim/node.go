@@ -785,13 +785,12 @@ func sortedKeys(m map[pairKey]bool) []pairKey {
 func (nd *node) rot() bool {
 	s := nd.s
 	var cands []sliverKey
-	rotten := sortedSlivers(nd.rotted)
 	for _, id := range sortedIDs(nd.pairs) {
 		for _, pair := range slices.Sorted(maps.Keys(nd.pairs[id])) {
 			st := nd.pairs[id][pair]
 			for kind := range 2 {
 				k := sliverKey{id, pair, blob.SliverKind(kind)}
-				if st.sl[kind] != nil && len(st.sl[kind].Data) > 0 && st.pc != nil && !slices.Contains(rotten, k) {
+				if st.sl[kind] != nil && len(st.sl[kind].Data) > 0 && st.pc != nil && !nd.isRotted(k) {
 					cands = append(cands, k)
 				}
 			}
@@ -816,6 +815,11 @@ func (nd *node) rot() bool {
 	nd.faulted, nd.lastFault = true, s.now
 	s.dirty[k.id] = true
 	return true
+}
+
+func (nd *node) isRotted(k sliverKey) bool {
+	_, ok := nd.rotted[k]
+	return ok
 }
 
 // followRot brings into the node's view the rotted slivers its own code
