@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -127,6 +128,22 @@ func (n *Node) challengeOpened(ctx context.Context, w uint64) error {
 	if err != nil {
 		return err
 	}
+	return n.openChallenge(ctx, win)
+}
+
+// resumeChallenge takes up the window open now when the node starts. A
+// node restarted during a window has already applied its ChallengeOpened
+// event, so without this it would serve the sampled blobs to everyone,
+// ask its peers for them as if they were any other, and never answer.
+func (n *Node) resumeChallenge(ctx context.Context) error {
+	win, err := n.ctl.ChallengeWindow(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("node: the open challenge window: %w", err)
+	}
+	return n.openChallenge(ctx, win)
+}
+
+func (n *Node) openChallenge(ctx context.Context, win *control.Window) error {
 	if win == nil || win.Closed {
 		return nil
 	}

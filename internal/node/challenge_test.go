@@ -236,3 +236,56 @@ func TestForgetHook(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartDuringWindow: a node restarted while a window is open takes
+// the window up again, though it applied the ChallengeOpened event before
+// it went down: it still refuses the sampled blobs to everyone.
+func TestRestartDuringWindow(t *testing.T) {
+	tb := newTestbedWith(t, 4, func(g *control.Genesis) {
+		g.Params.ChallengeInterval = 6 * time.Second
+		g.Params.ChallengeDeadline = 4 * time.Second
+		g.Params.ChallengeBlobs = 8
+		g.Params.EvictAfter = 100
+	})
+	blobs := tb.storeBlobs(1000, 20000)
+	for _, n := range tb.nodes {
+		waitHolding(t, n, blobs, 20*time.Second)
+	}
+	ctx := context.Background()
+	pair := tb.codec.Params().PairAt(blobs[0].ID, tb.shardOf(1)[0])
+	var after uint64
+	for try := 0; try < 3; try++ {
+		open := tb.waitWindow("opened", 20*time.Second, func(r *control.WindowReport) bool {
+			return r.Window > after && !r.Closed && len(r.Blobs) == 2
+		})
+		after = open.Window
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if h := tb.nodes[1].Challenge(); h != nil && h.Window == open.Window {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node 1 never saw window %d open", open.Window)
+			}
+		}
+		tb.stop(1)
+		n := tb.start(1)
+		h := n.Challenge()
+		code, body := doHeader(t, sliverURL(n, blobs[0].ID, pair, blob.Primary))
+		reps, err := tb.ctl.Challenges(ctx, open.Window, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reps[0].Closed {
+			t.Logf("window %d closed while node 1 restarted; trying the next one", open.Window)
+			continue
+		}
+		if h == nil || h.Window != open.Window {
+			t.Fatalf("restarted node 1 does not know window %d, still open: %+v", open.Window, h)
+		}
+		if code.status != http.StatusServiceUnavailable || code.retryAfter == "" {
+			t.Fatalf("restarted node 1 served a blob sampled by window %d: %d %.100q", open.Window, code.status, body)
+		}
+		return
+	}
+	t.Fatal("no window stayed open across a restart of node 1")
+}

@@ -103,6 +103,9 @@ func Embed(ctx context.Context, cfg *Config, key ed25519.PrivateKey, st *store.S
 	if err := n.initSync(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.resumeChallenge(ctx); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 

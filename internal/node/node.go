@@ -175,6 +175,9 @@ func Start(ctx context.Context, cfg *Config, logger *log.Logger) (*Node, error) 
 	n.srv = n.server(l)
 	rctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
+	if err := n.resumeChallenge(rctx); err != nil {
+		n.logger.Printf("%v (the node takes up the next window)", err)
+	}
 	go func() {
 		defer close(n.followed)
 		n.follow(rctx)

@@ -66,7 +66,13 @@ func (c machineControl) ChallengeWindow(_ context.Context, w uint64) (*control.W
 	if win, ok := q.wins[w]; ok {
 		return win, nil
 	}
-	win, err := c.s.m.ChallengeWindow(w)
+	var win *control.Window
+	var err error
+	if w == 0 {
+		win, err = c.s.m.OpenWindow()
+	} else {
+		win, err = c.s.m.ChallengeWindow(w)
+	}
 	if err == nil {
 		q.wins[w] = win
 	}
