@@ -66,11 +66,8 @@
 // confirmations worth n − f shards, CertifyBlob, uploading again to the
 // new owners when shards move. Peers answer recovery calls with
 // recovery.Serve over the simulator's view of their store, not through
-// the node's API, and do not withhold the blobs under a challenge.
-// Withholding them, as the node's API does, made the headline run about
-// a fifth longer with three times the repair traffic: a node that
-// restarts during a window no longer knows it is open and keeps asking
-// peers that withhold. Network calls are messages with seeded
+// the node's API, withholding the blobs their own node has blacked out
+// for a challenge (Node.BlackedOut), as the node's API does. Network calls are messages with seeded
 // latencies; a recovery job's rounds run within one simulated instant, a
 // shard sync page takes at least 20 ms.
 //

@@ -680,7 +680,7 @@ func (nd *node) ask(key control.PublicKey, req *recovery.Request) (*recovery.Res
 	if err != nil {
 		return nil, err
 	}
-	head, body, _, err := recovery.Serve(s.codec, holder{peer}, got, recovery.Limits{MaxBytes: 1 << 30})
+	head, body, _, err := recovery.Serve(s.codec, holder{peer, peer == nd}, got, recovery.Limits{MaxBytes: 1 << 30})
 	if err != nil {
 		return nil, err
 	}
@@ -711,10 +711,17 @@ func (nd *node) checkAcked() {
 	}
 }
 
-// holder serves a node's slivers to recovery.Serve. It does not withhold
-// what the storage node has blacked out for a challenge (see the package
-// doc).
-type holder struct{ nd *node }
+// holder serves a node's slivers to recovery.Serve. Its storage node
+// decides what is under a challenge's blackout (Node.BlackedOut), which
+// it withholds from peers, not from itself.
+type holder struct {
+	nd   *node
+	self bool
+}
+
+func (h holder) BlackedOut(id blob.ID) bool {
+	return !h.self && h.nd.core != nil && h.nd.core.BlackedOut(id)
+}
 
 func (h holder) Length(id blob.ID) (uint64, bool, error) {
 	k := h.nd.known[id]
