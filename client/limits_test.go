@@ -91,7 +91,7 @@ func TestSliverAnswerBounded(t *testing.T) {
 			switch {
 			case tc.name == "endless error":
 				var se *statusError
-				if !errors.As(err, &se) || se.code != http.StatusInternalServerError || len(se.msg) > maxErrorText {
+				if !errors.As(err, &se) || se.Code != http.StatusInternalServerError || len(se.Msg) > maxErrorText {
 					t.Fatalf("error answer: %v", err)
 				}
 			case tc.wantErr == nil && err != nil:

@@ -232,7 +232,7 @@ func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, lengt
 		return nil, err
 	}
 	if code != http.StatusOK {
-		return nil, &statusError{code, string(body)}
+		return nil, &statusError{Code: code, Msg: string(body)}
 	}
 	var msg blob.SliverMessage
 	if err := msg.UnmarshalBinary(body); err != nil {

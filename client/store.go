@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/upload"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -41,22 +40,6 @@ type StoreResult struct {
 	// nothing was uploaded.
 	AlreadyCertified bool `json:"alreadyCertified"`
 }
-
-// confirmation mirrors a storage node's confirmation answer.
-type confirmation struct {
-	BlobID    blob.ID           `json:"blobId"`
-	Epoch     uint64            `json:"epoch"`
-	Node      control.PublicKey `json:"node"`
-	Signature []byte            `json:"signature"`
-}
-
-// grace is how long uploads may go on once a quorum has confirmed, so
-// that most nodes get their slivers from the writer rather than by
-// recovery.
-const grace = 200 * time.Millisecond
-
-// perNode bounds the uploads in flight to one node.
-const perNode = 3
 
 // Store encodes data, registers it, uploads every node its pairs in
 // parallel, collects storage confirmations and certifies the blob once
@@ -97,21 +80,22 @@ func (c *Client) storeEncodedProgress(ctx context.Context, e *redstuff.Encoded, 
 	if prog == nil {
 		prog = newProgress(o.Progress, e.EncodedSize())
 	}
-	for attempt := 0; ; attempt++ {
-		err := c.uploadAndCertify(ctx, e, prog, attempt > 0)
+	for round := 0; ; round++ {
+		err := c.uploadAndCertify(ctx, e, prog, round > 0)
 		if err == nil {
 			break
 		}
 		// A store caught across an epoch boundary (or by nodes that have
 		// not followed it yet) uploads to the new committee what its
 		// members lack and collects its certificate in the new epoch.
-		if attempt >= 3 || !(errors.Is(err, chain.ErrEpoch) || errors.Is(err, errEpochLag)) {
+		wait, again := upload.Again(round, err)
+		if !again {
 			return nil, err
 		}
 		select {
 		case <-ctx.Done():
 			return nil, errors.Join(err, ctx.Err())
-		case <-time.After(time.Duration(attempt+1) * 250 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 	info, err := c.ctl.Blob(ctx, e.ID)
@@ -125,31 +109,25 @@ func (c *Client) storeEncodedProgress(ctx context.Context, e *redstuff.Encoded, 
 	return res, nil
 }
 
-// errEpochLag marks a failure that a committee in another epoch explains:
-// a node confirmed for an epoch other than the committee's, or refused a
-// shard the committee gives it (it has not seen the epoch change yet).
-var errEpochLag = errors.New("client: nodes and control plane are in different epochs")
-
 // uploadAndCertify uploads the blob to the current committee and
 // certifies it. With skipHeld, each member is first asked which slivers
 // it holds already, and only the rest are sent.
 func (c *Client) uploadAndCertify(ctx context.Context, e *redstuff.Encoded, prog *progress, skipHeld bool) error {
-	com, owners, err := c.shardOwners(ctx)
+	com, err := c.ctl.Committee(ctx, 0)
 	if err != nil {
 		return err
 	}
-	sigs, err := c.upload(ctx, e, com, owners, prog, skipHeld)
-	if err != nil {
+	r := upload.NewRound(e, com, c.params.NetworkID, c.params.Quorum())
+	if err := c.upload(ctx, r, prog, skipHeld); err != nil {
 		if st, serr := c.ctl.Status(ctx); serr == nil && st.Epoch != com.Epoch {
-			return errors.Join(err, errEpochLag)
+			return errors.Join(err, upload.ErrEpochLag)
 		}
 		return err
 	}
 	if c.beforeCertify != nil {
 		c.beforeCertify()
 	}
-	cert := &control.Certificate{ID: e.ID, Epoch: com.Epoch, Signatures: sigs}
-	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: cert}); err != nil && !errors.Is(err, chain.ErrBlobState) {
+	if _, err := c.ctl.Submit(ctx, c.signer, control.Payload{CertifyBlob: r.Certificate()}); err != nil && !errors.Is(err, chain.ErrBlobState) {
 		return err
 	}
 	return nil
@@ -203,44 +181,32 @@ func (c *Client) ensureRegistration(ctx context.Context, e *redstuff.Encoded, o 
 	}
 }
 
-// upload sends each committee member the pairs of its shards, then asks
-// for its confirmation; it returns confirmations worth a quorum.
-func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.Committee, owners []int, prog *progress, skipHeld bool) ([]control.Signature, error) {
-	p := e.Params
-	byMember := map[int][]int{} // member → pairs
-	for pair := 0; pair < p.N; pair++ {
-		m := owners[p.ShardOf(e.ID, pair)]
-		if m >= 0 {
-			byMember[m] = append(byMember[m], pair)
-		}
-	}
+// upload sends each member of the round's committee its slivers, then
+// asks for its confirmation, until the confirmations are worth a quorum
+// (and upload.Grace after that).
+func (c *Client) upload(ctx context.Context, r *upload.Round, prog *progress, skipHeld bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu       sync.Mutex
-		sigs     []control.Signature
-		weight   int
-		quorumAt time.Time
-		errs     []error
+		mu   sync.Mutex
+		errs []error
 	)
-	members := sortedKeys(byMember)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.parallel(len(members), func(i int) {
-			m := com.Members[members[i]]
-			sig, err := c.uploadMember(ctx, e, m, byMember[members[i]], com.Epoch, prog, skipHeld)
+		c.parallel(len(r.Members), func(i int) {
+			m := &r.Members[i]
+			conf, err := c.uploadMember(ctx, r, i, prog, skipHeld)
 			mu.Lock()
 			defer mu.Unlock()
+			if err == nil {
+				var quorum bool
+				if quorum, err = r.Confirm(i, conf); quorum {
+					time.AfterFunc(upload.Grace, cancel) // stop at quorum plus a short grace
+				}
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("node %s (%s): %w", m.Name, m.Address, err))
-				return
-			}
-			sigs = append(sigs, control.Signature{Node: m.Key, Sig: sig})
-			weight += len(m.Shards)
-			if weight >= c.params.Quorum() && quorumAt.IsZero() {
-				quorumAt = time.Now()
-				time.AfterFunc(grace, cancel) // stop at quorum plus a short grace
 			}
 		})
 	}()
@@ -251,80 +217,46 @@ func (c *Client) upload(ctx context.Context, e *redstuff.Encoded, com *control.C
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if weight < c.params.Quorum() {
-		err := fmt.Errorf("%w: confirmations worth %d shards, need %d: %w", ErrTooFewNodes, weight, c.params.Quorum(), errors.Join(errs...))
-		return nil, err
+	if !r.Quorate() {
+		return fmt.Errorf("%w: confirmations worth %d shards, need %d: %w", ErrTooFewNodes, r.Weight(), r.Quorum(), errors.Join(errs...))
 	}
-	return sigs, nil
+	return nil
 }
 
-// uploadMember uploads one node's pairs and returns its signature.
-func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m control.Member, pairs []int, epoch uint64, prog *progress, skipHeld bool) ([]byte, error) {
-	p := e.Params
-	// A few slivers in flight per node, so that the node verifies one
-	// while it syncs another (and syncs several at once).
-	type job struct {
-		pair int
-		kind blob.SliverKind
-	}
-	held := map[job]bool{}
+// uploadMember sends member i its slivers (a few in flight, so that the
+// node verifies one while it writes another) and returns its
+// confirmation.
+func (c *Client) uploadMember(ctx context.Context, r *upload.Round, i int, prog *progress, skipHeld bool) (*upload.Confirmation, error) {
+	m := &r.Members[i]
+	var status []byte
 	if skipHeld {
-		var st struct {
-			Pairs []struct {
-				Pair      int  `json:"pair"`
-				Primary   bool `json:"primary"`
-				Secondary bool `json:"secondary"`
-			} `json:"pairs"`
-		}
-		if msg, code, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s/v1/blobs/%s/status", m.Address, e.ID), nil); err == nil && code == http.StatusOK && json.Unmarshal(msg, &st) == nil {
-			for _, ps := range st.Pairs {
-				held[job{ps.Pair, blob.Primary}] = ps.Primary
-				held[job{ps.Pair, blob.Secondary}] = ps.Secondary
-			}
+		if msg, code, err := c.do(ctx, http.MethodGet, m.Address+r.StatusPath(), nil); err == nil && code == http.StatusOK {
+			status = msg
 		}
 	}
-	var jobs []job
-	for _, pair := range pairs {
-		for _, k := range []blob.SliverKind{blob.Primary, blob.Secondary} {
-			if !held[job{pair, k}] {
-				jobs = append(jobs, job{pair, k})
-			}
-		}
-	}
-	errs := make([]error, len(jobs))
-	sem := make(chan struct{}, perNode)
+	slivers := r.Slivers(i, status)
+	errs := make([]error, len(slivers))
+	sem := make(chan struct{}, upload.PerNode)
 	var wg sync.WaitGroup
-	for i, j := range jobs {
+	for k, sl := range slivers {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			idx := p.PrimaryOf(j.pair)
-			if j.kind == blob.Secondary {
-				idx = p.SecondaryOf(j.pair)
-			}
-			sl := e.Sliver(j.kind, idx)
-			body, err := (&blob.SliverMessage{Commitment: e.Pairs[j.pair], Sliver: sl}).MarshalBinary()
+			path, body, size, err := r.Put(sl)
 			if err != nil {
-				errs[i] = err
+				errs[k] = err
 				return
 			}
-			url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/%s", m.Address, e.ID, j.pair, j.kind)
-			errs[i] = c.retry(ctx, func() error {
-				msg, code, err := c.do(ctx, http.MethodPut, url, body)
+			errs[k] = c.retry(ctx, func() error {
+				msg, code, err := c.do(ctx, http.MethodPut, m.Address+path, body)
 				if err != nil {
 					return err
 				}
-				if code == http.StatusMisdirectedRequest {
-					return errors.Join(&statusError{code, string(msg)}, errEpochLag)
-				}
-				if code/100 != 2 {
-					return &statusError{code, string(msg)}
-				}
-				return nil
+				return upload.PutAnswer(code, msg)
 			})
-			if errs[i] == nil {
-				prog.add(int64(len(sl.Data)))
+			if errs[k] == nil {
+				prog.add(int64(size))
 			}
 		}()
 	}
@@ -332,54 +264,33 @@ func (c *Client) uploadMember(ctx context.Context, e *redstuff.Encoded, m contro
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var conf confirmation
-	url := fmt.Sprintf("%s/v1/blobs/%s/confirmation", m.Address, e.ID)
+	var conf *upload.Confirmation
 	err := c.retry(ctx, func() error {
-		msg, code, err := c.do(ctx, http.MethodGet, url, nil)
+		msg, code, err := c.do(ctx, http.MethodGet, m.Address+r.ConfirmationPath(), nil)
 		if err != nil {
 			return err
 		}
-		if code != http.StatusOK {
-			return &statusError{code, string(msg)}
-		}
-		return json.Unmarshal(msg, &conf)
+		conf, err = upload.ReadConfirmation(code, msg)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if conf.Epoch != epoch {
-		return nil, fmt.Errorf("%w: confirmation for epoch %d, the committee's is %d", errEpochLag, conf.Epoch, epoch)
-	}
-	if conf.Node != m.Key || conf.BlobID != e.ID ||
-		!ed25519.Verify(m.Key[:], control.ConfirmationMessage(c.params.NetworkID, epoch, e.ID), conf.Signature) {
-		return nil, errors.New("confirmation does not verify")
-	}
-	return conf.Signature, nil
+	return conf, err
 }
 
-type statusError struct {
-	code int
-	msg  string
-}
+type statusError = upload.StatusError
 
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.msg) }
-
-// retry runs fn up to 3 times with back-off; 4xx answers other than 409
-// (not ready) and 429 are final.
+// retry sends a request up to upload.Tries times, waiting
+// upload.Backoff between; final answers (upload.Final) are not sent
+// again.
 func (c *Client) retry(ctx context.Context, fn func() error) error {
 	var err error
-	for attempt, wait := 0, 100*time.Millisecond; attempt < 3; attempt, wait = attempt+1, wait*4 {
-		if err = fn(); err == nil {
-			return nil
-		}
-		var se *statusError
-		if errors.As(err, &se) && se.code/100 == 4 && se.code != http.StatusConflict && se.code != http.StatusTooManyRequests {
+	for try := 0; try < upload.Tries; try++ {
+		if err = fn(); err == nil || upload.Final(err) || try+1 == upload.Tries {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(wait):
+		case <-time.After(upload.Backoff(try)):
 		}
 	}
 	return err

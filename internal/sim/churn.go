@@ -130,11 +130,6 @@ func (s *Sim) epochChanged(ev control.Event) {
 			s.submit(nd.key, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: ev.Epoch}}, nil)
 		}
 	}
-	for _, b := range s.w.blobs {
-		if b.uploading && !b.certified && !b.certPend {
-			s.after(s.w.latency(), func() { s.w.upload(b) })
-		}
-	}
 }
 
 // neededBytes is the size of the pairs of certified blobs on the shards

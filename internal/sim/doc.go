@@ -61,15 +61,29 @@
 //     re-verifies every sliver against its commitment, drops what is
 //     missing or wrong and queues the blob for recovery.
 //
-// Models, not the real code: the writer and recovery serving. The writer is a model of the SDK's store path:
-// encode, RegisterBlob, upload to the shards' owners, collect
-// confirmations worth n − f shards, CertifyBlob, uploading again to the
-// new owners when shards move. Peers answer recovery calls with
-// recovery.Serve over the simulator's view of their store, not through
-// the node's API, withholding the blobs their own node has blacked out
-// for a challenge (Node.BlackedOut), as the node's API does. Network calls are messages with seeded
-// latencies; a recovery job's rounds run within one simulated instant, a
-// shard sync page takes at least 20 ms.
+// The writer stores blobs with the SDK's store path (package
+// internal/upload, which client.Store runs too): each round plans the
+// pairs of the committee of the moment (upload.Round), sends each member
+// its slivers as PUTs to the node's own HTTP API, upload.PerNode in
+// flight, then asks for its confirmation, every request tried as the SDK
+// tries it (upload.Tries, upload.Backoff, upload.Final); it checks each
+// confirmation, counts shards to a quorum, goes on upload.Grace, then
+// submits the certificate; a round an epoch change explains is tried
+// again with only what members lack (upload.Again); a store that fails
+// is run again by its user 10 s later (wr-retry). The SDK's goroutines,
+// HTTP client and timers are the event loop's messages and timers here;
+// its registration (client.ensureRegistration, which looks up an
+// earlier registration of the same content) is a single RegisterBlob, as
+// the simulator's blobs are fresh. A lost message is an error at the
+// writer after its delay.
+//
+// A model, not the real code: peers' recovery serving. Peers answer
+// recovery calls with recovery.Serve over the simulator's view of their
+// store, not through the node's API, withholding the blobs their own node
+// has blacked out for a challenge (Node.BlackedOut), as the node's API
+// does. Network calls are messages with seeded latencies; a recovery
+// job's rounds run within one simulated instant, a shard sync page takes
+// at least 20 ms.
 //
 // Extending a sliver (its parity symbols and Merkle tree) and checking a
 // sliver against its commitment are pure functions of the sliver's bytes;

@@ -18,6 +18,7 @@ import (
 	storage "github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
+	"github.com/weftnet/weft/internal/upload"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -43,12 +44,6 @@ func (ps *pairState) complete() bool { return ps != nil && ps.sl[0] != nil && ps
 type known struct {
 	length    uint64
 	certified bool
-}
-
-type confirmation struct {
-	node  int
-	epoch uint64
-	sig   []byte
 }
 
 type pairKey struct {
@@ -322,54 +317,40 @@ func (nd *node) write(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommit
 	nd.storeErr(nd.st.PutSliver(id, uint32(pair), sl, pc))
 }
 
-// upload is a writer's upload of the node's pairs of a blob, through the
-// storage node's own HTTP API (Handler, called in the event loop): each
-// sliver is a PUT of its sliver message, which the node checks (the
-// shard is its own, the blob live, the sizes right, the sliver matches
-// its commitment) and stores; then a GET of the confirmation, which the
-// node signs only once every pair of its shards is stored. It answers
-// with the confirmation, or nil if the node refused any of it.
-func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []blob.PairCommitment, reply func(*confirmation)) {
+// serveWriter answers one request of the writer through the storage
+// node's own HTTP API (Handler, called in the event loop): a PUT of a
+// sliver message, which the node checks (the shard is its own, the blob
+// live, the sizes right, the sliver matches its commitment) and stores; a
+// GET of the confirmation, which the node signs only once every pair of
+// its shards is stored; a GET of which slivers it holds. A node that is
+// down answers nothing (0).
+func (nd *node) serveWriter(c *writerCall) (int, []byte) {
 	s := nd.s
 	if !nd.up {
-		reply(nil)
-		return
+		return 0, nil
 	}
 	if s.cfg.Bug == BugAckBeforeSync {
-		nd.uploadAckBeforeSync(id, pairs, slivers, pcs, reply)
-		return
+		return nd.serveAckBeforeSync(c)
 	}
 	api, err := nd.api()
 	if err != nil {
 		s.fail(err)
-		return
+		return 0, nil
 	}
-	for i, pair := range pairs {
-		for kind := range 2 {
-			sl := slivers[i][kind]
-			raw, err := (&blob.SliverMessage{Commitment: pcs[i], Sliver: sl}).MarshalBinary()
-			if err != nil {
-				s.fail(err)
-				return
-			}
-			path := fmt.Sprintf("/v1/blobs/%s/slivers/%d/%s", id, pair, blob.SliverKind(kind))
-			if code, _ := call(api, http.MethodPut, path, raw); code != http.StatusCreated {
-				reply(nil)
-				return
-			}
-			nd.remember(id, pair, &sl, &pcs[i])
-		}
+	code, body := call(api, c.method, c.path, c.body)
+	switch {
+	case c.sl != nil && code == http.StatusCreated:
+		nd.remember(c.id, c.pair, c.sl, c.pc)
+	case c.confirm && code == http.StatusOK:
+		nd.confirmed(c.id)
 	}
-	code, body := call(api, http.MethodGet, fmt.Sprintf("/v1/blobs/%s/confirmation", id), nil)
-	if code != http.StatusOK {
-		reply(nil)
-		return
-	}
-	var c storage.Confirmation
-	if err := json.Unmarshal(body, &c); err != nil {
-		s.fail(fmt.Errorf("%s: confirmation: %w", nd.name, err))
-		return
-	}
+	return code, body
+}
+
+// confirmed notes that the node confirmed a blob: its pairs of it are
+// acknowledged. A dropper then deletes them.
+func (nd *node) confirmed(id blob.ID) {
+	s := nd.s
 	if nd.known[id] == nil {
 		info, err := s.m.Blob(id)
 		if err != nil {
@@ -381,7 +362,6 @@ func (nd *node) upload(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []
 	for _, pair := range nd.myPairs(id) {
 		nd.acked[pairKey{id, pair}] = true
 	}
-	reply(&confirmation{node: nd.i, epoch: c.Epoch, sig: c.Signature})
 	if nd.kind == dropper {
 		nd.dropBlob(id)
 	}
@@ -416,44 +396,40 @@ func (nd *node) api() (http.Handler, error) {
 	return nd.handler, nil
 }
 
-// uploadAckBeforeSync is the upload of a node with the injected
-// ack-before-sync bug: it checks the slivers, confirms at once and writes
-// them only at its next sync tick.
-func (nd *node) uploadAckBeforeSync(id blob.ID, pairs []int, slivers [][2]blob.Sliver, pcs []blob.PairCommitment, reply func(*confirmation)) {
+// serveAckBeforeSync answers the writer as a node with the injected
+// ack-before-sync bug: it checks each sliver and answers at once, writes
+// them only at its next sync tick, and confirms as soon as it has seen
+// every sliver of its pairs.
+func (nd *node) serveAckBeforeSync(c *writerCall) (int, []byte) {
 	s := nd.s
-	k := nd.known[id]
-	if k == nil {
-		reply(nil)
-		return
-	}
-	for i, pair := range pairs {
-		if s.owner[s.p.ShardOf(id, pair)] != nd.i {
-			reply(nil)
-			return
+	k := nd.known[c.id]
+	switch {
+	case k == nil:
+		return http.StatusNotFound, nil
+	case c.sl != nil:
+		if s.owner[s.p.ShardOf(c.id, c.pair)] != nd.i {
+			return http.StatusMisdirectedRequest, nil
 		}
-		for kind := range 2 {
-			sl := slivers[i][kind]
-			if err := s.verifySliver(id, k.length, &sl, &pcs[i]); err != nil {
-				reply(nil)
-				return
-			}
+		if err := s.verifySliver(c.id, k.length, c.sl, c.pc); err != nil {
+			return http.StatusBadRequest, []byte(err.Error())
 		}
-	}
-	for i, pair := range pairs {
-		for kind := range 2 {
-			sl := slivers[i][kind]
-			nd.put(id, pair, &sl, &pcs[i])
+		nd.put(c.id, c.pair, c.sl, c.pc)
+		return http.StatusCreated, nil
+	case c.confirm:
+		if nd.missing(c.id) {
+			return http.StatusConflict, nil
 		}
+		for _, pair := range nd.myPairs(c.id) {
+			nd.acked[pairKey{c.id, pair}] = true
+		}
+		sig := ed25519.Sign(nd.key, control.ConfirmationMessage(networkID, nd.epoch, c.id))
+		raw, err := json.Marshal(upload.Confirmation{BlobID: c.id, Epoch: nd.epoch, Node: nd.pub, Signature: sig})
+		if err != nil {
+			s.fail(err)
+		}
+		return http.StatusOK, raw
 	}
-	if nd.missing(id) {
-		reply(nil)
-		return
-	}
-	for _, pair := range nd.myPairs(id) {
-		nd.acked[pairKey{id, pair}] = true
-	}
-	sig := ed25519.Sign(nd.key, control.ConfirmationMessage(networkID, nd.epoch, id))
-	reply(&confirmation{node: nd.i, epoch: nd.epoch, sig: sig})
+	return http.StatusNotFound, nil
 }
 
 // dropBlob deletes the node's slivers of a blob, keeping its record.

@@ -2,12 +2,15 @@ package sim
 
 import (
 	"crypto/ed25519"
-	"slices"
+	"errors"
+	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/forge"
+	"github.com/weftnet/weft/internal/upload"
 	"github.com/weftnet/weft/redstuff"
 )
 
@@ -18,8 +21,8 @@ type wblob struct {
 	data      []byte
 	enc       *redstuff.Encoded
 	uploading bool // upload begun: its pairs are owed to every shard from now on
-	attempt   int
-	confirms  map[uint64]map[int]*confirmation // epoch → node → confirmation
+	attempt   int  // rounds begun, over all stores of it
+	round     int  // the current store's round (upload.Again)
 	certPend  bool
 	certified bool
 
@@ -33,7 +36,8 @@ type wblob struct {
 	certifiedAt time.Duration
 }
 
-// writer is a model of the SDK's store path (see the package doc).
+// writer stores blobs with the SDK's store path (upload.Round), driven
+// from the event loop (see the package doc).
 type writer struct {
 	s     *Sim
 	key   ed25519.PrivateKey
@@ -49,11 +53,6 @@ const maxBadWaits = 12
 
 func newWriter(s *Sim) *writer {
 	return &writer{s: s, key: s.newKey(), byID: map[blob.ID]*wblob{}}
-}
-
-// latency is a message's one-way delay.
-func (w *writer) latency() time.Duration {
-	return time.Duration(1+w.s.rng.IntN(50)) * time.Millisecond
 }
 
 // start encodes a new random blob and registers it; a bad one is
@@ -114,93 +113,186 @@ func (w *writer) start(bad bool) {
 	})
 }
 
-// upload sends every node its pairs and collects confirmations; a round
-// that does not end in a certificate within 10 s is tried again.
+// upload begins a store's first round.
 func (w *writer) upload(b *wblob) {
+	b.uploading = true
+	b.round = 0
+	w.uploadRound(b, false)
+}
+
+// uploadRound runs one round of the SDK's store path (upload.Round) to
+// the committee of the moment: each member is sent its slivers, a few at
+// a time, then asked for its confirmation, each request tried as the SDK
+// tries it (upload.Tries, upload.Backoff). The round ends when every
+// member is done, or upload.Grace after the confirmations are worth a
+// quorum. With skipHeld (a round after the first), each member is first
+// asked which slivers it holds. The malicious writer sends nothing to
+// the member that holds the tampered row's shard.
+func (w *writer) uploadRound(b *wblob, skipHeld bool) {
 	s := w.s
 	if b.certified {
 		return
 	}
-	b.uploading = true
-	b.attempt++
-	b.confirms = map[uint64]map[int]*confirmation{}
-	attempt := b.attempt
-	byNode := map[int][]int{}
-	for pair := range s.p.N {
-		o := s.owner[s.p.ShardOf(b.id, pair)]
-		byNode[o] = append(byNode[o], pair)
+	com, err := s.m.Committee(0)
+	if err != nil {
+		s.fail(err)
+		return
 	}
-	for i := range s.nodes {
-		pairs := byNode[i]
-		if len(pairs) == 0 || b.bad && s.owner[b.victimShard] == i {
+	b.attempt++
+	r := upload.NewRound(b.enc, com, networkID, s.p.Quorum())
+	up := &roundState{b: b, attempt: b.attempt, r: r, left: len(r.Members)}
+	for m := range r.Members {
+		i := s.byKey[r.Members[m].Key]
+		if b.bad && s.owner[b.victimShard] == i {
+			up.memberDone(w, m, errWithheld)
 			continue
 		}
-		nd := s.nodes[i]
-		slivers := make([][2]blob.Sliver, len(pairs))
-		pcs := make([]blob.PairCommitment, len(pairs))
-		for k, pair := range pairs {
-			slivers[k] = [2]blob.Sliver{b.enc.Sliver(blob.Primary, s.p.PrimaryOf(pair)), b.enc.Sliver(blob.Secondary, s.p.SecondaryOf(pair))}
-			pcs[k] = b.enc.Pairs[pair]
-		}
-		// A lost upload leaves the node without the blob: a fault, so
-		// only within the budget.
-		ok, slow := s.link(writerEnd, i)
-		if !ok && s.degradedShards(nd)+nd.weight() <= s.f {
+		if !skipHeld {
+			w.sendSlivers(up, m, i, r.Slivers(m, nil))
 			continue
 		}
-		s.after(s.delay(slow), func() {
-			nd.upload(b.id, pairs, slivers, pcs, func(c *confirmation) {
-				if ok, slow := s.link(i, writerEnd); ok {
-					s.after(s.delay(slow), func() { w.confirmed(b, attempt, c) })
-				}
-			})
+		c := &writerCall{method: http.MethodGet, path: r.StatusPath(), id: b.id}
+		w.request(up, i, c, func(code int, _ []byte) error {
+			if code != http.StatusOK {
+				return &upload.StatusError{Code: code}
+			}
+			return nil
+		}, func(msg []byte, err error) {
+			if err != nil {
+				msg = nil
+			}
+			w.sendSlivers(up, m, i, r.Slivers(m, msg))
 		})
 	}
-	s.after(10*time.Second, func() {
-		if b.attempt == attempt && !b.certified && !b.certPend {
-			s.epochStat.WriteRetries++
-			w.upload(b)
+}
+
+// errWithheld is the malicious writer's victim's lot.
+var errWithheld = errors.New("sim: withheld by the malicious writer")
+
+// roundState is one round of a blob's upload under way.
+type roundState struct {
+	b       *wblob
+	attempt int
+	r       *upload.Round
+	left    int // members not done
+	errs    []error
+	ended   bool
+}
+
+// stale reports whether the round is over: a request of it is not sent
+// again and its answer changes nothing.
+func (up *roundState) stale() bool { return up.ended || up.b.attempt != up.attempt }
+
+// sendSlivers sends member m (node i) its slivers, upload.PerNode in
+// flight, then asks for its confirmation.
+func (w *writer) sendSlivers(up *roundState, m, i int, slivers []upload.Sliver) {
+	s := w.s
+	next, inflight := 0, 0
+	var errs []error
+	var lane func()
+	lane = func() {
+		if up.stale() {
+			return
 		}
+		if next == len(slivers) {
+			if inflight == 0 {
+				w.confirmation(up, m, i, errors.Join(errs...))
+			}
+			return
+		}
+		sl := slivers[next]
+		next++
+		inflight++
+		path, body, _, err := up.r.Put(sl)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		p := s.p
+		idx := p.PrimaryOf(sl.Pair)
+		if sl.Kind == blob.Secondary {
+			idx = p.SecondaryOf(sl.Pair)
+		}
+		data := up.b.enc.Sliver(sl.Kind, idx)
+		c := &writerCall{method: http.MethodPut, path: path, body: body, id: up.b.id, pair: sl.Pair, sl: &data, pc: &up.b.enc.Pairs[sl.Pair]}
+		w.request(up, i, c, upload.PutAnswer, func(_ []byte, err error) {
+			inflight--
+			if err != nil {
+				errs = append(errs, err)
+			}
+			lane()
+		})
+	}
+	for range upload.PerNode {
+		lane()
+	}
+}
+
+// confirmation asks member m (node i) for its confirmation once its
+// slivers are sent, unless one failed.
+func (w *writer) confirmation(up *roundState, m, i int, failed error) {
+	if failed != nil {
+		up.memberDone(w, m, failed)
+		return
+	}
+	c := &writerCall{method: http.MethodGet, path: up.r.ConfirmationPath(), id: up.b.id, confirm: true}
+	var conf *upload.Confirmation
+	w.request(up, i, c, func(code int, msg []byte) (err error) {
+		conf, err = upload.ReadConfirmation(code, msg)
+		return err
+	}, func(_ []byte, err error) {
+		if err == nil {
+			var quorum bool
+			if quorum, err = up.r.Confirm(m, conf); quorum {
+				w.s.after(upload.Grace, func() { w.endRound(up) })
+			}
+			if err != nil && !errors.Is(err, upload.ErrEpochLag) {
+				// Honest or not, every node signs its confirmations.
+				w.s.fail(fmt.Errorf("%s: %w: %w", up.r.Members[m].Name, errBadConfirmation, err))
+				return
+			}
+		}
+		up.memberDone(w, m, err)
 	})
 }
 
-// confirmed takes a node's answer; with confirmations worth n − f shards
-// in one epoch it submits the certificate.
-func (w *writer) confirmed(b *wblob, attempt int, c *confirmation) {
+func (up *roundState) memberDone(w *writer, m int, err error) {
+	if up.stale() {
+		return
+	}
+	if err != nil {
+		up.errs = append(up.errs, err)
+	}
+	up.left--
+	if up.left == 0 {
+		w.endRound(up)
+	}
+}
+
+// endRound ends a round as the SDK does: with confirmations worth a
+// quorum it submits the certificate; otherwise, or if the certificate is
+// refused, it uploads again when an epoch change explains the failure
+// (upload.Again). A store that fails is run again by its user 10 s later.
+func (w *writer) endRound(up *roundState) {
 	s := w.s
-	if c == nil || attempt != b.attempt || b.certified || b.certPend {
+	if up.stale() {
 		return
 	}
-	nd := s.nodes[c.node]
-	if !ed25519.Verify(nd.pub[:], control.ConfirmationMessage(networkID, c.epoch, b.id), c.sig) {
-		s.fail(errBadConfirmation)
-		return
-	}
-	if b.confirms[c.epoch] == nil {
-		b.confirms[c.epoch] = map[int]*confirmation{}
-	}
-	b.confirms[c.epoch][c.node] = c
-	weight := 0
-	var signers []int
-	for i := range s.nodes {
-		if b.confirms[c.epoch][i] != nil {
-			weight += len(s.nodes[i].shards)
-			signers = append(signers, i)
+	up.ended = true
+	b := up.b
+	if !up.r.Quorate() {
+		err := fmt.Errorf("%w: %w", errTooFew, errors.Join(up.errs...))
+		if s.epoch != up.r.Epoch() {
+			err = errors.Join(err, upload.ErrEpochLag)
 		}
-	}
-	if weight < s.p.Quorum() {
+		w.roundFailed(b, err)
 		return
-	}
-	cert := &control.Certificate{ID: b.id, Epoch: c.epoch}
-	for _, i := range slices.Sorted(slices.Values(signers)) {
-		cert.Signatures = append(cert.Signatures, control.Signature{Node: s.nodes[i].pub, Sig: b.confirms[c.epoch][i].sig})
 	}
 	b.certPend = true
-	s.submit(w.key, control.Payload{CertifyBlob: cert}, func(err error) {
+	s.submit(w.key, control.Payload{CertifyBlob: up.r.Certificate()}, func(err error) {
 		b.certPend = false
 		if err != nil {
-			// An epoch changed under the confirmations: try again.
-			s.after(2*time.Second, func() { w.upload(b) })
+			w.roundFailed(b, err)
 			return
 		}
 		b.certified, b.certifiedAt = true, s.now
@@ -211,6 +303,82 @@ func (w *writer) confirmed(b *wblob, attempt int, c *confirmation) {
 		s.dirty[b.id] = true
 		s.after(0, func() { s.checkDecode(b) })
 	})
+}
+
+var errTooFew = errors.New("sim: confirmations short of a quorum")
+
+// roundFailed decides, as the SDK does, whether a store whose round
+// failed goes on.
+func (w *writer) roundFailed(b *wblob, err error) {
+	s := w.s
+	if wait, again := upload.Again(b.round, err); again {
+		b.round++
+		s.after(wait, func() { w.uploadRound(b, true) })
+		return
+	}
+	// The store failed; its user runs it again.
+	s.epochStat.WriteRetries++
+	s.after(10*time.Second, func() { w.upload(b) })
+}
+
+// writerCall is one request of the writer to a node's API.
+type writerCall struct {
+	method, path string
+	body         []byte
+	id           blob.ID
+	// A PUT carries one sliver of a pair, remembered once stored.
+	pair int
+	sl   *blob.Sliver
+	pc   *blob.PairCommitment
+	// confirm marks the GET of the confirmation.
+	confirm bool
+}
+
+// request sends one request of a round to node i over the simulated
+// link, tried as the SDK tries it: judge turns the node's answer into
+// nil or the request's error; done gets the answer's body, or the error
+// after the last try. A lost message is an error after its delay.
+func (w *writer) request(up *roundState, i int, c *writerCall, judge func(int, []byte) error, done func([]byte, error)) {
+	s := w.s
+	try := 0
+	var send func()
+	send = func() {
+		if up.stale() {
+			return
+		}
+		finish := func(msg []byte, err error) {
+			if up.stale() {
+				return
+			}
+			if err == nil || upload.Final(err) || try+1 == upload.Tries {
+				done(msg, err)
+				return
+			}
+			s.after(upload.Backoff(try), func() {
+				try++
+				send()
+			})
+		}
+		nd := s.nodes[i]
+		// A lost request leaves the node without its slivers: a fault, so
+		// only within the budget.
+		ok, slow := s.link(writerEnd, i)
+		if !ok && s.degradedShards(nd)+nd.weight() <= s.f {
+			s.after(s.delay(false), func() { finish(nil, errLost) })
+			return
+		}
+		s.after(s.delay(slow), func() {
+			code, msg := nd.serveWriter(c)
+			err := judge(code, msg)
+			ok, slow := s.link(i, writerEnd)
+			if !ok {
+				s.after(s.delay(false), func() { finish(nil, errLost) })
+				return
+			}
+			s.after(s.delay(slow), func() { finish(msg, err) })
+		})
+	}
+	send()
 }
 
 // badCertified counts the inconsistent blobs that were certified.
