@@ -33,6 +33,7 @@ import (
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/rpc"
+	"github.com/weftnet/weft/internal/download"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/redstuff"
 	"github.com/weftnet/weft/units"
@@ -62,7 +63,7 @@ var (
 	// certified and not recoverable, deleted, expired or invalid.
 	ErrNotAvailable = errors.New("client: blob not available")
 	// ErrTooFewNodes means too few storage nodes answered correctly.
-	ErrTooFewNodes = errors.New("client: not enough storage nodes answered")
+	ErrTooFewNodes = download.ErrTooFew
 	// ErrAnswerTooLarge means a node's answer was larger than any
 	// well-formed answer to the request could be.
 	ErrAnswerTooLarge = errors.New("client: node answer too large")
@@ -73,7 +74,7 @@ var (
 
 // Bounds on what the client reads from a node, so that a lying or broken
 // node cannot exhaust a reader's memory. Slivers are bounded by their
-// exact wire size (see maxSliverMessage).
+// exact wire size (see download.Read.MaxAnswer).
 const (
 	// maxSmallAnswer bounds answers that carry no blob data:
 	// acknowledgements and confirmations.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/blob"
+	"github.com/weftnet/weft/internal/download"
 	"github.com/weftnet/weft/redstuff"
 	"github.com/weftnet/weft/units"
 )
@@ -83,7 +84,7 @@ func TestSliverAnswerBounded(t *testing.T) {
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			_, err := c.fetchSliver(ctx, srv.URL, e.ID, e.Length, 0)
+			_, err := c.fetchSliver(ctx, download.NewRead(c.codec, e.ID, e.Length, 1, nil, nil), srv.URL, 0)
 			runtime.ReadMemStats(&after)
 			if elapsed := time.Since(start); elapsed > 5*time.Second {
 				t.Errorf("fetch took %v", elapsed)
@@ -123,7 +124,7 @@ func TestRedirectToOtherHostNotFollowed(t *testing.T) {
 		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusFound)
 	}))
 	defer node.Close()
-	_, err := c.fetchSliver(context.Background(), node.URL, e.ID, e.Length, 0)
+	_, err := c.fetchSliver(context.Background(), download.NewRead(c.codec, e.ID, e.Length, 1, nil, nil), node.URL, 0)
 	if !errors.Is(err, ErrRedirect) {
 		t.Fatalf("redirected fetch: %v", err)
 	}

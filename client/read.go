@@ -12,6 +12,7 @@ import (
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/download"
 )
 
 // Read returns a blob's bytes. It fetches primary slivers, systematic ones
@@ -116,67 +117,49 @@ func (c *Client) available(ctx context.Context, id blob.ID) (*chain.BlobInfo, er
 
 // fetchPrimaries gets want verified primary slivers, trying the listed
 // rows (nil: systematic rows first, then the others) and, for a full
-// read, any other row when some fail.
+// read, any other row when some fail (download.Read).
 func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, want int, rows []int, prog *progress) ([]blob.Sliver, error) {
-	p := c.codec.Params()
 	holders, err := c.readHolders(ctx)
 	if err != nil {
 		return nil, err
 	}
-	order := rows
-	if order == nil {
-		for r := 0; r < p.N; r++ {
-			order = append(order, r) // rows 0..kp−1 are systematic
-		}
-	}
-	var (
-		mu   sync.Mutex
-		got  []blob.Sliver
-		errs []error
-		next int
-	)
+	r := download.NewRead(c.codec, id, length, want, rows, holders)
+	var mu sync.Mutex
 	// Fetch in waves: as many as still needed, in order, until enough
 	// verified slivers arrived or no row is left.
 	for {
 		mu.Lock()
-		need := want - len(got)
+		wave := r.Wave()
 		mu.Unlock()
-		if need <= 0 || next >= len(order) {
+		if len(wave) == 0 {
 			break
 		}
-		batch := order[next:min(len(order), next+need)]
-		next += len(batch)
-		c.parallel(len(batch), func(i int) {
-			row := batch[i]
-			pair := p.PairOf(blob.Primary, row)
+		c.parallel(len(wave), func(i int) {
+			row := wave[i]
+			pair, nodes := r.Sources(row)
 			var rowErrs []error
-			for _, member := range holders[p.ShardOf(id, pair)] {
-				sl, err := c.fetchSliver(ctx, member.Address, id, length, pair)
+			for _, member := range nodes {
+				sl, err := c.fetchSliver(ctx, r, member.Address, pair)
 				if err != nil {
-					rowErrs = append(rowErrs, fmt.Errorf("row %d from %s: %w", row, member.Name, err))
+					rowErrs = append(rowErrs, fmt.Errorf("from %s: %w", member.Name, err))
 					continue
 				}
 				mu.Lock()
-				got = append(got, *sl)
+				r.Got(sl)
 				mu.Unlock()
 				prog.add(int64(len(sl.Data)))
 				return
 			}
 			mu.Lock()
-			errs = append(errs, rowErrs...)
+			r.Failed(row, rowErrs...)
 			mu.Unlock()
 		})
 	}
-	if len(got) < want {
-		return got, fmt.Errorf("%w: %d of %d slivers: %v", ErrTooFewNodes, len(got), want, errors.Join(errs...))
-	}
-	return got, nil
+	return r.Result()
 }
 
 // readHolders returns, for each shard, the nodes to read it from in
-// order: while an epoch change is syncing, the shard's owner in the last
-// epoch whose change was done (it holds everything certified until then)
-// and then its current owner (blobs certified since went to it).
+// order (download.Holders).
 func (c *Client) readHolders(ctx context.Context) ([][]control.Member, error) {
 	st, err := c.ctl.Status(ctx)
 	if err != nil {
@@ -186,76 +169,40 @@ func (c *Client) readHolders(ctx context.Context) ([][]control.Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := c.params.Shards
-	holders := make([][]control.Member, n)
-	if st.EpochState == control.EpochSyncing && st.PreviousEpoch > 0 {
-		prev, err := c.ctl.Committee(ctx, st.PreviousEpoch)
-		if err != nil {
+	var prev *control.Committee
+	if e, ok := download.Syncing(st); ok {
+		if prev, err = c.ctl.Committee(ctx, e); err != nil {
 			return nil, err
 		}
-		for s, m := range prev.ShardMap(n) {
-			if m >= 0 {
-				holders[s] = append(holders[s], prev.Members[m])
-			}
-		}
 	}
-	for s, m := range com.ShardMap(n) {
-		if m >= 0 && (len(holders[s]) == 0 || holders[s][0].Key != com.Members[m].Key) {
-			holders[s] = append(holders[s], com.Members[m])
-		}
-	}
-	return holders, nil
+	return download.Holders(com, prev, c.params.Shards), nil
 }
 
 // MaxChallengeWait bounds how long a read waits, per sliver, for a node
 // that refuses a blob under a storage challenge (503 + Retry-After).
-const MaxChallengeWait = 60 * time.Second
+const MaxChallengeWait = download.MaxChallengeWait
 
 // fetchSliver gets a primary sliver from a node and verifies it.
-func (c *Client) fetchSliver(ctx context.Context, addr string, id blob.ID, length uint64, pair int) (*blob.Sliver, error) {
-	url := fmt.Sprintf("%s/v1/blobs/%s/slivers/%d/primary", addr, id, pair)
+func (c *Client) fetchSliver(ctx context.Context, r *download.Read, addr string, pair int) (*blob.Sliver, error) {
+	url := addr + r.SliverPath(pair)
 	// A node refuses the slivers of blobs under a storage challenge with
 	// 503 and Retry-After until the window closes: wait and ask again,
 	// for at most MaxChallengeWait in all.
 	var waited time.Duration
-	body, code, wait, err := c.doLimitRetry(ctx, http.MethodGet, url, nil, c.maxSliverMessage(length))
-	for err == nil && wait > 0 && waited+wait <= MaxChallengeWait {
+	body, code, wait, err := c.doLimitRetry(ctx, http.MethodGet, url, nil, r.MaxAnswer())
+	for err == nil && download.WaitAgain(waited, wait) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(wait):
 		}
 		waited += wait
-		body, code, wait, err = c.doLimitRetry(ctx, http.MethodGet, url, nil, c.maxSliverMessage(length))
+		body, code, wait, err = c.doLimitRetry(ctx, http.MethodGet, url, nil, r.MaxAnswer())
 	}
 	if err != nil {
 		return nil, err
 	}
-	if code != http.StatusOK {
-		return nil, &statusError{Code: code, Msg: string(body)}
-	}
-	var msg blob.SliverMessage
-	if err := msg.UnmarshalBinary(body); err != nil {
-		return nil, err
-	}
-	if msg.Sliver.Kind != blob.Primary || int(msg.Commitment.Pair) != pair {
-		return nil, fmt.Errorf("node sent %s sliver %d for pair %d", msg.Sliver.Kind, msg.Sliver.Index, pair)
-	}
-	if err := c.codec.VerifySliver(id, length, &msg.Sliver, &msg.Commitment); err != nil {
-		return nil, err
-	}
-	return &msg.Sliver, nil
-}
-
-// maxSliverMessage is the largest well-formed answer to a primary sliver
-// request for a blob of length bytes: the message header, a pair
-// commitment with the longest path the wire format allows, and a sliver
-// of ks symbols.
-func (c *Client) maxSliverMessage(length uint64) int64 {
-	p := c.codec.Params()
-	const commitment = 2 + 4 + 2*blob.HashSize + 1 + blob.MaxPathLen*blob.HashSize
-	const sliverHeader = 2 + 1 + 4 + 4 + 4
-	return 2 + 4 + commitment + sliverHeader + int64(p.Ks)*int64(p.SymbolSize(length))
+	return r.Check(pair, code, body)
 }
 
 // Open returns a reader over a blob's bytes (read and checked whole

@@ -30,7 +30,11 @@ func (c machineControl) Status(ctx context.Context) (*control.Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &control.Status{Epoch: com.Epoch, Params: c.s.m.Params()}, nil
+	ch, err := c.s.m.EpochChange(com.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	return &control.Status{Epoch: com.Epoch, EpochState: ch.State, PreviousEpoch: ch.PreviousEpoch, Params: c.s.m.Params()}, nil
 }
 
 func (c machineControl) Blob(_ context.Context, id blob.ID) (*control.BlobInfo, error) {

@@ -317,34 +317,36 @@ func (nd *node) write(id blob.ID, pair int, sl *blob.Sliver, pc *blob.PairCommit
 	nd.storeErr(nd.st.PutSliver(id, uint32(pair), sl, pc))
 }
 
-// serveWriter answers one request of the writer through the storage
-// node's own HTTP API (Handler, called in the event loop): a PUT of a
-// sliver message, which the node checks (the shard is its own, the blob
-// live, the sizes right, the sliver matches its commitment) and stores; a
-// GET of the confirmation, which the node signs only once every pair of
-// its shards is stored; a GET of which slivers it holds. A node that is
-// down answers nothing (0).
-func (nd *node) serveWriter(c *writerCall) (int, []byte) {
+// serveClient answers one request of the writer or a reader through the
+// storage node's own HTTP API (Handler, called in the event loop): a PUT
+// of a sliver message, which the node checks (the shard is its own, the
+// blob live, the sizes right, the sliver matches its commitment) and
+// stores; a GET of the confirmation, which the node signs only once every
+// pair of its shards is stored; a GET of which slivers it holds; a GET of
+// a primary sliver. It returns the answer's status, body and Retry-After;
+// a node that is down answers nothing (0).
+func (nd *node) serveClient(c *writerCall) (int, []byte, time.Duration) {
 	s := nd.s
 	if !nd.up {
-		return 0, nil
+		return 0, nil, 0
 	}
-	if s.cfg.Bug == BugAckBeforeSync {
-		return nd.serveAckBeforeSync(c)
+	if s.cfg.Bug == BugAckBeforeSync && (c.sl != nil || c.confirm) {
+		code, msg := nd.serveAckBeforeSync(c)
+		return code, msg, 0
 	}
 	api, err := nd.api()
 	if err != nil {
 		s.fail(err)
-		return 0, nil
+		return 0, nil, 0
 	}
-	code, body := call(api, c.method, c.path, c.body)
+	code, body, h := callHeader(api, c.method, c.path, c.body)
 	switch {
 	case c.sl != nil && code == http.StatusCreated:
 		nd.remember(c.id, c.pair, c.sl, c.pc)
 	case c.confirm && code == http.StatusOK:
 		nd.confirmed(c.id)
 	}
-	return code, body
+	return code, body, retryAfter(code, h)
 }
 
 // confirmed notes that the node confirmed a blob: its pairs of it are
@@ -370,10 +372,16 @@ func (nd *node) confirmed(id blob.ID) {
 // call sends one request to a node's API within the event loop and
 // returns the status and body of its answer.
 func call(api http.Handler, method, path string, body []byte) (int, []byte) {
+	code, msg, _ := callHeader(api, method, path, body)
+	return code, msg
+}
+
+// callHeader is call that also returns the answer's header.
+func callHeader(api http.Handler, method, path string, body []byte) (int, []byte, http.Header) {
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, req)
-	return rec.Code, rec.Body.Bytes()
+	return rec.Code, rec.Body.Bytes(), rec.Header()
 }
 
 // api returns the storage node over the node's store (node.Embed) and

@@ -148,7 +148,7 @@ type Stats struct {
 	Evicted               int // nodes the challenges took the weight of
 	LiesCaught            int // peers recovery jobs caught serving false symbols
 	Invalidated           int // blobs marked invalid
-	Reads, FailedReads    int // reads of certified blobs through the codec
+	Reads, FailedReads    int // reads of certified blobs with the SDK's read path, done
 	WriteRetries          int // upload rounds that ended without a certificate
 	Violations            int
 
@@ -503,7 +503,9 @@ func (s *Sim) events(cursor uint64, fn func(control.Event) bool) {
 // row prints the current epoch's row and starts the next.
 func (s *Sim) row() {
 	if len(s.certified) > 0 {
-		s.checkDecode(s.certified[s.rng.IntN(len(s.certified))])
+		b := s.certified[s.rng.IntN(len(s.certified))]
+		s.checkDecode(b)
+		s.sdkRead(b)
 	}
 	e := s.epochStat
 	for i, c := range s.columns() {
@@ -684,7 +686,6 @@ func (s *Sim) checkAvailable(b *wblob) {
 // slivers that honest nodes hold, kp of them chosen with the run's
 // generator, and compares the bytes.
 func (s *Sim) checkDecode(b *wblob) {
-	s.epochStat.Reads++
 	kp := s.p.SliverLen(blob.Secondary)
 	var slivers []blob.Sliver
 	for _, pair := range s.rng.Perm(s.p.N) {
@@ -697,18 +698,15 @@ func (s *Sim) checkDecode(b *wblob) {
 	}
 	key := "decode " + b.id.String()
 	if len(slivers) < kp {
-		s.epochStat.FailedReads++
 		s.violation(key, "certified blob %d (%s) has %d primary slivers on honest nodes, needs %d", b.n, short(b.id), len(slivers), kp)
 		return
 	}
 	data, err := s.codec.Decode(b.id, b.enc.Length, slivers)
 	if err != nil {
-		s.epochStat.FailedReads++
 		s.violation(key, "certified blob %d (%s) does not decode: %v", b.n, short(b.id), err)
 		return
 	}
 	if string(data) != string(b.data) {
-		s.epochStat.FailedReads++
 		s.violation(key, "certified blob %d (%s) reads back different bytes", b.n, short(b.id))
 	}
 }

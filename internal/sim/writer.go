@@ -301,7 +301,10 @@ func (w *writer) endRound(up *roundState) {
 		}
 		s.certified = append(s.certified, b)
 		s.dirty[b.id] = true
-		s.after(0, func() { s.checkDecode(b) })
+		s.after(0, func() {
+			s.checkDecode(b)
+			s.sdkRead(b)
+		})
 	})
 }
 
@@ -337,18 +340,24 @@ type writerCall struct {
 // request sends one request of a round to node i over the simulated
 // link, tried as the SDK tries it: judge turns the node's answer into
 // nil or the request's error; done gets the answer's body, or the error
-// after the last try. A lost message is an error after its delay.
+// after the last try. A lost request leaves the node without its
+// slivers, a fault, so it is lost only within the budget.
 func (w *writer) request(up *roundState, i int, c *writerCall, judge func(int, []byte) error, done func([]byte, error)) {
 	s := w.s
+	nd := s.nodes[i]
+	lose := func() bool { return s.degradedShards(nd)+nd.weight() <= s.f }
 	try := 0
 	var send func()
 	send = func() {
 		if up.stale() {
 			return
 		}
-		finish := func(msg []byte, err error) {
+		s.exchange(i, c, lose, func(code int, msg []byte, _ time.Duration, err error) {
 			if up.stale() {
 				return
+			}
+			if err == nil {
+				err = judge(code, msg)
 			}
 			if err == nil || upload.Final(err) || try+1 == upload.Tries {
 				done(msg, err)
@@ -358,24 +367,6 @@ func (w *writer) request(up *roundState, i int, c *writerCall, judge func(int, [
 				try++
 				send()
 			})
-		}
-		nd := s.nodes[i]
-		// A lost request leaves the node without its slivers: a fault, so
-		// only within the budget.
-		ok, slow := s.link(writerEnd, i)
-		if !ok && s.degradedShards(nd)+nd.weight() <= s.f {
-			s.after(s.delay(false), func() { finish(nil, errLost) })
-			return
-		}
-		s.after(s.delay(slow), func() {
-			code, msg := nd.serveWriter(c)
-			err := judge(code, msg)
-			ok, slow := s.link(i, writerEnd)
-			if !ok {
-				s.after(s.delay(false), func() { finish(nil, errLost) })
-				return
-			}
-			s.after(s.delay(slow), func() { finish(msg, err) })
 		})
 	}
 	send()

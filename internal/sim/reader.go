@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/download"
+)
+
+// readerEnd is a reader's end of a link; like the writer's, it is never
+// cut off by a partition.
+const readerEnd = writerEnd
+
+// errNoAnswer is a request to a node that is down.
+var errNoAnswer = errors.New("sim: no answer (node down)")
+
+// errTooLarge is an answer larger than the reader takes.
+var errTooLarge = errors.New("sim: answer larger than a sliver can be")
+
+// exchange sends one request to node i's API and hands done the answer
+// (its status, body and Retry-After) or why none came: a lost message is
+// an error after its delay. lose decides whether a message the link
+// drops is lost (the writer loses uploads only within the fault budget).
+func (s *Sim) exchange(i int, c *writerCall, lose func() bool, done func(code int, msg []byte, retryAfter time.Duration, err error)) {
+	ok, slow := s.link(writerEnd, i)
+	if !ok && lose() {
+		s.after(s.delay(false), func() { done(0, nil, 0, errLost) })
+		return
+	}
+	s.after(s.delay(slow), func() {
+		code, msg, retry := s.nodes[i].serveClient(c)
+		ok, slow := s.link(i, writerEnd)
+		switch {
+		case !ok:
+			s.after(s.delay(false), func() { done(0, nil, 0, errLost) })
+		case code == 0:
+			s.after(s.delay(slow), func() { done(0, nil, 0, errNoAnswer) })
+		default:
+			s.after(s.delay(slow), func() { done(code, msg, retry, nil) })
+		}
+	})
+}
+
+// retryAfter is the wait a node's 503 asks for.
+func retryAfter(code int, h http.Header) time.Duration {
+	if code != http.StatusServiceUnavailable {
+		return 0
+	}
+	if v, err := strconv.Atoi(h.Get("Retry-After")); err == nil && v > 0 {
+		return time.Duration(v) * time.Second
+	}
+	return 0
+}
+
+// sdkRead reads a certified blob with the SDK's read path
+// (download.Read): the holders of each shard as the control plane says
+// now (while a change syncs, the previous owner first), waves of rows,
+// systematic first, each asked of its holders in order through their
+// own HTTP API, every answer checked against the blob ID, Retry-After
+// waited out under a storage challenge, then the codec's decode. A read
+// that fails, or returns other bytes than were written, is a violation:
+// with at most f shards faulty, n − f rows answer and a read needs
+// n − 2f.
+func (s *Sim) sdkRead(b *wblob) {
+	ctl := machineControl{s}
+	st, err := ctl.Status(context.Background())
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	com, err := s.m.Committee(st.Epoch)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	var prev *control.Committee
+	if e, ok := download.Syncing(st); ok {
+		if prev, err = s.m.Committee(e); err != nil {
+			s.fail(err)
+			return
+		}
+	}
+	r := download.NewRead(s.codec, b.id, b.enc.Length, s.p.Kp, nil, download.Holders(com, prev, s.p.N))
+	s.readWave(b, r)
+}
+
+func (s *Sim) readWave(b *wblob, r *download.Read) {
+	wave := r.Wave()
+	if len(wave) == 0 {
+		s.readDone(b, r)
+		return
+	}
+	left := len(wave)
+	for _, row := range wave {
+		pair, nodes := r.Sources(row)
+		var errs []error
+		var ask func(k int, waited time.Duration)
+		ask = func(k int, waited time.Duration) {
+			if k == len(nodes) {
+				r.Failed(row, errs...)
+				if left--; left == 0 {
+					s.readWave(b, r)
+				}
+				return
+			}
+			c := &writerCall{method: http.MethodGet, path: r.SliverPath(pair), id: b.id}
+			s.exchange(s.byKey[nodes[k].Key], c, func() bool { return true }, func(code int, msg []byte, wait time.Duration, err error) {
+				if err == nil && download.WaitAgain(waited, wait) {
+					s.after(wait, func() { ask(k, waited+wait) })
+					return
+				}
+				if err == nil && int64(len(msg)) > r.MaxAnswer() {
+					err = errTooLarge
+				}
+				if err == nil {
+					sl, cerr := r.Check(pair, code, msg)
+					if cerr == nil {
+						r.Got(sl)
+						if left--; left == 0 {
+							s.readWave(b, r)
+						}
+						return
+					}
+					err = cerr
+				}
+				errs = append(errs, fmt.Errorf("from %s: %w", nodes[k].Name, err))
+				ask(k+1, 0)
+			})
+		}
+		ask(0, 0)
+	}
+}
+
+func (s *Sim) readDone(b *wblob, r *download.Read) {
+	s.epochStat.Reads++
+	key := "read " + b.id.String()
+	slivers, err := r.Result()
+	if err == nil {
+		var data []byte
+		if data, err = s.codec.Decode(b.id, b.enc.Length, slivers); err == nil && string(data) != string(b.data) {
+			err = errors.New("other bytes than were written")
+		}
+	}
+	if err != nil && !b.invalid {
+		s.epochStat.FailedReads++
+		s.violation(key, "reading certified blob %d (%s) with the SDK's read path: %v", b.n, short(b.id), err)
+	}
+}
