@@ -23,11 +23,13 @@ state machine fed by a simulated sequencer, the codec, and storage nodes that
 run the node's own code (its HTTP API for uploads, confirmations and shard
 sync requests, its event handling, recovery queue, shard sync and challenge
 answers, scrub) over its own Pebble store on a crashable in-memory filesystem;
-the writer and recovery serving are modelled. Nodes crash (keeping what
+a writer and readers run the SDK's own store and read paths against the nodes'
+APIs; peers' recovery serving is modelled. Nodes crash (keeping what
 their store synced), lose their disks and suffer bit rot (a byte flips in a
 stored sliver, for the node's scrub to find) at the given rates (per node per
-epoch); after every simulated instant every certified blob must read back
-byte-exact and no node may have lost a sliver it acknowledged.
+epoch); after every simulated instant every certified blob must decode
+byte-exact from honest nodes' slivers, reads through the SDK's read path must
+return it (rd-fail), and no node may have lost a sliver it acknowledged.
 
 Storage challenges run as on the network. --loss and --slow make messages
 between nodes (and the writer) lost or slow, --partitions cuts a few nodes

@@ -145,7 +145,11 @@
 // every stored sliver was verified against the blob ID and any kp of
 // them decode, so the count is exact. The codec reads blobs back, from kp
 // honest slivers chosen with the seed, at certification, once per epoch
-// for a seeded blob and for every blob at the end. It checks that no
+// for a seeded blob and for every blob at the end; at certification and
+// once per epoch the same blob is also read with the SDK's read path
+// (download.Read) through the nodes' APIs, and a read that fails or
+// returns other bytes is a violation (rd-fail counts them): with at most
+// f shards faulty, n − f rows answer and a read needs n − 2f. It checks that no
 // honest node lost a sliver it acknowledged, by a confirmation or by
 // attesting its sync (once its EpochSyncDone is in a block: every pair of
 // its gained shards of the blobs certified when the change began),
