@@ -124,3 +124,45 @@ func (s *Sim) dropExtensions(id blob.ID) {
 func samePair(a, b *blob.PairCommitment) bool {
 	return a.Pair == b.Pair && a.Primary == b.Primary && a.Secondary == b.Secondary && slices.Equal(a.Path, b.Path)
 }
+
+// decode is the codec's Decode, remembered for the rows it decodes from:
+// Decode uses the kp distinct rows of lowest index it is given and
+// checks the result against the blob ID by encoding it again, a pure
+// function of those rows that would cost a whole encoding at every read.
+// A read from the same rows (the same bytes) gets the bytes it gave.
+func (s *Sim) decode(id blob.ID, length uint64, slivers []blob.Sliver) ([]byte, error) {
+	rows := make([]*blob.Sliver, 0, len(slivers))
+	for i := range slivers {
+		rows = append(rows, &slivers[i])
+	}
+	slices.SortStableFunc(rows, func(a, b *blob.Sliver) int { return int(a.Index) - int(b.Index) })
+	h := sha256.New()
+	used := 0
+	for i, sl := range rows {
+		if used == s.p.Kp || sl.Kind != blob.Primary {
+			break
+		}
+		if i > 0 && rows[i-1].Index == sl.Index {
+			continue
+		}
+		h.Write([]byte{byte(sl.Index >> 24), byte(sl.Index >> 16), byte(sl.Index >> 8), byte(sl.Index)})
+		h.Write(sl.Data)
+		used++
+	}
+	key := decodeKey{id: id, length: length}
+	h.Sum(key.rows[:0])
+	if data, ok := s.decoded[key]; ok {
+		return data, nil
+	}
+	data, err := s.codec.Decode(id, length, slivers)
+	if err == nil {
+		s.decoded[key] = data
+	}
+	return data, err
+}
+
+type decodeKey struct {
+	id     blob.ID
+	length uint64
+	rows   [32]byte
+}

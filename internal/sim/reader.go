@@ -86,6 +86,7 @@ func (s *Sim) sdkRead(b *wblob) {
 		}
 	}
 	r := download.NewRead(s.codec, b.id, b.enc.Length, s.p.Kp, nil, download.Holders(com, prev, s.p.N))
+	r.Verify = s.verifySliver
 	s.readWave(b, r)
 }
 
@@ -142,7 +143,7 @@ func (s *Sim) readDone(b *wblob, r *download.Read) {
 	slivers, err := r.Result()
 	if err == nil {
 		var data []byte
-		if data, err = s.codec.Decode(b.id, b.enc.Length, slivers); err == nil && string(data) != string(b.data) {
+		if data, err = s.decode(b.id, b.enc.Length, slivers); err == nil && string(data) != string(b.data) {
 			err = errors.New("other bytes than were written")
 		}
 	}

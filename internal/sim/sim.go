@@ -247,6 +247,7 @@ type Sim struct {
 	extOrder  []extKey              // kept extensions, oldest first
 	extBytes  int64
 	verified  map[extKey]blob.PairCommitment // slivers that passed VerifySliver, with their commitment
+	decoded   map[decodeKey][]byte           // Decode's answers, by the rows it decoded from
 	dirty     map[blob.ID]bool
 	seen      map[string]bool
 	epochStat Stats
@@ -268,7 +269,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 	}
 	fmt.Fprintf(out, "seed %d\n", cfg.Seed)
 	s := &Sim{cfg: cfg, out: out, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, exts: map[extKey]*extension{}, verified: map[extKey]blob.PairCommitment{}, seen: map[string]bool{},
+		byKey: map[control.PublicKey]int{}, dirty: map[blob.ID]bool{}, exts: map[extKey]*extension{}, verified: map[extKey]blob.PairCommitment{}, decoded: map[decodeKey][]byte{}, seen: map[string]bool{},
 		epochStat: Stats{DoneIn: -1}}
 	var err error
 	if s.codec, err = redstuff.New(cfg.Shards, redstuff.WithLazyTables(), redstuff.WithWorkers(1)); err != nil {
@@ -701,7 +702,7 @@ func (s *Sim) checkDecode(b *wblob) {
 		s.violation(key, "certified blob %d (%s) has %d primary slivers on honest nodes, needs %d", b.n, short(b.id), len(slivers), kp)
 		return
 	}
-	data, err := s.codec.Decode(b.id, b.enc.Length, slivers)
+	data, err := s.decode(b.id, b.enc.Length, slivers)
 	if err != nil {
 		s.violation(key, "certified blob %d (%s) does not decode: %v", b.n, short(b.id), err)
 		return

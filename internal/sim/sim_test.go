@@ -267,3 +267,19 @@ func TestByzantineChurn(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHeadlineEpochs runs ten epochs of the headline workload
+// (1000 shards over 100 nodes, every fault on): go test -bench
+// HeadlineEpochs -benchtime 1x -cpuprofile for where a run's time goes.
+func BenchmarkHeadlineEpochs(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Nodes, cfg.Shards, cfg.Epochs = 7, 100, 1000, 10
+	cfg.Churn, cfg.CrashRate, cfg.WipeRate, cfg.Loss, cfg.Slow, cfg.Partitions, cfg.Byzantine, cfg.Inconsistent = 0.33, 0.5, 0.02, 0.01, 0.01, 1, 4, 1
+	for b.Loop() {
+		var out bytes.Buffer
+		sum, err := Run(cfg, &out)
+		if err != nil || sum.Violations != 0 {
+			b.Fatalf("%v\n%s", err, out.String())
+		}
+	}
+}
