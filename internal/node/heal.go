@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -121,10 +122,25 @@ func (n *Node) httpTransport(ctx context.Context) Transport {
 // stores them, with the node's Healer and send as its transport; nil if
 // the transport gave up (shutting down).
 func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry, send Transport) *Batch {
-	out, ok := n.rec.healer.Run(n.clock, n.healView(), batch, send)
-	if !ok {
-		return nil
+	// Peers withhold the blobs of an open challenge window, which this
+	// node samples alike: those wait for the window to close, without an
+	// attempt counted, instead of costing rounds every peer refuses.
+	var later []recovery.Outcome
+	batch = slices.DeleteFunc(slices.Clone(batch), func(e recovery.Entry) bool {
+		wait, dark := n.blackedOut(e.ID)
+		if dark {
+			later = append(later, recovery.Outcome{ID: e.ID, Until: n.clock().Add(wait)})
+		}
+		return dark
+	})
+	out := &Batch{}
+	if len(batch) > 0 {
+		var ok bool
+		if out, ok = n.rec.healer.Run(n.clock, n.healView(), batch, send); !ok {
+			return nil
+		}
 	}
+	out.Outcomes = append(out.Outcomes, later...)
 	for key, why := range out.Liars {
 		n.m.liars.Inc()
 		n.logger.Printf("node: recovery: peer %s %s; not asked again for %v", key.Short(), why, liarPenalty)

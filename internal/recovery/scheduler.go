@@ -162,6 +162,9 @@ type Outcome struct {
 	// Final marks a failure that retrying will not mend (an inconsistent
 	// blob): the blob leaves the queue.
 	Final bool
+	// Until, if set, puts the blob off until then without counting an
+	// attempt: nothing was tried (its peers withhold it for now).
+	Until time.Time
 }
 
 // Finish ends a batch. It returns the entries to persist (those that stay
@@ -177,10 +180,12 @@ func (s *Scheduler) Finish(outcomes []Outcome, now time.Time) (keep []Entry, dro
 		it.running = false
 		s.running--
 		switch {
-		case it.Attempts < 0 || o.Final || (o.Err == nil && !it.again):
+		case it.Attempts < 0 || o.Final || (o.Err == nil && o.Until.IsZero() && !it.again):
 			delete(s.entries, o.ID)
 			drop = append(drop, o.ID)
 			continue
+		case !o.Until.IsZero():
+			it.NotBefore = o.Until
 		case o.Err == nil:
 			it.NotBefore = now
 		default:

@@ -109,6 +109,28 @@ func TestSchedulerBackoff(t *testing.T) {
 	}
 }
 
+// TestSchedulerPutOff: a blob put off (its peers withhold it for now)
+// comes back at the time given, with no attempt counted and no back-off.
+func TestSchedulerPutOff(t *testing.T) {
+	s := NewScheduler(SchedulerConfig{MinBackoff: time.Second, MaxBackoff: 10 * time.Second})
+	s.Add(Entry{ID: id(1), NotBefore: t0})
+	now := t0
+	for i := 0; i < 3; i++ {
+		if b := s.Next(now); len(b) != 1 {
+			t.Fatalf("round %d: batch %v", i, b)
+		}
+		until := now.Add(7 * time.Second)
+		keep, drop := s.Finish([]Outcome{{ID: id(1), Until: until}}, now)
+		if len(drop) != 0 || len(keep) != 1 || keep[0].Attempts != 0 || !keep[0].NotBefore.Equal(until) {
+			t.Fatalf("round %d: put off: keep %+v, drop %v", i, keep, drop)
+		}
+		if b := s.Next(until.Add(-time.Millisecond)); b != nil {
+			t.Fatalf("round %d: ran before it was due: %v", i, b)
+		}
+		now = until
+	}
+}
+
 func TestSchedulerAgainAndRemove(t *testing.T) {
 	s := NewScheduler(SchedulerConfig{})
 	s.Add(Entry{ID: id(1), NotBefore: t0})

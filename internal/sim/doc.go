@@ -143,9 +143,10 @@
 // kp primary slivers on honest nodes equal to the writer's (a shard's
 // owner, or while a change is not done the node that still serves it):
 // every stored sliver was verified against the blob ID and any kp of
-// them decode, so the count is exact. The codec reads blobs back, from kp
-// honest slivers chosen with the seed, at certification, once per epoch
-// for a seeded blob and for every blob at the end; at certification and
+// them decode, so the count is exact. The codec reads blobs back from kp
+// honest slivers: chosen with the seed at certification and for every
+// blob at the end, the lowest rows held once per epoch for a seeded blob
+// (Decode is remembered by the rows it decodes from); at certification and
 // once per epoch the same blob is also read with the SDK's read path
 // (download.Read) through the nodes' APIs, and a read that fails or
 // returns other bytes is a violation (rd-fail counts them): with at most

@@ -320,7 +320,7 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 		return Summary{}, s.err
 	}
 	for _, b := range s.certified {
-		s.checkDecode(b)
+		s.checkDecode(b, false)
 	}
 	s.row()
 	t := s.total
@@ -505,7 +505,7 @@ func (s *Sim) events(cursor uint64, fn func(control.Event) bool) {
 func (s *Sim) row() {
 	if len(s.certified) > 0 {
 		b := s.certified[s.rng.IntN(len(s.certified))]
-		s.checkDecode(b)
+		s.checkDecode(b, true)
 		s.sdkRead(b)
 	}
 	e := s.epochStat
@@ -684,16 +684,26 @@ func (s *Sim) checkAvailable(b *wblob) {
 }
 
 // checkDecode reads a certified blob back with the codec from primary
-// slivers that honest nodes hold, kp of them chosen with the run's
-// generator, and compares the bytes.
-func (s *Sim) checkDecode(b *wblob) {
+// slivers that honest nodes hold, and compares the bytes: kp of them
+// chosen with the run's generator, or with systematic the lowest rows
+// held (those an SDK read asks for first, so that both read from the
+// same rows and the codec decodes them once).
+func (s *Sim) checkDecode(b *wblob, systematic bool) {
 	kp := s.p.SliverLen(blob.Secondary)
 	var slivers []blob.Sliver
-	for _, pair := range s.rng.Perm(s.p.N) {
+	var rows []int
+	if systematic {
+		for row := range s.p.N {
+			rows = append(rows, row)
+		}
+	} else {
+		rows = s.rng.Perm(s.p.N)
+	}
+	for _, row := range rows {
 		if len(slivers) == kp {
 			break
 		}
-		if sl := s.readPrimary(b.id, pair); sl != nil {
+		if sl := s.readPrimary(b.id, s.p.PairOf(blob.Primary, row)); sl != nil {
 			slivers = append(slivers, *sl)
 		}
 	}

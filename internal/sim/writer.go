@@ -302,7 +302,7 @@ func (w *writer) endRound(up *roundState) {
 		s.certified = append(s.certified, b)
 		s.dirty[b.id] = true
 		s.after(0, func() {
-			s.checkDecode(b)
+			s.checkDecode(b, false)
 			s.sdkRead(b)
 		})
 	})
