@@ -33,7 +33,6 @@ import (
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/rpc"
-	"github.com/weftnet/weft/internal/download"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/redstuff"
 	"github.com/weftnet/weft/units"
@@ -63,7 +62,7 @@ var (
 	// certified and not recoverable, deleted, expired or invalid.
 	ErrNotAvailable = errors.New("client: blob not available")
 	// ErrTooFewNodes means too few storage nodes answered correctly.
-	ErrTooFewNodes = download.ErrTooFew
+	ErrTooFewNodes = errors.New("client: not enough storage nodes answered")
 	// ErrAnswerTooLarge means a node's answer was larger than any
 	// well-formed answer to the request could be.
 	ErrAnswerTooLarge = errors.New("client: node answer too large")

@@ -155,7 +155,7 @@ func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, 
 			mu.Unlock()
 		})
 	}
-	return r.Result()
+	return r.Result(ErrTooFewNodes)
 }
 
 // readHolders returns, for each shard, the nodes to read it from in
@@ -180,7 +180,7 @@ func (c *Client) readHolders(ctx context.Context) ([][]control.Member, error) {
 
 // MaxChallengeWait bounds how long a read waits, per sliver, for a node
 // that refuses a blob under a storage challenge (503 + Retry-After).
-const MaxChallengeWait = download.MaxChallengeWait
+const MaxChallengeWait = 60 * time.Second
 
 // fetchSliver gets a primary sliver from a node and verifies it.
 func (c *Client) fetchSliver(ctx context.Context, r *download.Read, addr string, pair int) (*blob.Sliver, error) {
@@ -190,7 +190,7 @@ func (c *Client) fetchSliver(ctx context.Context, r *download.Read, addr string,
 	// for at most MaxChallengeWait in all.
 	var waited time.Duration
 	body, code, wait, err := c.doLimitRetry(ctx, http.MethodGet, url, nil, r.MaxAnswer())
-	for err == nil && download.WaitAgain(waited, wait) {
+	for err == nil && download.WaitAgain(waited, wait, MaxChallengeWait) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -20,13 +20,6 @@ import (
 	"github.com/weftnet/weft/redstuff"
 )
 
-// MaxChallengeWait bounds how long a read waits, per sliver, for a node
-// that refuses a blob under a storage challenge (503 + Retry-After).
-const MaxChallengeWait = 60 * time.Second
-
-// ErrTooFew marks a read that could not get the slivers it needs.
-var ErrTooFew = errors.New("client: not enough storage nodes answered")
-
 // Holders returns, for each of n shards, the nodes to read it from in
 // order: while an epoch change is syncing (prev not nil: the committee
 // of the last epoch whose change was done), the shard's owner in prev,
@@ -120,9 +113,10 @@ func (r *Read) MaxAnswer() int64 {
 }
 
 // WaitAgain reports whether a reader that has waited for a sliver already
-// waits wait more (a node's Retry-After under a storage challenge).
-func WaitAgain(waited, wait time.Duration) bool {
-	return wait > 0 && waited+wait <= MaxChallengeWait
+// waits wait more (a node's Retry-After under a storage challenge), at
+// most limit in all.
+func WaitAgain(waited, wait, limit time.Duration) bool {
+	return wait > 0 && waited+wait <= limit
 }
 
 // Check judges a node's answer at SliverPath(pair): the sliver, verified
@@ -152,11 +146,12 @@ func (r *Read) Failed(row int, errs ...error) {
 	r.errs = append(r.errs, fmt.Errorf("row %d: %w", row, errors.Join(errs...)))
 }
 
-// Result returns the slivers once the waves are over: ErrTooFew if fewer
-// than wanted arrived.
-func (r *Read) Result() ([]blob.Sliver, error) {
+// Result returns the slivers once the waves are over. If fewer than
+// wanted arrived, the error wraps tooFew (the caller's sentinel) and why
+// each row failed.
+func (r *Read) Result(tooFew error) ([]blob.Sliver, error) {
 	if len(r.got) < r.want {
-		return r.got, fmt.Errorf("%w: %d of %d slivers: %w", ErrTooFew, len(r.got), r.want, errors.Join(r.errs...))
+		return r.got, fmt.Errorf("%w: %d of %d slivers: %w", tooFew, len(r.got), r.want, errors.Join(r.errs...))
 	}
 	return r.got, nil
 }

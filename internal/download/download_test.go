@@ -112,7 +112,8 @@ func TestReadWavesAndChecks(t *testing.T) {
 	if wave := r.Wave(); len(wave) != 1 || wave[0] != p.Kp {
 		t.Fatalf("second wave %v, want row %d", wave, p.Kp)
 	}
-	if _, err := r.Result(); !errors.Is(err, download.ErrTooFew) {
+	tooFew := errors.New("too few")
+	if _, err := r.Result(tooFew); !errors.Is(err, tooFew) {
 		t.Fatalf("a read one sliver short: %v", err)
 	}
 	pair, raw = answer(p.Kp)
@@ -124,7 +125,7 @@ func TestReadWavesAndChecks(t *testing.T) {
 	if wave := r.Wave(); len(wave) != 0 {
 		t.Fatalf("a wave %v after enough slivers", wave)
 	}
-	slivers, err := r.Result()
+	slivers, err := r.Result(tooFew)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,10 +139,11 @@ func TestReadWavesAndChecks(t *testing.T) {
 }
 
 func TestChallengeWaitIsBounded(t *testing.T) {
-	if !download.WaitAgain(0, 5*time.Second) || download.WaitAgain(0, 0) {
+	const limit = time.Minute
+	if !download.WaitAgain(0, 5*time.Second, limit) || download.WaitAgain(0, 0, limit) {
 		t.Fatal("a Retry-After is not waited out, or no Retry-After is")
 	}
-	if download.WaitAgain(download.MaxChallengeWait-time.Second, 2*time.Second) {
-		t.Fatal("a read waits past MaxChallengeWait")
+	if download.WaitAgain(limit-time.Second, 2*time.Second, limit) {
+		t.Fatal("a read waits past its limit")
 	}
 }

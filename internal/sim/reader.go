@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/download"
 )
@@ -18,6 +19,9 @@ const readerEnd = writerEnd
 
 // errNoAnswer is a request to a node that is down.
 var errNoAnswer = errors.New("sim: no answer (node down)")
+
+// errTooFewSlivers is a read that could not get kp slivers.
+var errTooFewSlivers = errors.New("sim: too few slivers answered")
 
 // errTooLarge is an answer larger than the reader takes.
 var errTooLarge = errors.New("sim: answer larger than a sliver can be")
@@ -111,7 +115,7 @@ func (s *Sim) readWave(b *wblob, r *download.Read) {
 			}
 			c := &writerCall{method: http.MethodGet, path: r.SliverPath(pair), id: b.id}
 			s.exchange(s.byKey[nodes[k].Key], c, func() bool { return true }, func(code int, msg []byte, wait time.Duration, err error) {
-				if err == nil && download.WaitAgain(waited, wait) {
+				if err == nil && download.WaitAgain(waited, wait, client.MaxChallengeWait) {
 					s.after(wait, func() { ask(k, waited+wait) })
 					return
 				}
@@ -140,7 +144,7 @@ func (s *Sim) readWave(b *wblob, r *download.Read) {
 func (s *Sim) readDone(b *wblob, r *download.Read) {
 	s.epochStat.Reads++
 	key := "read " + b.id.String()
-	slivers, err := r.Result()
+	slivers, err := r.Result(errTooFewSlivers)
 	if err == nil {
 		var data []byte
 		if data, err = s.decode(b.id, b.enc.Length, slivers); err == nil && string(data) != string(b.data) {
