@@ -24,8 +24,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -33,6 +31,7 @@ import (
 	"github.com/weftnet/weft/chain"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/control/rpc"
+	"github.com/weftnet/weft/internal/download"
 	"github.com/weftnet/weft/internal/keyfile"
 	"github.com/weftnet/weft/redstuff"
 	"github.com/weftnet/weft/units"
@@ -176,15 +175,6 @@ func (c *Client) Delete(ctx context.Context, id blob.ID) error {
 	return err
 }
 
-// nodeOf returns, for each shard, the committee member holding it.
-func (c *Client) shardOwners(ctx context.Context) (*control.Committee, []int, error) {
-	com, err := c.ctl.Committee(ctx, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	return com, com.ShardMap(c.params.Shards), nil
-}
-
 // newHTTPClient returns the client's HTTP client for storage nodes. It
 // follows redirects only within the same host: a node has no reason to
 // send a reader elsewhere, and following one would let a node point the
@@ -223,13 +213,7 @@ func (c *Client) doLimit(ctx context.Context, method, url string, body []byte, l
 // answer (0 when there is none).
 func (c *Client) doLimitRetry(ctx context.Context, method, url string, body []byte, limit int64) ([]byte, int, time.Duration, error) {
 	out, code, h, err := c.doLimitHeader(ctx, method, url, body, limit)
-	var wait time.Duration
-	if code == http.StatusServiceUnavailable && h != nil {
-		if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
-			wait = time.Duration(s) * time.Second
-		}
-	}
-	return out, code, wait, err
+	return out, code, download.RetryAfter(code, h), err
 }
 
 func (c *Client) doLimitHeader(ctx context.Context, method, url string, body []byte, limit int64) ([]byte, int, http.Header, error) {
@@ -281,14 +265,4 @@ func (c *Client) parallel(n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
-}
-
-func sortedKeys[M ~map[K]V, K int, V any](m M) []K {
-	return slices.Sorted(func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	})
 }

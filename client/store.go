@@ -243,7 +243,7 @@ func (c *Client) uploadMember(ctx context.Context, r *upload.Round, i int, prog 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			path, body, size, err := r.Put(sl)
+			path, body, data, err := r.Put(sl)
 			if err != nil {
 				errs[k] = err
 				return
@@ -256,7 +256,7 @@ func (c *Client) uploadMember(ctx context.Context, r *upload.Round, i int, prog 
 				return upload.PutAnswer(code, msg)
 			})
 			if errs[k] == nil {
-				prog.add(int64(size))
+				prog.add(int64(len(data.Data)))
 			}
 		}()
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/weftnet/weft/blob"
@@ -110,6 +111,18 @@ func (r *Read) MaxAnswer() int64 {
 	const commitment = 2 + 4 + 2*blob.HashSize + 1 + blob.MaxPathLen*blob.HashSize
 	const sliverHeader = 2 + 1 + 4 + 4 + 4
 	return 2 + 4 + commitment + sliverHeader + int64(p.Ks)*int64(p.SymbolSize(r.length))
+}
+
+// RetryAfter is the wait a node's 503 answer asks for in its
+// Retry-After header (whole seconds), or 0.
+func RetryAfter(code int, h http.Header) time.Duration {
+	if code != http.StatusServiceUnavailable || h == nil {
+		return 0
+	}
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
 }
 
 // WaitAgain reports whether a reader that has waited for a sliver already

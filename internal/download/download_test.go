@@ -146,4 +146,16 @@ func TestChallengeWaitIsBounded(t *testing.T) {
 	if download.WaitAgain(limit-time.Second, 2*time.Second, limit) {
 		t.Fatal("a read waits past its limit")
 	}
+	h := http.Header{"Retry-After": {"7"}}
+	if got := download.RetryAfter(http.StatusServiceUnavailable, h); got != 7*time.Second {
+		t.Fatalf("503 with Retry-After 7: wait %v", got)
+	}
+	for _, c := range []struct {
+		code int
+		h    http.Header
+	}{{http.StatusOK, h}, {http.StatusServiceUnavailable, nil}, {http.StatusServiceUnavailable, http.Header{"Retry-After": {"soon"}}}, {http.StatusServiceUnavailable, http.Header{"Retry-After": {"-3"}}}} {
+		if got := download.RetryAfter(c.code, c.h); got != 0 {
+			t.Fatalf("%d %v: wait %v, want none", c.code, c.h, got)
+		}
+	}
 }

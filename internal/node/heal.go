@@ -126,10 +126,11 @@ func (n *Node) recoverBatch(ctx context.Context, batch []recovery.Entry, send Tr
 	// node samples alike: those wait for the window to close, without an
 	// attempt counted, instead of costing rounds every peer refuses.
 	var later []recovery.Outcome
+	now := n.clock()
 	batch = slices.DeleteFunc(slices.Clone(batch), func(e recovery.Entry) bool {
 		wait, dark := n.blackedOut(e.ID)
 		if dark {
-			later = append(later, recovery.Outcome{ID: e.ID, Until: n.clock().Add(wait)})
+			later = append(later, recovery.Outcome{ID: e.ID, Until: now.Add(wait)})
 		}
 		return dark
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/internal/control"
+	"github.com/weftnet/weft/internal/download"
 	storage "github.com/weftnet/weft/internal/node"
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
@@ -346,7 +347,7 @@ func (nd *node) serveClient(c *writerCall) (int, []byte, time.Duration) {
 	case c.confirm && code == http.StatusOK:
 		nd.confirmed(c.id)
 	}
-	return code, body, retryAfter(code, h)
+	return code, body, download.RetryAfter(code, h)
 }
 
 // confirmed notes that the node confirmed a blob: its pairs of it are

@@ -5,17 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/weftnet/weft/client"
 	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/download"
 )
-
-// readerEnd is a reader's end of a link; like the writer's, it is never
-// cut off by a partition.
-const readerEnd = writerEnd
 
 // errNoAnswer is a request to a node that is down.
 var errNoAnswer = errors.New("sim: no answer (node down)")
@@ -48,17 +43,6 @@ func (s *Sim) exchange(i int, c *writerCall, lose func() bool, done func(code in
 			s.after(s.delay(slow), func() { done(code, msg, retry, nil) })
 		}
 	})
-}
-
-// retryAfter is the wait a node's 503 asks for.
-func retryAfter(code int, h http.Header) time.Duration {
-	if code != http.StatusServiceUnavailable {
-		return 0
-	}
-	if v, err := strconv.Atoi(h.Get("Retry-After")); err == nil && v > 0 {
-		return time.Duration(v) * time.Second
-	}
-	return 0
 }
 
 // sdkRead reads a certified blob with the SDK's read path

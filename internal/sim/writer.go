@@ -203,17 +203,11 @@ func (w *writer) sendSlivers(up *roundState, m, i int, slivers []upload.Sliver) 
 		sl := slivers[next]
 		next++
 		inflight++
-		path, body, _, err := up.r.Put(sl)
+		path, body, data, err := up.r.Put(sl)
 		if err != nil {
 			s.fail(err)
 			return
 		}
-		p := s.p
-		idx := p.PrimaryOf(sl.Pair)
-		if sl.Kind == blob.Secondary {
-			idx = p.SecondaryOf(sl.Pair)
-		}
-		data := up.b.enc.Sliver(sl.Kind, idx)
 		c := &writerCall{method: http.MethodPut, path: path, body: body, id: up.b.id, pair: sl.Pair, sl: &data, pc: &up.b.enc.Pairs[sl.Pair]}
 		w.request(up, i, c, upload.PutAnswer, func(_ []byte, err error) {
 			inflight--

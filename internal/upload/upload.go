@@ -160,16 +160,16 @@ func (r *Round) Slivers(m int, status []byte) []Sliver {
 }
 
 // Put returns the path and body of the request that stores sliver s, and
-// the size of the sliver's data.
-func (r *Round) Put(s Sliver) (path string, body []byte, size int, err error) {
+// the sliver.
+func (r *Round) Put(s Sliver) (path string, body []byte, sl blob.Sliver, err error) {
 	p := r.blob.Params
 	idx := p.PrimaryOf(s.Pair)
 	if s.Kind == blob.Secondary {
 		idx = p.SecondaryOf(s.Pair)
 	}
-	sl := r.blob.Sliver(s.Kind, idx)
+	sl = r.blob.Sliver(s.Kind, idx)
 	body, err = (&blob.SliverMessage{Commitment: r.blob.Pairs[s.Pair], Sliver: sl}).MarshalBinary()
-	return fmt.Sprintf("/v1/blobs/%s/slivers/%d/%s", r.blob.ID, s.Pair, s.Kind), body, len(sl.Data), err
+	return fmt.Sprintf("/v1/blobs/%s/slivers/%d/%s", r.blob.ID, s.Pair, s.Kind), body, sl, err
 }
 
 // PutAnswer judges a node's answer to a Put: nil when it stored the
