@@ -151,14 +151,13 @@ func (w *writer) uploadRound(b *wblob, skipHeld bool) {
 			w.sendSlivers(up, m, i, r.Slivers(m, nil))
 			continue
 		}
+		// Asked once, as the SDK asks: without an answer, everything is sent.
 		c := &writerCall{method: http.MethodGet, path: r.StatusPath(), id: b.id}
-		w.request(up, i, c, func(code int, _ []byte) error {
-			if code != http.StatusOK {
-				return &upload.StatusError{Code: code}
+		s.exchange(i, c, func() bool { return true }, func(code int, msg []byte, _ time.Duration, err error) {
+			if up.stale() {
+				return
 			}
-			return nil
-		}, func(msg []byte, err error) {
-			if err != nil {
+			if err != nil || code != http.StatusOK {
 				msg = nil
 			}
 			w.sendSlivers(up, m, i, r.Slivers(m, msg))
