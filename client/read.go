@@ -11,7 +11,6 @@ import (
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/chain"
-	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/download"
 )
 
@@ -119,7 +118,7 @@ func (c *Client) available(ctx context.Context, id blob.ID) (*chain.BlobInfo, er
 // rows (nil: systematic rows first, then the others) and, for a full
 // read, any other row when some fail (download.Read).
 func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, want int, rows []int, prog *progress) ([]blob.Sliver, error) {
-	holders, err := c.readHolders(ctx)
+	holders, err := download.LookupHolders(ctx, c.ctl, c.params.Shards)
 	if err != nil {
 		return nil, err
 	}
@@ -156,26 +155,6 @@ func (c *Client) fetchPrimaries(ctx context.Context, id blob.ID, length uint64, 
 		})
 	}
 	return r.Result(ErrTooFewNodes)
-}
-
-// readHolders returns, for each shard, the nodes to read it from in
-// order (download.Holders).
-func (c *Client) readHolders(ctx context.Context) ([][]control.Member, error) {
-	st, err := c.ctl.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	com, err := c.ctl.Committee(ctx, st.Epoch)
-	if err != nil {
-		return nil, err
-	}
-	var prev *control.Committee
-	if e, ok := download.Syncing(st); ok {
-		if prev, err = c.ctl.Committee(ctx, e); err != nil {
-			return nil, err
-		}
-	}
-	return download.Holders(com, prev, c.params.Shards), nil
 }
 
 // MaxChallengeWait bounds how long a read waits, per sliver, for a node

@@ -9,6 +9,7 @@
 package download
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,10 +44,31 @@ func Holders(com, prev *control.Committee, n int) [][]control.Member {
 	return holders
 }
 
-// Syncing reports whether a reader also asks the previous epoch's
-// committee (Holders' prev), and which epoch that is.
-func Syncing(st *control.Status) (uint64, bool) {
-	return st.PreviousEpoch, st.EpochState == control.EpochSyncing && st.PreviousEpoch > 0
+// Control is what a reader asks the control plane.
+type Control interface {
+	Status(ctx context.Context) (*control.Status, error)
+	Committee(ctx context.Context, epoch uint64) (*control.Committee, error)
+}
+
+// LookupHolders asks ctl for the committees a read needs now, the
+// current one and, while its change syncs, the last one whose change was
+// done, and returns their Holders of n shards.
+func LookupHolders(ctx context.Context, ctl Control, n int) ([][]control.Member, error) {
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	com, err := ctl.Committee(ctx, st.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	var prev *control.Committee
+	if st.EpochState == control.EpochSyncing && st.PreviousEpoch > 0 {
+		if prev, err = ctl.Committee(ctx, st.PreviousEpoch); err != nil {
+			return nil, err
+		}
+	}
+	return Holders(com, prev, n), nil
 }
 
 // Read is one read of want verified primary slivers of a blob. It is not

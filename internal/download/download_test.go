@@ -1,6 +1,7 @@
 package download_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,11 +48,13 @@ func TestHoldersDuringSync(t *testing.T) {
 	if names(2) != "c" {
 		t.Fatalf("shard 2 outside a change read from %q", names(2))
 	}
-	if e, ok := download.Syncing(&control.Status{EpochState: control.EpochSyncing, PreviousEpoch: 3}); !ok || e != 3 {
-		t.Fatal("a syncing status does not read from the previous epoch")
+	ctl := fakeControl{coms: map[uint64]*control.Committee{3: prev, 4: com}, st: control.Status{Epoch: 4, EpochState: control.EpochSyncing, PreviousEpoch: 3}}
+	if h, err := download.LookupHolders(context.Background(), ctl, 4); err != nil || len(h[2]) != 2 || h[2][0].Name != "b" {
+		t.Fatalf("a syncing status does not read from the previous epoch first: %v %v", h, err)
 	}
-	if _, ok := download.Syncing(&control.Status{EpochState: control.EpochDone, PreviousEpoch: 3}); ok {
-		t.Fatal("a done status reads from the previous epoch")
+	ctl.st.EpochState = control.EpochDone
+	if h, err := download.LookupHolders(context.Background(), ctl, 4); err != nil || len(h[2]) != 1 || h[2][0].Name != "c" {
+		t.Fatalf("a done status reads from the previous epoch: %v %v", h, err)
 	}
 }
 
@@ -158,4 +161,18 @@ func TestChallengeWaitIsBounded(t *testing.T) {
 			t.Fatalf("%d %v: wait %v, want none", c.code, c.h, got)
 		}
 	}
+}
+
+type fakeControl struct {
+	coms map[uint64]*control.Committee
+	st   control.Status
+}
+
+func (f fakeControl) Status(context.Context) (*control.Status, error) { return &f.st, nil }
+
+func (f fakeControl) Committee(_ context.Context, epoch uint64) (*control.Committee, error) {
+	if c := f.coms[epoch]; c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("no committee %d", epoch)
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/weftnet/weft/client"
-	"github.com/weftnet/weft/internal/control"
 	"github.com/weftnet/weft/internal/download"
 )
 
@@ -55,25 +54,12 @@ func (s *Sim) exchange(i int, c *writerCall, lose func() bool, done func(code in
 // with at most f shards faulty, n − f rows answer and a read needs
 // n − 2f.
 func (s *Sim) sdkRead(b *wblob) {
-	ctl := machineControl{s}
-	st, err := ctl.Status(context.Background())
+	holders, err := download.LookupHolders(context.Background(), machineControl{s}, s.p.N)
 	if err != nil {
 		s.fail(err)
 		return
 	}
-	com, err := s.m.Committee(st.Epoch)
-	if err != nil {
-		s.fail(err)
-		return
-	}
-	var prev *control.Committee
-	if e, ok := download.Syncing(st); ok {
-		if prev, err = s.m.Committee(e); err != nil {
-			s.fail(err)
-			return
-		}
-	}
-	r := download.NewRead(s.codec, b.id, b.enc.Length, s.p.Kp, nil, download.Holders(com, prev, s.p.N))
+	r := download.NewRead(s.codec, b.id, b.enc.Length, s.p.Kp, nil, holders)
 	r.Verify = s.verifySliver
 	s.readWave(b, r)
 }
