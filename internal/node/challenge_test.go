@@ -16,11 +16,18 @@ import (
 // 1.5 s, sampling up to 8 blobs (all of a small test's), eviction after 2
 // failed windows.
 func challengeTestbed(t *testing.T) *testbed {
+	return windowsTestbed(t, 3*time.Second, 1500*time.Millisecond, 8, 2)
+}
+
+// windowsTestbed: 4 nodes, a challenge window every interval of block
+// time taking answers for deadline, sampling up to sampled blobs,
+// eviction after evictAfter failed windows.
+func windowsTestbed(t *testing.T, interval, deadline time.Duration, sampled, evictAfter int) *testbed {
 	return newTestbedWith(t, 4, func(g *control.Genesis) {
-		g.Params.ChallengeInterval = 3 * time.Second
-		g.Params.ChallengeDeadline = 1500 * time.Millisecond
-		g.Params.ChallengeBlobs = 8
-		g.Params.EvictAfter = 2
+		g.Params.ChallengeInterval = interval
+		g.Params.ChallengeDeadline = deadline
+		g.Params.ChallengeBlobs = sampled
+		g.Params.EvictAfter = evictAfter
 	})
 }
 
@@ -241,12 +248,7 @@ func TestForgetHook(t *testing.T) {
 // the window up again, though it applied the ChallengeOpened event before
 // it went down: it still refuses the sampled blobs to everyone.
 func TestRestartDuringWindow(t *testing.T) {
-	tb := newTestbedWith(t, 4, func(g *control.Genesis) {
-		g.Params.ChallengeInterval = 6 * time.Second
-		g.Params.ChallengeDeadline = 4 * time.Second
-		g.Params.ChallengeBlobs = 8
-		g.Params.EvictAfter = 100
-	})
+	tb := windowsTestbed(t, 6*time.Second, 4*time.Second, 8, 100)
 	blobs := tb.storeBlobs(1000, 20000)
 	for _, n := range tb.nodes {
 		waitHolding(t, n, blobs, 20*time.Second)

@@ -504,12 +504,7 @@ func TestShardSyncResumesAfterRestart(t *testing.T) {
 // give the shard up to recovery. Windows here sample every blob and black
 // them out most of the time.
 func TestShardSyncWaitsOutChallengeBlackout(t *testing.T) {
-	tb := newTestbedWith(t, 4, func(g *control.Genesis) {
-		g.Params.ChallengeInterval = 4 * time.Second
-		g.Params.ChallengeDeadline = 1500 * time.Millisecond
-		g.Params.ChallengeBlobs = 64
-		g.Params.EvictAfter = 1000
-	})
+	tb := windowsTestbed(t, 4*time.Second, 1500*time.Millisecond, 64, 1000)
 	blobs := tb.storeBlobs(20_000, 50_000, 9_000)
 	ni := tb.addNode(func(c *node.Config) { c.SyncRetries = 2 })
 	n := tb.nodes[ni]
