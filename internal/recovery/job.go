@@ -182,15 +182,18 @@ type blobState struct {
 }
 
 type pairState struct {
-	pair   int
-	have   [2]bool
-	pc     *blob.PairCommitment
-	data   [2][]byte
-	roots  [2]blob.Hash
-	built  [2]bool                  // rebuilt, checked or not
-	used   [2][]blob.RecoverySymbol // what an unchecked rebuild used
-	stored bool                     // handed out as a result
-	aux    bool                     // not the node's: rebuilt only to check a neighbour
+	pair  int
+	have  [2]bool
+	pc    *blob.PairCommitment
+	data  [2][]byte
+	roots [2]blob.Hash
+	built [2]bool                  // rebuilt, checked or not
+	used  [2][]blob.RecoverySymbol // what an unchecked rebuild used
+	// what an unchecked rebuild without proofs was offered, and by whom
+	offer     [2][]blob.RecoverySymbol
+	offeredBy [2][]*source
+	stored    bool // handed out as a result
+	aux       bool // not the node's: rebuilt only to check a neighbour
 }
 
 type group struct {
@@ -202,6 +205,15 @@ type group struct {
 	tried   map[int]bool // sources asked at this proof level
 	prefer  map[int]bool // sources to ask first: those that gave a mismatch
 	sources []*source
+	// A mismatch without proofs first looks for the one peer whose
+	// symbols, left out, let the target rebuild (suspect); widened is set
+	// once the group asked spare sources for that.
+	widened bool
+	// checks are the suspect's sources, asked for the mismatched target's
+	// symbol with proofs; asked once the calls are out.
+	checks  []*source
+	checkAt int
+	asked   bool
 }
 
 type source struct {
@@ -489,13 +501,19 @@ func (j *Job) step(b *blobState) {
 		if len(g.targets) == 0 {
 			continue
 		}
+		if len(g.checks) > 0 && j.settle(g) {
+			continue
+		}
 		var ok []*source
+		pending := false
 		for _, s := range g.sources {
 			if s.ok && s.proofs == g.proofs {
 				ok = append(ok, s)
 			}
+			pending = pending || s.pending
 		}
-		if len(ok) < g.k {
+		if len(ok) < g.k || g.widened && pending {
+			// A widened group waits for its spares.
 			continue
 		}
 		for _, t := range slices.Sorted(maps.Keys(g.targets)) {
@@ -546,6 +564,9 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 				ps.used[g.target] = append(ps.used[g.target], syms[i])
 			}
 		}
+		if err == nil && !g.proofs {
+			ps.offer[g.target], ps.offeredBy[g.target] = syms, from
+		}
 	}
 	var bad *redstuff.BadSymbolError
 	var inc *redstuff.InconsistencyError
@@ -555,7 +576,9 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 		delete(g.targets, t)
 		return true
 	case errors.Is(err, redstuff.ErrRootMismatch):
-		g.restart(true)
+		if ps.pc == nil || g.proofs || !j.suspect(b, g, ps, t, syms, from) {
+			g.restart(true)
+		}
 		return false
 	case errors.As(err, &inc):
 		b.done, b.err, b.proof = true, fmt.Errorf("%w: blob %v", ErrInconsistent, b.id), &inc.Proof
@@ -580,6 +603,159 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 	}
 }
 
+// suspect looks, after target t of g failed its commitment, for the one
+// peer whose symbols are to blame: left out, the rest rebuild t. Such a
+// peer's sources are dropped and checked: asked for their symbol of t
+// with proofs, which bans the peer if it lied (the group then goes on
+// without it) or, if it did not, sends the group to proofs after all
+// (more than one liar, or a blob inconsistently encoded). So one liar
+// costs one proven symbol per source it gave, not a proven round of the
+// group. When no peer's symbols can be left out with k left, suspect
+// first has the group ask as many spare sources as a peer gave. It
+// reports false when the group must go to proofs now.
+func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol, from []*source) bool {
+	peer, most := blame(from, func(peer int) bool {
+		rest, _ := without(syms, from, peer)
+		if len(rest) < g.k {
+			return false
+		}
+		_, err := j.c.Rebuild(b.id, b.length, g.target, t, ps.pc, rest)
+		return err == nil
+	})
+	if peer >= 0 {
+		j.check(b, g, peer, t)
+		return true
+	}
+	return j.widen(b, g, most)
+}
+
+// blame returns the first peer of from that explains a mismatch (left
+// out, the rest rebuild), or −1, and the most sources one peer gave.
+func blame(from []*source, explains func(peer int) bool) (peer, most int) {
+	count := map[int]int{}
+	var order []int
+	for _, src := range from {
+		if count[src.peer] == 0 {
+			order = append(order, src.peer)
+		}
+		count[src.peer]++
+		most = max(most, count[src.peer])
+	}
+	for _, peer := range order {
+		if explains(peer) {
+			return peer, most
+		}
+	}
+	return -1, most
+}
+
+// without returns syms and from less what peer sent.
+func without(syms []blob.RecoverySymbol, from []*source, peer int) ([]blob.RecoverySymbol, []*source) {
+	rest := make([]blob.RecoverySymbol, 0, len(syms))
+	by := make([]*source, 0, len(from))
+	for i, src := range from {
+		if src.peer != peer {
+			rest, by = append(rest, syms[i]), append(by, src)
+		}
+	}
+	return rest, by
+}
+
+// check drops a suspect's sources from g and has their symbols of
+// target t asked again with proofs.
+func (j *Job) check(b *blobState, g *group, peer, t int) {
+	g.checks, g.checkAt, g.asked = nil, t, false
+	for _, src := range g.sources {
+		if src.peer == peer && src.ok {
+			g.checks = append(g.checks, &source{b: b, g: g, index: src.index, peer: peer, proofs: true})
+		}
+	}
+	g.sources = slices.DeleteFunc(g.sources, func(src *source) bool { return src.peer == peer })
+}
+
+// widen has g ask spare sources, as many as one peer gave, the first time
+// no single peer explained a mismatch; it reports false when g already
+// did, or there are no spares to be had.
+func (j *Job) widen(b *blobState, g *group, most int) bool {
+	if g.widened || len(j.candidates(b, g, 1)) == 0 {
+		return false
+	}
+	g.widened = true
+	g.margin += most
+	return true
+}
+
+// suspectPairs is suspect for pairs rebuilt without their commitments
+// that failed the check against the blob ID: it looks for the one peer
+// whose symbols, left out of both slivers of a failed pair, make it
+// check. It reports false when the groups must go to proofs now.
+func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots map[int]redstuff.PairRoots, known []blob.PairCommitment) bool {
+	widened := false
+	for _, p := range slices.Sorted(maps.Keys(res)) {
+		if res[p] != redstuff.PairMismatch {
+			continue
+		}
+		ps := b.pairs[p]
+		if ps.offer[0] == nil || ps.offer[1] == nil {
+			return false
+		}
+		both := append(slices.Clone(ps.offeredBy[0]), ps.offeredBy[1]...)
+		peer, _ := blame(both, func(peer int) bool {
+			var rr redstuff.PairRoots
+			for kind, g := range b.groups {
+				rest, _ := without(ps.offer[kind], ps.offeredBy[kind], peer)
+				if len(rest) < g.k {
+					return false
+				}
+				_, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, j.index(g.target, p), rest)
+				if err != nil {
+					return false
+				}
+				if kind == int(blob.Primary) {
+					rr.Primary = root
+				} else {
+					rr.Secondary = root
+				}
+			}
+			trial := maps.Clone(roots)
+			trial[p] = rr
+			got, _ := j.c.CheckPairs(b.id, b.length, trial, known)
+			return got[p] == redstuff.PairVerified
+		})
+		if peer >= 0 {
+			for kind, g := range b.groups {
+				j.check(b, g, peer, j.index(blob.SliverKind(kind), p))
+			}
+			return true
+		}
+		for kind, g := range b.groups {
+			_, most := blame(ps.offeredBy[kind], func(int) bool { return false })
+			if !j.widen(b, g, most) {
+				return widened
+			}
+		}
+		widened = true
+	}
+	return widened
+}
+
+// settle ends a group's checks once all are answered: the suspect was
+// banned (it lied) and the group goes on without it, or the group goes
+// to proofs. It reports whether the group is still waiting.
+func (j *Job) settle(g *group) bool {
+	for _, c := range g.checks {
+		if c.pending || !g.asked {
+			return true
+		}
+	}
+	peer := g.checks[0].peer
+	g.checks = nil
+	if j.liars[peer] == "" {
+		g.restart(true)
+	}
+	return false
+}
+
 // restart drops the group's sources; with proofs, the next round asks
 // for proven symbols, first from the sources that gave the mismatch, so
 // that a liar among them is caught.
@@ -595,6 +771,7 @@ func (g *group) restart(proofs bool) {
 	g.proofs = g.proofs || proofs
 	g.sources = nil
 	g.tried = map[int]bool{}
+	g.checks = nil
 }
 
 // checkPairs checks the pairs rebuilt without commitments against the
@@ -645,17 +822,22 @@ func (j *Job) checkPairs(b *blobState) {
 		return
 	}
 	// Unproven symbols: some peer may have lied. Rebuild every pair still
-	// unchecked from proven symbols.
+	// unchecked, without the one peer to blame if there is one, else from
+	// proven symbols.
+	suspected := j.suspectPairs(b, res, roots, known)
 	for p := range b.unknown {
 		ps := b.pairs[p]
 		ps.built = [2]bool{}
 		ps.data = [2][]byte{}
+		ps.offer, ps.offeredBy = [2][]blob.RecoverySymbol{}, [2][]*source{}
 		for kind := range b.groups {
 			b.groups[kind].targets[j.index(blob.SliverKind(kind), p)] = true
 		}
 	}
-	for _, g := range b.groups {
-		g.restart(true)
+	if !suspected {
+		for _, g := range b.groups {
+			g.restart(true)
+		}
 	}
 }
 
@@ -742,6 +924,18 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) (local bool) {
 	}
 	for _, g := range b.groups {
 		if len(g.targets) == 0 {
+			continue
+		}
+		if len(g.checks) > 0 {
+			if !g.asked {
+				g.asked = true
+				for _, c := range g.checks {
+					c.pending = true
+					br, ref := add(c.peer)
+					br.Items = append(br.Items, Item{Source: g.target.Other(), Index: uint32(c.index), Proofs: true, Positions: []uint32{uint32(g.checkAt)}})
+					ref.items = append(ref.items, c)
+				}
+			}
 			continue
 		}
 		active := 0
@@ -863,8 +1057,11 @@ func (j *Job) localLater(b *blobState, g *group) bool {
 
 // candidates picks up to want untried sources for a group: the node's own
 // slivers first, then the sources a mismatch is to be explained by, then
-// peers in good standing, then those that failed lately, spread over
-// peers per blob.
+// peers in good standing, then those that failed lately. Within a class
+// it takes every source a peer holds before the next peer's, peers in an
+// order of their own for each blob: a blob is asked of as few peers as
+// the group allows (each peer asked costs a blob header), and its load
+// is spread over peers across blobs.
 func (j *Job) candidates(b *blobState, g *group, want int) []int {
 	src := g.target.Other()
 	type cand struct{ idx, class, rank int }
@@ -892,18 +1089,22 @@ func (j *Job) candidates(b *blobState, g *group, want int) []int {
 		case j.peers[peer].Avoid:
 			class = 3
 		}
-		cs = append(cs, cand{idx, class, int(mix(seed ^ uint64(idx)))})
+		cs = append(cs, cand{idx, class, int(mix(seed ^ uint64(peer)))})
 	}
 	slices.SortFunc(cs, func(a, b cand) int {
 		if a.class != b.class {
 			return a.class - b.class
 		}
-		return a.rank - b.rank
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return a.idx - b.idx
 	})
 	out := make([]int, 0, want)
 	for i := 0; i < len(cs) && len(out) < want; i++ {
 		out = append(out, cs[i].idx)
 	}
+	slices.Sort(out) // a peer's sources in order: small index deltas on the wire
 	return out
 }
 

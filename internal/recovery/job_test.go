@@ -308,6 +308,54 @@ func TestWipedNode(t *testing.T) {
 	}
 }
 
+// TestFewPeersPerBlob: a lost sliver is rebuilt from as few peers as
+// hold the sources it needs, each asked for every source it holds, so
+// that a small blob costs few blob headers on the wire.
+func TestFewPeersPerBlob(t *testing.T) {
+	rng := testseed.Rand(t)
+	for round := 0; round < 10; round++ {
+		const n, nodes = 100, 10 // 10 shards a node
+		net := newNetwork(t, rng, n, nodes)
+		net.addRandom(t, rng, 3, 20_000)
+		p := net.c.Params()
+		partial := map[blob.ID]map[int]blob.SliverKind{}
+		for _, e := range net.blobs {
+			for s := range net.holders[0].shards {
+				partial[e.ID] = map[int]blob.SliverKind{p.PairAt(e.ID, s): blob.SliverKind(rng.IntN(2))}
+				break
+			}
+		}
+		wants := net.wants(partial)
+		job := NewJob(net.c, net.peers, wants, Options{})
+		peers := map[blob.ID]map[int]bool{}
+		for _, c := range job.Round() {
+			for _, br := range c.Req.Blobs {
+				if len(br.Items) > 0 {
+					if peers[br.ID] == nil {
+						peers[br.ID] = map[int]bool{}
+					}
+					peers[br.ID][c.Peer] = true
+				}
+			}
+		}
+		for id, kind := range partial {
+			for _, k := range kind {
+				// Sources of the other kind: k + 1% of them, 10 a node,
+				// the node's own 10 among them.
+				need := p.N - 2*p.F
+				if k == blob.Primary {
+					need = p.N - p.F
+				}
+				most := (need+need/100+1+9)/10 + 1
+				if len(peers[id]) > most {
+					t.Fatalf("round %d: blob %v: %s sliver asked of %d peers, %d hold enough", round, id, k, len(peers[id]), most)
+				}
+			}
+		}
+		net.check(t, fmt.Sprintf("round %d", round), wants, net.run(t, NewJob(net.c, net.peers, wants, Options{})))
+	}
+}
+
 // TestPartialLoss: a node that lost single slivers but kept its
 // commitments uses its own slivers first and rebuilds only what it lost.
 func TestPartialLoss(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/weftnet/weft/blob"
 	"github.com/weftnet/weft/merkle"
@@ -16,13 +17,25 @@ import (
 // how long every part is, so symbols follow each other as raw bytes and a
 // 6-byte symbol costs 6 bytes. Proofs travel only when asked for.
 //
-// Request (version 1, tag 'Q'; integers are unsigned varints unless said):
+// A request is small next to its answer even when symbols are a few
+// bytes: the sources that want the same positions with the same flags
+// (every source of one rebuilt group) are one run, which names its
+// positions once and its source indices as differences.
+//
+// Request (version 2, tag 'Q'; integers are unsigned varints unless said;
+// a "delta list" is a count, then each value's zigzag difference from the
+// one before it, the first from 0):
 //
 //	u8 version, u8 'Q', blob count
 //	per blob: blob ID (32 bytes), symbol size, commitment count, the
-//	  pairs whose commitments are wanted, item count
-//	per item: u8 flags (bit 0: source is secondary, bit 1: with proofs),
-//	  source sliver index, position count, positions
+//	  pairs whose commitments are wanted, run count
+//	per run: u8 flags (bit 0: sources are secondary, bit 1: with
+//	  proofs), positions as a delta list, source sliver indices as a
+//	  delta list (one item per index, in order)
+//
+// Version 1 requests, still decoded, have an item count where the run
+// count is, and per item: u8 flags, source sliver index, position count,
+// positions.
 //
 // Response (version 1, tag 'A'):
 //
@@ -35,9 +48,10 @@ import (
 //	  item with proofs: the source pair's commitment, then per position
 //	    the symbol and its path (u8 length, hashes)
 const (
-	wireVersion = 1
-	tagRequest  = 'Q'
-	tagResponse = 'A'
+	requestVersion  = 2
+	responseVersion = 1
+	tagRequest      = 'Q'
+	tagResponse     = 'A'
 )
 
 // Limits a decoder enforces before allocating.
@@ -129,9 +143,10 @@ func itemSize(it *Item, s, n int) int64 {
 	return size + per*int64(len(it.Positions))
 }
 
-// MarshalBinary encodes the request.
+// MarshalBinary encodes the request (version 2): consecutive items of a
+// blob with the same flags and positions share a run.
 func (r *Request) MarshalBinary() ([]byte, error) {
-	b := []byte{wireVersion, tagRequest}
+	b := []byte{requestVersion, tagRequest}
 	b = binary.AppendUvarint(b, uint64(len(r.Blobs)))
 	for i := range r.Blobs {
 		br := &r.Blobs[i]
@@ -144,25 +159,53 @@ func (r *Request) MarshalBinary() ([]byte, error) {
 		for _, p := range br.Commitments {
 			b = binary.AppendUvarint(b, uint64(p))
 		}
-		b = binary.AppendUvarint(b, uint64(len(br.Items)))
-		for j := range br.Items {
-			it := &br.Items[j]
-			if it.Source != blob.Primary && it.Source != blob.Secondary {
-				return nil, fmt.Errorf("recovery: bad source kind %d", it.Source)
+		runs := itemRuns(br.Items)
+		b = binary.AppendUvarint(b, uint64(len(runs)))
+		for _, run := range runs {
+			first := &run[0]
+			if first.Source != blob.Primary && first.Source != blob.Secondary {
+				return nil, fmt.Errorf("recovery: bad source kind %d", first.Source)
 			}
-			flags := byte(it.Source)
-			if it.Proofs {
-				flags |= 2
-			}
-			b = append(b, flags)
-			b = binary.AppendUvarint(b, uint64(it.Index))
-			b = binary.AppendUvarint(b, uint64(len(it.Positions)))
-			for _, p := range it.Positions {
-				b = binary.AppendUvarint(b, uint64(p))
-			}
+			b = append(b, itemFlags(first))
+			b = appendDeltas(b, len(first.Positions), func(k int) uint32 { return first.Positions[k] })
+			b = appendDeltas(b, len(run), func(k int) uint32 { return run[k].Index })
 		}
 	}
 	return b, nil
+}
+
+func itemFlags(it *Item) byte {
+	flags := byte(it.Source)
+	if it.Proofs {
+		flags |= 2
+	}
+	return flags
+}
+
+// itemRuns cuts items into runs of consecutive items with the same flags
+// and positions.
+func itemRuns(items []Item) [][]Item {
+	var runs [][]Item
+	start := 0
+	for k := 1; k <= len(items); k++ {
+		if k == len(items) || itemFlags(&items[k]) != itemFlags(&items[start]) || !slices.Equal(items[k].Positions, items[start].Positions) {
+			runs = append(runs, items[start:k])
+			start = k
+		}
+	}
+	return runs
+}
+
+// appendDeltas appends a delta list of n values.
+func appendDeltas(b []byte, n int, at func(int) uint32) []byte {
+	b = binary.AppendUvarint(b, uint64(n))
+	prev := int64(0)
+	for k := 0; k < n; k++ {
+		v := int64(at(k))
+		b = binary.AppendVarint(b, v-prev)
+		prev = v
+	}
+	return b
 }
 
 type reader struct {
@@ -200,6 +243,36 @@ func (r *reader) count(what string, min int) int {
 	return int(v)
 }
 
+// deltas reads a delta list of values below 2^32, refusing one longer
+// than the input could hold or than room allows.
+func (r *reader) deltas(what string, room int) []uint32 {
+	n := r.count(what, 1)
+	if r.err == nil && n > room {
+		r.fail("%d %s, more than the %d allowed", n, what, room)
+	}
+	if r.err != nil {
+		return nil
+	}
+	out := make([]uint32, 0, n)
+	prev := int64(0)
+	for k := 0; k < n && r.err == nil; k++ {
+		d, m := binary.Varint(r.b)
+		if m <= 0 {
+			r.fail("bad %s", what)
+			break
+		}
+		r.b = r.b[m:]
+		v := prev + d
+		if v < 0 || v > 1<<32-1 {
+			r.fail("%s %d out of range", what, v)
+			break
+		}
+		out = append(out, uint32(v))
+		prev = v
+	}
+	return out
+}
+
 func (r *reader) u32(what string) uint32 {
 	v := r.uvarint(what)
 	if r.err == nil && v > 1<<32-1 {
@@ -229,24 +302,26 @@ func (r *reader) take(n int, what string) []byte {
 	return v
 }
 
-func (r *reader) header(tag byte, what string) {
+// header reads a message's version and tag, and returns the version.
+func (r *reader) header(tag byte, what string, versions ...byte) byte {
 	h := r.take(2, what+" header")
 	if r.err != nil {
-		return
+		return 0
 	}
-	if h[0] != wireVersion {
+	if !slices.Contains(versions, h[0]) {
 		r.fail("%s: unsupported version %d", what, h[0])
 	}
 	if h[1] != tag {
 		r.fail("%s: wrong type tag %q", what, h[1])
 	}
+	return h[0]
 }
 
-// DecodeRequest parses a request, refusing one that asks for more than
-// maxSymbols symbols in all.
+// DecodeRequest parses a request (version 2, or 1), refusing one that
+// asks for more than maxSymbols symbols in all.
 func DecodeRequest(data []byte, maxSymbols int) (*Request, error) {
 	r := reader{b: data}
-	r.header(tagRequest, "symbols request")
+	version := r.header(tagRequest, "symbols request", 1, requestVersion)
 	req := &Request{}
 	nb := r.count("blobs", blob.HashSize+3) // ID, symbol size, two counts
 	total := 0
@@ -262,30 +337,42 @@ func DecodeRequest(data []byte, maxSymbols int) (*Request, error) {
 		for j := 0; j < nc && r.err == nil; j++ {
 			br.Commitments = append(br.Commitments, r.u32("pair"))
 		}
-		ni := r.count("items", 3)
-		for j := 0; j < ni && r.err == nil; j++ {
-			var it Item
-			flags := r.u8("item flags")
-			if r.err == nil && flags&^3 != 0 {
-				r.fail("bad item flags %#x", flags)
+		if version == 1 {
+			ni := r.count("items", 3)
+			for j := 0; j < ni && r.err == nil; j++ {
+				flags := r.flags()
+				index := r.u32("source index")
+				np := r.count("positions", 1)
+				total += np
+				if r.err == nil && total > maxSymbols {
+					r.fail("more than %d symbols asked", maxSymbols)
+				}
+				if r.err != nil {
+					break
+				}
+				positions := make([]uint32, 0, np)
+				for k := 0; k < np && r.err == nil; k++ {
+					positions = append(positions, r.u32("position"))
+				}
+				br.Items = append(br.Items, Item{Source: blob.SliverKind(flags & 1), Proofs: flags&2 != 0, Index: index, Positions: positions})
 			}
-			if r.err != nil {
-				break
+		} else {
+			nr := r.count("runs", 3) // flags, two counts
+			for j := 0; j < nr && r.err == nil; j++ {
+				flags := r.flags()
+				positions := r.deltas("positions", maxSymbols-total)
+				indices := r.deltas("source indices", len(r.b))
+				if r.err == nil && len(positions) > 0 && len(indices) > (maxSymbols-total)/len(positions) {
+					r.fail("more than %d symbols asked", maxSymbols)
+				}
+				if r.err != nil {
+					break
+				}
+				total += len(positions) * len(indices)
+				for _, index := range indices {
+					br.Items = append(br.Items, Item{Source: blob.SliverKind(flags & 1), Proofs: flags&2 != 0, Index: index, Positions: positions})
+				}
 			}
-			it.Source = blob.SliverKind(flags & 1)
-			it.Proofs = flags&2 != 0
-			it.Index = r.u32("source index")
-			np := r.count("positions", 1)
-			total += np
-			if r.err == nil && total > maxSymbols {
-				r.fail("more than %d symbols asked", maxSymbols)
-				break
-			}
-			it.Positions = make([]uint32, 0, np)
-			for k := 0; k < np && r.err == nil; k++ {
-				it.Positions = append(it.Positions, r.u32("position"))
-			}
-			br.Items = append(br.Items, it)
 		}
 		req.Blobs = append(req.Blobs, br)
 	}
@@ -296,6 +383,15 @@ func DecodeRequest(data []byte, maxSymbols int) (*Request, error) {
 		return nil, r.err
 	}
 	return req, nil
+}
+
+// flags reads an item's or a run's flags.
+func (r *reader) flags() byte {
+	flags := r.u8("item flags")
+	if r.err == nil && flags&^3 != 0 {
+		r.fail("bad item flags %#x", flags)
+	}
+	return flags
 }
 
 // Reason says why a response entry is missing.
@@ -382,7 +478,7 @@ func (w *responseWriter) present() { w.ordinal++ }
 // header returns the response's head; the body follows it.
 func (w *responseWriter) header() []byte {
 	out := make([]byte, 0, 2+10+3*len(w.missing))
-	out = append(out, wireVersion, tagResponse)
+	out = append(out, responseVersion, tagResponse)
 	out = binary.AppendUvarint(out, uint64(len(w.missing)))
 	prev := -1
 	for _, m := range w.missing {
@@ -424,7 +520,7 @@ func (r *reader) pair() blob.PairCommitment {
 // DecodeResponse parses the answer to req. Symbol data aliases data.
 func DecodeResponse(req *Request, data []byte) (*Response, error) {
 	r := reader{b: data}
-	r.header(tagResponse, "symbols response")
+	r.header(tagResponse, "symbols response", responseVersion)
 	entries := req.entries()
 	nm := r.count("missing entries", 2)
 	missing := make(map[int]Reason, nm)

@@ -44,7 +44,7 @@ func TestRequestRefused(t *testing.T) {
 	good, _ := sampleRequest().MarshalBinary()
 	cases := map[string][]byte{
 		"empty":         nil,
-		"version":       append([]byte{2}, good[1:]...),
+		"version":       append([]byte{3}, good[1:]...),
 		"tag":           append([]byte{1, 'A'}, good[2:]...),
 		"truncated":     good[:len(good)-1],
 		"trailing":      append(bytes.Clone(good), 0),
@@ -61,9 +61,77 @@ func TestRequestRefused(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// Version 2: a run's flags, positions and indices.
+	v2 := func(run ...byte) []byte {
+		return append(append(append([]byte{2, 'Q', 1}, make([]byte, 32)...), 2, 0, 1), run...)
+	}
+	for name, raw := range map[string][]byte{
+		"run flags":           v2(4, 0, 0),
+		"negative index":      v2(0, 0, 1, 1), // zigzag 1 is −1
+		"index > 2^32":        v2(0, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x20),
+		"positions truncated": v2(0, 2, 2),
+		"runs too few":        append(append([]byte{2, 'Q', 1}, make([]byte, 32)...), 2, 0, 2, 0, 0, 0),
+		"over the limit":      v2(0, 10, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 100, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2),
+	} {
+		if _, err := DecodeRequest(raw, 999); !errors.Is(err, ErrWire) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	bad := &Request{Blobs: []BlobRequest{{SymbolSize: 3}}}
 	if _, err := bad.MarshalBinary(); err == nil {
 		t.Error("odd symbol size encoded")
+	}
+}
+
+// TestRequestVersion1: a version 1 request, as nodes before runs send
+// it, decodes to the same request.
+func TestRequestVersion1(t *testing.T) {
+	raw := append([]byte{1, 'Q', 1}, bytes.Repeat([]byte{9}, 32)...)
+	raw = append(raw, 4, 1, 7, 2)          // symbol size 4, commitment of pair 7, 2 items
+	raw = append(raw, 1, 5, 2, 0, 3)       // secondary source 5, positions 0 and 3
+	raw = append(raw, 2, 6, 1, 0x90, 0x03) // primary source 6 with proofs, position 400
+	got, err := DecodeRequest(raw, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Request{Blobs: []BlobRequest{{ID: blob.ID(bytes.Repeat([]byte{9}, 32)), SymbolSize: 4, Commitments: []uint32{7}, Items: []Item{
+		{Source: blob.Secondary, Index: 5, Positions: []uint32{0, 3}},
+		{Source: blob.Primary, Index: 6, Proofs: true, Positions: []uint32{400}},
+	}}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if _, err := DecodeRequest(raw, 2); !errors.Is(err, ErrWire) {
+		t.Fatalf("over the symbol limit: %v", err)
+	}
+}
+
+// TestRequestRuns: the sources of one rebuilt group name their positions
+// once, so that a request stays small next to its answer of 2-byte
+// symbols.
+func TestRequestRuns(t *testing.T) {
+	positions := []uint32{3, 17, 40, 41, 900}
+	var items []Item
+	for idx := uint32(5); idx < 1000; idx += 97 {
+		items = append(items, Item{Source: blob.Secondary, Index: idx, Positions: positions})
+	}
+	req := &Request{Blobs: []BlobRequest{{ID: blob.ID{3}, SymbolSize: 2, Items: items}}}
+	raw, err := req.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := len(items) * len(positions) * 2
+	// Header, blob ID, symbol size and counts (38 bytes), the flags and
+	// positions once (8 bytes), 2 bytes per index.
+	if len(raw) > 38+8+2*len(items) {
+		t.Fatalf("a request of %d bytes for an answer of %d", len(raw), answer)
+	}
+	got, err := DecodeRequest(raw, answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, req) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, req)
 	}
 }
 
