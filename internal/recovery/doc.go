@@ -18,7 +18,8 @@
 // sliver first (kp = n − 2f sources), then the primary with that
 // secondary as one of its ks = n − f sources, so that f shards' worth of
 // peers unable to help do not stop it. A job asks 1% more sources than
-// it needs (spares for peers that fail),
+// it needs (spares for peers that fail), every source of a peer before
+// the next peer's so that a blob is asked of few peers,
 // no proofs, and nothing per symbol but its bytes; a node that lost its
 // pair commitments also fetches one neighbour's commitment per pair (see
 // redstuff.CheckPairs).
@@ -27,8 +28,11 @@
 //
 // Nothing a peer sends is believed. Unproven symbols are used only
 // through the check of the rebuilt sliver against its commitment (or of
-// the rebuilt pair against the blob ID). On a mismatch the group is asked
-// again with proofs: each proven symbol is checked against the blob ID on
+// the rebuilt pair against the blob ID). On a mismatch the job first
+// rebuilds with each peer's symbols left out in turn; a peer whose
+// absence makes the check pass is asked for its symbols at that position
+// with proofs, and banned if they fail. Otherwise (no one peer to blame,
+// or its proofs hold) the group is asked again with proofs: each proven symbol is checked against the blob ID on
 // arrival, so a lying peer is caught, banned for the job and reported; if
 // proven symbols still disagree with the commitment, the blob is
 // inconsistently encoded, and the job returns a proof anyone can check

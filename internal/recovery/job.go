@@ -146,8 +146,10 @@ type blobRef struct {
 // proofs. Sources that fail are replaced the next round. A rebuilt sliver
 // is checked against its commitment (or, when the node lacks it, its pair
 // against the blob ID with a neighbour's commitment); on a mismatch the
-// group is asked again with proofs, which exposes a lying peer (banned for
-// the rest of the job and reported) or proves the blob inconsistent.
+// job first looks for the one peer to blame (suspect) and checks its
+// symbols with proofs; failing that, the group is asked again with
+// proofs, which exposes a lying peer (banned for the rest of the job and
+// reported) or proves the blob inconsistent.
 type Job struct {
 	c      *redstuff.Codec
 	p      redstuff.Params
@@ -614,7 +616,7 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 // first has the group ask as many spare sources as a peer gave. It
 // reports false when the group must go to proofs now.
 func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol, from []*source) bool {
-	peer, most := blame(from, func(peer int) bool {
+	peer := blame(from, func(peer int) bool {
 		rest, _ := without(syms, from, peer)
 		if len(rest) < g.k {
 			return false
@@ -626,27 +628,33 @@ func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.
 		j.check(b, g, peer, t)
 		return true
 	}
-	return j.widen(b, g, most)
+	return j.widen(b, g, mostPerPeer(from))
 }
 
 // blame returns the first peer of from that explains a mismatch (left
-// out, the rest rebuild), or −1, and the most sources one peer gave.
-func blame(from []*source, explains func(peer int) bool) (peer, most int) {
-	count := map[int]int{}
-	var order []int
+// out, the rest rebuild), or −1.
+func blame(from []*source, explains func(peer int) bool) int {
+	seen := map[int]bool{}
 	for _, src := range from {
-		if count[src.peer] == 0 {
-			order = append(order, src.peer)
+		if !seen[src.peer] {
+			seen[src.peer] = true
+			if explains(src.peer) {
+				return src.peer
+			}
 		}
+	}
+	return -1
+}
+
+// mostPerPeer returns the most sources one peer gave of from.
+func mostPerPeer(from []*source) int {
+	count := map[int]int{}
+	most := 0
+	for _, src := range from {
 		count[src.peer]++
 		most = max(most, count[src.peer])
 	}
-	for _, peer := range order {
-		if explains(peer) {
-			return peer, most
-		}
-	}
-	return -1, most
+	return most
 }
 
 // without returns syms and from less what peer sent.
@@ -700,7 +708,7 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 			return false
 		}
 		both := append(slices.Clone(ps.offeredBy[0]), ps.offeredBy[1]...)
-		peer, _ := blame(both, func(peer int) bool {
+		peer := blame(both, func(peer int) bool {
 			var rr redstuff.PairRoots
 			for kind, g := range b.groups {
 				rest, _ := without(ps.offer[kind], ps.offeredBy[kind], peer)
@@ -729,8 +737,7 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 			return true
 		}
 		for kind, g := range b.groups {
-			_, most := blame(ps.offeredBy[kind], func(int) bool { return false })
-			if !j.widen(b, g, most) {
+			if !j.widen(b, g, mostPerPeer(ps.offeredBy[kind])) {
 				return widened
 			}
 		}
