@@ -578,7 +578,7 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 		delete(g.targets, t)
 		return true
 	case errors.Is(err, redstuff.ErrRootMismatch):
-		if ps.pc == nil || g.proofs || !j.suspect(b, g, ps, t, syms, from) {
+		if g.proofs || !j.suspect(b, g, ps, t, syms, from) {
 			g.restart(true)
 		}
 		return false
@@ -750,10 +750,8 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 // banned (it lied) and the group goes on without it, or the group goes
 // to proofs. It reports whether the group is still waiting.
 func (j *Job) settle(g *group) bool {
-	for _, c := range g.checks {
-		if c.pending || !g.asked {
-			return true
-		}
+	if !g.asked || slices.ContainsFunc(g.checks, func(c *source) bool { return c.pending }) {
+		return true
 	}
 	peer := g.checks[0].peer
 	g.checks = nil
@@ -805,6 +803,7 @@ func (j *Job) checkPairs(b *blobState) {
 		case redstuff.PairVerified:
 			ps := b.pairs[p]
 			ps.pc = pcs[p]
+			ps.offer, ps.offeredBy = [2][]blob.RecoverySymbol{}, [2][]*source{}
 			b.known[p] = *pcs[p]
 			delete(b.unknown, p)
 		case redstuff.PairMismatch:

@@ -244,10 +244,10 @@ func (r *reader) count(what string, min int) int {
 }
 
 // deltas reads a delta list of values below 2^32, refusing one longer
-// than the input could hold or than room allows.
+// than the input could hold or, when room ≥ 0, than room allows.
 func (r *reader) deltas(what string, room int) []uint32 {
 	n := r.count(what, 1)
-	if r.err == nil && n > room {
+	if r.err == nil && room >= 0 && n > room {
 		r.fail("%d %s, more than the %d allowed", n, what, room)
 	}
 	if r.err != nil {
@@ -361,7 +361,7 @@ func DecodeRequest(data []byte, maxSymbols int) (*Request, error) {
 			for j := 0; j < nr && r.err == nil; j++ {
 				flags := r.flags()
 				positions := r.deltas("positions", maxSymbols-total)
-				indices := r.deltas("source indices", len(r.b))
+				indices := r.deltas("source indices", -1)
 				if r.err == nil && len(positions) > 0 && len(indices) > (maxSymbols-total)/len(positions) {
 					r.fail("more than %d symbols asked", maxSymbols)
 				}
