@@ -616,7 +616,7 @@ func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.
 // first has the group ask as many spare sources as a peer gave. It
 // reports false when the group must go to proofs now.
 func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol, from []*source) bool {
-	peer := blame(from, func(peer int) bool {
+	peer := blame(from, usedPeers(from, g.k), func(peer int) bool {
 		rest, _ := without(syms, from, peer)
 		if len(rest) < g.k {
 			return false
@@ -632,11 +632,13 @@ func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.
 }
 
 // blame returns the first peer of from that explains a mismatch (left
-// out, the rest rebuild), or −1.
-func blame(from []*source, explains func(peer int) bool) int {
+// out, the rest rebuild), or −1. Only the peers in used can: the codec
+// rebuilds from the first k distinct symbols it is given, so leaving out
+// a peer none of whose symbols it took rebuilds the same wrong sliver.
+func blame(from []*source, used map[int]bool, explains func(peer int) bool) int {
 	seen := map[int]bool{}
 	for _, src := range from {
-		if !seen[src.peer] {
+		if !seen[src.peer] && used[src.peer] {
 			seen[src.peer] = true
 			if explains(src.peer) {
 				return src.peer
@@ -644,6 +646,23 @@ func blame(from []*source, explains func(peer int) bool) int {
 		}
 	}
 	return -1
+}
+
+// usedPeers returns the peers that sent one of the first k distinct
+// symbols of from: those the codec rebuilds from.
+func usedPeers(from []*source, k int) map[int]bool {
+	peers := map[int]bool{}
+	seen := map[int]bool{}
+	for _, src := range from {
+		if len(seen) == k {
+			break
+		}
+		if !seen[src.index] {
+			seen[src.index] = true
+			peers[src.peer] = true
+		}
+	}
+	return peers
 }
 
 // mostPerPeer returns the most sources one peer gave of from.
@@ -708,9 +727,18 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 			return false
 		}
 		both := append(slices.Clone(ps.offeredBy[0]), ps.offeredBy[1]...)
-		peer := blame(both, func(peer int) bool {
-			var rr redstuff.PairRoots
+		var used [2]map[int]bool
+		either := map[int]bool{}
+		for kind, g := range b.groups {
+			used[kind] = usedPeers(ps.offeredBy[kind], g.k)
+			maps.Copy(either, used[kind])
+		}
+		peer := blame(both, either, func(peer int) bool {
+			rr := roots[p]
 			for kind, g := range b.groups {
+				if !used[kind][peer] {
+					continue // that sliver rebuilds as it did
+				}
 				rest, _ := without(ps.offer[kind], ps.offeredBy[kind], peer)
 				if len(rest) < g.k {
 					return false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -696,5 +697,34 @@ func TestBlackedOutBlobsAreWithheld(t *testing.T) {
 	res = net.run(t, NewJob(net.c, net.peers, wants[1:2], Options{}))
 	if len(res) != 1 || res[0].Err != nil || len(res[0].Slivers) == 0 {
 		t.Fatalf("after the window: %+v", res)
+	}
+}
+
+// TestBlameTriesOnlyUsedPeers: the codec rebuilds from the first k
+// distinct symbols, so blame asks only about peers that sent one of
+// them, in the order they come.
+func TestBlameTriesOnlyUsedPeers(t *testing.T) {
+	from := []*source{
+		{index: 0, peer: 5}, {index: 1, peer: 5}, {index: 1, peer: 7}, // a repeat of index 1 is not used
+		{index: 2, peer: 3}, {index: 3, peer: 9}, {index: 4, peer: 8},
+	}
+	used := usedPeers(from, 3)
+	if want := map[int]bool{5: true, 3: true}; !maps.Equal(used, want) {
+		t.Fatalf("usedPeers = %v, want %v", used, want)
+	}
+	var asked []int
+	got := blame(from, used, func(peer int) bool {
+		asked = append(asked, peer)
+		return peer == 3
+	})
+	if got != 3 || !slices.Equal(asked, []int{5, 3}) {
+		t.Fatalf("blame = %d after asking about %v, want 3 after [5 3]", got, asked)
+	}
+	asked = nil
+	if got := blame(from, used, func(peer int) bool { asked = append(asked, peer); return peer == 9 }); got != -1 {
+		t.Fatalf("blame = %d, want -1: peer 9 sent no symbol the codec used", got)
+	}
+	if !slices.Equal(asked, []int{5, 3}) {
+		t.Fatalf("blame asked about %v, want [5 3]", asked)
 	}
 }
