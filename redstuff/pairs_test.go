@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/weftnet/weft/blob"
@@ -133,6 +134,60 @@ func TestRebuildUnchecked(t *testing.T) {
 		}
 		if _, err := c.Rebuild(e.ID, e.Length, target, index, nil, syms); !errors.Is(err, ErrVerify) {
 			t.Fatalf("Rebuild without a commitment: %v", err)
+		}
+	}
+}
+
+// TestRebuildManyUnchecked: rebuilding several slivers in one decoding
+// gives each the encoder's sliver and root, the same as one at a time,
+// and lists from different positions are refused.
+func TestRebuildManyUnchecked(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 9))
+	for round := 0; round < 12; round++ {
+		n := randN(rng)
+		c := codecFor(t, n)
+		p := c.Params()
+		e, err := c.Encode(randBytes(rng, randLength(rng, p, 20000)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := blob.SliverKind(rng.IntN(2))
+		k := p.SliverLen(target)
+		from := rng.Perm(n)[:k]
+		indices := rng.Perm(n)[:1+rng.IntN(min(n, 6))]
+		lists := make([][]blob.RecoverySymbol, len(indices))
+		for j, index := range indices {
+			order := slices.Clone(from)
+			rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+			lists[j] = symbolsFor(t, c, e, target, index, order, rng.IntN(2) == 0)
+		}
+		data, roots, used, err := c.RebuildManyUnchecked(e.ID, e.Length, target, indices, lists)
+		if err != nil {
+			t.Fatalf("seed %d round %d: %v", seed, round, err)
+		}
+		for j, index := range indices {
+			one, root, oneUsed, err := c.RebuildUnchecked(e.ID, e.Length, target, index, lists[j])
+			if err != nil {
+				t.Fatalf("seed %d round %d: %v", seed, round, err)
+			}
+			want := e.Sliver(target, index)
+			if string(data[j]) != string(want.Data) || string(one) != string(want.Data) || roots[j] != root || root != e.Pairs[p.PairOf(target, index)].Root(target) || !slices.Equal(used[j], oneUsed) {
+				t.Fatalf("seed %d round %d: %s sliver %d rebuilt in a batch differs", seed, round, target, index)
+			}
+		}
+		if len(indices) > 1 && k < n {
+			other := slices.Clone(from)
+			for _, src := range rng.Perm(n) {
+				if !slices.Contains(from, src) {
+					other[rng.IntN(k)] = src
+					break
+				}
+			}
+			lists[len(lists)-1] = symbolsFor(t, c, e, target, indices[len(indices)-1], other, false)
+			if _, _, _, err := c.RebuildManyUnchecked(e.ID, e.Length, target, indices, lists); !errors.Is(err, ErrPositions) {
+				t.Fatalf("seed %d round %d: lists from different positions: %v", seed, round, err)
+			}
 		}
 	}
 }

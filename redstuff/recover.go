@@ -1,7 +1,9 @@
 package redstuff
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/weftnet/weft/blob"
@@ -247,20 +249,66 @@ func (c *Codec) RebuildUnchecked(id blob.ID, length uint64, target blob.SliverKi
 	return exp[: k*s : k*s], merkle.Root(symbolLeaves(exp, c.p.N, s)), used, nil
 }
 
+// RebuildManyUnchecked is RebuildUnchecked for several slivers of one
+// kind, in one decoding: symbols[j] rebuilds sliver indices[j], and the
+// first k distinct symbols of every list must come from the same
+// positions (ErrPositions otherwise). Decoding costs much the same for
+// one sliver as for a few when symbols are small, so a node rebuilding
+// many slivers of a blob from the same peers' answers pays it once. On
+// any error nothing is returned; RebuildUnchecked, one sliver at a
+// time, then tells which symbols are to blame.
+func (c *Codec) RebuildManyUnchecked(id blob.ID, length uint64, target blob.SliverKind, indices []int, symbols [][]blob.RecoverySymbol) (data [][]byte, roots []merkle.Hash, used [][]int, err error) {
+	if len(indices) != len(symbols) {
+		return nil, nil, nil, fmt.Errorf("%w: %d slivers, %d lists of symbols", ErrIndex, len(indices), len(symbols))
+	}
+	exps, used, s, err := c.rebuildMany(id, length, target, indices, nil, symbols)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	k := c.p.SliverLen(target)
+	data, roots = make([][]byte, len(exps)), make([]merkle.Hash, len(exps))
+	for j, exp := range exps {
+		data[j], roots[j] = exp[:k*s:k*s], merkle.Root(symbolLeaves(exp, c.p.N, s))
+	}
+	return data, roots, used, nil
+}
+
+// ErrPositions: the lists of symbols given to RebuildManyUnchecked do not
+// all use the same positions.
+var ErrPositions = errors.New("redstuff: the slivers' symbols come from different positions")
+
 // rebuild decodes the target's expanded sliver from the first k distinct
 // symbols and reports which ones it used. A nil pair skips the checks of
 // the target's commitment.
 func (c *Codec) rebuild(id blob.ID, length uint64, target blob.SliverKind, index int, pair *blob.PairCommitment, symbols []blob.RecoverySymbol) (exp []byte, used []int, s int, err error) {
+	exps, useds, s, err := c.rebuildMany(id, length, target, []int{index}, pair, [][]blob.RecoverySymbol{symbols})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return exps[0], useds[0], s, nil
+}
+
+// rebuildMany is rebuild for the slivers indices of one kind, each from
+// its own list of symbols, at the same positions: the slivers sit side by
+// side in the decoder's shards (each in its own 64-byte blocks, which it
+// decodes independently), so that one decoding rebuilds them all. A pair
+// is only for one sliver.
+func (c *Codec) rebuildMany(id blob.ID, length uint64, target blob.SliverKind, indices []int, pair *blob.PairCommitment, lists [][]blob.RecoverySymbol) (exps [][]byte, used [][]int, s int, err error) {
 	n := c.p.N
 	if target != blob.Primary && target != blob.Secondary {
 		return nil, nil, 0, fmt.Errorf("%w: sliver kind %d", ErrIndex, target)
 	}
-	if index < 0 || index >= n {
-		return nil, nil, 0, fmt.Errorf("%w: %s sliver %d of %d", ErrIndex, target, index, n)
+	if len(indices) == 0 || pair != nil && len(indices) != 1 {
+		return nil, nil, 0, fmt.Errorf("%w: %d slivers to rebuild", ErrIndex, len(indices))
+	}
+	for _, index := range indices {
+		if index < 0 || index >= n {
+			return nil, nil, 0, fmt.Errorf("%w: %s sliver %d of %d", ErrIndex, target, index, n)
+		}
 	}
 	if pair != nil {
-		if want := c.p.PairOf(target, index); int(pair.Pair) != want {
-			return nil, nil, 0, fmt.Errorf("%w: %s sliver %d belongs to pair %d, commitment is for pair %d", ErrIndex, target, index, want, pair.Pair)
+		if want := c.p.PairOf(target, indices[0]); int(pair.Pair) != want {
+			return nil, nil, 0, fmt.Errorf("%w: %s sliver %d belongs to pair %d, commitment is for pair %d", ErrIndex, target, indices[0], want, pair.Pair)
 		}
 		if err := c.VerifyCommitment(id, length, pair); err != nil {
 			return nil, nil, 0, err
@@ -271,47 +319,62 @@ func (c *Codec) rebuild(id blob.ID, length uint64, target blob.SliverKind, index
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	seen := make([]bool, n)
-	shards := leoShards(n, leoLen(s))
-	for i := range symbols {
-		sym := &symbols[i]
-		if err := c.checkSymbol(length, sym); err != nil {
-			return nil, nil, 0, &BadSymbolError{Index: i, Err: err}
-		}
-		tk, ti := sym.Target()
-		if tk != target || int(ti) != index {
-			return nil, nil, 0, &BadSymbolError{Index: i, Err: fmt.Errorf("%w: symbol (%d, %d) does not belong to %s sliver %d", ErrIndex, sym.Row, sym.Col, target, index)}
-		}
-		if sym.Proof != nil {
-			if err := c.VerifySymbol(id, length, sym); err != nil {
+	w := leoLen(s)
+	var first []bool
+	shards := leoShards(n, len(indices)*w)
+	used = make([][]int, len(indices))
+	for j, index := range indices {
+		seen := make([]bool, n)
+		symbols := lists[j]
+		for i := range symbols {
+			sym := &symbols[i]
+			if err := c.checkSymbol(length, sym); err != nil {
 				return nil, nil, 0, &BadSymbolError{Index: i, Err: err}
 			}
+			tk, ti := sym.Target()
+			if tk != target || int(ti) != index {
+				return nil, nil, 0, &BadSymbolError{Index: i, Err: fmt.Errorf("%w: symbol (%d, %d) does not belong to %s sliver %d", ErrIndex, sym.Row, sym.Col, target, index)}
+			}
+			if sym.Proof != nil {
+				if err := c.VerifySymbol(id, length, sym); err != nil {
+					return nil, nil, 0, &BadSymbolError{Index: i, Err: err}
+				}
+			}
+			// The symbol's place in the target is its source sliver's index.
+			pos, _ := symbolPos(sym)
+			if seen[pos] || len(used[j]) == k {
+				continue
+			}
+			seen[pos] = true
+			used[j] = append(used[j], i)
+			toLeo(shards[pos][j*w:(j+1)*w], sym.Data)
 		}
-		// The symbol's place in the target is its source sliver's index.
-		pos, _ := symbolPos(sym)
-		if seen[pos] || len(used) == k {
-			continue
+		if len(used[j]) < k {
+			return nil, nil, 0, fmt.Errorf("%w: %d distinct symbols for %s sliver %d, need %d", ErrTooFew, len(used[j]), target, index, k)
 		}
-		seen[pos] = true
-		used = append(used, i)
-		toLeo(shards[pos], sym.Data)
-	}
-	if len(used) < k {
-		return nil, nil, 0, fmt.Errorf("%w: %d distinct symbols for %s sliver %d, need %d", ErrTooFew, len(used), target, index, k)
+		if j == 0 {
+			first = seen
+		} else if !slices.Equal(seen, first) {
+			return nil, nil, 0, fmt.Errorf("%w: %s slivers %d and %d", ErrPositions, target, indices[0], index)
+		}
 	}
 	for pos := range shards {
-		if !seen[pos] {
+		if !first[pos] {
 			shards[pos] = shards[pos][:0]
 		}
 	}
 	if err := enc.Reconstruct(shards); err != nil {
-		return nil, nil, 0, fmt.Errorf("redstuff: decoding %s sliver %d: %w", target, index, err)
+		return nil, nil, 0, fmt.Errorf("redstuff: decoding %s slivers %v: %w", target, indices, err)
 	}
-	exp = make([]byte, n*s)
-	for pos := range shards {
-		fromLeo(exp[pos*s:(pos+1)*s], shards[pos])
+	exps = make([][]byte, len(indices))
+	for j := range indices {
+		exp := make([]byte, n*s)
+		for pos := range shards {
+			fromLeo(exp[pos*s:(pos+1)*s], shards[pos][j*w:(j+1)*w])
+		}
+		exps[j] = exp
 	}
-	return exp, used, s, nil
+	return exps, used, s, nil
 }
 
 // VerifyInconsistencyProof checks, against the blob ID alone, that proof
