@@ -518,20 +518,22 @@ func (j *Job) step(b *blobState) {
 			// A widened group waits for its spares.
 			continue
 		}
+		var ins []*rebuildIn
 		for _, t := range slices.Sorted(maps.Keys(g.targets)) {
-			syms := make([]blob.RecoverySymbol, 0, len(ok))
-			from := make([]*source, 0, len(ok))
+			in := &rebuildIn{t: t, ps: b.pairs[j.p.PairOf(g.target, t)]}
 			for _, s := range ok {
 				if sym, found := s.syms[t]; found {
-					syms = append(syms, sym)
-					from = append(from, s)
+					in.syms = append(in.syms, sym)
+					in.from = append(in.from, s)
 				}
 			}
-			if len(syms) < g.k {
-				continue
+			if len(in.syms) >= g.k {
+				ins = append(ins, in)
 			}
-			ps := b.pairs[j.p.PairOf(g.target, t)]
-			if !j.rebuild(b, g, ps, t, syms, from) {
+		}
+		j.prebuild(b, g, ins)
+		for _, in := range ins {
+			if !j.rebuild(b, g, in) {
 				break
 			}
 		}
@@ -545,21 +547,105 @@ func (j *Job) step(b *blobState) {
 	j.collect(b)
 }
 
-// rebuild rebuilds target t of group g from syms, each sent by the
-// source at the same place in from; it reports false when the group
-// changed course (proofs needed, a source dropped) or the blob is
-// finished.
-func (j *Job) rebuild(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol, from []*source) bool {
+// rebuildIn is what rebuilding target t takes: syms, each sent by the
+// source at the same place in from, and, when prebuild decoded it with
+// other targets, the result.
+type rebuildIn struct {
+	t    int
+	ps   *pairState
+	syms []blob.RecoverySymbol
+	from []*source
+	pre  *prebuilt
+}
+
+type prebuilt struct {
+	data []byte
+	root blob.Hash
+	used []int
+}
+
+// prebuildBytes bounds the decoder's shards in one prebuild batch.
+const prebuildBytes = 8 << 20
+
+// prebuild decodes, in one go, the targets of ins that rebuild without a
+// commitment from the same sources' positions: with small symbols a
+// decoding costs much the same for ten slivers as for one. A batch that
+// fails leaves its targets to rebuild one at a time, which tells whom
+// to blame; so the outcome is the same as without it, only cheaper.
+func (j *Job) prebuild(b *blobState, g *group, ins []*rebuildIn) {
+	batches := map[string][]*rebuildIn{}
+	var keys []string
+	for _, in := range ins {
+		if in.ps.pc != nil {
+			continue
+		}
+		key := positionsKey(in.from, g.k)
+		if batches[key] == nil {
+			keys = append(keys, key)
+		}
+		batches[key] = append(batches[key], in)
+	}
+	for _, key := range keys {
+		batch := batches[key]
+		per := (len(batch[0].syms[0].Data) + 63) &^ 63 * j.p.N
+		size := max(1, prebuildBytes/max(per, 1))
+		for chunk := range slices.Chunk(batch, size) {
+			if len(chunk) < 2 {
+				continue
+			}
+			indices := make([]int, len(chunk))
+			lists := make([][]blob.RecoverySymbol, len(chunk))
+			for i, in := range chunk {
+				indices[i], lists[i] = in.t, in.syms
+			}
+			data, roots, used, err := j.c.RebuildManyUnchecked(b.id, b.length, g.target, indices, lists)
+			if err != nil {
+				continue
+			}
+			for i, in := range chunk {
+				in.pre = &prebuilt{data: data[i], root: roots[i], used: used[i]}
+			}
+		}
+	}
+}
+
+// positionsKey names the set of the first k distinct source positions in
+// from, the symbols the codec decodes from.
+func positionsKey(from []*source, k int) string {
+	seen := map[int]bool{}
+	var pos []int
+	for _, s := range from {
+		if len(pos) == k {
+			break
+		}
+		if !seen[s.index] {
+			seen[s.index] = true
+			pos = append(pos, s.index)
+		}
+	}
+	slices.Sort(pos)
+	return fmt.Sprint(pos)
+}
+
+// rebuild rebuilds target in.t of group g from in.syms; it reports false
+// when the group changed course (proofs needed, a source dropped) or the
+// blob is finished.
+func (j *Job) rebuild(b *blobState, g *group, in *rebuildIn) bool {
 	var (
 		data []byte
 		root blob.Hash
 		err  error
 	)
 	var used []int
+	ps, t, syms, from := in.ps, in.t, in.syms, in.from
 	if ps.pc != nil {
 		data, err = j.c.Rebuild(b.id, b.length, g.target, t, ps.pc, syms)
 	} else {
-		data, root, used, err = j.c.RebuildUnchecked(b.id, b.length, g.target, t, syms)
+		if in.pre != nil {
+			data, root, used = in.pre.data, in.pre.root, in.pre.used
+		} else {
+			data, root, used, err = j.c.RebuildUnchecked(b.id, b.length, g.target, t, syms)
+		}
 		if err == nil && g.proofs {
 			ps.used[g.target] = nil
 			for _, i := range used {
