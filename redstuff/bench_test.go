@@ -9,17 +9,23 @@ import (
 
 var benchSizes = []int{1 << 10, 1 << 20, 64 << 20}
 
+// benchInput is a codec for n shards and size bytes to encode.
+func benchInput(b *testing.B, n, size int) (*Codec, []byte) {
+	c, err := New(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	return c, data
+}
+
 func BenchmarkEncode(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		for _, size := range benchSizes {
-			c, err := New(n)
-			if err != nil {
-				b.Fatal(err)
-			}
-			data := make([]byte, size)
-			for i := range data {
-				data[i] = byte(i * 7)
-			}
+			c, data := benchInput(b, n, size)
 			b.Run(fmt.Sprintf("n=%d/size=%d/encode", n, size), func(b *testing.B) {
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
@@ -50,14 +56,7 @@ func BenchmarkRebuild(b *testing.B) {
 	const slivers = 10
 	for _, n := range []int{100, 1000} {
 		for _, size := range []int{4 << 10, 1 << 20} {
-			c, err := New(n)
-			if err != nil {
-				b.Fatal(err)
-			}
-			data := make([]byte, size)
-			for i := range data {
-				data[i] = byte(i * 7)
-			}
+			c, data := benchInput(b, n, size)
 			e, err := c.Encode(data)
 			if err != nil {
 				b.Fatal(err)

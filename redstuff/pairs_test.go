@@ -106,13 +106,9 @@ func TestRebuildUnchecked(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 8))
 	for round := 0; round < 12; round++ {
-		n := randN(rng)
-		c := codecFor(t, n)
+		c, e := encodeRand(t, rng, 20000)
 		p := c.Params()
-		e, err := c.Encode(randBytes(rng, randLength(rng, p, 20000)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := p.N
 		target := blob.SliverKind(rng.IntN(2))
 		index := rng.IntN(n)
 		from := rng.Perm(n)[:p.SliverLen(target)]
@@ -145,13 +141,9 @@ func TestRebuildManyUnchecked(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 9))
 	for round := 0; round < 12; round++ {
-		n := randN(rng)
-		c := codecFor(t, n)
+		c, e := encodeRand(t, rng, 20000)
 		p := c.Params()
-		e, err := c.Encode(randBytes(rng, randLength(rng, p, 20000)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := p.N
 		target := blob.SliverKind(rng.IntN(2))
 		k := p.SliverLen(target)
 		from := rng.Perm(n)[:k]
@@ -190,6 +182,18 @@ func TestRebuildManyUnchecked(t *testing.T) {
 			}
 		}
 	}
+}
+
+// encodeRand encodes up to max random bytes with a codec of a random
+// shard count.
+func encodeRand(t *testing.T, rng *rand.Rand, max int) (*Codec, *Encoded) {
+	t.Helper()
+	c := codecFor(t, randN(rng))
+	e, err := c.Encode(randBytes(rng, randLength(rng, c.Params(), max)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, e
 }
 
 // TestSymbolSourceLazy: systematic symbols come from the stored bytes,
