@@ -227,6 +227,11 @@ type source struct {
 	pending bool
 	ok      bool
 	syms    map[int]blob.RecoverySymbol // by target index
+	// more: the pending ask is for targets added to the group after the
+	// source answered (its answer adds to syms); local: the symbols are
+	// cut from a sliver this job rebuilt (addLocal), not asked.
+	more  bool
+	local bool
 }
 
 // NewJob prepares the recovery of wants from peers. A blob listed twice
@@ -392,6 +397,7 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 			}
 			for _, src := range ref.items {
 				src.pending = false
+				src.lessMore()
 			}
 		}
 		return
@@ -420,6 +426,7 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 			}
 			a := &ans.Items[k]
 			if a.Missing != Present {
+				src.lessMore()
 				continue
 			}
 			it := &c.Req.Blobs[i].Items[k]
@@ -452,8 +459,21 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 				}
 				continue
 			}
+			if src.more {
+				maps.Copy(src.syms, syms)
+				src.more = false
+				continue
+			}
 			src.ok, src.syms = true, syms
 		}
+	}
+}
+
+// lessMore ends a source whose ask for more targets failed: without
+// their symbols it cannot serve the group, as if it had failed at first.
+func (s *source) lessMore() {
+	if s.more {
+		s.more, s.ok, s.syms = false, false, nil
 	}
 }
 
@@ -665,7 +685,7 @@ func (j *Job) rebuild(b *blobState, g *group, in *rebuildIn) bool {
 		return true
 	case errors.Is(err, redstuff.ErrRootMismatch):
 		if g.proofs || !j.suspect(b, g, ps, t, syms, from) {
-			g.restart(true)
+			g.toProofs()
 		}
 		return false
 	case errors.As(err, &inc):
@@ -870,16 +890,16 @@ func (j *Job) settle(g *group) bool {
 	peer := g.checks[0].peer
 	g.checks = nil
 	if j.liars[peer] == "" {
-		g.restart(true)
+		g.toProofs()
 	}
 	return false
 }
 
-// restart drops the group's sources; with proofs, the next round asks
-// for proven symbols, first from the sources that gave the mismatch, so
-// that a liar among them is caught.
-func (g *group) restart(proofs bool) {
-	if proofs && !g.proofs {
+// toProofs drops the group's sources: the next round asks for proven
+// symbols, first from the sources that gave the mismatch, so that a liar
+// among them is caught.
+func (g *group) toProofs() {
+	if !g.proofs {
 		g.prefer = map[int]bool{}
 		for _, s := range g.sources {
 			if s.ok {
@@ -887,7 +907,7 @@ func (g *group) restart(proofs bool) {
 			}
 		}
 	}
-	g.proofs = g.proofs || proofs
+	g.proofs = true
 	g.sources = nil
 	g.tried = map[int]bool{}
 	g.checks = nil
@@ -956,7 +976,7 @@ func (j *Job) checkPairs(b *blobState) {
 	}
 	if !suspected {
 		for _, g := range b.groups {
-			g.restart(true)
+			g.toProofs()
 		}
 	}
 }
@@ -1038,7 +1058,6 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) (local bool) {
 			b.unknown[q] = true
 			for kind, g := range b.groups {
 				g.targets[j.index(blob.SliverKind(kind), q)] = true
-				g.restart(false)
 			}
 		}
 	}
@@ -1057,6 +1076,32 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) (local bool) {
 				}
 			}
 			continue
+		}
+		for _, s := range g.sources {
+			if !s.ok || s.pending || s.proofs != g.proofs {
+				continue
+			}
+			more := j.missing(g, s)
+			if len(more) == 0 {
+				continue
+			}
+			// Targets added since the source answered (a neighbour pair
+			// rebuilt only to check): ask it for those alone, keeping
+			// what it gave.
+			if s.local {
+				if !j.cutLocal(b, g, s, more) {
+					s.ok, s.syms = false, nil
+				}
+				continue
+			}
+			if j.liars[s.peer] != "" || j.failed[s.peer] || j.peers[s.peer].Banned {
+				s.ok, s.syms = false, nil
+				continue
+			}
+			s.pending, s.more = true, true
+			br, ref := add(s.peer)
+			br.Items = append(br.Items, Item{Source: g.target.Other(), Index: uint32(s.index), Proofs: s.proofs, Positions: more})
+			ref.items = append(ref.items, s)
 		}
 		active := 0
 		for _, s := range g.sources {
@@ -1116,49 +1161,95 @@ func (j *Job) addLocal(b *blobState, g *group) int {
 	other := g.target.Other()
 	added := 0
 	for _, q := range slices.Sorted(maps.Keys(b.pairs)) {
-		ps := b.pairs[q]
 		idx := j.index(other, q)
-		if ps.aux || g.tried[idx] {
+		if g.tried[idx] {
 			continue
 		}
-		data := ps.data[other]
-		if !ps.built[other] {
-			data = nil
-			for _, r := range b.out {
-				if r.Pair == q && r.Sliver.Kind == other {
-					data = r.Sliver.Data
-				}
-			}
-		}
-		checked := ps.pc != nil && !b.unknown[q]
-		if data == nil || g.proofs && !checked {
+		sl, pc := j.localSliver(b, g, idx)
+		if sl == nil {
 			continue
 		}
-		pc := ps.pc
-		if pc == nil {
-			pc = &blob.PairCommitment{Pair: uint32(q)}
-		}
-		ss, err := j.c.NewSymbolSource(b.length, &blob.Sliver{Kind: other, Index: uint32(idx), SymbolSize: uint32(b.s), Data: data}, pc)
-		if err != nil {
-			continue
-		}
-		syms := make(map[int]blob.RecoverySymbol, len(g.targets))
-		for t := range g.targets {
-			sym, err := ss.Symbol(t, g.proofs)
-			if err != nil {
-				syms = nil
-				break
-			}
-			syms[t] = sym
-		}
-		if syms == nil {
+		s := &source{b: b, g: g, index: idx, peer: self, proofs: g.proofs, ok: true, local: true, syms: map[int]blob.RecoverySymbol{}}
+		if !cutSymbols(j.c, b, s, sl, pc, slices.Collect(maps.Keys(g.targets))) {
 			continue
 		}
 		g.tried[idx] = true
-		g.sources = append(g.sources, &source{b: b, g: g, index: idx, peer: self, proofs: g.proofs, ok: true, syms: syms})
+		g.sources = append(g.sources, s)
 		added++
 	}
 	return added
+}
+
+// localSliver returns the node's own sliver of the kind other than g's
+// with the given index that this job rebuilt, and its pair's commitment
+// (an empty one when not known), or nil if it has none (or none that a
+// group with proofs can use).
+func (j *Job) localSliver(b *blobState, g *group, idx int) (*blob.Sliver, *blob.PairCommitment) {
+	other := g.target.Other()
+	q := j.p.PairOf(other, idx)
+	ps := b.pairs[q]
+	if ps == nil || ps.aux {
+		return nil, nil
+	}
+	data := ps.data[other]
+	if !ps.built[other] {
+		data = nil
+		for _, r := range b.out {
+			if r.Pair == q && r.Sliver.Kind == other {
+				data = r.Sliver.Data
+			}
+		}
+	}
+	checked := ps.pc != nil && !b.unknown[q]
+	if data == nil || g.proofs && !checked {
+		return nil, nil
+	}
+	pc := ps.pc
+	if pc == nil {
+		pc = &blob.PairCommitment{Pair: uint32(q)}
+	}
+	return &blob.Sliver{Kind: other, Index: uint32(idx), SymbolSize: uint32(b.s), Data: data}, pc
+}
+
+// cutLocal adds to a source from addLocal its symbols at targets.
+func (j *Job) cutLocal(b *blobState, g *group, s *source, targets []uint32) bool {
+	sl, pc := j.localSliver(b, g, s.index)
+	if sl == nil {
+		return false
+	}
+	ts := make([]int, len(targets))
+	for i, t := range targets {
+		ts[i] = int(t)
+	}
+	return cutSymbols(j.c, b, s, sl, pc, ts)
+}
+
+// cutSymbols adds to s the symbols of sliver sl at targets, with proofs
+// if s takes them; it reports false if any cannot be cut.
+func cutSymbols(c *redstuff.Codec, b *blobState, s *source, sl *blob.Sliver, pc *blob.PairCommitment, targets []int) bool {
+	ss, err := c.NewSymbolSource(b.length, sl, pc)
+	if err != nil {
+		return false
+	}
+	for _, t := range targets {
+		sym, err := ss.Symbol(t, s.proofs)
+		if err != nil {
+			return false
+		}
+		s.syms[t] = sym
+	}
+	return true
+}
+
+// missing returns the targets of g that source s has no symbol for.
+func (j *Job) missing(g *group, s *source) []uint32 {
+	var out []uint32
+	for _, t := range slices.Sorted(maps.Keys(g.targets)) {
+		if _, ok := s.syms[t]; !ok {
+			out = append(out, uint32(t))
+		}
+	}
+	return out
 }
 
 // localLater reports whether the other group is still rebuilding one of
