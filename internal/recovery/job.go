@@ -722,9 +722,11 @@ func (j *Job) rebuild(b *blobState, g *group, in *rebuildIn) bool {
 // first has the group ask as many spare sources as a peer gave. It
 // reports false when the group must go to proofs now.
 func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol, from []*source) bool {
+	short := false
 	peer := blame(from, usedPeers(from, g.k), func(peer int) bool {
 		rest, _ := without(syms, from, peer)
 		if len(rest) < g.k {
+			short = true
 			return false
 		}
 		_, err := j.c.Rebuild(b.id, b.length, g.target, t, ps.pc, rest)
@@ -734,7 +736,7 @@ func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.
 		j.check(b, g, peer, t)
 		return true
 	}
-	return j.widen(b, g, mostPerPeer(from))
+	return short && j.widen(b, g, mostPerPeer(from))
 }
 
 // blame returns the first peer of from that explains a mismatch (left
@@ -806,11 +808,15 @@ func (j *Job) check(b *blobState, g *group, peer, t int) {
 	g.sources = slices.DeleteFunc(g.sources, func(src *source) bool { return src.peer == peer })
 }
 
-// widen has g ask spare sources, as many as one peer gave, the first time
-// no single peer explained a mismatch; it reports false when g already
-// did, or there are no spares to be had.
+// widen has g ask spare sources, as many as one peer gave, when some
+// peer's symbols could not be left out with k left to find the liar: the
+// first time, or again after a liar was caught or spares failed. It
+// reports false when there are no spares to be had. Each call adds to
+// the sources the group keeps asking for, so it ends when candidates
+// run out, and a mismatch that no one peer explains with every peer
+// tried goes to proofs.
 func (j *Job) widen(b *blobState, g *group, most int) bool {
-	if g.widened || len(j.candidates(b, g, 1)) == 0 {
+	if len(j.candidates(b, g, 1)) == 0 {
 		return false
 	}
 	g.widened = true
@@ -820,62 +826,107 @@ func (j *Job) widen(b *blobState, g *group, most int) bool {
 
 // suspectPairs is suspect for pairs rebuilt without their commitments
 // that failed the check against the blob ID: it looks for the one peer
-// whose symbols, left out of both slivers of a failed pair, make it
-// check. It reports false when the groups must go to proofs now.
+// whose symbols, left out of every failed pair's slivers, make them all
+// check. The failed pairs are tried together because they are checked
+// together: a pair rebuilt right fails too while the neighbour it is
+// checked with was rebuilt from a lie. The peer is checked, in each
+// group, at the first target its symbols made wrong. It reports false
+// when the groups must go to proofs now.
 func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots map[int]redstuff.PairRoots, known []blob.PairCommitment) bool {
-	widened := false
+	var failed []int
 	for _, p := range slices.Sorted(maps.Keys(res)) {
 		if res[p] != redstuff.PairMismatch {
 			continue
 		}
-		ps := b.pairs[p]
-		if ps.offer[0] == nil || ps.offer[1] == nil {
+		if ps := b.pairs[p]; ps.offer[0] == nil || ps.offer[1] == nil {
 			return false
 		}
-		both := append(slices.Clone(ps.offeredBy[0]), ps.offeredBy[1]...)
-		var used [2]map[int]bool
-		either := map[int]bool{}
+		failed = append(failed, p)
+	}
+	if len(failed) == 0 {
+		return false
+	}
+	used := map[int]*[2]map[int]bool{}
+	either := map[int]bool{}
+	var all []*source
+	for _, p := range failed {
+		ps := b.pairs[p]
+		used[p] = &[2]map[int]bool{}
 		for kind, g := range b.groups {
-			used[kind] = usedPeers(ps.offeredBy[kind], g.k)
-			maps.Copy(either, used[kind])
+			used[p][kind] = usedPeers(ps.offeredBy[kind], g.k)
+			maps.Copy(either, used[p][kind])
+			all = append(all, ps.offeredBy[kind]...)
 		}
-		peer := blame(both, either, func(peer int) bool {
-			rr := roots[p]
+	}
+	var wrong [2]int // by kind, the first target the blamed peer made wrong
+	short := false   // some peer could not be left out with k left
+	peer := blame(all, either, func(peer int) bool {
+		trial := maps.Clone(roots)
+		at := [2]int{-1, -1}
+		for _, p := range failed {
+			ps, rr := b.pairs[p], roots[p]
 			for kind, g := range b.groups {
-				if !used[kind][peer] {
+				if !used[p][kind][peer] {
 					continue // that sliver rebuilds as it did
 				}
 				rest, _ := without(ps.offer[kind], ps.offeredBy[kind], peer)
 				if len(rest) < g.k {
+					short = true
 					return false
 				}
-				_, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, j.index(g.target, p), rest)
+				t := j.index(g.target, p)
+				_, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, t, rest)
 				if err != nil {
 					return false
 				}
-				if kind == int(blob.Primary) {
-					rr.Primary = root
-				} else {
-					rr.Secondary = root
+				old := &rr.Secondary
+				if g.target == blob.Primary {
+					old = &rr.Primary
 				}
+				if root != *old && at[kind] < 0 {
+					at[kind] = t
+				}
+				*old = root
 			}
-			trial := maps.Clone(roots)
 			trial[p] = rr
-			got, _ := j.c.CheckPairs(b.id, b.length, trial, known)
-			return got[p] == redstuff.PairVerified
-		})
-		if peer >= 0 {
-			for kind, g := range b.groups {
-				j.check(b, g, peer, j.index(blob.SliverKind(kind), p))
-			}
-			return true
 		}
+		got, _ := j.c.CheckPairs(b.id, b.length, trial, known)
+		for _, p := range failed {
+			if got[p] != redstuff.PairVerified {
+				return false
+			}
+		}
+		wrong = at
+		return true
+	})
+	if peer >= 0 {
 		for kind, g := range b.groups {
-			if !j.widen(b, g, mostPerPeer(ps.offeredBy[kind])) {
-				return widened
+			t := wrong[kind]
+			if t < 0 {
+				t = j.index(g.target, failed[0])
 			}
+			j.check(b, g, peer, t)
 		}
-		widened = true
+		return true
+	}
+	if !short {
+		return false
+	}
+	// Widen the groups too short to leave a peer out that can: a liar
+	// that fed only one kind of sliver is found by leaving it out of
+	// that kind alone. A group with enough sources is not widened, so
+	// this ends once no short group can widen.
+	widened := false
+	for kind, g := range b.groups {
+		most, short := 0, false
+		for _, p := range failed {
+			ps := b.pairs[p]
+			m := mostPerPeer(ps.offeredBy[kind])
+			most, short = max(most, m), short || len(ps.offer[kind])-m < g.k
+		}
+		if short && j.widen(b, g, most) {
+			widened = true
+		}
 	}
 	return widened
 }
