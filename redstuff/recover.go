@@ -250,28 +250,38 @@ func (c *Codec) RebuildUnchecked(id blob.ID, length uint64, target blob.SliverKi
 }
 
 // RebuildManyUnchecked is RebuildUnchecked for several slivers of one
-// kind, in one decoding: symbols[j] rebuilds sliver indices[j], and the
+// kind, decoded together: symbols[j] rebuilds sliver indices[j], and the
 // first k distinct symbols of every list must come from the same
 // positions (ErrPositions otherwise). Decoding costs much the same for
 // one sliver as for a few when symbols are small, so a node rebuilding
-// many slivers of a blob from the same peers' answers pays it once. On
-// any error nothing is returned; RebuildUnchecked, one sliver at a
-// time, then tells which symbols are to blame.
+// many slivers of a blob from the same peers' answers pays it once per
+// batch, each batch's decoder shards bounded by manyBytes. On any error
+// nothing is returned; RebuildUnchecked, one sliver at a time, then
+// tells which symbols are to blame.
 func (c *Codec) RebuildManyUnchecked(id blob.ID, length uint64, target blob.SliverKind, indices []int, symbols [][]blob.RecoverySymbol) (data [][]byte, roots []merkle.Hash, used [][]int, err error) {
-	if len(indices) != len(symbols) {
+	if len(indices) == 0 || len(indices) != len(symbols) {
 		return nil, nil, nil, fmt.Errorf("%w: %d slivers, %d lists of symbols", ErrIndex, len(indices), len(symbols))
 	}
-	exps, used, s, err := c.rebuildMany(id, length, target, indices, nil, symbols)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	k := c.p.SliverLen(target)
-	data, roots = make([][]byte, len(exps)), make([]merkle.Hash, len(exps))
-	for j, exp := range exps {
-		data[j], roots[j] = exp[:k*s:k*s], merkle.Root(symbolLeaves(exp, c.p.N, s))
+	s, k, n := c.p.SymbolSize(length), c.p.SliverLen(target), c.p.N
+	per := max(1, manyBytes/(leoLen(s)*n))
+	for lo := 0; lo < len(indices); lo += per {
+		hi := min(lo+per, len(indices))
+		exps, u, _, err := c.rebuildMany(id, length, target, indices[lo:hi], nil, symbols[lo:hi])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, exp := range exps {
+			data = append(data, exp[:k*s:k*s])
+			roots = append(roots, merkle.Root(symbolLeaves(exp, n, s)))
+		}
+		used = append(used, u...)
 	}
 	return data, roots, used, nil
 }
+
+// manyBytes bounds the decoder's shards in one batch of
+// RebuildManyUnchecked.
+const manyBytes = 8 << 20
 
 // ErrPositions: the lists of symbols given to RebuildManyUnchecked do not
 // all use the same positions.

@@ -397,7 +397,7 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 			}
 			for _, src := range ref.items {
 				src.pending = false
-				src.lessMore()
+				src.moreFailed()
 			}
 		}
 		return
@@ -426,7 +426,7 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 			}
 			a := &ans.Items[k]
 			if a.Missing != Present {
-				src.lessMore()
+				src.moreFailed()
 				continue
 			}
 			it := &c.Req.Blobs[i].Items[k]
@@ -469,9 +469,9 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 	}
 }
 
-// lessMore ends a source whose ask for more targets failed: without
+// moreFailed ends a source whose ask for more targets failed: without
 // their symbols it cannot serve the group, as if it had failed at first.
-func (s *source) lessMore() {
+func (s *source) moreFailed() {
 	if s.more {
 		s.more, s.ok, s.syms = false, false, nil
 	}
@@ -584,9 +584,6 @@ type prebuilt struct {
 	used []int
 }
 
-// prebuildBytes bounds the decoder's shards in one prebuild batch.
-const prebuildBytes = 8 << 20
-
 // prebuild decodes, in one go, the targets of ins that rebuild without a
 // commitment from the same sources' positions: with small symbols a
 // decoding costs much the same for ten slivers as for one. A batch that
@@ -607,24 +604,20 @@ func (j *Job) prebuild(b *blobState, g *group, ins []*rebuildIn) {
 	}
 	for _, key := range keys {
 		batch := batches[key]
-		per := (len(batch[0].syms[0].Data) + 63) &^ 63 * j.p.N
-		size := max(1, prebuildBytes/max(per, 1))
-		for chunk := range slices.Chunk(batch, size) {
-			if len(chunk) < 2 {
-				continue
-			}
-			indices := make([]int, len(chunk))
-			lists := make([][]blob.RecoverySymbol, len(chunk))
-			for i, in := range chunk {
-				indices[i], lists[i] = in.t, in.syms
-			}
-			data, roots, used, err := j.c.RebuildManyUnchecked(b.id, b.length, g.target, indices, lists)
-			if err != nil {
-				continue
-			}
-			for i, in := range chunk {
-				in.pre = &prebuilt{data: data[i], root: roots[i], used: used[i]}
-			}
+		if len(batch) < 2 {
+			continue
+		}
+		indices := make([]int, len(batch))
+		lists := make([][]blob.RecoverySymbol, len(batch))
+		for i, in := range batch {
+			indices[i], lists[i] = in.t, in.syms
+		}
+		data, roots, used, err := j.c.RebuildManyUnchecked(b.id, b.length, g.target, indices, lists)
+		if err != nil {
+			continue
+		}
+		for i, in := range batch {
+			in.pre = &prebuilt{data: data[i], root: roots[i], used: used[i]}
 		}
 	}
 }
@@ -918,13 +911,13 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 	// this ends once no short group can widen.
 	widened := false
 	for kind, g := range b.groups {
-		most, short := 0, false
+		most, tight := 0, false
 		for _, p := range failed {
 			ps := b.pairs[p]
 			m := mostPerPeer(ps.offeredBy[kind])
-			most, short = max(most, m), short || len(ps.offer[kind])-m < g.k
+			most, tight = max(most, m), tight || len(ps.offer[kind])-m < g.k
 		}
-		if short && j.widen(b, g, most) {
+		if tight && j.widen(b, g, most) {
 			widened = true
 		}
 	}
