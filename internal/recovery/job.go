@@ -211,11 +211,11 @@ type group struct {
 	// symbols, left out, let the target rebuild (suspect); widened is set
 	// once the group asked spare sources for that.
 	widened bool
-	// checks are the suspect's sources, asked for the mismatched target's
-	// symbol with proofs; asked once the calls are out.
-	checks  []*source
-	checkAt int
-	asked   bool
+	// checks are the suspects' sources, each asked with proofs for its
+	// symbol of the target (at) its peer was blamed for; asked once the
+	// calls are out.
+	checks []*source
+	asked  bool
 }
 
 type source struct {
@@ -232,6 +232,7 @@ type source struct {
 	// cut from a sliver this job rebuilt (addLocal), not asked.
 	more  bool
 	local bool
+	at    int // a check's target
 }
 
 // NewJob prepares the recovery of wants from peers. A blob listed twice
@@ -726,6 +727,7 @@ func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.
 		return err == nil
 	})
 	if peer >= 0 {
+		g.checks, g.asked = nil, false
 		j.check(b, g, peer, t)
 		return true
 	}
@@ -779,10 +781,15 @@ func mostPerPeer(from []*source) int {
 
 // without returns syms and from less what peer sent.
 func without(syms []blob.RecoverySymbol, from []*source, peer int) ([]blob.RecoverySymbol, []*source) {
+	return withoutPeers(syms, from, map[int]bool{peer: true})
+}
+
+// withoutPeers returns syms and from less what the peers sent.
+func withoutPeers(syms []blob.RecoverySymbol, from []*source, peers map[int]bool) ([]blob.RecoverySymbol, []*source) {
 	rest := make([]blob.RecoverySymbol, 0, len(syms))
 	by := make([]*source, 0, len(from))
 	for i, src := range from {
-		if src.peer != peer {
+		if !peers[src.peer] {
 			rest, by = append(rest, syms[i]), append(by, src)
 		}
 	}
@@ -792,10 +799,9 @@ func without(syms []blob.RecoverySymbol, from []*source, peer int) ([]blob.Recov
 // check drops a suspect's sources from g and has their symbols of
 // target t asked again with proofs.
 func (j *Job) check(b *blobState, g *group, peer, t int) {
-	g.checks, g.checkAt, g.asked = nil, t, false
 	for _, src := range g.sources {
 		if src.peer == peer && src.ok {
-			g.checks = append(g.checks, &source{b: b, g: g, index: src.index, peer: peer, proofs: true})
+			g.checks = append(g.checks, &source{b: b, g: g, index: src.index, peer: peer, proofs: true, at: t})
 		}
 	}
 	g.sources = slices.DeleteFunc(g.sources, func(src *source) bool { return src.peer == peer })
@@ -818,13 +824,18 @@ func (j *Job) widen(b *blobState, g *group, most int) bool {
 }
 
 // suspectPairs is suspect for pairs rebuilt without their commitments
-// that failed the check against the blob ID: it looks for the one peer
-// whose symbols, left out of every failed pair's slivers, make them all
+// that failed the check against the blob ID: it looks for the peers
+// whose symbols, left out of the failed pairs' slivers, make them all
 // check. The failed pairs are tried together because they are checked
 // together: a pair rebuilt right fails too while the neighbour it is
-// checked with was rebuilt from a lie. The peer is checked, in each
-// group, at the first target its symbols made wrong. It reports false
-// when the groups must go to proofs now.
+// checked with was rebuilt from a lie. A peer is left out of both kinds
+// of sliver, or, when one kind has no symbols to spare, of the other
+// kind alone (a liar may have lied in one kind only). Several liars may
+// have fed one blob, each a different pair, so they are looked for one
+// after another: each time the peer whose symbols, left out with those
+// found before, leave the fewest failed pairs. Each is checked in the
+// groups it was left out of, at the first target of a pair its symbols
+// made wrong. It reports false when the groups must go to proofs now.
 func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots map[int]redstuff.PairRoots, known []blob.PairCommitment) bool {
 	var failed []int
 	for _, p := range slices.Sorted(maps.Keys(res)) {
@@ -839,80 +850,96 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 	if len(failed) == 0 {
 		return false
 	}
-	used := map[int]*[2]map[int]bool{}
-	either := map[int]bool{}
-	var all []*source
-	for _, p := range failed {
-		ps := b.pairs[p]
-		used[p] = &[2]map[int]bool{}
-		for kind, g := range b.groups {
-			used[p][kind] = usedPeers(ps.offeredBy[kind], g.k)
-			maps.Copy(either, used[p][kind])
-			all = append(all, ps.offeredBy[kind]...)
-		}
-	}
-	var wrong [2]int // by kind, the first target the blamed peer made wrong
-	short := false   // some peer could not be left out with k left
-	peer := blame(all, either, func(peer int) bool {
-		trial := maps.Clone(roots)
-		at := [2]int{-1, -1}
-		for _, p := range failed {
-			ps, rr := b.pairs[p], roots[p]
+	var found []*pairTrial
+	out := [2]map[int]bool{{}, {}} // by kind, the peers found so far
+	trial := maps.Clone(roots)
+	remaining := failed
+	short := false // some peer could not be left out with k left
+	for len(remaining) > 0 {
+		// The peers the codec used for what still fails, in the order
+		// they gave symbols.
+		used := map[int]*[2]map[int]bool{}
+		var order []int
+		seen := map[int]bool{}
+		for _, p := range remaining {
+			ps := b.pairs[p]
+			used[p] = &[2]map[int]bool{}
 			for kind, g := range b.groups {
-				if !used[p][kind][peer] {
-					continue // that sliver rebuilds as it did
+				_, by := withoutPeers(ps.offer[kind], ps.offeredBy[kind], out[kind])
+				used[p][kind] = usedPeers(by, g.k)
+				for _, src := range by {
+					if !seen[src.peer] && used[p][kind][src.peer] {
+						seen[src.peer] = true
+						order = append(order, src.peer)
+					}
 				}
-				rest, _ := without(ps.offer[kind], ps.offeredBy[kind], peer)
-				if len(rest) < g.k {
-					short = true
-					return false
-				}
-				t := j.index(g.target, p)
-				_, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, t, rest)
-				if err != nil {
-					return false
-				}
-				old := &rr.Secondary
-				if g.target == blob.Primary {
-					old = &rr.Primary
-				}
-				if root != *old && at[kind] < 0 {
-					at[kind] = t
-				}
-				*old = root
-			}
-			trial[p] = rr
-		}
-		got, _ := j.c.CheckPairs(b.id, b.length, trial, known)
-		for _, p := range failed {
-			if got[p] != redstuff.PairVerified {
-				return false
 			}
 		}
-		wrong = at
-		return true
-	})
-	if peer >= 0 {
-		for kind, g := range b.groups {
-			t := wrong[kind]
-			if t < 0 {
-				t = j.index(g.target, failed[0])
+		var best *pairTrial
+		try := func(peer int, kinds [2]bool) *pairTrial {
+			t := &pairTrial{used: used, out: out, peer: peer, kinds: kinds}
+			if !j.leaveOut(b, remaining, failed, trial, known, t) {
+				short = short || t.short != [2]bool{}
+				return t
 			}
-			j.check(b, g, peer, t)
+			if len(t.left) < len(remaining) && (best == nil || len(t.left) < len(best.left)) {
+				best = t
+			}
+			t.done = len(t.left) == 0
+			return t
 		}
-		return true
+	peers:
+		for _, peer := range order {
+			t := try(peer, [2]bool{true, true})
+			if t.done {
+				break
+			}
+			// One kind could not do without the peer: leave it out of
+			// the other alone.
+			for kind := range t.short {
+				if !t.short[kind] && t.short[1-kind] {
+					var kinds [2]bool
+					kinds[kind] = true
+					if try(peer, kinds).done {
+						break peers
+					}
+				}
+			}
+		}
+		if best == nil {
+			break
+		}
+		for kind := range best.kinds {
+			if best.kinds[kind] {
+				out[kind] = maps.Clone(out[kind])
+				out[kind][best.peer] = true
+			}
+		}
+		found = append(found, best)
+		trial, remaining = best.roots, best.left
 	}
-	if !short {
-		return false
+	if len(found) > 0 {
+		for _, g := range b.groups {
+			g.checks, g.asked = nil, false
+		}
+		for _, t := range found {
+			for kind, g := range b.groups {
+				if t.at[kind] >= 0 {
+					j.check(b, g, t.peer, t.at[kind])
+				}
+			}
+		}
 	}
-	// Widen the groups too short to leave a peer out that can: a liar
-	// that fed only one kind of sliver is found by leaving it out of
-	// that kind alone. A group with enough sources is not widened, so
-	// this ends once no short group can widen.
+	if len(remaining) == 0 || !short {
+		return len(found) > 0
+	}
+	// Widen the groups too short to leave a peer out. A group with
+	// enough sources is not widened, so this ends once no short group
+	// can widen.
 	widened := false
 	for kind, g := range b.groups {
 		most, tight := 0, false
-		for _, p := range failed {
+		for _, p := range remaining {
 			ps := b.pairs[p]
 			m := mostPerPeer(ps.offeredBy[kind])
 			most, tight = max(most, m), tight || len(ps.offer[kind])-m < g.k
@@ -921,19 +948,106 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 			widened = true
 		}
 	}
-	return widened
+	return widened || len(found) > 0
 }
 
-// settle ends a group's checks once all are answered: the suspect was
-// banned (it lied) and the group goes on without it, or the group goes
-// to proofs. It reports whether the group is still waiting.
+// pairTrial is the symbols one peer sent, of the kinds marked, left out
+// of the failed pairs with those of the peers found before (out), and
+// what came of it.
+type pairTrial struct {
+	used  map[int]*[2]map[int]bool // by pair and kind, the peers the codec used without out
+	out   [2]map[int]bool
+	peer  int
+	kinds [2]bool
+	roots map[int]redstuff.PairRoots // the trial's roots
+	at    [2]int                     // by kind, the first target the peer made wrong, or −1
+	left  []int                      // the failed pairs that still fail
+	short [2]bool                    // by kind, a sliver had fewer than k symbols left
+	done  bool                       // every failed pair checks
+}
+
+// leaveOut rebuilds the slivers of t's kinds of the remaining pairs that
+// t.peer's symbols fed, without them and out's, and checks every failed
+// pair again. It reports false when a sliver could not be rebuilt (too
+// few symbols left: t.short, by kind). The peer is blamed for the first
+// target of each kind whose root it changed in a pair that now checks;
+// if there is none, for the first target of each kind whose root it
+// changed.
+func (j *Job) leaveOut(b *blobState, remaining, failed []int, trial map[int]redstuff.PairRoots, known []blob.PairCommitment, t *pairTrial) bool {
+	t.roots = maps.Clone(trial)
+	var changed [2][]int
+	ok := true
+	for kind, g := range b.groups {
+		if !t.kinds[kind] {
+			continue
+		}
+		skip := maps.Clone(t.out[kind])
+		skip[t.peer] = true
+		for _, p := range remaining {
+			if !t.used[p][kind][t.peer] {
+				continue // that sliver rebuilds as it did
+			}
+			ps, rr := b.pairs[p], t.roots[p]
+			rest, _ := withoutPeers(ps.offer[kind], ps.offeredBy[kind], skip)
+			if len(rest) < g.k {
+				t.short[kind], ok = true, false
+				break
+			}
+			_, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, j.index(g.target, p), rest)
+			if err != nil {
+				return false
+			}
+			old := &rr.Secondary
+			if g.target == blob.Primary {
+				old = &rr.Primary
+			}
+			if root != *old {
+				changed[kind] = append(changed[kind], p)
+			}
+			*old = root
+			t.roots[p] = rr
+		}
+	}
+	if !ok {
+		return false
+	}
+	got, _ := j.c.CheckPairs(b.id, b.length, t.roots, known)
+	t.left = nil
+	for _, p := range failed {
+		if got[p] != redstuff.PairVerified {
+			t.left = append(t.left, p)
+		}
+	}
+	t.at = [2]int{-1, -1}
+	for kind, g := range b.groups {
+		for _, p := range changed[kind] {
+			if got[p] == redstuff.PairVerified {
+				t.at[kind] = j.index(g.target, p)
+				break
+			}
+		}
+	}
+	if t.at == [2]int{-1, -1} {
+		for kind, g := range b.groups {
+			if len(changed[kind]) > 0 {
+				t.at[kind] = j.index(g.target, changed[kind][0])
+			}
+		}
+	}
+	return true
+}
+
+// settle ends a group's checks once all are answered: the suspects were
+// banned (they lied) and the group goes on without them, or, if one of
+// them was not caught, the group goes to proofs. It reports whether the
+// group is still waiting.
 func (j *Job) settle(g *group) bool {
 	if !g.asked || slices.ContainsFunc(g.checks, func(c *source) bool { return c.pending }) {
 		return true
 	}
-	peer := g.checks[0].peer
+	caught := !slices.ContainsFunc(g.checks, func(c *source) bool { return j.liars[c.peer] == "" })
 	g.checks = nil
-	if j.liars[peer] == "" {
+	if !caught {
 		g.toProofs()
 	}
 	return false
@@ -1006,7 +1120,7 @@ func (j *Job) checkPairs(b *blobState) {
 		return
 	}
 	// Unproven symbols: some peer may have lied. Rebuild every pair still
-	// unchecked, without the one peer to blame if there is one, else from
+	// unchecked, without the peers to blame if there are some, else from
 	// proven symbols.
 	suspected := j.suspectPairs(b, res, roots, known)
 	for p := range b.unknown {
@@ -1017,6 +1131,17 @@ func (j *Job) checkPairs(b *blobState) {
 		for kind := range b.groups {
 			b.groups[kind].targets[j.index(blob.SliverKind(kind), p)] = true
 		}
+	}
+	// The symbols cut from those slivers (addLocal) may be as wrong as
+	// they were: the slivers serve again once rebuilt.
+	for _, g := range b.groups {
+		g.sources = slices.DeleteFunc(g.sources, func(s *source) bool {
+			if s.local && b.unknown[j.p.PairOf(g.target.Other(), s.index)] {
+				delete(g.tried, s.index)
+				return true
+			}
+			return false
+		})
 	}
 	if !suspected {
 		for _, g := range b.groups {
@@ -1115,7 +1240,7 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) (local bool) {
 				for _, c := range g.checks {
 					c.pending = true
 					br, ref := add(c.peer)
-					br.Items = append(br.Items, Item{Source: g.target.Other(), Index: uint32(c.index), Proofs: true, Positions: []uint32{uint32(g.checkAt)}})
+					br.Items = append(br.Items, Item{Source: g.target.Other(), Index: uint32(c.index), Proofs: true, Positions: []uint32{uint32(c.at)}})
 					ref.items = append(ref.items, c)
 				}
 			}
@@ -1334,8 +1459,10 @@ func (j *Job) candidates(b *blobState, g *group, want int) []int {
 		class := 2
 		switch {
 		case j.peers[peer].Self:
+			// Not one this job rebuilt: it is not stored yet, and
+			// addLocal cuts its symbols.
 			ps := b.pairs[pair]
-			if ps == nil || !ps.have[src] {
+			if ps == nil || !ps.have[src] || slices.ContainsFunc(b.out, func(r Recovered) bool { return r.Pair == pair && r.Sliver.Kind == src }) {
 				continue
 			}
 			class = 0

@@ -34,11 +34,13 @@ import (
 //	wipe                                self loses everything
 //	new-job [margin=F] [max-rounds=N] [max-symbols=N]
 //	round                               the next round's calls
-//	answer [peer=(I, ...)] ok|lie|timeout|malformed|empty
+//	answer [peer=(I, ...)] ok|lie|timeout|malformed|empty [at=(P, ...)]
 //	                                    answers the pending calls (of those
 //	                                    peers, else all): honestly, from
-//	                                    corrupted slivers, not at all, with
-//	                                    a byte too many, or with nothing
+//	                                    corrupted slivers (at=: with only
+//	                                    the symbols at those positions
+//	                                    wrong), not at all, with a byte too
+//	                                    many, or with nothing
 //	results
 func TestJobData(t *testing.T) {
 	datadriven.Walk(t, "testdata/job", func(t *testing.T, path string) {
@@ -335,6 +337,17 @@ func (x *jobDriver) answer(t *testing.T, d *datadriven.TestData) string {
 			peers = append(peers, p)
 		}
 	}
+	var at map[int]bool
+	if arg, ok := d.Arg("at"); ok {
+		at = map[int]bool{}
+		for _, v := range arg.Vals {
+			p, err := strconv.Atoi(v)
+			if err != nil {
+				d.Fatalf(t, "at=%s: %v", v, err)
+			}
+			at[p] = true
+		}
+	}
 	mode := ""
 	for _, a := range d.CmdArgs {
 		if len(a.Vals) == 0 {
@@ -357,7 +370,7 @@ func (x *jobDriver) answer(t *testing.T, d *datadriven.TestData) string {
 			var h Holder = m
 			switch {
 			case mode == "lie":
-				h = &memHolder{c: m.c, shards: m.shards, blobs: m.blobs, lost: m.lost, corrupt: true}
+				h = &memHolder{c: m.c, shards: m.shards, blobs: m.blobs, lost: m.lost, corrupt: at == nil}
 			case mode == "empty":
 				h = &memHolder{c: m.c, shards: m.shards, blobs: m.blobs, lost: allLost(m)}
 			case c.Peer == x.self:
@@ -372,6 +385,9 @@ func (x *jobDriver) answer(t *testing.T, d *datadriven.TestData) string {
 				raw = append(raw, 0)
 			}
 			resp, err = DecodeResponse(c.Req, raw)
+			if mode == "lie" && at != nil && err == nil {
+				corruptAt(c.Req, resp, at)
+			}
 		case "timeout":
 			err = errTimeout
 		default:
@@ -392,6 +408,21 @@ func (x *jobDriver) answer(t *testing.T, d *datadriven.TestData) string {
 		d.Fatalf(t, "no pending call to answer")
 	}
 	return out.String()
+}
+
+// corruptAt flips a byte of every symbol of resp at one of the positions
+// in at.
+func corruptAt(req *Request, resp *Response, at map[int]bool) {
+	for i := range resp.Blobs {
+		for k := range resp.Blobs[i].Items {
+			a := &resp.Blobs[i].Items[k]
+			for m, pos := range req.Blobs[i].Items[k].Positions {
+				if a.Missing == Present && at[int(pos)] {
+					a.Symbols[m][0] ^= 0x5a
+				}
+			}
+		}
+	}
 }
 
 // allLost marks every pair of every blob lost.
