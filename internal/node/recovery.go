@@ -61,6 +61,9 @@ func (n *Node) initRecovery() error {
 		httpc:  newPeerClient(),
 	}
 	n.rec.healer.MaxSymbols = n.cfg.MaxSymbolsPerRequest
+	if n.bug == BugWideRepair {
+		n.rec.healer.Margin = float64(n.params.Shards) // every source there is
+	}
 	n.rec.healer.gc = &n.gc
 	n.rec.healer.logf = n.logger.Printf
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

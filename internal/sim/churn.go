@@ -125,28 +125,30 @@ func (s *Sim) epochChanged(ev control.Event) {
 			continue
 		}
 		nd.syncEpoch = ev.Epoch
-		s.epochStat.NeededBytes += nd.neededBytes()
+		bytes, pairs := nd.needed()
+		s.epochStat.NeededBytes += bytes
+		s.epochStat.NeededPairs += pairs
 		if nd.kind == dropper && nd.up {
 			s.submit(nd.key, control.Payload{EpochSyncDone: &control.EpochSyncDone{Epoch: ev.Epoch}}, nil)
 		}
 	}
 }
 
-// neededBytes is the size of the pairs of certified blobs on the shards
-// the node gained that it does not hold.
-func (nd *node) neededBytes() int64 {
-	var n int64
+// needed returns the size and number of the pairs of certified blobs
+// on the shards the node gained that it does not hold.
+func (nd *node) needed() (bytes int64, pairs int) {
 	for _, id := range sortedIDs(nd.known) {
 		if !nd.known[id].certified {
 			continue
 		}
 		for _, sh := range nd.gained {
 			if pair := nd.s.p.PairAt(id, sh); !nd.pairs[id][pair].complete() {
-				n += nd.s.pairBytes(id, pair)
+				bytes += nd.s.pairBytes(id, pair)
+				pairs++
 			}
 		}
 	}
-	return n
+	return bytes, pairs
 }
 
 // attestedSync: the node's EpochSyncDone for the current change is in a
@@ -317,10 +319,33 @@ func (nd *node) post(_ context.Context, url string, body []byte, limit int64, _ 
 		return out, fmt.Errorf("%d %s: %s", code, http.StatusText(code), bytes.TrimSpace(out))
 	case int64(len(out)) > limit:
 		return out, fmt.Errorf("answer longer than %d bytes", limit)
-	case peer.kind == liar && sync:
+	}
+	if sync {
+		s.epochStat.SyncSliverBytes += sliverBytes(body, out)
+	}
+	if peer.kind == liar && sync {
 		return s.lieSync(body, out)
 	}
 	return out, nil
+}
+
+// sliverBytes counts the bytes of the slivers a sync answer carries.
+func sliverBytes(req, out []byte) int64 {
+	r, err := migration.DecodeRequest(req)
+	if err != nil {
+		return 0
+	}
+	resp, err := migration.DecodeResponse(out, len(r.IDs))
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for i := range resp.Items {
+		if it := &resp.Items[i]; it.Status == migration.Present {
+			n += int64(len(it.Primary.Data) + len(it.Secondary.Data))
+		}
+	}
+	return n
 }
 
 // lieSync corrupts a sync answer's primary slivers.

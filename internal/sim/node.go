@@ -393,7 +393,7 @@ func (nd *node) api() (http.Handler, error) {
 		switch bug := nd.s.cfg.Bug; {
 		case bug == BugCorruptAnswer && nd.i == 0:
 			e.Bug = bug
-		case bug == BugAttestUnsynced, bug == BugNeverAttest, bug == BugBlindScrub:
+		case bug == BugAttestUnsynced, bug == BugNeverAttest, bug == BugBlindScrub, bug == BugWideRepair:
 			e.Bug = bug
 		}
 		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, e, quiet)
@@ -590,6 +590,9 @@ func (nd *node) absorb(out *storage.Batch) {
 		nd.remember(it.ID, int(it.Pair), it.Sliver, it.Commitment)
 		s.epochStat.RecoveredSlivers++
 		s.epochStat.LostBytes += int64(len(it.Sliver.Data))
+		if b := s.w.byID[it.ID]; b != nil && b.bad {
+			s.epochStat.LostBadBytes += int64(len(it.Sliver.Data))
+		}
 	}
 	for _, r := range out.Results {
 		if r.Proof != nil || r.PairsProof != nil {
@@ -672,10 +675,41 @@ func (nd *node) ask(key control.PublicKey, req *recovery.Request) (*recovery.Res
 	if peer.kind == liar {
 		body = s.lie(body)
 	}
+	resp, err := recovery.DecodeResponse(req, append(head, body...))
 	if peer != nd {
 		s.epochStat.RecoveryBytes += int64(len(raw) + len(head) + len(body))
+		if err == nil {
+			plain, proven := symbolBytes(req, resp, func(id blob.ID) bool { b := s.w.byID[id]; return b != nil && !b.bad })
+			s.epochStat.RepairSymbolBytes += plain
+			s.epochStat.RepairProvenBytes += proven
+		}
 	}
-	return recovery.DecodeResponse(req, append(head, body...))
+	return resp, err
+}
+
+// symbolBytes counts the bytes of the symbols an answer carries of the
+// blobs that are consistent (those of an inconsistent one are the cost
+// of its proof, not of anything lost), without proofs and with them
+// (asked to catch a liar).
+func symbolBytes(req *recovery.Request, resp *recovery.Response, consistent func(blob.ID) bool) (plain, proven int64) {
+	for i := range resp.Blobs {
+		if !consistent(req.Blobs[i].ID) {
+			continue
+		}
+		for k := range resp.Blobs[i].Items {
+			if resp.Blobs[i].Items[k].Missing != recovery.Present {
+				continue
+			}
+			it := &req.Blobs[i].Items[k]
+			n := int64(len(it.Positions) * req.Blobs[i].SymbolSize)
+			if it.Proofs {
+				proven += n
+			} else {
+				plain += n
+			}
+		}
+	}
+	return plain, proven
 }
 
 // checkAcked: no acknowledged sliver is lost but through an injected

@@ -64,9 +64,13 @@ const (
 	// (node.BugBlindScrub): every node's scrub takes rotted slivers for
 	// good.
 	BugBlindScrub = storage.BugBlindScrub
+	// BugWideRepair is a bug in the storage node's recovery
+	// (node.BugWideRepair): every node asks every source there is, not
+	// the k it needs, so repair moves more than the bytes that were lost.
+	BugWideRepair = storage.BugWideRepair
 )
 
-var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgnoreProofs, BugCorruptAnswer, BugBlindScrub}
+var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgnoreProofs, BugCorruptAnswer, BugBlindScrub, BugWideRepair}
 
 // DefaultConfig is a small, fast run.
 func DefaultConfig() Config {
@@ -138,7 +142,10 @@ type Stats struct {
 	Dropped               int   // messages lost to partitions and lossy links
 	RecoveredSlivers      int   // slivers rebuilt by recovery jobs, repair and sync
 	RecoveryBytes         int64 // bytes repair moved (requests and answers)
+	RepairSymbolBytes     int64 // of those, the bytes of the symbols asked without proofs
+	RepairProvenBytes     int64 // and of those asked with proofs, to catch a liar (the proofs not counted)
 	LostBytes             int64 // the bytes of the slivers repair rebuilt
+	LostBadBytes          int64 // of those, of inconsistent blobs
 	QueuePeak             int   // the most pairs one node had to rebuild at once
 	ChallengesPassed      int   // members that passed a window (with something to answer)
 	ChallengesFailed      int
@@ -159,6 +166,8 @@ type Stats struct {
 	// sync).
 	Joined, Left, ShardsMoved int
 	SyncBytes, NeededBytes    int64
+	SyncSliverBytes           int64 // of SyncBytes, the slivers' own bytes
+	NeededPairs               int   // the pairs NeededBytes counts
 	EpochChanges              int
 	DoneIn                    time.Duration
 }
@@ -181,7 +190,10 @@ func (s *Stats) add(o Stats) {
 	s.Dropped += o.Dropped
 	s.RecoveredSlivers += o.RecoveredSlivers
 	s.RecoveryBytes += o.RecoveryBytes
+	s.RepairSymbolBytes += o.RepairSymbolBytes
+	s.RepairProvenBytes += o.RepairProvenBytes
 	s.LostBytes += o.LostBytes
+	s.LostBadBytes += o.LostBadBytes
 	s.QueuePeak = max(s.QueuePeak, o.QueuePeak)
 	s.ChallengesPassed += o.ChallengesPassed
 	s.ChallengesFailed += o.ChallengesFailed
@@ -200,6 +212,8 @@ func (s *Stats) add(o Stats) {
 	s.ShardsMoved += o.ShardsMoved
 	s.EpochChanges += o.EpochChanges
 	s.SyncBytes += o.SyncBytes
+	s.SyncSliverBytes += o.SyncSliverBytes
+	s.NeededPairs += o.NeededPairs
 	s.NeededBytes += o.NeededBytes
 	s.DoneIn = max(s.DoneIn, o.DoneIn)
 }
@@ -332,16 +346,16 @@ func Run(cfg Config, out io.Writer) (Summary, error) {
 			lost++
 		}
 	}
-	fmt.Fprintf(out, "summary: seed %d: %d blobs registered, %d certified, %d lost; %d crashes, %d wipes, %d partitions; %d slivers rebuilt, repair moved %d bytes for %d lost (%s); challenges %d passed, %d failed (%d of droppers), %d nodes evicted (%d droppers); %d lies caught; %d of %d inconsistent blobs invalidated; %d of %d reads failed; %d violations\n",
+	fmt.Fprintf(out, "summary: seed %d: %d blobs registered, %d certified, %d lost; %d crashes, %d wipes, %d partitions; %d slivers rebuilt, repair moved %d bytes for %d lost (%s; symbols %s); challenges %d passed, %d failed (%d of droppers), %d nodes evicted (%d droppers); %d lies caught; %d of %d inconsistent blobs invalidated; %d of %d reads failed; %d violations\n",
 		cfg.Seed, sum.Registered, sum.Certified, lost, sum.Crashes, sum.Wipes, sum.Partitions, sum.RecoveredSlivers, sum.RecoveryBytes, sum.LostBytes,
-		ratio(sum.RecoveryBytes, sum.LostBytes), sum.ChallengesPassed, sum.ChallengesFailed, sum.DroppersCaught, sum.Evicted, sum.DroppersEvicted, sum.LiesCaught,
+		ratio(sum.RecoveryBytes, sum.LostBytes), ratio(sum.RepairSymbolBytes, sum.LostBytes-sum.LostBadBytes), sum.ChallengesPassed, sum.ChallengesFailed, sum.DroppersCaught, sum.Evicted, sum.DroppersEvicted, sum.LiesCaught,
 		sum.Invalidated, sum.Inconsistent, sum.FailedReads, sum.Reads, sum.Violations)
 	if cfg.RotRate > 0 {
 		fmt.Fprintf(out, "rot: %d slivers rotted on disk, %d bad slivers found by the nodes' scrubs\n", sum.Rots, sum.ScrubFound)
 	}
 	if cfg.Churn > 0 {
-		fmt.Fprintf(out, "churn: %d joined, %d left, %d shards moved in %d epoch changes, synced %d of %d bytes needed (%s), longest change %s\n",
-			sum.Joined, sum.Left, sum.ShardsMoved, sum.EpochChanges, sum.SyncBytes, sum.NeededBytes, ratio(sum.SyncBytes, sum.NeededBytes), sum.MaxDoneIn)
+		fmt.Fprintf(out, "churn: %d joined, %d left, %d shards moved in %d epoch changes, synced %d of %d bytes needed (%s; slivers %s), longest change %s\n",
+			sum.Joined, sum.Left, sum.ShardsMoved, sum.EpochChanges, sum.SyncBytes, sum.NeededBytes, ratio(sum.SyncBytes, sum.NeededBytes), ratio(sum.SyncSliverBytes, sum.NeededBytes), sum.MaxDoneIn)
 	}
 	if sum.Violations > 0 {
 		fmt.Fprintf(out, "FAILED: replay with: %s\n", cfg.Command())
@@ -518,6 +532,7 @@ func (s *Sim) row() {
 		s.checkDecode(b, true)
 		s.sdkRead(b)
 	}
+	s.checkBandwidth()
 	e := s.epochStat
 	for i, c := range s.columns() {
 		if i > 0 {
@@ -528,6 +543,39 @@ func (s *Sim) row() {
 	fmt.Fprintln(s.out)
 	s.total.add(e)
 	s.epochStat = Stats{DoneIn: -1}
+}
+
+// Repair and sync move about the bytes that were lost or moved: the
+// symbols repair fetched without proofs, and the slivers sync fetched,
+// over the run so far, are at most maxMoved times the bytes of the
+// slivers rebuilt and of the pairs nodes lacked, once minSample slivers
+// were rebuilt or pairs lacked (so that a few spares, or a blob
+// certified while a change was under way, early on do not count).
+// Inconsistent blobs are left out (what is fetched to prove one is the
+// price of its writer's attack), and so are symbols asked with proofs to
+// catch a liar (the price of the lie), framing, proofs and commitments:
+// those are paid per lie, symbol, peer and pair, and weigh what they
+// weigh against the simulator's small blobs (rep/lost and sync/need
+// show them all).
+const (
+	maxMoved  = 1.5
+	minSample = 100
+)
+
+// checkBandwidth checks, at each epoch's end, that repair and sync move
+// about what was lost or moved.
+func (s *Sim) checkBandwidth() {
+	t := s.total
+	t.add(s.epochStat)
+	lost := t.LostBytes - t.LostBadBytes
+	if t.RecoveredSlivers >= minSample && float64(t.RepairSymbolBytes) > maxMoved*float64(lost) {
+		s.violation("bandwidth repair", "repair fetched %d bytes of symbols to rebuild %d bytes of slivers (%s): more than %.1f× what was lost",
+			t.RepairSymbolBytes, lost, ratio(t.RepairSymbolBytes, lost), maxMoved)
+	}
+	if t.NeededPairs >= minSample && float64(t.SyncSliverBytes) > maxMoved*float64(t.NeededBytes) {
+		s.violation("bandwidth sync", "shard sync fetched %d bytes of slivers for %d bytes of pairs the nodes lacked (%s): more than %.1f× what moved",
+			t.SyncSliverBytes, t.NeededBytes, ratio(t.SyncSliverBytes, t.NeededBytes), maxMoved)
+	}
 }
 
 // column is one of the table's.
@@ -555,6 +603,7 @@ func (s *Sim) columns() []column {
 		{"msg-lost", func(e *Stats) string { return d(e.Dropped) }},
 		{"rebuilt", func(e *Stats) string { return d(e.RecoveredSlivers) }},
 		{"rep/lost", func(e *Stats) string { return ratio(e.RecoveryBytes, e.LostBytes) }},
+		{"sym/lost", func(e *Stats) string { return ratio(e.RepairSymbolBytes, e.LostBytes-e.LostBadBytes) }},
 		{"q-peak", func(e *Stats) string { return d(e.QueuePeak) }},
 		{"chal-ok", func(e *Stats) string { return d(e.ChallengesPassed) }},
 		{"chal-fail", func(e *Stats) string { return d(e.ChallengesFailed) }},
@@ -572,6 +621,7 @@ func (s *Sim) columns() []column {
 			column{"left", func(e *Stats) string { return d(e.Left) }},
 			column{"moved", func(e *Stats) string { return d(e.ShardsMoved) }},
 			column{"sync/need", func(e *Stats) string { return ratio(e.SyncBytes, e.NeededBytes) }},
+			column{"sl/need", func(e *Stats) string { return ratio(e.SyncSliverBytes, e.NeededBytes) }},
 			column{" done-in", func(e *Stats) string {
 				switch {
 				case s.changePending:

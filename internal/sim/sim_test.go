@@ -88,6 +88,20 @@ func TestBitRotIsScrubbed(t *testing.T) {
 	}
 }
 
+// TestWideRepairIsCaught: storage nodes whose recovery asks every
+// source there is, not the k it needs, still rebuild every sliver and
+// break no other invariant; the simulator says they moved more than
+// was lost.
+func TestWideRepairIsCaught(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Shards, cfg.Nodes, cfg.WipeRate, cfg.Epochs = 4, 40, 20, 0.5, 4
+	cfg.Bug = BugWideRepair
+	sum := caught(t, cfg, "more than 1.5× what was lost")
+	if sum.RepairSymbolBytes > int64(1.5*float64(sum.LostBytes)) {
+		t.Fatalf("honest nodes: repair fetched %d bytes of symbols for %d lost", sum.RepairSymbolBytes, sum.LostBytes)
+	}
+}
+
 // caught runs cfg, whose injected bug must break an invariant: the output
 // has a violation, each of wants and the command that replays the run.
 // The same run without the bug must be clean; its summary is returned.
@@ -138,7 +152,7 @@ func TestChurn(t *testing.T) {
 			if !faults && (r < 1 || r > 1.1) || faults && (r < 0.5 || r > 4) {
 				t.Errorf("seed %d (faults %v): synced %d bytes for %d needed:\n%s", seed, faults, sum.SyncBytes, sum.NeededBytes, out)
 			}
-			if !strings.Contains(out, "joined left moved sync/need  done-in") {
+			if !strings.Contains(out, "joined left moved sync/need sl/need  done-in") {
 				t.Errorf("seed %d: no churn columns:\n%s", seed, out)
 			}
 		}
