@@ -111,7 +111,9 @@
 // BugAttestUnsynced makes every node call its gained shards ready without
 // syncing them, and the simulator reports pairs lost that nodes attested;
 // BugNeverAttest makes every node sync without attesting, and no epoch
-// change is done in time.
+// change is done in time; BugWideRepair makes every node's recovery ask
+// every source there is, not the k it needs, and the simulator reports
+// repair moving more than was lost.
 //
 // # Faults and invariants
 //
@@ -167,12 +169,19 @@
 // the sync wire, against the sliver bytes of the gained pairs nodes
 // lacked when the change began; what a previous owner could not give
 // goes to the recovery queue, and its traffic counts as repair. Repair
-// bytes count against the bytes of the
-// slivers rebuilt. With the small blobs the simulator uses, a symbol is
-// 2 bytes at n = 1000 and a sliver under 1.4 KB, so what is paid per blob
-// and per peer asked (a 32-byte blob ID in each request, spare sources,
-// a batch tried again after a peer failed or withheld a blob under
-// challenge) weighs more than it would with real blobs: repair moves
-// about 3× what it rebuilds in the headline run, where
+// bytes count against the bytes of the slivers rebuilt. Both are
+// invariants too, checked at each epoch's end over the run so far (once
+// 100 slivers were rebuilt, or 100 pairs lacked): the symbols repair
+// fetched without proofs, of consistent blobs, stay within 1.5× the
+// bytes of the slivers it rebuilt (sym/lost), and the slivers sync
+// fetched within 1.5× the bytes of the pairs nodes lacked (sl/need).
+// What the invariant leaves out is shown in rep/lost and sync/need: the
+// symbols asked with proofs to catch a liar, what is fetched to prove a
+// blob inconsistent, and what is paid per symbol, peer and pair (a
+// 32-byte blob ID in each request, the pair commitments a wiped node
+// fetches to check what it rebuilt, Merkle paths). With the small blobs
+// the simulator uses, a symbol is 2 bytes at n = 1000 and a sliver under
+// 1.4 KB, so those weigh more than they would with real blobs: repair
+// moves about 2× what it rebuilds in the headline run, where
 // TestRepairBytesMatchLost shows about 1.04× with 256 KiB blobs.
 package sim
