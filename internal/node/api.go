@@ -455,12 +455,38 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 		return bodyError("symbols request", err)
 	}
 	defer putBuffer(raw)
+	head, body, err := n.ServeSymbols(raw)
+	switch {
+	case errors.Is(err, recovery.ErrWire), errors.Is(err, recovery.ErrDuplicate):
+		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
+	case errors.Is(err, recovery.ErrTooLarge):
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "%v", err)
+	case err != nil:
+		return err
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(body)))
+	n.writeDeadline(w, int64(len(head)+len(body)))
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	_, err = w.Write(body)
+	return err
+}
+
+// ServeSymbols answers a peer's symbols request (raw, a binary
+// recovery.Request) from the node's store: the answer's head and body.
+// Blobs under a storage challenge are answered missing (Blackout); the
+// rest of the request is served. A request that does not parse wraps
+// recovery.ErrWire; one that repeats itself, or whose answer or
+// extensions would exceed the limits, is refused before any work
+// (recovery.ErrDuplicate, recovery.ErrTooLarge). It is what POST
+// /v1/symbols serves, for a caller that carries requests itself.
+func (n *Node) ServeSymbols(raw []byte) (head, body []byte, err error) {
 	req, err := recovery.DecodeRequest(raw, n.cfg.MaxSymbolsPerRequest)
 	if err != nil {
-		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
+		return nil, nil, err
 	}
-	// Blobs under a storage challenge are answered missing (Blackout);
-	// the rest of the request is served.
 	for i := range req.Blobs {
 		if n.BlackedOut(req.Blobs[i].ID) {
 			n.m.refused.WithLabelValues("challenge_blackout").Inc()
@@ -470,22 +496,22 @@ func (n *Node) symbols(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, recovery.ErrDuplicate):
 		n.m.refused.WithLabelValues("duplicate").Inc()
-		return httpapi.Errorf(http.StatusBadRequest, "%v", err)
 	case errors.Is(err, recovery.ErrTooLarge):
 		n.m.refused.WithLabelValues("too_large").Inc()
-		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "%v", err)
-	case err != nil:
-		return err
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	n.m.symbols.Add(float64(served))
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(body)))
-	n.writeDeadline(w, int64(len(head)+len(body)))
-	if _, err := w.Write(head); err != nil {
-		return err
-	}
-	_, err = w.Write(body)
-	return err
+	return head, body, nil
+}
+
+// ServeOwnSymbols answers the node's own recovery from its store, as a
+// call to itself does: what a challenge blacks out is withheld from
+// peers, not from the node.
+func (n *Node) ServeOwnSymbols(req *recovery.Request) (head, body []byte, err error) {
+	head, body, _, err = recovery.Serve(n.codec, selfHolder{holder{n}}, req, recovery.Limits{MaxBytes: 1 << 62, MaxExtendBytes: 1 << 62})
+	return head, body, err
 }
 
 // maxSymbolAnswer bounds one symbols answer; askers keep theirs below

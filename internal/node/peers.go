@@ -35,7 +35,7 @@ var errRedirect = errors.New("node: peers may not redirect")
 // own store.
 func (n *Node) call(ctx context.Context, self bool, m control.Member, req *recovery.Request) (*recovery.Response, error) {
 	if self {
-		head, body, _, err := recovery.Serve(n.codec, selfHolder{holder{n}}, req, recovery.Limits{MaxBytes: 1 << 62, MaxExtendBytes: 1 << 62})
+		head, body, err := n.ServeOwnSymbols(req)
 		if err != nil {
 			return nil, err
 		}

@@ -46,8 +46,10 @@
 //     owners attested.
 //   - Recovery is its persistent queue and scheduler (Node.RecoverDue at
 //     Node.RecoveryWake) running its Healer, whose calls go over the
-//     simulated network to peers answering with recovery.Serve from what
-//     they hold.
+//     simulated network to peers whose own nodes answer from their stores
+//     as their API does (Node.ServeSymbols: blobs blacked out for a
+//     challenge withheld, the node's cache of extended slivers); a call
+//     to itself is Node.ServeOwnSymbols, as in weft node.
 //   - Shard sync is its own, a step at a time (Node.StepSync, at the time
 //     each step asks for): a page of live blobs pulled from the previous
 //     owner with a signed request that the previous owner's own node
@@ -77,13 +79,11 @@
 // the simulator's blobs are fresh. A lost message is an error at the
 // writer after its delay.
 //
-// A model, not the real code: peers' recovery serving. Peers answer
-// recovery calls with recovery.Serve over the simulator's view of their
-// store, not through the node's API, withholding the blobs their own node
-// has blacked out for a challenge (Node.BlackedOut), as the node's API
-// does. Network calls are messages with seeded latencies; a recovery
-// job's rounds run within one simulated instant, a shard sync page takes
-// at least 20 ms.
+// Network calls are messages with seeded latencies; a recovery job's
+// rounds run within one simulated instant, a shard sync page takes at
+// least 20 ms. The symbols wire is encoded and decoded on every call; the
+// HTTP around it is not (the answer is Node.ServeSymbols's, which POST
+// /v1/symbols writes out).
 //
 // Extending a sliver (its parity symbols and Merkle tree) and checking a
 // sliver against its commitment are pure functions of the sliver's bytes;

@@ -20,7 +20,6 @@ import (
 	"github.com/weftnet/weft/internal/recovery"
 	"github.com/weftnet/weft/internal/store"
 	"github.com/weftnet/weft/internal/upload"
-	"github.com/weftnet/weft/redstuff"
 )
 
 // pairState is what a node holds of one pair of a blob: its in-memory
@@ -385,6 +384,15 @@ func callHeader(api http.Handler, method, path string, body []byte) (int, []byte
 	return rec.Code, rec.Body.Bytes(), rec.Header()
 }
 
+// node returns the storage node over the node's store (node.Embed),
+// opening it once per store.
+func (nd *node) node() (*storage.Node, error) {
+	if _, err := nd.api(); err != nil {
+		return nil, err
+	}
+	return nd.core, nil
+}
+
 // api returns the storage node over the node's store (node.Embed) and
 // its HTTP API, opening it once per store.
 func (nd *node) api() (http.Handler, error) {
@@ -396,7 +404,7 @@ func (nd *node) api() (http.Handler, error) {
 		case bug == BugAttestUnsynced, bug == BugNeverAttest, bug == BugBlindScrub, bug == BugWideRepair:
 			e.Bug = bug
 		}
-		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, e, quiet)
+		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name, SymbolCacheBytes: symbolCacheBytes}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, e, quiet)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", nd.name, err)
 		}
@@ -569,6 +577,12 @@ func (nd *node) restart() {
 
 var errDown = errors.New("sim: peer down")
 
+// symbolCacheBytes bounds each storage node's cache of the slivers it
+// extended to serve symbols (node.Config.SymbolCacheBytes): enough for
+// the few hundred slivers a node holds at n = 1000 with the simulator's
+// small blobs, a fraction of the 64 MiB a real node keeps.
+const symbolCacheBytes = 8 << 20
+
 // transport sends a recovery round's calls over the simulated network.
 func (nd *node) transport() storage.Transport {
 	return func(calls []recovery.Call, members []control.Member, _ []bool) []storage.Answer {
@@ -643,8 +657,9 @@ func (nd *node) recover() {
 }
 
 // ask sends one symbols request to a peer over the simulated network;
-// the peer answers with recovery.Serve from what it holds (a liar
-// corrupts the answer).
+// the peer's storage node answers it from its store as it answers POST
+// /v1/symbols (Node.ServeSymbols; a call to itself, Node.ServeOwnSymbols),
+// and a liar corrupts the answer.
 func (nd *node) ask(key control.PublicKey, req *recovery.Request) (*recovery.Response, error) {
 	s := nd.s
 	i, ok := s.byKey[key]
@@ -660,15 +675,20 @@ func (nd *node) ask(key control.PublicKey, req *recovery.Request) (*recovery.Res
 			return nil, err
 		}
 	}
+	core, err := peer.node()
+	if err != nil {
+		return nil, err
+	}
 	raw, err := req.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	got, err := recovery.DecodeRequest(raw, 1<<20)
-	if err != nil {
-		return nil, err
+	var head, body []byte
+	if peer == nd {
+		head, body, err = core.ServeOwnSymbols(req)
+	} else {
+		head, body, err = core.ServeSymbols(raw)
 	}
-	head, body, _, err := recovery.Serve(s.codec, holder{peer, peer == nd}, got, recovery.Limits{MaxBytes: 1 << 30})
 	if err != nil {
 		return nil, err
 	}
@@ -728,60 +748,6 @@ func (nd *node) checkAcked() {
 		nd.s.violation(fmt.Sprintf("acked %d %s %d", nd.i, k.id, k.pair), "%s lost pair %d of blob %d (%s) it acknowledged (only a disk wipe may take those)",
 			nd.name, k.pair, nd.s.w.byID[k.id].n, short(k.id))
 	}
-}
-
-// holder serves a node's slivers to recovery.Serve. Its storage node
-// decides what is under a challenge's blackout (Node.BlackedOut), which
-// it withholds from peers, not from itself.
-type holder struct {
-	nd   *node
-	self bool
-}
-
-func (h holder) BlackedOut(id blob.ID) bool {
-	return !h.self && h.nd.core != nil && h.nd.core.BlackedOut(id)
-}
-
-func (h holder) Length(id blob.ID) (uint64, bool, error) {
-	k := h.nd.known[id]
-	if k == nil {
-		return 0, false, nil
-	}
-	return k.length, true, nil
-}
-
-func (h holder) Holds(id blob.ID, pair int) bool {
-	sh := h.nd.s.p.ShardOf(id, pair)
-	return slices.Contains(h.nd.shards, sh) || slices.Contains(h.nd.old, sh)
-}
-
-func (h holder) Sliver(id blob.ID, pair int, k blob.SliverKind) (*blob.Sliver, *blob.PairCommitment, error) {
-	st := h.nd.pairs[id][pair]
-	if st == nil || st.sl[k] == nil || st.pc == nil {
-		return nil, nil, recovery.ErrNotStored
-	}
-	return st.sl[k], st.pc, nil
-}
-
-func (h holder) CachedSource(id blob.ID, pair int, k blob.SliverKind) *redstuff.SymbolSource {
-	if st := h.nd.pairs[id][pair]; st != nil && st.sl[k] != nil && st.pc != nil {
-		return h.nd.s.extension(id, pair, st.sl[k], st.pc)
-	}
-	return nil
-}
-
-func (h holder) KeepSource(id blob.ID, pair int, k blob.SliverKind, src *redstuff.SymbolSource) {
-	if st := h.nd.pairs[id][pair]; st != nil && st.sl[k] != nil && st.pc != nil {
-		h.nd.s.keepExtension(id, pair, st.sl[k], st.pc, src)
-	}
-}
-
-func (h holder) Commitment(id blob.ID, pair int) (*blob.PairCommitment, error) {
-	st := h.nd.pairs[id][pair]
-	if st == nil || st.pc == nil {
-		return nil, recovery.ErrNotStored
-	}
-	return st.pc, nil
 }
 
 func sortedIDs[V any](m map[blob.ID]V) []blob.ID {
