@@ -232,7 +232,8 @@ type source struct {
 	// cut from a sliver this job rebuilt (addLocal), not asked.
 	more  bool
 	local bool
-	at    int // a check's target
+	at    int    // a check's target
+	sent  []byte // a check's: the symbol the peer sent for at without proof
 }
 
 // NewJob prepares the recovery of wants from peers. A blob listed twice
@@ -444,6 +445,12 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 					sym.Proof = &blob.SymbolProof{Path: a.Paths[m], Pair: a.Pair}
 					if err := j.c.VerifySymbol(b.id, b.length, &sym); err != nil {
 						lied = fmt.Sprintf("served a false symbol (%d, %d) of blob %v: %v", sym.Row, sym.Col, b.id, err)
+						break
+					}
+					if src.sent != nil && int(pos) == src.at && !bytes.Equal(src.sent, sym.Data) {
+						// The proof shows what the symbol is: the peer
+						// sent another without one.
+						lied = fmt.Sprintf("served a false symbol (%d, %d) of blob %v without its proof, and the true one with it", sym.Row, sym.Col, b.id)
 						break
 					}
 				}
@@ -801,7 +808,11 @@ func withoutPeers(syms []blob.RecoverySymbol, from []*source, peers map[int]bool
 func (j *Job) check(b *blobState, g *group, peer, t int) {
 	for _, src := range g.sources {
 		if src.peer == peer && src.ok {
-			g.checks = append(g.checks, &source{b: b, g: g, index: src.index, peer: peer, proofs: true, at: t})
+			c := &source{b: b, g: g, index: src.index, peer: peer, proofs: true, at: t}
+			if sym, ok := src.syms[t]; ok {
+				c.sent = sym.Data
+			}
+			g.checks = append(g.checks, c)
 		}
 	}
 	g.sources = slices.DeleteFunc(g.sources, func(src *source) bool { return src.peer == peer })
