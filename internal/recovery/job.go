@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -66,6 +67,10 @@ type Options struct {
 	Margin float64
 	// MaxRounds bounds the rounds of one job. Default 8.
 	MaxRounds int
+	// WholeSources has each source asked for every symbol of its sliver,
+	// not only those of the targets: the bandwidth of a classic erasure
+	// code's repair, for the simulator's test that its bound catches it.
+	WholeSources bool
 	// MaxRequestBytes bounds the answer to one call. Default 32 MiB.
 	MaxRequestBytes int64
 	// MaxRequestSymbols bounds the symbols of one call. Default 100 000.
@@ -113,6 +118,14 @@ type Result struct {
 	// PairsProof does when it did not (it rebuilt whole pairs).
 	Proof      *blob.InconsistencyProof
 	PairsProof *blob.PairsInconsistencyProof
+	// Mismatched: a sliver rebuilt missed its commitment, or a pair the
+	// blob ID (a lie, or an inconsistent blob), and the job asked more
+	// (spare sources, checks, proofs) to find out which.
+	Mismatched bool
+	// CheckBytes counts the bytes of the slivers of neighbour pairs
+	// rebuilt only to check the blob's own pairs with (their commitments
+	// could not be had), not kept: each time one was rebuilt.
+	CheckBytes int64
 }
 
 // How long a node stops asking a peer caught lying (Peer.Banned), and
@@ -177,6 +190,8 @@ type blobState struct {
 	asked      map[int]bool    // commitments asked, by pair
 	refused    map[[2]int]bool // {pair, peer}: commitments a peer could not give
 	done       bool
+	mismatched bool  // see Result.Mismatched
+	checkBytes int64 // see Result.CheckBytes
 	err        error
 	proof      *blob.InconsistencyProof
 	pairsProof *blob.PairsInconsistencyProof
@@ -209,8 +224,10 @@ type group struct {
 	sources []*source
 	// A mismatch without proofs first looks for the one peer whose
 	// symbols, left out, let the target rebuild (suspect); widened is set
-	// once the group asked spare sources for that.
+	// once the group asked spare sources for that, wide once it asked
+	// every source there is, to locate several wrong symbols (locate).
 	widened bool
+	wide    bool
 	// checks are the suspects' sources, each asked with proofs for its
 	// symbol of the target (at) its peer was blamed for; asked once the
 	// calls are out.
@@ -232,8 +249,10 @@ type source struct {
 	// cut from a sliver this job rebuilt (addLocal), not asked.
 	more  bool
 	local bool
-	at    int    // a check's target
-	sent  []byte // a check's: the symbol the peer sent for at without proof
+	// A check's targets, and the symbols the peer sent for them without
+	// proofs.
+	at   []int
+	sent map[int][]byte
 }
 
 // NewJob prepares the recovery of wants from peers. A blob listed twice
@@ -447,7 +466,7 @@ func (j *Job) Deliver(c Call, resp *Response, err error) {
 						lied = fmt.Sprintf("served a false symbol (%d, %d) of blob %v: %v", sym.Row, sym.Col, b.id, err)
 						break
 					}
-					if src.sent != nil && int(pos) == src.at && !bytes.Equal(src.sent, sym.Data) {
+					if sent, ok := src.sent[int(pos)]; ok && !bytes.Equal(sent, sym.Data) {
 						// The proof shows what the symbol is: the peer
 						// sent another without one.
 						lied = fmt.Sprintf("served a false symbol (%d, %d) of blob %v without its proof, and the true one with it", sym.Row, sym.Col, b.id)
@@ -681,10 +700,14 @@ func (j *Job) rebuild(b *blobState, g *group, in *rebuildIn) bool {
 	var inc *redstuff.InconsistencyError
 	switch {
 	case err == nil:
+		if ps.aux {
+			b.checkBytes += int64(len(data))
+		}
 		ps.data[g.target], ps.roots[g.target], ps.built[g.target] = data, root, true
 		delete(g.targets, t)
 		return true
 	case errors.Is(err, redstuff.ErrRootMismatch):
+		b.mismatched = true
 		if g.proofs || !j.suspect(b, g, ps, t, syms, from) {
 			g.toProofs()
 		}
@@ -724,21 +747,37 @@ func (j *Job) rebuild(b *blobState, g *group, in *rebuildIn) bool {
 // reports false when the group must go to proofs now.
 func (j *Job) suspect(b *blobState, g *group, ps *pairState, t int, syms []blob.RecoverySymbol, from []*source) bool {
 	short := false
+	var right []byte
 	peer := blame(from, usedPeers(from, g.k), func(peer int) bool {
 		rest, _ := without(syms, from, peer)
 		if len(rest) < g.k {
 			short = true
 			return false
 		}
-		_, err := j.c.Rebuild(b.id, b.length, g.target, t, ps.pc, rest)
+		data, err := j.c.Rebuild(b.id, b.length, g.target, t, ps.pc, rest)
+		right = data
 		return err == nil
 	})
 	if peer >= 0 {
 		g.checks, g.asked = nil, false
-		j.check(b, g, peer, t)
+		j.checkWrong(b, g, t, right, syms, from, peer)
 		return true
 	}
-	return short && j.widen(b, g, mostPerPeer(from))
+	if short && j.widen(b, g, mostPerPeer(from)) {
+		return true
+	}
+	if j.widenAll(b, g) {
+		return true
+	}
+	wrong, root, ok := j.locate(b, g, t, syms, from)
+	if !ok || root != ps.pc.Root(g.target) || len(wrong) == 0 {
+		return false
+	}
+	g.checks, g.asked = nil, false
+	for _, src := range wrong {
+		j.checkSource(b, g, src, t)
+	}
+	return true
 }
 
 // blame returns the first peer of from that explains a mismatch (left
@@ -808,14 +847,75 @@ func withoutPeers(syms []blob.RecoverySymbol, from []*source, peers map[int]bool
 func (j *Job) check(b *blobState, g *group, peer, t int) {
 	for _, src := range g.sources {
 		if src.peer == peer && src.ok {
-			c := &source{b: b, g: g, index: src.index, peer: peer, proofs: true, at: t}
-			if sym, ok := src.syms[t]; ok {
-				c.sent = sym.Data
-			}
-			g.checks = append(g.checks, c)
+			g.addCheck(src, t)
 		}
 	}
 	g.sources = slices.DeleteFunc(g.sources, func(src *source) bool { return src.peer == peer })
+}
+
+// checkWrong checks peer, found to blame for target t of g: the
+// symbols it sent for t that differ from the sliver rebuilt without it
+// (right) are asked again with proofs (checkSource), each where it is
+// wrong; if none differ (leaving it out changed which symbols were used,
+// not which were wrong), all its symbols of t are (check).
+func (j *Job) checkWrong(b *blobState, g *group, t int, right []byte, syms []blob.RecoverySymbol, from []*source, peer int) {
+	wrong, _ := j.disagree(b, g, t, right, syms, from, func(src *source) bool { return src.peer == peer })
+	if len(wrong) == 0 {
+		j.check(b, g, peer, t)
+		return
+	}
+	for _, src := range wrong {
+		j.checkSource(b, g, src, t)
+	}
+}
+
+// disagree returns the sources, of those that pick takes, whose symbols
+// of target t in syms differ from the sliver data; false if data cannot
+// be extended.
+func (j *Job) disagree(b *blobState, g *group, t int, data []byte, syms []blob.RecoverySymbol, from []*source, pick func(*source) bool) ([]*source, bool) {
+	ss, err := j.c.NewSymbolSource(b.length, &blob.Sliver{Kind: g.target, Index: uint32(t), SymbolSize: uint32(b.s), Data: data}, &blob.PairCommitment{})
+	if err != nil {
+		return nil, false
+	}
+	var wrong []*source
+	for i, src := range from {
+		if !pick(src) {
+			continue
+		}
+		if d, err := ss.Data(src.index); err != nil || !bytes.Equal(d, syms[i].Data) {
+			wrong = append(wrong, src)
+		}
+	}
+	return wrong, true
+}
+
+// checkSource drops src's peer from g and has src's symbol of target t
+// asked again with a proof: it was found wrong (locate). A symbol the
+// node cut from a sliver this job rebuilt is only dropped.
+func (j *Job) checkSource(b *blobState, g *group, src *source, t int) {
+	if !src.local {
+		g.addCheck(src, t)
+	}
+	g.sources = slices.DeleteFunc(g.sources, func(s *source) bool { return s.peer == src.peer })
+}
+
+// addCheck has src's symbol of target t asked again with a proof, in
+// the check of src's sliver if there is one already.
+func (g *group) addCheck(src *source, t int) {
+	i := slices.IndexFunc(g.checks, func(c *source) bool { return c.peer == src.peer && c.index == src.index })
+	if i < 0 {
+		g.checks = append(g.checks, &source{b: src.b, g: g, index: src.index, peer: src.peer, proofs: true, sent: map[int][]byte{}})
+		i = len(g.checks) - 1
+	}
+	c := g.checks[i]
+	if slices.Contains(c.at, t) {
+		return
+	}
+	c.at = append(c.at, t)
+	slices.Sort(c.at)
+	if sym, ok := src.syms[t]; ok {
+		c.sent[t] = sym.Data
+	}
 }
 
 // widen has g ask spare sources, as many as one peer gave, when some
@@ -864,6 +964,12 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 	var found []*pairTrial
 	out := [2]map[int]bool{{}, {}} // by kind, the peers found so far
 	trial := maps.Clone(roots)
+	data := map[[2]int][]byte{} // by pair and kind, the slivers the trial's roots are of
+	for _, p := range failed {
+		for kind := range b.groups {
+			data[[2]int{p, kind}] = b.pairs[p].data[kind]
+		}
+	}
 	remaining := failed
 	short := false // some peer could not be left out with k left
 	for len(remaining) > 0 {
@@ -928,6 +1034,7 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 		}
 		found = append(found, best)
 		trial, remaining = best.roots, best.left
+		maps.Copy(data, best.data)
 	}
 	if len(found) > 0 {
 		for _, g := range b.groups {
@@ -935,13 +1042,13 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 		}
 		for _, t := range found {
 			for kind, g := range b.groups {
-				if t.at[kind] >= 0 {
-					j.check(b, g, t.peer, t.at[kind])
+				if t.kinds[kind] {
+					j.checkPairsWrong(b, g, kind, failed, remaining, data, t)
 				}
 			}
 		}
 	}
-	if len(remaining) == 0 || !short {
+	if len(remaining) == 0 || len(found) > 0 && !short {
 		return len(found) > 0
 	}
 	// Widen the groups too short to leave a peer out. A group with
@@ -949,6 +1056,9 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 	// can widen.
 	widened := false
 	for kind, g := range b.groups {
+		if !short {
+			break
+		}
 		most, tight := 0, false
 		for _, p := range remaining {
 			ps := b.pairs[p]
@@ -959,7 +1069,175 @@ func (j *Job) suspectPairs(b *blobState, res map[int]redstuff.PairCheck, roots m
 			widened = true
 		}
 	}
-	return widened || len(found) > 0
+	if widened || len(found) > 0 {
+		return true
+	}
+	return j.locatePairs(b, failed, roots, known)
+}
+
+// locatePairs is what is left when no peer left out makes the failed
+// pairs check (several wrong symbols in one sliver): both groups ask
+// every source there is, then each failed sliver is decoded from
+// subsets of its symbols until most of them agree with what it rebuilt
+// (locate). If the pairs so rebuilt check against the blob ID, the
+// symbols that disagree are the lies, each checked with a proof. It
+// reports false when the groups must go to proofs now.
+func (j *Job) locatePairs(b *blobState, failed []int, roots map[int]redstuff.PairRoots, known []blob.PairCommitment) bool {
+	asked := false
+	for _, g := range b.groups {
+		if j.widenAll(b, g) {
+			asked = true
+		}
+	}
+	if asked {
+		return true
+	}
+	trial := maps.Clone(roots)
+	var wrong [2][]*source
+	var at [2][]int
+	for _, p := range failed {
+		ps, rr := b.pairs[p], trial[p]
+		for kind, g := range b.groups {
+			t := j.index(g.target, p)
+			w, root, ok := j.locate(b, g, t, ps.offer[kind], ps.offeredBy[kind])
+			if !ok {
+				return false
+			}
+			if g.target == blob.Primary {
+				rr.Primary = root
+			} else {
+				rr.Secondary = root
+			}
+			for _, src := range w {
+				wrong[kind], at[kind] = append(wrong[kind], src), append(at[kind], t)
+			}
+		}
+		trial[p] = rr
+	}
+	got, _ := j.c.CheckPairs(b.id, b.length, trial, known)
+	for _, p := range failed {
+		if got[p] != redstuff.PairVerified {
+			return false
+		}
+	}
+	if len(wrong[0])+len(wrong[1]) == 0 {
+		return false
+	}
+	for kind, g := range b.groups {
+		g.checks, g.asked = nil, false
+		for i, src := range wrong[kind] {
+			j.checkSource(b, g, src, at[kind][i])
+		}
+	}
+	return true
+}
+
+// widenAll has g ask every source there is, once: spares to decode
+// around several wrong symbols (locate). Plain symbols are cheap next to
+// proven ones: at n = 1000 a 2-byte symbol against some 700 bytes with
+// its proof. It reports whether the group asks more.
+func (j *Job) widenAll(b *blobState, g *group) bool {
+	if g.wide {
+		return false
+	}
+	g.wide = true
+	if len(j.candidates(b, g, 1)) == 0 {
+		return false
+	}
+	g.widened = true
+	g.margin = j.p.N
+	return true
+}
+
+// maxLocateTries bounds the decodings locate tries for one sliver.
+const maxLocateTries = 128
+
+// locate looks for the sliver that target t of g is, given syms (sent by
+// the sources at the same place in from), some of which may be wrong: it
+// decodes from the symbols of a random subset of the peers at a time
+// (the first try in the order given) and takes the first sliver that all
+// but at most (m − k)/2 of the m symbols agree with; a code of distance
+// m − k + 1 has one such sliver at most, so it is the true one if so many
+// symbols are right. It returns the sources whose symbols disagree, and
+// the sliver's root; false when no try gives such a sliver (then too
+// many are wrong for the symbols at hand, or the blob is inconsistent).
+func (j *Job) locate(b *blobState, g *group, t int, syms []blob.RecoverySymbol, from []*source) ([]*source, blob.Hash, bool) {
+	positions := map[int]bool{}
+	var peers []int
+	seenPeer := map[int]bool{}
+	for _, src := range from {
+		positions[src.index] = true
+		if !seenPeer[src.peer] {
+			seenPeer[src.peer] = true
+			peers = append(peers, src.peer)
+		}
+	}
+	radius := (len(positions) - g.k) / 2
+	if radius < 1 {
+		return nil, blob.Hash{}, false
+	}
+	rng := rand.New(rand.NewPCG(binary.BigEndian.Uint64(b.id[:8]), uint64(t)<<1|uint64(g.target)))
+	order := slices.Clone(peers)
+	for try := 0; try < maxLocateTries; try++ {
+		if try > 0 {
+			rng.Shuffle(len(order), func(x, y int) { order[x], order[y] = order[y], order[x] })
+		}
+		// The first peers of the order that give k positions.
+		chosen := map[int]bool{}
+		have := map[int]bool{}
+		for _, peer := range order {
+			if len(have) >= g.k {
+				break
+			}
+			chosen[peer] = true
+			for _, src := range from {
+				if src.peer == peer {
+					have[src.index] = true
+				}
+			}
+		}
+		var subset []blob.RecoverySymbol
+		for i, src := range from {
+			if chosen[src.peer] {
+				subset = append(subset, syms[i])
+			}
+		}
+		data, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, t, subset)
+		if err != nil {
+			continue
+		}
+		wrong, ok := j.disagree(b, g, t, data, syms, from, func(*source) bool { return true })
+		if !ok {
+			return nil, blob.Hash{}, false
+		}
+		if len(wrong) <= radius {
+			return wrong, root, true
+		}
+	}
+	return nil, blob.Hash{}, false
+}
+
+// checkPairsWrong checks t.peer, found to blame for the failed pairs, in
+// g (of kind): its symbols that differ from the slivers of the pairs that
+// now check are asked again with proofs, each where it is wrong; if none
+// differ, all its symbols of the first target it changed are.
+func (j *Job) checkPairsWrong(b *blobState, g *group, kind int, failed, remaining []int, data map[[2]int][]byte, t *pairTrial) {
+	checked := false
+	for _, p := range failed {
+		d := data[[2]int{p, kind}]
+		if d == nil || slices.Contains(remaining, p) {
+			continue
+		}
+		ps, target := b.pairs[p], j.index(g.target, p)
+		wrong, _ := j.disagree(b, g, target, d, ps.offer[kind], ps.offeredBy[kind], func(src *source) bool { return src.peer == t.peer })
+		for _, src := range wrong {
+			j.checkSource(b, g, src, target)
+			checked = true
+		}
+	}
+	if !checked && t.at[kind] >= 0 {
+		j.check(b, g, t.peer, t.at[kind])
+	}
 }
 
 // pairTrial is the symbols one peer sent, of the kinds marked, left out
@@ -971,6 +1249,7 @@ type pairTrial struct {
 	peer  int
 	kinds [2]bool
 	roots map[int]redstuff.PairRoots // the trial's roots
+	data  map[[2]int][]byte          // by pair and kind, the slivers it rebuilt
 	at    [2]int                     // by kind, the first target the peer made wrong, or −1
 	left  []int                      // the failed pairs that still fail
 	short [2]bool                    // by kind, a sliver had fewer than k symbols left
@@ -986,6 +1265,7 @@ type pairTrial struct {
 // changed.
 func (j *Job) leaveOut(b *blobState, remaining, failed []int, trial map[int]redstuff.PairRoots, known []blob.PairCommitment, t *pairTrial) bool {
 	t.roots = maps.Clone(trial)
+	t.data = map[[2]int][]byte{}
 	var changed [2][]int
 	ok := true
 	for kind, g := range b.groups {
@@ -1004,10 +1284,11 @@ func (j *Job) leaveOut(b *blobState, remaining, failed []int, trial map[int]reds
 				t.short[kind], ok = true, false
 				break
 			}
-			_, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, j.index(g.target, p), rest)
+			data, root, _, err := j.c.RebuildUnchecked(b.id, b.length, g.target, j.index(g.target, p), rest)
 			if err != nil {
 				return false
 			}
+			t.data[[2]int{p, kind}] = data
 			old := &rr.Secondary
 			if g.target == blob.Primary {
 				old = &rr.Primary
@@ -1048,17 +1329,19 @@ func (j *Job) leaveOut(b *blobState, remaining, failed []int, trial map[int]reds
 	return true
 }
 
-// settle ends a group's checks once all are answered: the suspects were
-// banned (they lied) and the group goes on without them, or, if one of
-// them was not caught, the group goes to proofs. It reports whether the
-// group is still waiting.
+// settle ends a group's checks once all are answered: the suspects that
+// lied are banned and the group goes on without the suspects (one whose
+// call failed is not asked again in this job: the group does without
+// its symbols, and what it rebuilds is checked all the same), or, if one
+// of them proved the symbol it sent, the group goes to proofs. It
+// reports whether the group is still waiting.
 func (j *Job) settle(g *group) bool {
 	if !g.asked || slices.ContainsFunc(g.checks, func(c *source) bool { return c.pending }) {
 		return true
 	}
-	caught := !slices.ContainsFunc(g.checks, func(c *source) bool { return j.liars[c.peer] == "" })
+	honest := slices.ContainsFunc(g.checks, func(c *source) bool { return c.ok && j.liars[c.peer] == "" })
 	g.checks = nil
-	if !caught {
+	if honest {
 		g.toProofs()
 	}
 	return false
@@ -1116,6 +1399,7 @@ func (j *Job) checkPairs(b *blobState) {
 	if !mismatch {
 		return
 	}
+	b.mismatched = true
 	proven := b.groups[0].proofs && b.groups[1].proofs
 	if proven {
 		b.done = true
@@ -1251,7 +1535,11 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) (local bool) {
 				for _, c := range g.checks {
 					c.pending = true
 					br, ref := add(c.peer)
-					br.Items = append(br.Items, Item{Source: g.target.Other(), Index: uint32(c.index), Proofs: true, Positions: []uint32{uint32(c.at)}})
+					positions := make([]uint32, len(c.at))
+					for i, t := range c.at {
+						positions[i] = uint32(t)
+					}
+					br.Items = append(br.Items, Item{Source: g.target.Other(), Index: uint32(c.index), Proofs: true, Positions: positions})
 					ref.items = append(ref.items, c)
 				}
 			}
@@ -1296,6 +1584,12 @@ func (j *Job) plan(b *blobState, reqs map[int]*Call) (local bool) {
 		positions := make([]uint32, 0, len(g.targets))
 		for _, t := range slices.Sorted(maps.Keys(g.targets)) {
 			positions = append(positions, uint32(t))
+		}
+		if j.o.WholeSources {
+			positions = positions[:0]
+			for t := range j.p.N {
+				positions = append(positions, uint32(t))
+			}
 		}
 		cands := j.candidates(b, g, want-active)
 		if active+len(cands) < g.k {
@@ -1517,7 +1811,7 @@ func (j *Job) Results() []Result {
 		if !b.done {
 			j.step(b)
 		}
-		r := Result{ID: b.id, Slivers: b.out, Err: b.err, Proof: b.proof, PairsProof: b.pairsProof}
+		r := Result{ID: b.id, Slivers: b.out, Err: b.err, Proof: b.proof, PairsProof: b.pairsProof, Mismatched: b.mismatched, CheckBytes: b.checkBytes}
 		if !b.done && r.Err == nil {
 			r.Err = fmt.Errorf("%w: blob %v: %d rounds were not enough", ErrIncomplete, b.id, j.o.MaxRounds)
 		}
