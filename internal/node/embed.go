@@ -49,10 +49,11 @@ const (
 	// BugBlindScrub makes the node's scrub take every stored sliver for
 	// good without checking it: bit rot stays on its disk.
 	BugBlindScrub = "blind-scrub"
-	// BugWideRepair makes the node's recovery ask every source there is
-	// from the start, not the k it needs and a margin of k/100: it still
-	// rebuilds, with up to n/k times the bytes.
-	BugWideRepair = "wide-repair"
+	// BugClassicRepair makes the node's recovery fetch its sources'
+	// whole slivers, as a classic erasure code's repair fetches whole
+	// shards, not the symbols of what it lost: it still rebuilds, with
+	// many times the bytes.
+	BugClassicRepair = "classic-repair"
 )
 
 // Embed opens a storage node over an open store and a control plane

@@ -27,9 +27,8 @@ type Healer struct {
 	codec *redstuff.Codec
 	// MaxSymbols bounds the symbols of one request (0: the job's default).
 	MaxSymbols int
-	// Margin is the spare sources a job asks from the start
-	// (recovery.Options.Margin; 0: the job's default).
-	Margin float64
+	// WholeSources: see recovery.Options (BugClassicRepair).
+	WholeSources bool
 
 	mu     sync.Mutex
 	health map[control.PublicKey]*peerHealth
@@ -185,7 +184,7 @@ func (h *Healer) Run(now func() time.Time, v *HealView, batch []recovery.Entry, 
 	for i, p := range peers {
 		self[i] = p.Self
 	}
-	job := recovery.NewJob(h.codec, peers, wants, recovery.Options{MaxRequestSymbols: h.MaxSymbols, Margin: h.Margin})
+	job := recovery.NewJob(h.codec, peers, wants, recovery.Options{MaxRequestSymbols: h.MaxSymbols, WholeSources: h.WholeSources})
 	for calls := job.Round(); len(calls) > 0; calls = job.Round() {
 		answers := send(calls, members, self)
 		if answers == nil {

@@ -61,9 +61,7 @@ func (n *Node) initRecovery() error {
 		httpc:  newPeerClient(),
 	}
 	n.rec.healer.MaxSymbols = n.cfg.MaxSymbolsPerRequest
-	if n.bug == BugWideRepair {
-		n.rec.healer.Margin = float64(n.params.Shards) // every source there is
-	}
+	n.rec.healer.WholeSources = n.bug == BugClassicRepair
 	n.rec.healer.gc = &n.gc
 	n.rec.healer.logf = n.logger.Printf
 	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

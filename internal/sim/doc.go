@@ -111,9 +111,9 @@
 // BugAttestUnsynced makes every node call its gained shards ready without
 // syncing them, and the simulator reports pairs lost that nodes attested;
 // BugNeverAttest makes every node sync without attesting, and no epoch
-// change is done in time; BugWideRepair makes every node's recovery ask
-// every source there is, not the k it needs, and the simulator reports
-// repair moving more than was lost.
+// change is done in time; BugClassicRepair makes every node's recovery
+// fetch its sources' whole slivers, as a classic erasure code's repair
+// does, and the simulator reports repair moving more than was lost.
 //
 // # Faults and invariants
 //

@@ -120,6 +120,9 @@ type node struct {
 	unanswered   string        // why it could not answer a challenge
 	owed         bool          // it answered, or lacked an acknowledged pair
 	invalidating map[blob.ID]bool
+	// symbols counts, by blob, the symbol bytes the recovery batches
+	// running now fetched without proofs (countSymbols); nil between.
+	symbols map[blob.ID]int64
 }
 
 func newNode(s *Sim, i int, key ed25519.PrivateKey) *node {
@@ -401,7 +404,7 @@ func (nd *node) api() (http.Handler, error) {
 		switch bug := nd.s.cfg.Bug; {
 		case bug == BugCorruptAnswer && nd.i == 0:
 			e.Bug = bug
-		case bug == BugAttestUnsynced, bug == BugNeverAttest, bug == BugBlindScrub, bug == BugWideRepair:
+		case bug == BugAttestUnsynced, bug == BugNeverAttest, bug == BugBlindScrub, bug == BugClassicRepair:
 			e.Bug = bug
 		}
 		core, err := storage.Embed(context.Background(), &storage.Config{Name: nd.name, SymbolCacheBytes: symbolCacheBytes}, nd.key, nd.st, machineControl{nd.s}, nd.s.codec, e, quiet)
@@ -600,12 +603,21 @@ func (nd *node) transport() storage.Transport {
 func (nd *node) absorb(out *storage.Batch) {
 	s := nd.s
 	s.epochStat.LiesCaught += len(out.Liars)
+	mismatched := map[blob.ID]bool{}
+	for _, r := range out.Results {
+		mismatched[r.ID] = r.Mismatched
+		if !r.Mismatched {
+			s.epochStat.RepairSymbolBytes += nd.symbols[r.ID]
+			s.epochStat.CheckBytes += r.CheckBytes
+		}
+		delete(nd.symbols, r.ID)
+	}
 	for _, it := range out.Stored {
 		nd.remember(it.ID, int(it.Pair), it.Sliver, it.Commitment)
 		s.epochStat.RecoveredSlivers++
 		s.epochStat.LostBytes += int64(len(it.Sliver.Data))
-		if b := s.w.byID[it.ID]; b != nil && b.bad {
-			s.epochStat.LostBadBytes += int64(len(it.Sliver.Data))
+		if !mismatched[it.ID] {
+			s.epochStat.LostCleanBytes += int64(len(it.Sliver.Data))
 		}
 	}
 	for _, r := range out.Results {
@@ -649,9 +661,14 @@ func (nd *node) recover() {
 	}
 	pending, running := nd.core.RecoveryCounts()
 	s.epochStat.QueuePeak = max(s.epochStat.QueuePeak, pending+running)
+	nd.symbols = map[blob.ID]int64{}
 	for _, b := range nd.core.RecoverDue(context.Background(), nd.transport()) {
 		nd.absorb(b)
 	}
+	for _, n := range nd.symbols {
+		s.epochStat.RepairSymbolBytes += n // blobs no batch reported
+	}
+	nd.symbols = nil
 	nd.followRot()
 	nd.wakeRecovery()
 }
@@ -699,37 +716,27 @@ func (nd *node) ask(key control.PublicKey, req *recovery.Request) (*recovery.Res
 	if peer != nd {
 		s.epochStat.RecoveryBytes += int64(len(raw) + len(head) + len(body))
 		if err == nil {
-			plain, proven := symbolBytes(req, resp, func(id blob.ID) bool { b := s.w.byID[id]; return b != nil && !b.bad })
-			s.epochStat.RepairSymbolBytes += plain
-			s.epochStat.RepairProvenBytes += proven
+			nd.countSymbols(req, resp)
 		}
 	}
 	return resp, err
 }
 
-// symbolBytes counts the bytes of the symbols an answer carries of the
-// blobs that are consistent (those of an inconsistent one are the cost
-// of its proof, not of anything lost), without proofs and with them
-// (asked to catch a liar).
-func symbolBytes(req *recovery.Request, resp *recovery.Response, consistent func(blob.ID) bool) (plain, proven int64) {
+// countSymbols adds the bytes of the symbols an answer carries without
+// proofs to their blobs' counts (node.symbols), which the batches the
+// calls were for sort out (absorb).
+func (nd *node) countSymbols(req *recovery.Request, resp *recovery.Response) {
+	if nd.symbols == nil {
+		return
+	}
 	for i := range resp.Blobs {
-		if !consistent(req.Blobs[i].ID) {
-			continue
-		}
 		for k := range resp.Blobs[i].Items {
-			if resp.Blobs[i].Items[k].Missing != recovery.Present {
-				continue
-			}
 			it := &req.Blobs[i].Items[k]
-			n := int64(len(it.Positions) * req.Blobs[i].SymbolSize)
-			if it.Proofs {
-				proven += n
-			} else {
-				plain += n
+			if resp.Blobs[i].Items[k].Missing == recovery.Present && !it.Proofs {
+				nd.symbols[req.Blobs[i].ID] += int64(len(it.Positions) * req.Blobs[i].SymbolSize)
 			}
 		}
 	}
-	return plain, proven
 }
 
 // checkAcked: no acknowledged sliver is lost but through an injected
