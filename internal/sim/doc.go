@@ -172,16 +172,17 @@
 // bytes count against the bytes of the slivers rebuilt. Both are
 // invariants too, checked at each epoch's end over the run so far (once
 // 100 slivers were rebuilt, or 100 pairs lacked): the symbols repair
-// fetched without proofs, of consistent blobs, stay within 1.5× the
-// bytes of the slivers it rebuilt (sym/lost), and the slivers sync
-// fetched within 1.5× the bytes of the pairs nodes lacked (sl/need).
-// What the invariant leaves out is shown in rep/lost and sync/need: the
-// symbols asked with proofs to catch a liar, what is fetched to prove a
-// blob inconsistent, and what is paid per symbol, peer and pair (a
-// 32-byte blob ID in each request, the pair commitments a wiped node
-// fetches to check what it rebuilt, Merkle paths). With the small blobs
-// the simulator uses, a symbol is 2 bytes at n = 1000 and a sliver under
-// 1.4 KB, so those weigh more than they would with real blobs: repair
-// moves about 2× what it rebuilds in the headline run, where
-// TestRepairBytesMatchLost shows about 1.04× with 256 KiB blobs.
+// fetched without proofs, for blobs whose repair met no mismatch, stay
+// within 2× the bytes of the slivers it rebuilt for them (sym/lost), and
+// the slivers sync fetched within 2× the bytes of the pairs nodes lacked
+// (sl/need). What the bound leaves out is shown in rep/lost and
+// sync/need: what blobs whose repair met a lie or an inconsistent
+// encoding cost to find it out (spares from every peer, checks,
+// proofs), and what is paid per symbol, peer and pair (a 32-byte blob
+// ID in each request, the pair commitments a wiped node fetches to check
+// what it rebuilt, Merkle paths). With the small blobs the simulator
+// uses, a symbol is 2 bytes at n = 1000 and a sliver under 1.4 KB, so
+// those weigh more than they would with real blobs: repair moves about
+// 2× what it rebuilds in the headline run, where TestRepairBytesMatchLost
+// shows about 1.04× with 256 KiB blobs.
 package sim
