@@ -181,8 +181,13 @@
 // proofs), and what is paid per symbol, peer and pair (a 32-byte blob
 // ID in each request, the pair commitments a wiped node fetches to check
 // what it rebuilt, Merkle paths). With the small blobs the simulator
-// uses, a symbol is 2 bytes at n = 1000 and a sliver under 1.4 KB, so
-// those weigh more than they would with real blobs: repair moves about
-// 2× what it rebuilds in the headline run, where TestRepairBytesMatchLost
-// shows about 1.04× with 256 KiB blobs.
+// uses (up to 64 KiB: at n = 1000 a symbol is 2 bytes for any blob under
+// 445 KB, so a larger one costs the run no more), a sliver is under
+// 1.4 KB at n = 1000, and those weigh more than they would with real
+// blobs: repair moves about 2× what it rebuilds in the headline run,
+// where TestRepairBytesMatchLost shows about 1.04× with 256 KiB blobs.
+// Blobs of up to 4 KiB, the default before, made symbols 2 bytes at
+// n = 100 too, where the 40-odd bytes that name a blob and its sources
+// in each request to each peer made repair move about 19× what it
+// rebuilt; blobs of up to 64 KiB, in the same time, about 4×.
 package sim

@@ -76,7 +76,7 @@ var bugs = []string{BugAckBeforeSync, BugAttestUnsynced, BugNeverAttest, BugIgno
 // DefaultConfig is a small, fast run.
 func DefaultConfig() Config {
 	return Config{Nodes: 7, Shards: 10, Blobs: 20, Epochs: 5, EpochDuration: 30 * time.Second,
-		MaxBlobSize: 4 << 10, CrashRate: 0.5, WipeRate: 0.1}
+		MaxBlobSize: 64 << 10, CrashRate: 0.5, WipeRate: 0.1}
 }
 
 // Command is the weft sim command line that replays c.
