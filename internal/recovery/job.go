@@ -1150,12 +1150,13 @@ func (j *Job) widenAll(b *blobState, g *group) bool {
 }
 
 // maxLocateTries bounds the decodings locate tries for one sliver.
-const maxLocateTries = 128
+const maxLocateTries = 256
 
 // locate looks for the sliver that target t of g is, given syms (sent by
 // the sources at the same place in from), some of which may be wrong: it
-// decodes from the symbols of a random subset of the peers at a time
-// (the first try in the order given) and takes the first sliver that all
+// decodes from the symbols of a random subset of the peers, or of the
+// symbols, at a time (the first try in the order given) and takes the
+// first sliver that all
 // but at most (m − k)/2 of the m symbols agree with; a code of distance
 // m − k + 1 has one such sliver at most, so it is the true one if so many
 // symbols are right. It returns the sources whose symbols disagree, and
@@ -1178,27 +1179,51 @@ func (j *Job) locate(b *blobState, g *group, t int, syms []blob.RecoverySymbol, 
 	}
 	rng := rand.New(rand.NewPCG(binary.BigEndian.Uint64(b.id[:8]), uint64(t)<<1|uint64(g.target)))
 	order := slices.Clone(peers)
+	each := make([]int, len(from))
+	for i := range each {
+		each[i] = i
+	}
 	for try := 0; try < maxLocateTries; try++ {
-		if try > 0 {
-			rng.Shuffle(len(order), func(x, y int) { order[x], order[y] = order[y], order[x] })
-		}
-		// The first peers of the order that give k positions.
-		chosen := map[int]bool{}
+		// The symbols of the first peers of a random order that give k
+		// positions (a liar's symbols are left out together), or, every
+		// other try, the first symbols of a random order (when the peers
+		// are too few to leave a liar out).
+		take := map[int]bool{} // by place in from
 		have := map[int]bool{}
-		for _, peer := range order {
-			if len(have) >= g.k {
-				break
+		switch {
+		case try == 0:
+			for i := range from {
+				take[i] = true
 			}
-			chosen[peer] = true
-			for _, src := range from {
-				if src.peer == peer {
-					have[src.index] = true
+		case try%2 == 1:
+			rng.Shuffle(len(order), func(x, y int) { order[x], order[y] = order[y], order[x] })
+			chosen := map[int]bool{}
+			for _, peer := range order {
+				if len(have) >= g.k {
+					break
 				}
+				chosen[peer] = true
+				for _, src := range from {
+					if src.peer == peer {
+						have[src.index] = true
+					}
+				}
+			}
+			for i, src := range from {
+				take[i] = chosen[src.peer]
+			}
+		default:
+			rng.Shuffle(len(each), func(x, y int) { each[x], each[y] = each[y], each[x] })
+			for _, i := range each {
+				if len(have) >= g.k {
+					break
+				}
+				take[i], have[from[i].index] = true, true
 			}
 		}
 		var subset []blob.RecoverySymbol
-		for i, src := range from {
-			if chosen[src.peer] {
+		for i := range from {
+			if take[i] {
 				subset = append(subset, syms[i])
 			}
 		}
