@@ -855,18 +855,25 @@ func (j *Job) check(b *blobState, g *group, peer, t int) {
 
 // checkWrong checks peer, found to blame for target t of g: the
 // symbols it sent for t that differ from the sliver rebuilt without it
-// (right) are asked again with proofs (checkSource), each where it is
-// wrong; if none differ (leaving it out changed which symbols were used,
-// not which were wrong), all its symbols of t are (check).
+// (right) are asked again with proofs, each where it is wrong; if none
+// differ (leaving it out changed which symbols were used, not which were
+// wrong), all its symbols of t are (check).
 func (j *Job) checkWrong(b *blobState, g *group, t int, right []byte, syms []blob.RecoverySymbol, from []*source, peer int) {
-	wrong, _ := j.disagree(b, g, t, right, syms, from, func(src *source) bool { return src.peer == peer })
-	if len(wrong) == 0 {
+	if !j.checkDiffering(b, g, t, right, syms, from, peer) {
 		j.check(b, g, peer, t)
-		return
 	}
+}
+
+// checkDiffering has the symbols of target t that peer sent (syms, by
+// the sources in from) and that differ from the sliver data asked again
+// with proofs, each where it is wrong (checkSource). It reports whether
+// there were any.
+func (j *Job) checkDiffering(b *blobState, g *group, t int, data []byte, syms []blob.RecoverySymbol, from []*source, peer int) bool {
+	wrong, _ := j.disagree(b, g, t, data, syms, from, func(src *source) bool { return src.peer == peer })
 	for _, src := range wrong {
 		j.checkSource(b, g, src, t)
 	}
+	return len(wrong) > 0
 }
 
 // disagree returns the sources, of those that pick takes, whose symbols
@@ -1165,13 +1172,13 @@ const maxLocateTries = 256
 func (j *Job) locate(b *blobState, g *group, t int, syms []blob.RecoverySymbol, from []*source) ([]*source, blob.Hash, bool) {
 	positions := map[int]bool{}
 	var peers []int
-	seenPeer := map[int]bool{}
-	for _, src := range from {
+	byPeer := map[int][]int{} // places in from, by peer
+	for i, src := range from {
 		positions[src.index] = true
-		if !seenPeer[src.peer] {
-			seenPeer[src.peer] = true
+		if byPeer[src.peer] == nil {
 			peers = append(peers, src.peer)
 		}
+		byPeer[src.peer] = append(byPeer[src.peer], i)
 	}
 	radius := (len(positions) - g.k) / 2
 	if radius < 1 {
@@ -1197,20 +1204,13 @@ func (j *Job) locate(b *blobState, g *group, t int, syms []blob.RecoverySymbol, 
 			}
 		case try%2 == 1:
 			rng.Shuffle(len(order), func(x, y int) { order[x], order[y] = order[y], order[x] })
-			chosen := map[int]bool{}
 			for _, peer := range order {
 				if len(have) >= g.k {
 					break
 				}
-				chosen[peer] = true
-				for _, src := range from {
-					if src.peer == peer {
-						have[src.index] = true
-					}
+				for _, i := range byPeer[peer] {
+					take[i], have[from[i].index] = true, true
 				}
-			}
-			for i, src := range from {
-				take[i] = chosen[src.peer]
 			}
 		default:
 			rng.Shuffle(len(each), func(x, y int) { each[x], each[y] = each[y], each[x] })
@@ -1253,10 +1253,8 @@ func (j *Job) checkPairsWrong(b *blobState, g *group, kind int, failed, remainin
 		if d == nil || slices.Contains(remaining, p) {
 			continue
 		}
-		ps, target := b.pairs[p], j.index(g.target, p)
-		wrong, _ := j.disagree(b, g, target, d, ps.offer[kind], ps.offeredBy[kind], func(src *source) bool { return src.peer == t.peer })
-		for _, src := range wrong {
-			j.checkSource(b, g, src, target)
+		ps := b.pairs[p]
+		if j.checkDiffering(b, g, j.index(g.target, p), d, ps.offer[kind], ps.offeredBy[kind], t.peer) {
 			checked = true
 		}
 	}

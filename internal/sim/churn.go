@@ -320,50 +320,34 @@ func (nd *node) post(_ context.Context, url string, body []byte, limit int64, _ 
 	case int64(len(out)) > limit:
 		return out, fmt.Errorf("answer longer than %d bytes", limit)
 	}
-	if sync {
-		s.epochStat.SyncSliverBytes += sliverBytes(body, out)
+	if !sync {
+		return out, nil
 	}
-	if peer.kind == liar && sync {
-		return s.lieSync(body, out)
+	// The sliver bytes a sync answer carries; a liar's primary slivers
+	// are corrupted.
+	r, err := migration.DecodeRequest(body)
+	var resp *migration.Response
+	if err == nil {
+		resp, err = migration.DecodeResponse(out, len(r.IDs))
+	}
+	if err != nil {
+		if peer.kind == liar {
+			return nil, err
+		}
+		return out, nil
+	}
+	for i := range resp.Items {
+		if it := &resp.Items[i]; it.Status == migration.Present {
+			s.epochStat.SyncSliverBytes += int64(len(it.Primary.Data) + len(it.Secondary.Data))
+			if peer.kind == liar {
+				it.Primary.Data = s.lie(it.Primary.Data)
+			}
+		}
+	}
+	if peer.kind == liar {
+		return resp.MarshalBinary()
 	}
 	return out, nil
-}
-
-// sliverBytes counts the bytes of the slivers a sync answer carries.
-func sliverBytes(req, out []byte) int64 {
-	r, err := migration.DecodeRequest(req)
-	if err != nil {
-		return 0
-	}
-	resp, err := migration.DecodeResponse(out, len(r.IDs))
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for i := range resp.Items {
-		if it := &resp.Items[i]; it.Status == migration.Present {
-			n += int64(len(it.Primary.Data) + len(it.Secondary.Data))
-		}
-	}
-	return n
-}
-
-// lieSync corrupts a sync answer's primary slivers.
-func (s *Sim) lieSync(req, out []byte) ([]byte, error) {
-	r, err := migration.DecodeRequest(req)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := migration.DecodeResponse(out, len(r.IDs))
-	if err != nil {
-		return nil, err
-	}
-	for i := range resp.Items {
-		if it := &resp.Items[i]; it.Status == migration.Present {
-			it.Primary.Data = s.lie(it.Primary.Data)
-		}
-	}
-	return resp.MarshalBinary()
 }
 
 // pairBytes is the size of a pair's two slivers.

@@ -696,14 +696,10 @@ func (nd *node) ask(key control.PublicKey, req *recovery.Request) (*recovery.Res
 	if err != nil {
 		return nil, err
 	}
-	raw, err := req.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	var head, body []byte
+	var raw, head, body []byte
 	if peer == nd {
 		head, body, err = core.ServeOwnSymbols(req)
-	} else {
+	} else if raw, err = req.MarshalBinary(); err == nil {
 		head, body, err = core.ServeSymbols(raw)
 	}
 	if err != nil {
